@@ -1,0 +1,59 @@
+"""mgdecision: magnesium decision support for clinicians (deficiency risk, dose, contraindications, interactions).
+
+    import mgdecision as mg
+    a = mg.assess({"age": 52, "sex": "F", "serum_mg": "0.62 mmol/L", "medications": "Prilosec 20 mg"})
+    a.risk.level, a.contraindication.level, a.dose.text, a.interactions, a.problems
+    mg.assess_frame(df)          # one output row per input row, input columns kept
+
+The flags support and do not replace clinical judgement.
+"""
+
+from __future__ import annotations
+
+from .assessment import COLUMNS, Assessment, assess
+from .errors import KnowledgeError, MgDecisionError, UsageError
+from .frame import assess_frame, failure_cases
+from .knowledge import Knowledge, knowledge
+from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
+from .reading import HeaderMap, convert_serum, map_headers
+from .rules import rda_mg, ul_mg
+from .units import elemental_mg
+from .vocab import ContraLevel, DoseStatus, Indicator, ProblemCode, RiskLevel, Severity
+
+__version__ = "0.1.0"
+KNOWLEDGE_VERSION: str = knowledge().version
+
+__all__ = [
+    "COLUMNS",
+    "KNOWLEDGE_VERSION",
+    "Assessment",
+    "Card",
+    "ContraLevel",
+    "Contraindication",
+    "Dose",
+    "DoseStatus",
+    "Form",
+    "HeaderMap",
+    "Indicator",
+    "Interaction",
+    "Knowledge",
+    "KnowledgeError",
+    "MgDecisionError",
+    "Problem",
+    "ProblemCode",
+    "Reason",
+    "Risk",
+    "RiskLevel",
+    "Severity",
+    "UsageError",
+    "__version__",
+    "assess",
+    "assess_frame",
+    "convert_serum",
+    "elemental_mg",
+    "failure_cases",
+    "knowledge",
+    "map_headers",
+    "rda_mg",
+    "ul_mg",
+]

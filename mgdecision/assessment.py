@@ -1,0 +1,215 @@
+"""``assess(row)``: read one row, apply the rules, return an :class:`Assessment` that renders itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from . import render
+from .errors import UsageError
+from .knowledge import knowledge
+from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
+from .reading import HeaderMap, Patient, read_row, read_values
+from .rules import Findings, decide
+from .vocab import ContraLevel, DoseStatus, Indicator, RiskLevel
+
+__all__ = ["COLUMNS", "Assessment", "assess"]
+
+COLUMNS: tuple[str, ...] = (
+    "mg_risk",
+    "mg_contraindication",
+    "mg_dose_status",
+    "mg_dose_min_mg",
+    "mg_dose_max_mg",
+    "mg_dose",
+    "mg_interactions",
+    "mg_form",
+    "mg_reasons",
+    "mg_input_problems",
+)
+
+_SUMMARY_MAX = 139
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1].rstrip() + "…"
+
+
+def format_reason(reason: Reason) -> str:
+    kb = knowledge()
+    points = f" (+{reason.points})" if reason.points else ""
+    labels = "; ".join(kb.sources[s].label for s in reason.sources)
+    return f"{reason.text}{points}" + (f" [{labels}]" if labels else "")
+
+
+class Assessment:
+    """Everything mgdecision says about one patient row. Renders as text (``str``) and HTML (notebooks)."""
+
+    __slots__ = ("patient", "findings", "knowledge_version", "__dict__")
+
+    def __init__(self, patient: Patient, findings: Findings, knowledge_version: str) -> None:
+        self.patient = patient
+        self.findings = findings
+        self.knowledge_version = knowledge_version
+
+    # --- findings -------------------------------------------------------------------------------
+    @property
+    def patient_id(self) -> str | None:
+        return self.patient.patient_id
+
+    @property
+    def risk(self) -> Risk:
+        return self.findings.risk
+
+    @property
+    def contraindication(self) -> Contraindication:
+        return self.findings.contraindication
+
+    @property
+    def interactions(self) -> tuple[Interaction, ...]:
+        return self.findings.interactions
+
+    @property
+    def dose(self) -> Dose:
+        return self.findings.dose
+
+    @property
+    def form(self) -> Form:
+        return self.findings.form
+
+    @property
+    def notes(self) -> tuple[Reason, ...]:
+        return self.findings.notes
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return tuple(self.patient.problems)
+
+    @property
+    def unrecognized(self) -> tuple[str, ...]:
+        p = self.patient
+        return p.diagnoses.unrecognized + p.medications.unrecognized + p.symptoms.unrecognized
+
+    # --- the output row ---------------------------------------------------------------------------
+    def reasons_text(self) -> str:
+        f = self.findings
+        groups = [
+            f"Risk {f.risk.level}: " + "; ".join(format_reason(r) for r in f.risk.reasons),
+            f"Contraindication {f.contraindication.level}: "
+            + "; ".join(format_reason(r) for r in f.contraindication.reasons),
+            f"Dose {f.dose.status}: " + "; ".join(format_reason(r) for r in (*f.dose.notes, *f.form.evidence))
+            if f.dose.notes or f.form.evidence else f"Dose {f.dose.status}",
+        ]
+        if f.notes:
+            groups.append("Notes: " + "; ".join(format_reason(r) for r in f.notes))
+        return " | ".join(groups)
+
+    def row(self) -> dict[str, Any]:
+        """The output columns of clinical-rules.md section 6, in :data:`COLUMNS` order."""
+        f = self.findings
+        return {
+            "mg_risk": f.risk.level.value if isinstance(f.risk.level, RiskLevel) else f.risk.level,
+            "mg_contraindication": str(f.contraindication.level),
+            "mg_dose_status": str(f.dose.status),
+            "mg_dose_min_mg": f.dose.min_mg,
+            "mg_dose_max_mg": f.dose.max_mg,
+            "mg_dose": f.dose.text,
+            "mg_interactions": "; ".join(str(i) for i in f.interactions),
+            "mg_form": f.form.text,
+            "mg_reasons": self.reasons_text(),
+            "mg_input_problems": "; ".join(str(p) for p in self.patient.problems),
+        }
+
+    # --- cards ------------------------------------------------------------------------------------
+    @cached_property
+    def cards(self) -> tuple[Card, ...]:
+        """One CDS Hooks-shaped card per finding, most urgent first."""
+        kb = knowledge()
+        f = self.findings
+        cards: list[Card] = []
+
+        def card(indicator: str, summary: str, reasons: Sequence[Reason], topic: str, extra: str = "") -> None:
+            first = next((s for r in reasons for s in r.sources), "mg_rules")
+            source = kb.sources[first]
+            detail = "\n".join(f"- {format_reason(r)}" for r in reasons)
+            cards.append(Card(indicator, _short(summary), (extra + "\n" + detail).strip(), source.label,
+                              source.url, topic))
+
+        c = f.contraindication
+        if c.level == ContraLevel.CONTRAINDICATED:
+            card(Indicator.CRITICAL, "Contraindicated: " + c.reasons[0].text, c.reasons, "contraindication")
+        elif c.level == ContraLevel.CAUTION:
+            card(Indicator.WARNING, "Caution: " + c.reasons[0].text, c.reasons, "contraindication")
+        else:
+            summary = "No contraindication found" + ("; not checked: " + "; ".join(c.not_checked) if c.not_checked else "")
+            card(Indicator.INFO, summary, c.reasons, "contraindication")
+        d = f.dose
+        dose_indicator = Indicator.CRITICAL if d.status == DoseStatus.REFER else Indicator.INFO
+        card(dose_indicator, f"{d.status}: {d.text}", (*d.notes, *f.form.evidence), "dose",
+             extra=f"**Form and timing:** {f.form.text}")
+        r = f.risk
+        card(Indicator.WARNING if r.level == RiskLevel.HIGH else Indicator.INFO,
+             f"Deficiency risk {r.level}" + (f" ({r.points} points)" if r.level != RiskLevel.UNKNOWN else "")
+             + (f"; CTCAE grade {r.ctcae_grade}" if r.ctcae_grade else ""), r.reasons, "risk")
+        for i in f.interactions:
+            card(Indicator.WARNING if i.severity == "major" else Indicator.INFO, f"Interaction: {i}",
+                 (Reason(i.action, i.sources),), "interaction")
+        if self.patient.problems:
+            probs = self.patient.problems
+            card(Indicator.WARNING, f"{len(probs)} input problem(s): " + "; ".join(str(p) for p in probs),
+                 (), "input", extra="\n".join(f"- `{p.code}` {p}" for p in probs))
+        if f.notes:
+            card(Indicator.INFO, "Notes: " + f.notes[0].text, f.notes, "notes")
+        order = {Indicator.CRITICAL: 0, Indicator.WARNING: 1, Indicator.INFO: 2}
+        return tuple(sorted(cards, key=lambda x: order[Indicator(x.indicator)]))
+
+    # --- rendering --------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"patient_id": self.patient_id, **self.row(), "cards": [c.to_dict() for c in self.cards],
+                "problems": [p.to_dict() for p in self.problems], "knowledge_version": self.knowledge_version}
+
+    def __str__(self) -> str:
+        return render.to_text(self)
+
+    def __repr__(self) -> str:
+        f = self.findings
+        return (f"<Assessment {self.patient_id or ''} risk={f.risk.level} contra={f.contraindication.level} "
+                f"dose={f.dose.status}>")
+
+    def _repr_html_(self) -> str:
+        return render.to_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle = {"text/plain": repr(self) + "\n" + str(self), "text/html": self._repr_html_(),
+                  "application/json": self.to_dict()}
+        if include:
+            bundle = {k: v for k, v in bundle.items() if k in include}
+        if exclude:
+            bundle = {k: v for k, v in bundle.items() if k not in exclude}
+        return bundle
+
+
+def assess(
+    row: Mapping[Any, Any] | Sequence[Any],
+    *,
+    headers: Sequence[Any] | None = None,
+    header_map: HeaderMap | None = None,
+    as_of: date | None = None,
+) -> Assessment:
+    """Assess one patient row.
+
+    ``row`` is a mapping of column name to value (any header variant: "Serum Mg (mg/dL)", "Meds", "Dx"),
+    a pandas Series, or a sequence of cell values with ``headers`` (or in the template's column order).
+    Bad values never raise: they are reported in ``Assessment.problems``. ``as_of`` is the date used to
+    turn a date of birth into an age when the row has no assessment date.
+    """
+    if isinstance(row, Mapping) or hasattr(row, "to_dict") and hasattr(row, "index"):
+        mapping = row if isinstance(row, Mapping) else row.to_dict()  # type: ignore[union-attr]
+        patient = read_row(mapping, header_map=header_map, as_of=as_of)
+    elif isinstance(row, Sequence) and not isinstance(row, (str, bytes)):
+        patient = read_values(row, headers, as_of=as_of)
+    else:
+        raise UsageError(f"assess() takes a mapping, a pandas Series or a sequence of cells, not {type(row).__name__}")
+    return Assessment(patient, decide(patient), knowledge().version)

@@ -1,0 +1,89 @@
+"""Assess a table of patients: ``assess_frame(df)`` and the tidy ``failure_cases`` problem table.
+
+Headers are mapped once; cell values are read through the same cached readers and every row goes through
+the same :func:`~mgdecision.rules.decide` as :func:`~mgdecision.assess`, so both always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from .assessment import COLUMNS, Assessment
+from .errors import UsageError
+from .knowledge import knowledge
+from .models import Problem
+from .reading import HeaderMap, _read_fields, map_headers
+from .rules import decide
+from .vocab import ProblemCode
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FAILURE_COLUMNS", "assess_frame", "failure_cases", "iter_assessments"]
+
+FAILURE_COLUMNS = ("row", "patient_id", "column", "field", "value", "reason_code", "message")
+
+
+def _check_frame(df: Any) -> None:
+    if not hasattr(df, "columns") or not hasattr(df, "__len__"):
+        raise UsageError(f"expected a pandas DataFrame, got {type(df).__name__}")
+
+
+def iter_assessments(
+    df: pd.DataFrame, *, columns: Mapping[str, str] | None = None, as_of: date | None = None,
+    header_map: HeaderMap | None = None,
+) -> Iterator[Assessment]:
+    """Yield one :class:`Assessment` per row of ``df``, in order (no row is skipped)."""
+    _check_frame(df)
+    hmap = header_map or map_headers(df.columns, columns)
+    version = knowledge().version
+    names = list(hmap.fields)
+    data = [df[hmap.fields[n]].tolist() for n in names]
+    near = [(col, probable, df[col].tolist()) for col, probable in hmap.near_misses.items()]
+    units = hmap.units
+    for i, cells in enumerate(zip(*data, strict=True) if data else ([()] * len(df))):
+        patient = _read_fields(dict(zip(names, cells, strict=True)), units, as_of)
+        for col, probable, values in near:
+            value = values[i]
+            patient.problems.append(Problem(str(col), "" if value is None else str(value), ProblemCode.UNKNOWN_FIELD,
+                                            f"column '{col}' not used; did you mean '{probable}'?"))
+        yield Assessment(patient, decide(patient), version)
+
+
+def assess_frame(
+    df: pd.DataFrame, *, columns: Mapping[str, str] | None = None, as_of: date | None = None,
+) -> pd.DataFrame:
+    """Return ``df``'s columns followed by the output :data:`COLUMNS`, one row per input row, same index.
+
+    ``columns`` maps a header (as written) to a field name when the automatic mapping is not enough.
+    Raises :class:`UsageError` when no column maps to any field.
+    """
+    import pandas as pd
+
+    _check_frame(df)
+    hmap = map_headers(df.columns, columns)
+    if not hmap.fields and len(df.columns):
+        raise UsageError("no column could be mapped to a patient field; headers were: "
+                         + ", ".join(map(str, df.columns)))
+    rows = [a.row() for a in iter_assessments(df, as_of=as_of, header_map=hmap)]
+    out = pd.DataFrame(rows, columns=list(COLUMNS), index=df.index)
+    for col in ("mg_dose_min_mg", "mg_dose_max_mg"):
+        out[col] = out[col].astype("float64")
+    kept = df.drop(columns=[c for c in COLUMNS if c in df.columns])
+    return pd.concat([kept, out], axis=1)
+
+
+def failure_cases(df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                  as_of: date | None = None) -> pd.DataFrame:
+    """One line per input problem: row position, patient id, input column, field, value, reason code, message."""
+    import pandas as pd
+
+    hmap = map_headers(df.columns, columns)
+    lines = []
+    for i, a in enumerate(iter_assessments(df, as_of=as_of, header_map=hmap)):
+        for p in a.problems:
+            lines.append((i, a.patient_id, str(hmap.fields.get(p.field, p.field)), p.field, p.value, str(p.code),
+                          p.message))
+    return pd.DataFrame(lines, columns=list(FAILURE_COLUMNS))

@@ -1,0 +1,302 @@
+"""Load the knowledge base (TOML files in ``mgdecision/knowledge/``) into indexed, read-only tables.
+
+Everything clinical that is a number, a list or a text lives in those files with its source; this module
+only parses them, builds look-up indexes and checks that every cross-reference resolves
+(an unknown source id, factor, rule or interaction raises :class:`KnowledgeError` at import time).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import KnowledgeError
+
+__all__ = ["Concept", "Field", "Knowledge", "Source", "knowledge", "load_knowledge", "norm"]
+
+_APOSTROPHES = str.maketrans({"’": "", "‘": "", "`": "", "'": "", "-": " ", "_": " ", "–": " ", "—": " "})
+_SPACES = re.compile(r"\s+")
+
+
+def norm(text: str) -> str:
+    """Normalise a term for matching: lower case, no apostrophes, hyphens as spaces, single spaces."""
+    return _SPACES.sub(" ", text.translate(_APOSTROPHES).lower()).strip(" .;:,")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    label: str
+    title: str
+    url: str
+    grade: str
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: str
+    label: str
+    aliases: tuple[str, ...]
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """A recognised drug, diagnosis or symptom and what it does in the rules."""
+
+    id: str
+    label: str
+    kind: str  # "drug" | "condition" | "symptom"
+    sources: tuple[str, ...]
+    risk: str | None = None
+    contra: Mapping[str, str] = field(default_factory=dict)  # route -> contraindication rule id
+    interaction: str | None = None
+    indication: bool = False
+    symptom: str | None = None
+    compatible: bool = False
+    form: str | None = None
+    sets: str | None = None
+    note: str | None = None
+    confirmed: bool = True
+    drug_class: str | None = None
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The whole knowledge base, indexed. Obtain it with :func:`knowledge`."""
+
+    version: str
+    released: str
+    status: str
+    notice: str
+    sources: Mapping[str, Source]
+    fields: tuple[Field, ...]
+    serum: Mapping[str, Any]
+    intake: Mapping[str, Any]
+    risk: Mapping[str, Any]
+    contraindications: Mapping[str, Any]
+    interactions: Mapping[str, Any]
+    dosing: Mapping[str, Any]
+    seed_conflicts: Mapping[str, Any]
+    concepts: Mapping[str, Concept]  # "kind:id" -> concept
+    drug_names: Mapping[str, tuple[str, ...]]  # normalised name -> concept keys
+    condition_names: Mapping[str, str]
+    condition_codes: Mapping[str, str]  # code prefix -> concept key
+    condition_exact_codes: Mapping[str, str]
+    symptom_names: Mapping[str, str]
+    symptom_negations: tuple[str, ...]
+    uncertain_prefixes: tuple[str, ...]
+    unit_spellings: Mapping[str, str]  # normalised spelling -> canonical unit
+    form_names: Mapping[str, str]  # normalised salt name -> elemental table key
+
+    def source(self, source_id: str) -> Source:
+        return self.sources[source_id]
+
+    def source_labels(self, ids: tuple[str, ...]) -> str:
+        return "; ".join(self.sources[i].label for i in ids)
+
+
+def _sources_of(entry: Mapping[str, Any], default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    raw = entry.get("source", default)
+    return (raw,) if isinstance(raw, str) else tuple(raw)
+
+
+def _load_toml(folder: Path, name: str) -> dict[str, Any]:
+    try:
+        with (folder / name).open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeError(f"knowledge file {name}: {exc}") from exc
+
+
+def _drug_concepts(drugs: Mapping[str, Any]) -> tuple[dict[str, Concept], dict[str, tuple[str, ...]]]:
+    concepts: dict[str, Concept] = {}
+    for class_id, cls in drugs["classes"].items():
+        for member in cls["members"]:
+            key = f"drug:{member}"
+            if key in concepts:
+                raise KnowledgeError(f"drugs.toml: {member} is in two classes")
+            contra = cls.get("contra")
+            concepts[key] = Concept(
+                id=member,
+                label=member,
+                kind="drug",
+                sources=_sources_of(cls),
+                risk=cls.get("risk"),
+                contra={"oral": contra, "iv": contra} if contra else {},
+                interaction=cls.get("interaction"),
+                note=cls.get("note"),
+                drug_class=class_id,
+            )
+    for member in drugs["neutral"]["members"]:
+        concepts.setdefault(f"drug:{member}", Concept(id=member, label=member, kind="drug", sources=()))
+    names: dict[str, tuple[str, ...]] = {norm(c.id): (key,) for key, c in concepts.items()}
+    for alias, target in drugs["synonyms"].items():
+        generics = (target,) if isinstance(target, str) else tuple(target)
+        keys = tuple(f"drug:{g}" for g in generics)
+        missing = [k for k in keys if k not in concepts]
+        if missing:
+            raise KnowledgeError(f"drugs.toml: synonym {alias!r} names unknown generics {missing}")
+        names[norm(alias)] = keys
+    return concepts, names
+
+
+def _term_concepts(table: Mapping[str, Any], kind: str, default_source: tuple[str, ...]) -> dict[str, Concept]:
+    concepts = {}
+    for cid, entry in table.items():
+        if not isinstance(entry, dict):
+            continue
+        concepts[f"{kind}:{cid}"] = Concept(
+            id=cid,
+            label=entry["label"],
+            kind=kind,
+            sources=_sources_of(entry, default_source),
+            risk=entry.get("risk"),
+            contra=dict(entry.get("contra", {})),
+            indication=bool(entry.get("indication", False)),
+            symptom=entry.get("symptom"),
+            compatible=bool(entry.get("compatible", False)),
+            form=entry.get("form"),
+            sets=entry.get("sets"),
+            note=entry.get("note"),
+            confirmed=bool(entry.get("confirmed", True)),
+        )
+    return concepts
+
+
+def _code_key(code: str) -> str:
+    return code.upper().replace(".", "")
+
+
+def _check(kb: Knowledge) -> None:
+    """Every id a knowledge entry points at must exist."""
+    errors: list[str] = []
+    cited: set[str] = set()
+
+    def cite(where: str, ids: tuple[str, ...]) -> None:
+        for sid in ids:
+            cited.add(sid)
+            if sid not in kb.sources:
+                errors.append(f"{where}: unknown source {sid!r}")
+
+    for fid, factor in kb.risk["factors"].items():
+        cite(f"risk factor {fid}", _sources_of(factor))
+    for rid, rule in kb.contraindications["rules"].items():
+        cite(f"contraindication {rid}", _sources_of(rule))
+        if rule["level"] not in ("CONTRAINDICATED", "CAUTION"):
+            errors.append(f"contraindication {rid}: bad level {rule['level']!r}")
+    for iid, inter in kb.interactions.items():
+        cite(f"interaction {iid}", _sources_of(inter))
+    for key, concept in kb.concepts.items():
+        cite(key, concept.sources)
+        if concept.risk and concept.risk not in kb.risk["factors"]:
+            errors.append(f"{key}: unknown risk factor {concept.risk!r}")
+        for rule in concept.contra.values():
+            if rule not in kb.contraindications["rules"]:
+                errors.append(f"{key}: unknown contraindication rule {rule!r}")
+        if concept.interaction and concept.interaction not in kb.interactions:
+            errors.append(f"{key}: unknown interaction {concept.interaction!r}")
+        if concept.symptom and f"symptom:{concept.symptom}" not in kb.concepts:
+            errors.append(f"{key}: unknown symptom {concept.symptom!r}")
+        if concept.form and concept.form not in kb.dosing["forms"]:
+            errors.append(f"{key}: unknown form rule {concept.form!r}")
+    for name, section in (("forms", kb.dosing["forms"]), ("seed conflicts", kb.seed_conflicts)):
+        for sid, entry in section.items():
+            cite(f"{name} {sid}", _sources_of(entry))
+    for table in ("serum", "intake"):
+        for sub in getattr(kb, table).values():
+            if isinstance(sub, dict) and "source" in sub:
+                cite(table, _sources_of(sub))
+    if errors:
+        raise KnowledgeError("knowledge base is inconsistent:\n  " + "\n  ".join(errors))
+
+
+def load_knowledge(folder: str | Path | None = None) -> Knowledge:
+    """Read and check a knowledge folder (default: the one shipped in the package)."""
+    base = Path(folder) if folder is not None else Path(str(resources.files("mgdecision") / "knowledge"))
+    manifest = _load_toml(base, "knowledge.toml")
+    data = {name: _load_toml(base, name) for name in manifest["files"]}
+    sources = {
+        sid: Source(sid, s["label"], s["title"], s["url"], s["grade"]) for sid, s in data["sources.toml"].items()
+    }
+    fields = tuple(
+        Field(f["name"], f["kind"], f["label"], tuple(f["aliases"]), f.get("min"), f.get("max"))
+        for f in data["fields.toml"]["field"]
+    )
+    drug_concepts, drug_names = _drug_concepts(data["drugs.toml"])
+    conditions = data["conditions.toml"]
+    symptoms = data["symptoms.toml"]
+    condition_concepts = _term_concepts(conditions, "condition", _sources_of(conditions))
+    symptom_concepts = _term_concepts(symptoms, "symptom", _sources_of(symptoms))
+    concepts = {**drug_concepts, **condition_concepts, **symptom_concepts}
+
+    condition_names: dict[str, str] = {}
+    condition_codes: dict[str, str] = {}
+    exact_codes: dict[str, str] = {}
+    for cid, entry in conditions.items():
+        if not isinstance(entry, dict):
+            continue
+        for name in entry.get("names", ()):
+            if condition_names.get(norm(name), f"condition:{cid}") != f"condition:{cid}":
+                raise KnowledgeError(f"conditions.toml: name {name!r} is used twice")
+            condition_names[norm(name)] = f"condition:{cid}"
+        for code in entry.get("codes", ()):
+            condition_codes[_code_key(code)] = f"condition:{cid}"
+        for code in entry.get("exact_codes", ()):
+            exact_codes[_code_key(code)] = f"condition:{cid}"
+    symptom_names = {
+        norm(name): f"symptom:{sid}"
+        for sid, entry in symptoms.items()
+        if isinstance(entry, dict)
+        for name in entry.get("names", ())
+    }
+    unit_spellings: dict[str, str] = {}
+    for unit, spec in data["serum.toml"]["units"].items():
+        if isinstance(spec, dict):
+            for spelling in (unit, *spec["spellings"]):
+                unit_spellings[spelling.lower().replace(" ", "")] = unit
+    dosing = data["dosing.toml"]
+    form_names = {norm(k): k for k in dosing["elemental"] if k != "source"}
+    form_names.update({norm(k): v for k, v in dosing["form_synonyms"].items()})
+
+    kb = Knowledge(
+        version=manifest["version"],
+        released=manifest["released"],
+        status=manifest["status"],
+        notice=manifest["notice"],
+        sources=sources,
+        fields=fields,
+        serum=data["serum.toml"],
+        intake=data["intake.toml"],
+        risk=data["risk.toml"],
+        contraindications=data["contraindications.toml"],
+        interactions=data["interactions.toml"],
+        dosing=dosing,
+        seed_conflicts=data["seed_conflicts.toml"],
+        concepts=concepts,
+        drug_names=drug_names,
+        condition_names=condition_names,
+        condition_codes=condition_codes,
+        condition_exact_codes=exact_codes,
+        symptom_names=symptom_names,
+        symptom_negations=tuple(sorted((norm(n) for n in symptoms["negations"]), key=len, reverse=True)),
+        uncertain_prefixes=tuple(sorted(symptoms["uncertain"], key=len, reverse=True)),
+        unit_spellings=unit_spellings,
+        form_names=form_names,
+    )
+    _check(kb)
+    return kb
+
+
+@cache
+def knowledge() -> Knowledge:
+    """The shipped knowledge base, loaded once."""
+    return load_knowledge()

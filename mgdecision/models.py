@@ -1,0 +1,114 @@
+"""Pure result models: what an assessment says, with reasons and sources. No I/O, no rendering."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "Card",
+    "Contraindication",
+    "Dose",
+    "Form",
+    "Interaction",
+    "Problem",
+    "Reason",
+    "Risk",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One factor behind a flag, with the ids of its sources (labels via ``mg.source``)."""
+
+    text: str
+    sources: tuple[str, ...] = ()
+    points: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A value on the row that could not be used as given. ``code`` is a stable :class:`ProblemCode`."""
+
+    field: str
+    value: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    level: str
+    points: int
+    reasons: tuple[Reason, ...]
+    ctcae_grade: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contraindication:
+    level: str
+    reasons: tuple[Reason, ...]
+    not_checked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    drug: str
+    severity: str
+    action: str
+    before_h: float | None = None
+    after_h: float | None = None
+    sources: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.drug} ({self.severity}): {self.action}"
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    status: str
+    min_mg: float | None
+    max_mg: float | None
+    rda_mg: float | None
+    ul_mg: float | None
+    text: str
+    notes: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    form: str
+    timing: str
+    text: str
+    evidence: tuple[Reason, ...] = ()
+    avoid: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A finding in the shape of a CDS Hooks card (``summary`` under 140 characters)."""
+
+    indicator: str
+    summary: str
+    detail: str
+    source_label: str
+    source_url: str
+    topic: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CDS Hooks JSON shape."""
+        return {
+            "summary": self.summary,
+            "indicator": self.indicator,
+            "detail": self.detail,
+            "source": {"label": self.source_label, "url": self.source_url, "topic": {"code": self.topic}},
+        }

@@ -1,0 +1,535 @@
+"""Read one messy patient row into a :class:`Patient`, collecting every problem instead of raising.
+
+Rules (clinical-rules.md section 1): header variants and units in headers are understood; a serum
+number with no unit anywhere is never used (``unit_missing``), whatever its size; implausible values
+are reported and not used; every unreadable value becomes a :class:`Problem` with a stable code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from .knowledge import Field, knowledge
+from .models import Problem
+from .terms import EMPTY, TermList, parse_list
+from .units import salt_form
+from .vocab import ProblemCode
+
+__all__ = ["HeaderMap", "Patient", "Serum", "convert_serum", "map_headers", "read_row", "read_values"]
+
+_NUMBER = re.compile(r"^\s*([<>]=?|≤|≥)?\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+))\s*(.*?)\s*$")
+_BRACKETED = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
+_HEADER_UNITS = re.compile(r"(mmol/l|mg/dl|meq/l|mg%|months|month|mo|years|yrs|y|weeks|wk|days)\s*$", re.I)
+_YES = frozenset({"yes", "y", "true", "t", "1", "x", "pregnant", "lactating", "breastfeeding", "on dialysis", "ja"})
+_NO = frozenset({"no", "n", "false", "f", "0", "not pregnant", "none", "nein"})
+_UNKNOWN = frozenset({"unknown", "unk", "?", "n/a", "na", "not known", "not applicable", "-", "--", "nk"})
+_FEMALE = frozenset({"f", "female", "woman", "w", "fem", "girl"})
+_MALE = frozenset({"m", "male", "man", "boy"})
+_ROUTES = {"oral": "oral", "po": "oral", "by mouth": "oral", "per os": "oral", "enteral": "oral", "iv": "iv",
+           "intravenous": "iv", "i.v.": "iv", "im": "iv", "intramuscular": "iv", "parenteral": "iv"}
+_AGE_UNITS = {"": 1.0, "y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0, "yo": 1.0, "y/o": 1.0,
+              "years old": 1.0, "mo": 1 / 12, "mos": 1 / 12, "m": 1 / 12, "month": 1 / 12, "months": 1 / 12,
+              "wk": 7 / 365.25, "wks": 7 / 365.25, "week": 7 / 365.25, "weeks": 7 / 365.25,
+              "d": 1 / 365.25, "day": 1 / 365.25, "days": 1 / 365.25}
+_DOSE_UNITS = {"": 1.0, "mg": 1.0, "mg/day": 1.0, "mg/d": 1.0, "mg daily": 1.0, "mg per day": 1.0,
+               "g": 1000.0, "g/day": 1000.0, "mmol": 24.305, "mmol/day": 24.305}
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, float):
+        return math.isnan(value)
+    try:  # pandas NA / NaT / numpy nan
+        return bool(value != value) or str(value) in ("<NA>", "NaT")
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Serum:
+    """A usable serum magnesium value in the unit reported, with the lab range if given (same unit)."""
+
+    value: float
+    unit: str
+    mmol: float
+    ref_low: float | None = None
+    ref_high: float | None = None
+    comparator: str = ""
+
+    def display(self) -> str:
+        return f"{self.comparator}{self.value:g} {self.unit}"
+
+
+@dataclass(slots=True)
+class Patient:
+    """One row as read: usable values only (``None`` = not given or not usable), plus its problems."""
+
+    patient_id: str | None = None
+    age: float | None = None
+    age_note: str = ""
+    sex: str | None = None
+    pregnant: bool | None = None
+    lactating: bool | None = None
+    serum: Serum | None = None
+    egfr: float | None = None
+    dialysis: bool | None = None
+    diagnoses: TermList = EMPTY["diagnoses"]
+    medications: TermList = EMPTY["medications"]
+    symptoms: TermList = EMPTY["symptoms"]
+    route: str = "oral"
+    supplement_form: str | None = None
+    supplement_dose_mg: float | None = None
+    serum_given: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- numbers and units
+
+
+def _parse_number(value: Any) -> tuple[float | None, str, str]:
+    """(number, comparator, trailing unit text); number None when the value is not numeric."""
+    if isinstance(value, bool):
+        return None, "", ""
+    if isinstance(value, (int, float)):
+        number = float(value)
+        return (None, "", "") if math.isnan(number) or math.isinf(number) else (number, "", "")
+    if not isinstance(value, str):
+        try:
+            return float(value), "", ""
+        except (TypeError, ValueError):
+            return None, "", ""
+    match = _NUMBER.match(value)
+    if not match:
+        return None, "", ""
+    comparator, digits, rest = match.groups()
+    if digits.count(",") == 1 and "." not in digits:
+        digits = digits.replace(",", ".")  # decimal comma: "1,5 mg/dL"
+    elif "," in digits:
+        return None, "", ""
+    comparator = {"≤": "<=", "≥": ">="}.get(comparator or "", comparator or "")
+    return float(digits), comparator, rest
+
+
+def _censor(number: float, comparator: str) -> float:
+    """'<0.3' lies just below 0.3 and '>90' just above 90, so thresholds compare correctly."""
+    if comparator == "<":
+        return math.nextafter(number, -math.inf)
+    if comparator == ">":
+        return math.nextafter(number, math.inf)
+    return number
+
+
+def serum_unit(text: str) -> str | None:
+    """Canonical serum unit for a spelling ("mmol/l", "mg/dL", "mEq/L" ...), or None."""
+    return knowledge().unit_spellings.get(text.lower().replace(" ", "").replace("liter", "l").replace("litre", "l"))
+
+
+def convert_serum(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a serum magnesium value between mg/dL, mmol/L and mEq/L (1 mmol/L = 2.4305 mg/dL = 2 mEq/L)."""
+    units = knowledge().serum["units"]
+    source, target = serum_unit(from_unit), serum_unit(to_unit)
+    if source is None or target is None:
+        raise ValueError(f"unknown serum magnesium unit: {from_unit if source is None else to_unit!r}")
+    return float(value) * units[source]["to_mmol"] / units[target]["to_mmol"]
+
+
+# ---------------------------------------------------------------- headers
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderMap:
+    """Which input column feeds which field, the unit a header carries, and what was ignored."""
+
+    fields: Mapping[str, Any]  # field name -> original column key
+    units: Mapping[str, str]  # field name -> unit text found in its header
+    ignored: tuple[Any, ...]
+    duplicates: tuple[tuple[Any, str], ...]
+    near_misses: Mapping[Any, str]  # ignored column -> field it is probably a misspelling of
+
+    def describe(self) -> str:
+        lines = [f"  {col!s} -> {name}" + (f" ({self.units[name]})" if name in self.units else "")
+                 for name, col in self.fields.items()]
+        if self.ignored:
+            lines.append("  ignored: " + ", ".join(str(c) for c in self.ignored))
+        return "\n".join(lines)
+
+
+@lru_cache(maxsize=4096)
+def _header_field(header: str) -> tuple[str | None, str, str | None]:
+    """(field name or None, unit text from the header, probable field if misspelt)."""
+    kb = knowledge()
+    text = header.strip()
+    unit = ""
+    bracket = _BRACKETED.search(text)
+    if bracket:
+        unit = bracket.group(1).strip()
+        text = _BRACKETED.sub(" ", text)
+    base = re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+    aliases = _alias_index()
+    if base in aliases:
+        return aliases[base], unit, None
+    trailing = _HEADER_UNITS.search(text.strip())
+    if trailing and not unit:
+        stem = re.sub(r"[^0-9a-z]+", " ", text[: trailing.start()].lower()).strip()
+        if stem in aliases:
+            return aliases[stem], trailing.group(1), None
+    close = [a for a in aliases if len(base) >= 4 and _similar(base, a)]
+    return None, unit, aliases[close[0]] if close else None
+
+
+def _similar(a: str, b: str) -> bool:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.85 and a != b
+
+
+@lru_cache(maxsize=1)
+def _alias_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for f in knowledge().fields:
+        for alias in (f.name, *f.aliases):
+            index.setdefault(re.sub(r"[^0-9a-z]+", " ", alias.lower()).strip(), f.name)
+    return index
+
+
+def map_headers(headers: Iterable[Any], overrides: Mapping[str, str] | None = None) -> HeaderMap:
+    """Map column headers to fields. ``overrides`` maps a header (as written) to a field name."""
+    valid = {f.name for f in knowledge().fields}
+    overrides = dict(overrides or {})
+    bad = [v for v in overrides.values() if v not in valid]
+    if bad:
+        from .errors import UsageError
+
+        raise UsageError(f"unknown field(s) in column map: {bad}; fields are {sorted(valid)}")
+    fields: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    ignored: list[Any] = []
+    duplicates: list[tuple[Any, str]] = []
+    near: dict[Any, str] = {}
+    for col in headers:
+        label = "" if col is None else str(col)
+        name, unit, probable = _header_field(label)
+        if label in overrides:
+            name = overrides[label]
+        if name is None:
+            ignored.append(col)
+            if probable:
+                near[col] = probable
+        elif name in fields:
+            duplicates.append((col, name))
+            ignored.append(col)
+        else:
+            fields[name] = col
+            if unit:
+                units[name] = unit
+    return HeaderMap(fields, units, tuple(ignored), tuple(duplicates), near)
+
+
+# ---------------------------------------------------------------- field readers (cached on the raw value)
+
+
+def _p(field_name: str, value: Any, code: str, message: str) -> Problem:
+    return Problem(field_name, _text(value), code, message)
+
+
+@lru_cache(maxsize=65536)
+def _read_number(field_name: str, value: Any, lo: float | None, hi: float | None) -> tuple[float | None, tuple[Problem, ...]]:
+    number, comparator, rest = _parse_number(value)
+    if number is None:
+        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a number"),)
+    if rest and not re.fullmatch(r"(ml/min(/1\.73 ?m2?|/1\.73m²)?|ml/min/1\.73 m²|%)", rest.lower()):
+        return None, (_p(field_name, value, ProblemCode.UNIT_UNKNOWN, f"unit '{rest}' not understood"),)
+    problems: tuple[Problem, ...] = ()
+    if comparator:
+        problems = (_p(field_name, value, ProblemCode.CENSORED, f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g}"),)
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        return None, (_p(field_name, value, ProblemCode.IMPLAUSIBLE, f"{number:g} is outside the plausible range {lo:g}-{hi:g}; not used"),)
+    return _censor(number, comparator), problems
+
+
+@lru_cache(maxsize=4096)
+def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem, ...]]:
+    number, comparator, rest = _parse_number(value)
+    if number is None:
+        return None, (_p("age", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not an age"),)
+    unit_text = (rest or header_unit).lower().strip().rstrip(".")
+    factor = _AGE_UNITS.get(unit_text)
+    if factor is None:
+        return None, (_p("age", value, ProblemCode.UNIT_UNKNOWN, f"age unit '{unit_text}' not understood"),)
+    years = number * factor
+    if comparator or not 0 <= years <= 120:
+        return None, (_p("age", value, ProblemCode.IMPLAUSIBLE, f"age '{_text(value)}' is outside 0-120 years; not used"),)
+    return years, ()
+
+
+@lru_cache(maxsize=1024)
+def _read_choice(field_name: str, kind: str, value: Any) -> tuple[Any, tuple[Problem, ...]]:
+    text = _text(value).lower().strip(" .")
+    if kind == "yesno":
+        if isinstance(value, bool):
+            return value, ()
+        if text in _YES:
+            return True, ()
+        if text in _NO:
+            return False, ()
+        allowed = "yes/no, y/n, true/false, 1/0 or x"
+    elif kind == "sex":
+        if text in _FEMALE:
+            return "F", ()
+        if text in _MALE:
+            return "M", ()
+        allowed = "F or M"
+    else:  # route
+        if text in _ROUTES:
+            return _ROUTES[text], ()
+        allowed = "oral or iv"
+    if text in _UNKNOWN:
+        return None, ()
+    return None, (_p(field_name, value, ProblemCode.INVALID_CHOICE, f"'{_text(value)}' not understood; use {allowed}"),)
+
+
+def _read_date(field_name: str, value: Any) -> tuple[date | None, tuple[Problem, ...]]:
+    if isinstance(value, datetime):
+        return value.date(), ()
+    if isinstance(value, date):
+        return value, ()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 <= value < 2958466:
+        return _EXCEL_EPOCH + timedelta(days=int(value)), ()  # Excel serial number
+    to_pydatetime = getattr(value, "to_pydatetime", None)
+    if to_pydatetime is not None:
+        return to_pydatetime().date(), ()
+    text = _text(value)
+    try:
+        return date.fromisoformat(text[:10]), ()
+    except ValueError:
+        return None, (_p(field_name, value, ProblemCode.INVALID_DATE, f"'{text}' is not a date; write it as YYYY-MM-DD"),)
+
+
+@lru_cache(maxsize=65536)
+def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | None, tuple[Problem, ...]]:
+    kb = knowledge()
+    number, comparator, rest = _parse_number(value)
+    if number is None:
+        return None, (_p("serum_mg", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a serum magnesium value"),)
+    candidates = [(text, serum_unit(text)) for text in (rest, unit_cell, header_unit) if text]
+    for text, unit in candidates:
+        if unit is None:
+            return None, (_p("serum_mg", value, ProblemCode.UNIT_UNKNOWN,
+                             f"unit '{text}' not understood; use mmol/L, mg/dL or mEq/L; value not used"),)
+    units = {unit for _, unit in candidates}
+    if not units:
+        return None, (_p("serum_mg", value, ProblemCode.UNIT_MISSING,
+                         f"{number:g} has no unit (cell, unit column or header); value not used: "
+                         "0.7 mmol/L is normal, 0.7 mg/dL is life-threatening"),)
+    if len(units) > 1:
+        return None, (_p("serum_mg", value, ProblemCode.CONFLICT,
+                         f"units disagree ({', '.join(t for t, _ in candidates)}); value not used"),)
+    unit = units.pop()
+    mmol = number * kb.serum["units"][unit]["to_mmol"]
+    plausible = kb.serum["plausible"]
+    if not plausible["min_mmol"] <= mmol <= plausible["max_mmol"]:
+        return None, (_p("serum_mg", value, ProblemCode.IMPLAUSIBLE,
+                         f"{number:g} {unit} is outside the plausible range "
+                         f"{plausible['min_mmol']:g}-{plausible['max_mmol']:g} mmol/L; value not used"),)
+    problems: tuple[Problem, ...] = ()
+    if comparator:
+        problems = (_p("serum_mg", value, ProblemCode.CENSORED,
+                       f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g} {unit}"),)
+    return Serum(_censor(number, comparator), unit, mmol, comparator=comparator.rstrip("=")), problems
+
+
+def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, tuple[Problem, ...]]:
+    number, _comparator, rest = _parse_number(value)
+    if number is None:
+        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a number"),)
+    if rest:
+        own = serum_unit(rest)
+        if own is None:
+            return None, (_p(field_name, value, ProblemCode.UNIT_UNKNOWN, f"unit '{rest}' not understood"),)
+        number = convert_serum(number, own, unit)
+    return number, ()
+
+
+def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
+    form = salt_form(_text(value))
+    if form is not None:
+        return form, ()
+    return None, (_p("supplement_form", value, ProblemCode.UNRECOGNIZED,
+                     f"supplement form '{_text(value)}' not recognised (e.g. glycinate, citrate, oxide)"),)
+
+
+def _read_dose(field_name: str, value: Any, limit: float) -> tuple[float | None, tuple[Problem, ...]]:
+    number, comparator, rest = _parse_number(value)
+    factor = _DOSE_UNITS.get(rest.lower().strip()) if number is not None else None
+    if number is None or factor is None or comparator:
+        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a dose in mg"),)
+    mg = number * factor
+    if not 0 <= mg <= limit:
+        return None, (_p(field_name, value, ProblemCode.IMPLAUSIBLE, f"dose {mg:g} mg is outside 0-{limit:g} mg; not used"),)
+    return mg, ()
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return value
+
+
+# ---------------------------------------------------------------- the row
+
+
+def read_row(
+    row: Mapping[Any, Any],
+    *,
+    header_map: HeaderMap | None = None,
+    as_of: date | None = None,
+) -> Patient:
+    """Read one row given as a mapping of column name (any header variant) to cell value."""
+    if header_map is None:
+        header_map = map_headers(row.keys())
+    values = {name: row[col] for name, col in header_map.fields.items()}
+    patient = _read_fields(values, header_map.units, as_of)
+    for col, probable in header_map.near_misses.items():
+        patient.problems.append(_p(str(col), row[col], ProblemCode.UNKNOWN_FIELD,
+                                   f"column '{col}' not used; did you mean '{probable}'?"))
+    return patient
+
+
+def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, as_of: date | None = None) -> Patient:
+    """Read one row given as cell values, with its headers or in the template's documented column order."""
+    if headers is None:
+        names = [f.name for f in knowledge().fields]
+        if len(values) > len(names):
+            patient = _read_fields(dict(zip(names, values, strict=False)), {}, as_of)
+            patient.problems.append(Problem("row", str(len(values)), ProblemCode.UNKNOWN_FIELD,
+                                            f"{len(values)} cells given; the template has {len(names)} columns; extra cells not used"))
+            return patient
+        return _read_fields(dict(zip(names, values, strict=False)), {}, as_of)
+    return read_row(dict(zip(headers, values, strict=False)), as_of=as_of)
+
+
+def _fields_by_name() -> dict[str, Field]:
+    return {f.name: f for f in knowledge().fields}
+
+
+_FIELDS: dict[str, Field] = {}
+
+
+def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
+    global _FIELDS
+    if not _FIELDS:
+        _FIELDS = _fields_by_name()
+    p = Patient()
+    problems = p.problems
+
+    def given(name: str) -> Any:
+        value = values.get(name)
+        if _is_empty(value):
+            return None
+        if isinstance(value, (list, dict, set, tuple, bytes)):
+            problems.append(_p(name, value, ProblemCode.UNREADABLE, f"a {type(value).__name__} cannot be read here"))
+            return None
+        return value
+
+    if (v := given("patient_id")) is not None:
+        p.patient_id = _text(v)
+    if (v := given("age")) is not None:
+        p.age, found = _read_age(_hashable(v) if not isinstance(v, bool) else "TRUE", header_units.get("age", ""))
+        problems.extend(found)
+    dob = given("date_of_birth")
+    if dob is not None:
+        born, found = _read_date("date_of_birth", dob)
+        problems.extend(found)
+        visit = given("assessment_date")
+        on, found = _read_date("assessment_date", visit) if visit is not None else (as_of or date.today(), ())
+        problems.extend(found)
+        if born is not None and on is not None:
+            years = (on - born).days / 365.25
+            if not 0 <= years <= 120:
+                problems.append(_p("date_of_birth", dob, ProblemCode.IMPLAUSIBLE,
+                                   f"age from date of birth would be {years:.1f} years; not used"))
+            elif p.age is None:
+                p.age = years
+                p.age_note = f"age {years:.1f} from date of birth at {on.isoformat()}"
+            elif abs(p.age - years) >= 1.0:
+                problems.append(_p("date_of_birth", dob, ProblemCode.CONFLICT,
+                                   f"date of birth gives age {years:.1f}, the age column {p.age:g}; the age column is used"))
+    for name in ("sex", "pregnant", "lactating", "dialysis", "route"):
+        if (v := given(name)) is not None:
+            kind = _FIELDS[name].kind
+            choice, found = _read_choice(name, kind, _hashable(v))
+            problems.extend(found)
+            if choice is not None:
+                setattr(p, name, choice)
+    if (v := given("egfr")) is not None:
+        f = _FIELDS["egfr"]
+        p.egfr, found = _read_number("egfr", _hashable(v), f.min, f.max)
+        problems.extend(found)
+    if (v := given("serum_mg")) is not None:
+        p.serum_given = True
+        unit_cell = given("serum_mg_unit")
+        serum, found = _read_serum(_hashable(v), "" if unit_cell is None else _text(unit_cell),
+                                   header_units.get("serum_mg", ""))
+        problems.extend(found)
+        if serum is not None:
+            serum = _with_range(serum, given("ref_low"), given("ref_high"), problems)
+        p.serum = serum
+    for name in ("diagnoses", "medications", "symptoms"):
+        if (v := given(name)) is not None:
+            terms = parse_list(name, _text(v))
+            setattr(p, name, terms)
+            problems.extend(terms.problems)
+    if (v := given("supplement_form")) is not None:
+        p.supplement_form, found = _read_salt(_hashable(v))
+        problems.extend(found)
+    if (v := given("supplement_dose_mg")) is not None:
+        p.supplement_dose_mg, found = _read_dose("supplement_dose_mg", _hashable(v), _FIELDS["supplement_dose_mg"].max or 10000)
+        problems.extend(found)
+    elif (v := given("supplement_compound_mg")) is not None:
+        compound, found = _read_dose("supplement_compound_mg", _hashable(v), _FIELDS["supplement_compound_mg"].max or 60000)
+        problems.extend(found)
+        if compound is not None:
+            if p.supplement_form is None:
+                problems.append(_p("supplement_compound_mg", v, ProblemCode.UNIT_MISSING,
+                                   "salt weight given without a supplement form; elemental dose unknown"))
+            else:
+                p.supplement_dose_mg = compound * knowledge().dosing["elemental"][p.supplement_form]
+    if p.sex == "M" and (p.pregnant or p.lactating):
+        problems.append(Problem("pregnant" if p.pregnant else "lactating", "yes", ProblemCode.CONFLICT,
+                                "marked pregnant or lactating but sex is M; pregnancy cautions still applied"))
+    return p
+
+
+def _with_range(serum: Serum, low: Any, high: Any, problems: list[Problem]) -> Serum:
+    ref_low = ref_high = None
+    if low is not None:
+        ref_low, found = _read_limit("ref_low", low, serum.unit)
+        problems.extend(found)
+    if high is not None:
+        ref_high, found = _read_limit("ref_high", high, serum.unit)
+        problems.extend(found)
+    if ref_low is not None and ref_high is not None and ref_low >= ref_high:
+        problems.append(Problem("ref_low", f"{ref_low:g}-{ref_high:g}", ProblemCode.CONFLICT,
+                                "lab range low is not below high; default limits used"))
+        ref_low = ref_high = None
+    if ref_low is None and ref_high is None:
+        return serum
+    return Serum(serum.value, serum.unit, serum.mmol, ref_low, ref_high, serum.comparator)

@@ -1,0 +1,61 @@
+"""Output vocabulary (clinical-rules.md) and stable reason codes for input problems."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ContraLevel", "DoseStatus", "Indicator", "ProblemCode", "RiskLevel", "Severity"]
+
+
+class RiskLevel(StrEnum):
+    LOW = "LOW"
+    MODERATE = "MODERATE"
+    HIGH = "HIGH"
+    UNKNOWN = "UNKNOWN"
+
+
+class ContraLevel(StrEnum):
+    CONTRAINDICATED = "CONTRAINDICATED"
+    CAUTION = "CAUTION"
+    NONE_FOUND = "NONE_FOUND"
+
+
+class DoseStatus(StrEnum):
+    RECOMMENDED = "RECOMMENDED"
+    NOT_INDICATED = "NOT_INDICATED"
+    DO_NOT_SUPPLEMENT = "DO_NOT_SUPPLEMENT"
+    PRESCRIBER_ONLY = "PRESCRIBER_ONLY"
+    REFER = "REFER"
+
+
+class Severity(StrEnum):
+    MAJOR = "major"
+    MODERATE = "moderate"
+    MINOR = "minor"
+
+
+class Indicator(StrEnum):
+    """CDS Hooks card indicator, in increasing urgency."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class ProblemCode(StrEnum):
+    """Why a value on a row could not be used. Stable: front-ends and users filter on these."""
+
+    UNIT_MISSING = "unit_missing"
+    UNIT_UNKNOWN = "unit_unknown"
+    NOT_A_NUMBER = "not_a_number"
+    IMPLAUSIBLE = "implausible_value"
+    INVALID_CHOICE = "invalid_choice"
+    INVALID_DATE = "invalid_date"
+    CONFLICT = "conflicting_values"
+    UNRECOGNIZED = "unrecognized_term"
+    UNRECOGNIZED_CODE = "unrecognized_code"
+    AMBIGUOUS = "ambiguous_value"
+    CENSORED = "censored_value"
+    NEGATED = "negated_term"
+    UNKNOWN_FIELD = "unknown_field"
+    UNREADABLE = "unreadable_value"
