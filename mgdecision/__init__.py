@@ -13,7 +13,7 @@ from __future__ import annotations
 from .assessment import COLUMNS, Assessment, assess
 from .errors import KnowledgeError, MgDecisionError, UsageError
 from .frame import assess_frame, failure_cases
-from .knowledge import Knowledge, knowledge
+from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, convert_serum, map_headers
 from .rules import rda_mg, ul_mg

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from . import render
 from .errors import UsageError
-from .knowledge import knowledge
+from .kb import knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, Patient, read_row, read_values
 from .rules import Findings, decide
@@ -37,7 +37,9 @@ def _short(text: str) -> str:
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1].rstrip() + "…"
 
 
+@lru_cache(maxsize=65536)
 def format_reason(reason: Reason) -> str:
+    """'text (+points) [source labels]', as shown in the mg_reasons column and on cards."""
     kb = knowledge()
     points = f" (+{reason.points})" if reason.points else ""
     labels = "; ".join(kb.sources[s].label for s in reason.sources)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .assessment import COLUMNS, Assessment
 from .errors import UsageError
-from .knowledge import knowledge
+from .kb import knowledge
 from .models import Problem
 from .reading import HeaderMap, _read_fields, map_headers
 from .rules import decide

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from .knowledge import Field, knowledge
+from .kb import Field, knowledge
 from .models import Problem
 from .terms import EMPTY, TermList, parse_list
 from .units import salt_form
@@ -442,7 +442,7 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
 
     def given(name: str) -> Any:
         value = values.get(name)
-        if _is_empty(value):
+        if value is None or value == "" or _is_empty(value):
             return None
         if isinstance(value, (list, dict, set, tuple, bytes)):
             problems.append(_p(name, value, ProblemCode.UNREADABLE, f"a {type(value).__name__} cannot be read here"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from .knowledge import knowledge
+from .kb import knowledge
 
 if TYPE_CHECKING:
     from .assessment import Assessment
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["CSS", "PALETTE", "WORDS", "cards_html", "to_html", "to_text"]
 
 PALETTE = {"critical": "#D55E00", "warning": "#E69F00", "info": "#0072B2"}  # Okabe-Ito
-WORDS = {"critical": "STOP", "warning": "CAUTION", "info": "INFO"}
+WORDS = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
 _ICONS = {
     # octagon / triangle / circle with a glyph: shapes differ, so the icon reads without colour
     "critical": '<path d="M7 1h6l6 6v6l-6 6H7l-6-6V7z" fill="currentColor"/><path d="M6 9h8v2H6z" fill="#fff"/>',

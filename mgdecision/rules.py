@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .knowledge import Concept, Knowledge, knowledge
+from .kb import Concept, Knowledge, knowledge
 from .models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from .reading import Patient, Serum
 from .vocab import ContraLevel, DoseStatus, RiskLevel
@@ -70,9 +70,17 @@ def _tables() -> dict[str, Any]:
     }
 
 
+_SRC_CACHE: dict[int, tuple[str, ...]] = {}
+
+
 def _src(entry: Any) -> tuple[str, ...]:
-    raw = entry.get("source", ()) if isinstance(entry, dict) else ()
-    return (raw,) if isinstance(raw, str) else tuple(raw)
+    """Source ids of a knowledge entry (memoised per entry; the knowledge tables are never mutated)."""
+    key = id(entry)
+    found = _SRC_CACHE.get(key)
+    if found is None:
+        raw = entry.get("source", ()) if isinstance(entry, dict) else ()
+        found = _SRC_CACHE[key] = (raw,) if isinstance(raw, str) else tuple(raw)
+    return found
 
 
 # ---------------------------------------------------------------- reference intakes

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .knowledge import Concept, Knowledge, knowledge, norm
+from .kb import Concept, Knowledge, knowledge, norm
 from .models import Problem
 from .vocab import ProblemCode
 

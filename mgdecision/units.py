@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .knowledge import knowledge, norm
+from .kb import knowledge, norm
 
 __all__ = ["elemental_mg", "salt_form"]
 

@@ -12,11 +12,13 @@ the date, the clock or the environment, and the files are saved with fixed docum
 properties and fixed zip timestamps, so two runs give byte-identical files.
 
 The column headers are deliberately the kind of variants real exports use ("MRN", "Dx",
-"Serum Mg (mmol/L)", "CrCl", ...); all of them are aliases listed in
-mgdecision/knowledge/fields.toml, which is also read here for the blank template.
+"Serum Mg (mmol/L)", "CrCl", ...); every input column header is an alias listed in
+mgdecision/knowledge/fields.toml (the MS sheet also carries a clinic-only "EDSS" column).
+fields.toml is also read here for the column order of the blank template.
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
 import random
@@ -24,6 +26,7 @@ import re
 import sys
 import tomllib
 import zipfile
+from collections.abc import Hashable
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -252,30 +255,53 @@ LIST_SEPARATOR_WEIGHTS = (40, 30, 10, 20)
 ICD_CODE = re.compile(r"^[A-Z]\d\d\.\w+$")
 
 
-def med(rng: random.Random, key: str, dose_p: float = 0.35, typo_p: float = 0.0) -> str:
-    """One medication as written on a list: generic or brand, sometimes with a dose."""
-    names = SPELLINGS.get(key, (key,))
-    name = names[0] if len(names) == 1 or rng.random() < 0.6 else rng.choice(names[1:])
-    if typo_p and key in TYPOS and name == key and rng.random() < typo_p:
+class Scribe(random.Random):
+    """The random source of one workbook, which also writes names the way its clinic does.
+
+    Successive mentions of a drug or diagnosis rotate through its written forms (generic,
+    first brand, generic, second brand, ...), so every brand and code variant of the shared
+    vocabularies appears once the item is mentioned often enough, whatever the seed.
+    """
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self._mentions: collections.Counter[Hashable] = collections.Counter()
+
+    def rotate(self, key: Hashable, forms: tuple):
+        index = self._mentions[key]
+        self._mentions[key] += 1
+        return forms[index % len(forms)]
+
+    def cycle(self, options: tuple):
+        """The next of several options, in turn: how a clinic's prescribing spreads over a class."""
+        return self.rotate(options, options)
+
+
+def med(rng: Scribe, key: str, dose_p: float = 0.35, typos: bool = False) -> str:
+    """One medication as written on a list: generic or brand, sometimes with a dose.
+
+    With typos, every eighth mention of a generic name in TYPOS is misspelt.
+    """
+    generic, *brands = SPELLINGS.get(key, (key,))
+    name = rng.rotate(key, tuple(x for brand in brands for x in (generic, brand)) or (generic,))
+    if typos and key in TYPOS and name == generic and rng.rotate("typo " + key, (False,) * 7 + (True,)):
         name = TYPOS[key]
     if key in DOSES and rng.random() < dose_p:
         name = f"{name} {rng.choice(DOSES[key])}"
     return name
 
 
-def diagnosis(rng: random.Random, key: str, dotless_p: float = 0.0) -> str:
-    """One diagnosis as written: an ICD-10-CM code (sometimes without its dot) or a name."""
-    form = rng.choice(DIAGNOSES[key])
-    if ICD_CODE.match(form) and rng.random() < dotless_p:
-        form = form.replace(".", "")
-    return form
+def diagnosis(rng: Scribe, key: str, dotless: bool = False) -> str:
+    """One diagnosis as written: an ICD-10-CM code (without its dot if dotless) or a name."""
+    form = rng.rotate(key, DIAGNOSES[key])
+    return form.replace(".", "") if dotless and ICD_CODE.match(form) else form
 
 
-def symptom(rng: random.Random, key: str) -> str:
-    return rng.choice(SYMPTOMS[key])
+def symptom(rng: Scribe, key: str) -> str:
+    return rng.rotate(key, SYMPTOMS[key])
 
 
-def join_list(rng: random.Random, items: list[str], mixed_p: float = 0.06) -> str | None:
+def join_list(rng: Scribe, items: list[str], mixed_p: float = 0.06) -> str | None:
     """Join list items with one separator per cell; a few cells mix separators."""
     if not items:
         return None
@@ -287,22 +313,26 @@ def join_list(rng: random.Random, items: list[str], mixed_p: float = 0.06) -> st
     return rng.choices(LIST_SEPARATORS, LIST_SEPARATOR_WEIGHTS)[0].join(items)
 
 
-def join_symptoms(rng: random.Random, phrases: list[str]) -> str | None:
+def join_symptoms(rng: Scribe, phrases: list[str]) -> str | None:
     return rng.choice(("; ", ", ")).join(phrases) if phrases else None
 
 
-def supplement(rng: random.Random, reasons: list[str]) -> str:
+def supplement(rng: Scribe, reasons: list[str]) -> str:
     """A supplement form matching one of the reasons the patient takes it for."""
     usable = [r for r in reasons if r in SUPPLEMENT_FORMS]
     return rng.choice(SUPPLEMENT_FORMS[rng.choice(usable) if usable else "any"])
 
 
-def true_serum(rng: random.Random, shift: float, low: float, high: float) -> float:
+def clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def true_serum(rng: Scribe, shift: float, low: float, high: float, spread: float = 0.065) -> float:
     """Serum magnesium in mmol/L: a normal population value moved by the patient's risk factors."""
-    return min(max(rng.gauss(0.86, 0.065) + shift, low), high)
+    return clamp(rng.gauss(0.86, spread) + shift, low, high)
 
 
-def serum_text(rng: random.Random, mmol: float, unit: str) -> str:
+def serum_text(rng: Scribe, mmol: float, unit: str) -> str:
     """A serum value with its unit in the cell, as lab interfaces and clinicians write it."""
     value = {"mmol/L": f"{mmol:.2f}",
              "mg/dL": f"{mmol * MG_PER_DL_PER_MMOL:.1f}",
@@ -312,11 +342,7 @@ def serum_text(rng: random.Random, mmol: float, unit: str) -> str:
     return value + ("" if rng.random() < 0.05 else " ") + unit
 
 
-def clamp(value: float, low: float, high: float) -> float:
-    return min(max(value, low), high)
-
-
-def adult_egfr(rng: random.Random, age: int) -> int:
+def adult_egfr(rng: Scribe, age: int) -> int:
     """eGFR of someone without coded kidney disease: falls with age, rarely below 60."""
     return round(clamp(122 - 0.85 * max(age - 25, 0) + rng.gauss(0, 9), 48 if age > 75 else 60, 130))
 
@@ -325,7 +351,7 @@ CKD_EGFR = {"ckd3a": (45, 59), "ckd3b": (30, 44), "ckd4": (15, 29), "ckd5": (8, 
 CKD_SERUM_SHIFT = {"ckd3a": 0.0, "ckd3b": 0.03, "ckd4": 0.08, "ckd5": 0.12, "ckd6": 0.15}
 
 
-def sex_cell(rng: random.Random, female: bool, word_p: float) -> str:
+def sex_cell(rng: Scribe, female: bool, word_p: float) -> str:
     if rng.random() < word_p:
         return rng.choice(("female", "Female", "woman") if female else ("male", "Male", "man"))
     return "F" if female else "M"
@@ -395,13 +421,15 @@ MS_COLUMNS = [
     ("EDSS", "edss", 6),
 ]
 
-MS_DMTS = {  # (key, weight); None = no disease-modifying therapy
-    "relapsing": (("ocrelizumab", 22), ("natalizumab", 12), ("dimethyl fumarate", 14),
-                  ("fingolimod", 10), ("teriflunomide", 10), ("glatiramer", 12),
-                  ("interferon beta-1a", 8), (None, 12)),
-    "primary_progressive": (("ocrelizumab", 65), (None, 35)),
-    "secondary_progressive": (("ocrelizumab", 25), ("natalizumab", 10), (None, 65)),
+MS_DMTS = {  # taken in turn per course, so repeats act as weights; None = no disease-modifying therapy
+    "relapsing": ("ocrelizumab", "dimethyl fumarate", "natalizumab", "glatiramer", "fingolimod",
+                  "teriflunomide", None, "interferon beta-1a", "ocrelizumab", "dimethyl fumarate",
+                  "glatiramer", "natalizumab", "ocrelizumab", "teriflunomide", None, "fingolimod"),
+    "primary_progressive": ("ocrelizumab", None, "ocrelizumab"),
+    "secondary_progressive": ("ocrelizumab", None, "natalizumab", None, None),
 }
+MS_ROLES = ("pregnant", "pregnant", "ckd4", "crohns", "atrial_fibrillation", "heart_failure",
+            "hypothyroid", "hypothyroid")
 MS_COURSE = {  # weight, onset ages, years since onset, share of women, EDSS range
     "relapsing": (62, (20, 45), (0, 22), 0.74, (1.0, 4.0)),
     "primary_progressive": (12, (35, 50), (1, 20), 0.5, (3.0, 6.5)),
@@ -410,7 +438,9 @@ MS_COURSE = {  # weight, onset ages, years since onset, share of women, EDSS ran
 }
 
 
-def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool = False) -> dict:
+def ms_patient(rng: Scribe, pid: str, role: str | None = None) -> dict:
+    """One MS patient; role is None or one of MS_ROLES, a profile that must appear in the clinic."""
+    pregnant, ckd4 = role == "pregnant", role == "ckd4"
     course = "relapsing" if pregnant else rng.choices(
         list(MS_COURSE), [spec[0] for spec in MS_COURSE.values()])[0]
     _w, onset_range, duration_range, female_share, edss_range = MS_COURSE[course]
@@ -419,7 +449,7 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
     if pregnant:
         onset = rng.randint(20, 30)
         age = onset + rng.randint(1, 9)
-    if ckd4:
+    if role in ("ckd4", "atrial_fibrillation", "heart_failure"):
         age = max(age, rng.randint(62, 74))
     female = pregnant or rng.random() < female_share
     progressive = course.endswith("progressive")
@@ -430,7 +460,7 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
     shift = -0.04           # serum magnesium shift, mmol/L: lower in MS (clinical-facts.md 8d)
     ckd = None
 
-    dmt = rng.choices(*zip(*MS_DMTS.get(course, MS_DMTS["relapsing"])))[0]
+    dmt = rng.cycle(MS_DMTS.get(course, MS_DMTS["relapsing"]))
     if pregnant:  # teratogenic DMTs stopped; glatiramer may continue
         dmt = rng.choice(("glatiramer", None))
     if dmt:
@@ -441,7 +471,7 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
         sx += rng.sample(["cramps", "constipation", "fatigue", "sleep"], 2)
     else:
         if rng.random() < (0.65 if progressive else 0.3):
-            meds.append(med(rng, rng.choice(("baclofen", "baclofen", "tizanidine"))))
+            meds.append(med(rng, rng.cycle(("baclofen", "tizanidine", "baclofen"))))
             sx.append("cramps")
         if rng.random() < 0.22:
             meds.append(med(rng, "gabapentin"))
@@ -461,7 +491,7 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
             shift -= 0.03
         if age >= 45 and rng.random() < 0.22:
             dx.append(diagnosis(rng, "hypertension"))
-            drug = rng.choice(("amlodipine", "hydrochlorothiazide", "lisinopril"))
+            drug = rng.cycle(("amlodipine", "hydrochlorothiazide", "lisinopril"))
             meds.append(med(rng, drug))
             shift -= 0.04 if drug == "hydrochlorothiazide" else 0
         if rng.random() < 0.15:
@@ -473,7 +503,7 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
         if rng.random() < (0.25 if progressive else 0.1):
             dx.append(diagnosis(rng, "constipation"))
             sx.append("constipation")
-        if rng.random() < 0.04:
+        if role == "crohns" or rng.random() < 0.03:
             dx.append(diagnosis(rng, "crohns"))
             sx.append("diarrhoea")
             shift -= 0.08
@@ -488,21 +518,21 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
             dx.append(diagnosis(rng, ckd))
             shift += CKD_SERUM_SHIFT[ckd]
         if rng.random() < 0.12 + 0.004 * age:
-            meds.append(med(rng, rng.choice(("omeprazole", "omeprazole", "esomeprazole", "pantoprazole"))))
+            meds.append(med(rng, rng.cycle(("omeprazole", "esomeprazole", "pantoprazole", "omeprazole"))))
             shift -= 0.05
-        if ckd == "ckd4" or (age >= 58 and rng.random() < 0.15):
+        if ckd == "ckd4" or role == "heart_failure" or (age >= 58 and rng.random() < 0.15):
             dx.append(diagnosis(rng, rng.choice(("heart_failure", "oedema"))))
             meds.append(med(rng, "furosemide"))
             shift -= 0.05
-            if rng.random() < 0.3:
+            if role == "heart_failure" or rng.random() < 0.3:
                 meds.append(med(rng, "spironolactone"))
-        if age >= 62 and rng.random() < 0.06:
+        if role == "atrial_fibrillation" or (age >= 62 and rng.random() < 0.06):
             dx.append(diagnosis(rng, "atrial_fibrillation"))
             meds += [med(rng, "digoxin"), med(rng, "apixaban")]
-        if female and rng.random() < 0.1:
+        if role == "hypothyroid" or (female and rng.random() < 0.1):
             dx.append(diagnosis(rng, "hypothyroid"))
             meds.append(med(rng, "levothyroxine"))
-        if (female and age >= 50 or progressive) and rng.random() < 0.15:
+        if ((female and age >= 50) or progressive) and rng.random() < 0.15:
             dx.append(diagnosis(rng, "osteoporosis"))
             meds.append(med(rng, "alendronate"))
         if female and age < 50 and rng.random() < 0.1:
@@ -510,11 +540,11 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
         if rng.random() < 0.08:  # bladder dysfunction: recurrent urinary infections
             dx.append(diagnosis(rng, "recurrent_uti"))
             meds.append(med(rng, "ciprofloxacin"))
-        if rng.random() < 0.04:
+        if rng.random() < 0.06:
             meds.append(med(rng, "doxycycline"))
 
         for key, p in (("fatigue", 0.4), ("cramps", 0.15), ("sleep", 0.18), ("brain_fog", 0.2),
-                       ("twitching", 0.05), ("anxiety", 0.05), ("diarrhoea", 0.03)):
+                       ("twitching", 0.08), ("anxiety", 0.05), ("diarrhoea", 0.03)):
             if rng.random() < p:
                 sx.append(key)
     sx = list(dict.fromkeys(sx))  # unique, in order
@@ -524,9 +554,8 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
     rng.shuffle(phrases)
 
     form = dose = None
-    if ckd4:  # magnesium oxide on top of stage 4 kidney disease: serum above the range
+    if ckd4:  # magnesium oxide on top of stage 4 kidney disease: serum above the range (below)
         form, dose = "oxide", 400
-        shift += 0.25
     elif rng.random() < 0.4:
         form = supplement(rng, sx)
         dose = None if rng.random() < 0.08 else rng.choice(SUPPLEMENT_DOSES)
@@ -534,13 +563,15 @@ def ms_patient(rng: random.Random, pid: str, pregnant: bool = False, ckd4: bool 
 
     ckd_range = CKD_EGFR.get(ckd)
     egfr = rng.randint(*ckd_range) if ckd_range else adult_egfr(rng, age)
-    mmol = true_serum(rng, shift, 0.55, 1.10)
+    mmol = true_serum(rng, shift, 0.55, 1.10, spread=0.08)
+    if ckd4:
+        mmol = max(mmol, rng.uniform(1.06, 1.10))
     return {
         "patient_id": pid,
         "age": age,
         "sex": sex_cell(rng, female, 0.05),
         "pregnant": "yes" if pregnant else (rng.choice((None, None, "no", "N")) if female and age <= 50 else None),
-        "serum_mg": None if rng.random() < 0.08 else round(mmol, 2),
+        "serum_mg": None if rng.random() < 0.08 and not ckd4 else round(mmol, 2),
         "egfr": None if rng.random() < 0.1 and not ckd else egfr,
         "diagnoses": join_list(rng, dx),
         "medications": join_list(rng, meds),
@@ -570,12 +601,10 @@ def ms_notes_sheet(wb: Workbook) -> None:
     ws.column_dimensions["A"].width = 110
 
 
-def build_ms_clinic(rng: random.Random) -> Workbook:
+def build_ms_clinic(rng: Scribe) -> Workbook:
     n = 60
-    pregnant_rows = set(rng.sample(range(n), 2))
-    ckd4_row = rng.choice([i for i in range(n) if i not in pregnant_rows])
-    rows = [ms_patient(rng, f"MS-{i + 1:04d}", pregnant=i in pregnant_rows, ckd4=i == ckd4_row)
-            for i in range(n)]
+    roles = dict(zip(rng.sample(range(n), len(MS_ROLES)), MS_ROLES, strict=True))
+    rows = [ms_patient(rng, f"MS-{i + 1:04d}", roles.get(i)) for i in range(n)]
     wb = patients_workbook(MS_COLUMNS, rows)
     ms_notes_sheet(wb)
     return wb
@@ -599,7 +628,7 @@ NM_MG_ADVANCED = ("eculizumab", "eculizumab", "efgartigimod", "efgartigimod", "I
 NM_LAB_RANGE = {"mg/dL": (1.6, 2.6), "mmol/L": (0.70, 1.00)}
 
 
-def nm_patient(rng: random.Random, pid: str, group: str, special: str | None, advanced: str | None) -> dict:
+def nm_patient(rng: Scribe, pid: str, group: str, special: str | None, advanced: str | None) -> dict:
     dx: list[str] = []
     meds: list[str] = []
     sx: list[str] = []
@@ -623,11 +652,12 @@ def nm_patient(rng: random.Random, pid: str, group: str, special: str | None, ad
             steroid = rng.random() < 0.55
             if steroid:
                 meds.append(med(rng, "prednisone"))
-                meds.append(med(rng, rng.choice(("omeprazole", "pantoprazole"))))
+                meds.append(med(rng, rng.cycle(("omeprazole", "pantoprazole"))))
                 shift -= 0.05
                 if age >= 50 and rng.random() < 0.5:
                     meds += [med(rng, "alendronate"), "vitamin D"]
-            sparing = rng.choices(("azathioprine", "mycophenolate", None), (25, 22, 53))[0]
+            sparing = rng.cycle(("azathioprine", None, "mycophenolate", None, None, "mycophenolate",
+                                 "azathioprine", None))
             if special == "pregnant" and sparing == "mycophenolate":  # teratogenic
                 sparing = "azathioprine"
             if sparing:
@@ -646,7 +676,7 @@ def nm_patient(rng: random.Random, pid: str, group: str, special: str | None, ad
         if paraneoplastic:
             dx += [diagnosis(rng, "lems_paraneoplastic"), diagnosis(rng, "lung_cancer")]
             if rng.random() < 0.8:
-                meds += [med(rng, rng.choice(("carboplatin", "carboplatin", "cisplatin"))), "etoposide"]
+                meds += [med(rng, rng.cycle(("carboplatin", "cisplatin", "carboplatin"))), "etoposide"]
                 shift -= 0.08
         else:
             dx.append(diagnosis(rng, "lems"))
@@ -687,7 +717,7 @@ def nm_patient(rng: random.Random, pid: str, group: str, special: str | None, ad
     if age >= 55:
         if rng.random() < 0.35:
             dx.append(diagnosis(rng, "hypertension"))
-            drug = rng.choice(("amlodipine", "hydrochlorothiazide", "lisinopril"))
+            drug = rng.cycle(("amlodipine", "hydrochlorothiazide", "lisinopril"))
             meds.append(med(rng, drug))
             shift -= 0.04 if drug == "hydrochlorothiazide" else 0
         if rng.random() < 0.12:
@@ -708,7 +738,7 @@ def nm_patient(rng: random.Random, pid: str, group: str, special: str | None, ad
         dx.append(diagnosis(rng, "hypothyroid"))
         meds.append(med(rng, "levothyroxine"))
     if rng.random() < 0.05:
-        meds.append(med(rng, rng.choice(("ciprofloxacin", "doxycycline"))))
+        meds.append(med(rng, rng.cycle(("ciprofloxacin", "doxycycline"))))
     if female and age < 50 and rng.random() < 0.12:
         meds.append(med(rng, "iron"))
 
@@ -748,16 +778,17 @@ def nm_patient(rng: random.Random, pid: str, group: str, special: str | None, ad
     }
 
 
-def build_neuromuscular_clinic(rng: random.Random) -> Workbook:
+def build_neuromuscular_clinic(rng: Scribe) -> Workbook:
     groups = list(NM_GROUPS)
     rng.shuffle(groups)
     mg_rows = [i for i, g in enumerate(groups) if g == "myasthenia"]
-    special = dict(zip(rng.sample(mg_rows, 5), ("iv", "blank_unit", "mmol", "mmol", "pregnant")))
+    special = dict(zip(rng.sample(mg_rows, 5), ("iv", "blank_unit", "mmol", "mmol", "pregnant"), strict=True))
     other = [i for i, g in enumerate(groups) if g not in ("myasthenia",) and i not in special]
     special[next(i for i in other if groups[i] == "cidp")] = "iv"
     special[next(i for i in other if groups[i] == "lems")] = "blank_unit"
     special[next(i for i in other if groups[i] == "als")] = "mmol"
-    advanced = dict(zip(rng.sample(mg_rows, len(NM_MG_ADVANCED)), NM_MG_ADVANCED))
+    ordinary_mg_rows = [i for i in mg_rows if i not in special]
+    advanced = dict(zip(rng.sample(ordinary_mg_rows, len(NM_MG_ADVANCED)), NM_MG_ADVANCED, strict=True))
     rows = [nm_patient(rng, f"NM-{i + 1:04d}", group, special.get(i), advanced.get(i))
             for i, group in enumerate(groups)]
     return patients_workbook(NM_COLUMNS, rows)
@@ -776,8 +807,7 @@ PC_COLUMNS = [
     ("Supplement type", "supplement_form", 15), ("Supplement dose (mg/day)", "supplement_dose_mg", 12),
 ]
 PC_AGE_BANDS = (((16, 29), 12), ((30, 44), 18), ((45, 64), 32), ((65, 79), 26), ((80, 97), 12))
-PC_DOTLESS_P = 0.12  # share of ICD codes typed without their dot ("E119", "N184", "K900")
-PC_TYPO_P = 0.12
+PC_DOTLESS_P = 0.08  # share of rows whose ICD codes were typed without dots ("E119", "N184", "K900")
 
 HIV_REGIMENS = {
     "Isentress": ["Isentress", "Truvada"],
@@ -812,13 +842,15 @@ PC_FORCED = (
     + [({"transplant": drug}, (30, 68)) for drug in ("tacrolimus", "ciclosporin", "sirolimus")]
     + [({"itp": True}, (25, 80))] * 3
     + [({"penicillamine": "wilson"}, (18, 40)), ({"penicillamine": "rheumatoid"}, (55, 78))]
-    + [({"ckd": "ckd4", "sps": True}, (65, 88))]
+    + [({"ckd": "ckd4", "sps": True}, (65, 88)), ({"ckd": "ckd4", "dotless": True}, (60, 85))]
+    + [({"t2dm": True, "dotless": True}, (45, 75)), ({"celiac": True, "dotless": True}, (20, 60))]
     + [({"heart_block": key}, (68, 92)) for key in ("heart_block_2", "heart_block_3", "complete_heart_block",
                                                      "heart_block", "bradycardia")]
     + [({"ckd": "ckd6"}, (50, 80))] * 2
     + [({"gitelman": True}, (20, 45))] * 2
     + [({"ckd": stage, "hypermagnesaemia": True}, (75, 92)) for stage in ("ckd4", "ckd5")]
     + [({"short_bowel": True}, (35, 70)), ({"bariatric": True}, (28, 60))]
+    + [({"sex": "F", "pregnant": True}, (20, 40))] * 2 + [({"sex": "F", "lactating": True}, (22, 38))] * 3
 )
 
 # Children and infants, written out one by one (ages as the brief and clinicians write them).
@@ -841,11 +873,11 @@ PC_CHILDREN = (
 )
 
 
-def pc_child(rng: random.Random, spec: dict) -> dict:
+def pc_child(rng: Scribe, spec: dict) -> dict:
     row = {
         "age": spec.get("age"),
         "sex": sex_cell(rng, spec["female"], 0.1),
-        "diagnoses": join_list(rng, [diagnosis(rng, key, PC_DOTLESS_P) for key in spec["dx"]]),
+        "diagnoses": join_list(rng, [diagnosis(rng, key) for key in spec["dx"]]),
         "medications": join_list(rng, [med(rng, key) for key in spec["meds"]]),
         "symptoms": join_symptoms(rng, [symptom(rng, key) for key in spec["sx"]]),
     }
@@ -858,15 +890,15 @@ def pc_child(rng: random.Random, spec: dict) -> dict:
     return row
 
 
-def birth_date(rng: random.Random, age: int) -> dt.date:
+def birth_date(rng: Scribe, age: int) -> dt.date:
     """A date of birth giving exactly `age` completed years on ASSESSMENT_DATE."""
     last_birthday = ASSESSMENT_DATE.replace(year=ASSESSMENT_DATE.year - age)
     return last_birthday - dt.timedelta(days=rng.randint(1, 364))
 
 
-def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[int, int] | None = None) -> dict:
+def pc_adult(rng: Scribe, forced: dict | None = None, age_range: tuple[int, int] | None = None) -> dict:
     forced = forced or {}
-    band = age_range or rng.choices(*zip(*PC_AGE_BANDS))[0]
+    band = age_range or rng.choices(*zip(*PC_AGE_BANDS, strict=True))[0]
     age = rng.randint(*band)
     female = forced.get("sex") == "F" or ("sex" not in forced and rng.random() < 0.52)
     dx: list[str] = []
@@ -878,15 +910,18 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
     def has(key: str, p: float) -> bool:
         return key in forced or rng.random() < p
 
+    dotless = "dotless" in forced or rng.random() < PC_DOTLESS_P
+
     def add_dx(key: str) -> None:
-        dx.append(diagnosis(rng, key, PC_DOTLESS_P))
+        dx.append(diagnosis(rng, key, dotless))
 
     def add_med(key: str, dose_p: float = 0.35) -> None:
         if key not in meds:
-            meds[key] = med(rng, key, dose_p, PC_TYPO_P)
+            meds[key] = med(rng, key, dose_p, typos=True)
 
-    pregnant = female and 18 <= age <= 42 and not forced and rng.random() < 0.09
-    lactating = female and 18 <= age <= 42 and not forced and not pregnant and rng.random() < 0.07
+    childbearing = female and 18 <= age <= 42 and not forced
+    pregnant = "pregnant" in forced or (childbearing and rng.random() < 0.09)
+    lactating = "lactating" in forced or (childbearing and not pregnant and rng.random() < 0.07)
     chronic = 0.3 if pregnant or lactating else 1.0  # fewer chronic conditions in young mothers
     if pregnant:
         for key, p in (("folic acid", 0.6), ("iron", 0.4)):
@@ -899,20 +934,23 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
             add_med("iron")
         sx += [key for key, p in (("fatigue", 0.3), ("sleep", 0.3)) if rng.random() < p]
 
-    # cardiovascular and metabolic
+    # cardiovascular, metabolic and kidney
+    if not ckd and rng.random() < clamp(0.01 + 0.005 * (age - 45), 0, 0.3):
+        ckd = rng.choices(("ckd3a", "ckd3b", "ckd4", "ckd5", "ckd6"), (45, 25, 15, 6, 9))[0]
+    severe_ckd = ckd in ("ckd4", "ckd5", "ckd6")  # no metformin or bisphosphonates
     if rng.random() < chronic * clamp(0.02 + 0.011 * (age - 30), 0, 0.65):
         add_dx("hypertension")
         choices = (["labetalol", "nifedipine"] if pregnant else  # no ACE inhibitors or diuretics in pregnancy
                    ["lisinopril", "amlodipine", "hydrochlorothiazide", "indapamide", "ramipril", "losartan",
-                    "nifedipine", "bisoprolol"])
+                    "nifedipine", "diltiazem", "bisoprolol"])
         for key in rng.sample(choices, rng.choice((1, 1, 2))):
             add_med(key)
             shift -= 0.04 if key in ("hydrochlorothiazide", "indapamide") else 0
     neuropathy = False
-    if rng.random() < chronic * clamp(0.01 + 0.004 * (age - 25), 0, 0.25):
+    if has("t2dm", chronic * clamp(0.01 + 0.004 * (age - 25), 0, 0.25)):
         neuropathy = rng.random() < 0.15
         add_dx("diabetic_neuropathy" if neuropathy else "t2dm")
-        add_med("metformin")
+        add_med("insulin glargine" if severe_ckd else "metformin")
         if age > 50 and rng.random() < 0.2:
             add_med("insulin glargine")
         if rng.random() < 0.6:
@@ -923,9 +961,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
     if age > 45 and rng.random() < chronic * 0.12:
         if rng.random() < 0.5:
             add_dx("hyperlipidaemia")
-        add_med(rng.choice(("atorvastatin", "simvastatin")))
-    if not ckd and rng.random() < clamp(0.01 + 0.005 * (age - 45), 0, 0.3):
-        ckd = rng.choices(("ckd3a", "ckd3b", "ckd4", "ckd5", "ckd6"), (45, 25, 15, 6, 9))[0]
+        add_med(rng.cycle(("atorvastatin", "simvastatin")))
     if ckd:
         add_dx(ckd)
         shift += CKD_SERUM_SHIFT[ckd]
@@ -937,20 +973,21 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
     if age > 55 and rng.random() < clamp(0.005 * (age - 55), 0, 0.15):
         add_dx("heart_failure")
         if rng.random() < 0.9:
-            add_med(rng.choice(("furosemide", "furosemide", "furosemide", "bumetanide", "torsemide")))
+            add_med(rng.cycle(("furosemide", "bumetanide", "furosemide", "torsemide", "furosemide")))
             shift -= 0.05
         if rng.random() < 0.35:
-            add_med(rng.choice(("spironolactone", "spironolactone", "eplerenone")))
+            add_med(rng.cycle(("spironolactone", "eplerenone", "spironolactone")))
         if rng.random() < 0.7:
-            add_med(rng.choice(("bisoprolol", "metoprolol")))
+            add_med(rng.cycle(("bisoprolol", "metoprolol")))
         if rng.random() < 0.6:
-            add_med(rng.choice(("lisinopril", "ramipril")))
+            add_med(rng.cycle(("lisinopril", "ramipril")))
         if rng.random() < 0.12:
             add_med("digoxin")
     if age > 60 and rng.random() < clamp(0.004 * (age - 55), 0, 0.15):
         add_dx("atrial_fibrillation")
-        add_med(rng.choice(("apixaban", "apixaban", "warfarin")))
-        add_med(rng.choices(("metoprolol", "bisoprolol", "diltiazem", "verapamil", "digoxin"), (30, 30, 12, 8, 20))[0])
+        add_med(rng.cycle(("apixaban", "warfarin", "apixaban")))
+        add_med(rng.cycle(("metoprolol", "verapamil", "bisoprolol", "digoxin", "diltiazem", "metoprolol",
+                           "bisoprolol", "digoxin")))
     if "heart_block" in forced or (age > 65 and rng.random() < 0.012):
         add_dx(forced.get("heart_block") or rng.choice(("heart_block_2", "heart_block_3", "bradycardia")))
     if age > 55 and rng.random() < 0.1:
@@ -967,7 +1004,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
         if rng.random() < 0.6:
             add_med("thiamine")
         if rng.random() < 0.25:
-            add_med(rng.choice(("naltrexone", "acamprosate")))
+            add_med(rng.cycle(("naltrexone", "acamprosate")))
         sx += [key for key, p in (("tremor", 0.4), ("sleep", 0.4), ("anxiety", 0.3)) if rng.random() < p]
         shift -= 0.10
     for key, p, drugs in (("celiac", 0.012, []), ("ulcerative_colitis", 0.01, ["mesalazine"]),
@@ -983,7 +1020,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
     if has("gitelman", 0):
         add_dx("gitelman")
         add_med("potassium chloride")
-        add_med(rng.choice(("spironolactone", "amiloride")))
+        add_med(rng.cycle(("spironolactone", "amiloride")))
         sx += ["cramps", "fatigue"]
         shift -= 0.35
     if has("hypermagnesaemia", 0):
@@ -997,13 +1034,14 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
         add_med("levothyroxine")
     if age >= 55 and rng.random() < (0.15 if female else 0.02):
         add_dx("osteoporosis")
-        add_med(rng.choices(("alendronate", "risedronate", "ibandronate"), (60, 25, 15))[0])
-        if rng.random() < 0.5:
+        if not severe_ckd:
+            add_med(rng.cycle(("alendronate", "risedronate", "alendronate", "ibandronate", "alendronate")))
+        if severe_ckd or rng.random() < 0.5:
             add_med("vitamin D")
     if rng.random() < 0.12:
         anxious = rng.random() < 0.5
         add_dx("anxiety" if anxious else "depression")
-        add_med(rng.choice(("sertraline", "sertraline", "citalopram", "mirtazapine")))
+        add_med(rng.cycle(("sertraline", "citalopram", "sertraline", "mirtazapine")))
         if anxious and rng.random() < 0.7:
             sx.append("anxiety")
     if rng.random() < 0.05:
@@ -1026,7 +1064,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
         add_dx("somatic_symptom")
         sx += ["fatigue", "palpitations", "headache"]
     if not neuropathy and rng.random() < 0.04:
-        add_med(rng.choice(("gabapentin", "gabapentin", "pregabalin")))
+        add_med(rng.cycle(("gabapentin", "pregabalin", "gabapentin")))
     if not female and age > 40 and rng.random() < 0.03:
         add_dx("gout")
         add_med("allopurinol")
@@ -1035,7 +1073,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
         add_med("tamsulosin")
     if age >= 60 and rng.random() < 0.05:
         add_dx("constipation")
-        add_med(rng.choice(("lactulose", "senna")))
+        add_med(rng.cycle(("lactulose", "senna")))
         sx.append("constipation")
     if rng.random() < 0.08 + 0.002 * age:
         add_med("paracetamol")
@@ -1043,16 +1081,16 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
     # short courses of antibiotics and iron (no tetracyclines or quinolones in pregnancy)
     if age < 30 and not pregnant and rng.random() < 0.06:
         add_dx("acne")
-        add_med(rng.choice(("doxycycline", "doxycycline", "minocycline", "lymecycline")))
+        add_med(rng.cycle(("minocycline", "doxycycline", "lymecycline", "doxycycline")))
     if 35 <= age <= 70 and not pregnant and rng.random() < 0.015:
         add_dx("rosacea")
         add_med("doxycycline")
     if rng.random() < (0.04 if female else 0.015):
         add_dx("recurrent_uti")
-        add_med("nitrofurantoin" if pregnant else rng.choice(("ciprofloxacin", "ciprofloxacin", "nitrofurantoin")))
+        add_med("nitrofurantoin" if pregnant else rng.cycle(("ciprofloxacin", "nitrofurantoin", "ciprofloxacin")))
     if age > 50 and rng.random() < 0.012:
         add_dx("pneumonia")
-        add_med(rng.choice(("levofloxacin", "moxifloxacin")))
+        add_med(rng.cycle(("levofloxacin", "moxifloxacin")))
     if rng.random() < (0.08 if female and age < 50 else 0.03):
         add_dx("iron_deficiency")
         add_med("iron")
@@ -1066,7 +1104,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
         add_med("pentamidine")
     if "transplant" in forced or rng.random() < chronic * 0.006:
         add_dx("kidney_transplant")
-        add_med(forced.get("transplant") or rng.choice(("tacrolimus", "tacrolimus", "ciclosporin")))
+        add_med(forced.get("transplant") or rng.cycle(("tacrolimus", "ciclosporin", "tacrolimus")))
         add_med("mycophenolate")
         add_med("prednisolone")
         shift -= 0.08
@@ -1101,7 +1139,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
         add_dx(forced["penicillamine"])
         add_med("penicillamine")
     if rng.random() < 0.016:
-        add_med(rng.choice(UNKNOWN_DRUGS))
+        add_med(rng.cycle(UNKNOWN_DRUGS))
 
     # symptoms nobody coded, and a few negations
     for key, p in (("cramps", 0.15 if age >= 60 else 0.05), ("fatigue", 0.08), ("sleep", 0.05),
@@ -1127,7 +1165,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
     monitored = bool(ckd or len(meds) >= 3 or age >= 65 or shift < -0.04)
     mmol = true_serum(rng, shift, 0.35, 1.7)
     serum = None
-    if rng.random() < (0.85 if monitored else 0.5):
+    if "hypermagnesaemia" in forced or rng.random() < (0.85 if monitored else 0.5):
         serum = serum_text(rng, mmol, rng.choices(("mmol/L", "mg/dL", "mEq/L"), (50, 38, 12))[0])
     drug_list = list(meds.values())
     rng.shuffle(drug_list)
@@ -1150,7 +1188,7 @@ def pc_adult(rng: random.Random, forced: dict | None = None, age_range: tuple[in
     }
 
 
-def build_primary_care(rng: random.Random) -> Workbook:
+def build_primary_care(rng: Scribe) -> Workbook:
     n = 500
     rows = [pc_adult(rng, forced, ages) for forced, ages in PC_FORCED]
     rows += [pc_adult(rng) for _ in range(n - len(PC_FORCED) - len(PC_CHILDREN))]
@@ -1163,7 +1201,7 @@ def build_primary_care(rng: random.Random) -> Workbook:
     lowest = min(measured, key=lambda r: r["_mmol"])
     lowest["serum_mg"] = "<0.3 mmol/L"
     picks = rng.sample([r for r in measured if r is not lowest], 7)
-    for row, value in zip(picks, ("15 mmol/L", "30 mg/dL", "0.05 mmol/L", 0.7, 0.82, 1.9, 2.1)):
+    for row, value in zip(picks, ("15 mmol/L", "30 mg/dL", "0.05 mmol/L", 0.7, 0.82, 1.9, 2.1), strict=True):
         row["serum_mg"] = value  # three implausible values and four numbers without a unit
     ordinary = [r for r in adults if not r["_forced"]]
     dob_rows = rng.sample(ordinary, 48)
@@ -1228,6 +1266,11 @@ TEMPLATE_HELP = {
                 "(0.75 mmol/L).", "0.70"),
     "ref_high": ("Optional: your lab's upper reference limit, in the unit of serum_mg. Overrides the default "
                  "(1.05 mmol/L).", "1.00"),
+    # optional columns
+    "date_of_birth": ("A date. With assessment_date, gives the age when the age cell is blank.", "1961-03-20"),
+    "assessment_date": ("The date the row refers to (the visit or the blood sample).", "2026-11-01"),
+    "supplement_compound_mg": ("The supplement dose as the weight of the salt (e.g. 400 for 'magnesium oxide "
+                               "400 mg'); converted with the elemental % of supplement_form.", "400"),
 }
 TEMPLATE_NOTES = (
     "One row per patient on the Patients sheet. Keep the header row; empty cells are allowed.",
@@ -1275,17 +1318,14 @@ def build_template() -> Workbook:
     for c, header in enumerate(("Column", "Meaning", "What to enter", "Example"), 1):
         cell = info.cell(row, c, header)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-    for field in columns:
+    for i, field in enumerate(fields):
+        if i == TEMPLATE_FIELD_COUNT:
+            row += 2
+            info.cell(row, 1, "Optional columns you may add at the right").font = HEADER_FONT
         row += 1
-        text, example = TEMPLATE_HELP[field["name"]]
+        text, example = TEMPLATE_HELP.get(field["name"], ("", ""))
         for c, value in enumerate((field["name"], field["label"], text, example), 1):
             info.cell(row, c, value).alignment = WRAP
-    row += 2
-    info.cell(row, 1, "Optional columns you may add at the right").font = HEADER_FONT
-    for field in fields[TEMPLATE_FIELD_COUNT:]:
-        row += 1
-        info.cell(row, 1, field["name"])
-        info.cell(row, 2, field["label"])
     for letter, width in (("A", 22), ("B", 40), ("C", 90), ("D", 24)):
         info.column_dimensions[letter].width = width
     return wb
@@ -1298,9 +1338,9 @@ def main(argv: list[str] | None = None) -> None:
     out_dir = Path(args[0]) if args else HERE
     out_dir.mkdir(parents=True, exist_ok=True)
     builders = {
-        "ms_clinic": lambda: build_ms_clinic(random.Random(SEEDS["ms_clinic"])),
-        "neuromuscular_clinic": lambda: build_neuromuscular_clinic(random.Random(SEEDS["neuromuscular_clinic"])),
-        "primary_care": lambda: build_primary_care(random.Random(SEEDS["primary_care"])),
+        "ms_clinic": lambda: build_ms_clinic(Scribe(SEEDS["ms_clinic"])),
+        "neuromuscular_clinic": lambda: build_neuromuscular_clinic(Scribe(SEEDS["neuromuscular_clinic"])),
+        "primary_care": lambda: build_primary_care(Scribe(SEEDS["primary_care"])),
         "template": build_template,
     }
     for name, build in builders.items():

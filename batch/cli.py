@@ -1,0 +1,139 @@
+"""``mgdecision`` command line: ``assess`` flags a patient workbook; ``app`` starts the clinician app.
+
+    mgdecision assess INPUT [-o OUTPUT] [--sheet NAME] [--map "Serum Mg=serum_mg" ...] [--streaming] [--force]
+
+Exit codes:
+  0  success (problems on rows are data, listed in the output, not a failure)
+  2  usage error (bad option, unknown --map field, no column could be mapped, output exists or equals the input)
+  3  input unreadable or refused (missing, damaged, zip bomb, XML protection unavailable)
+  4  output could not be written (nothing is left behind)
+  130 interrupted (nothing is left behind)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import mgdecision as mg
+
+from .io_safety import RefusedInput, resolve_output
+from .run import STREAMING_THRESHOLD_BYTES, RunOptions, RunResult, assess_file, report
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_WRITE", "main"]
+
+EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_WRITE, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+
+EPILOG = """exit codes:
+  0    success (problems on rows are data, listed in the output, not a failure)
+  2    usage error (bad option, unknown --map field, no column mapped, output exists or equals the input)
+  3    input unreadable or refused (missing, damaged, zip bomb, XML protection unavailable)
+  4    output could not be written (nothing is left behind)
+  130  interrupted (nothing is left behind)
+
+The flags support and do not replace clinical judgement."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with the usage line
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _mapping(items: Sequence[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        header, sep, name = item.rpartition("=")
+        if not sep or not header.strip() or not name.strip():
+            raise mg.UsageError(f'--map expects "Header as written=field", got {item!r}')
+        mapping[header.strip()] = name.strip()
+    return mapping
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mgdecision", description="Magnesium decision support for patient workbooks.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version",
+                        version=f"mgdecision {mg.__version__} (knowledge {mg.KNOWLEDGE_VERSION})")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    a = sub.add_parser("assess", help="flag every patient row of a workbook (or CSV/Parquet)", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Write NAME.flagged.xlsx beside the input: the patient sheet with the mg_* "
+                                   "output columns, plus Input problems, Summary and Sources sheets.")
+    a.add_argument("input", type=Path, help=".xlsx, .xlsm, .csv or .parquet")
+    a.add_argument("-o", "--output", type=Path,
+                   help="output path (.xlsx, .csv or .parquet); default NAME.flagged.xlsx beside the input")
+    a.add_argument("--sheet", help="patient sheet name (default: the first sheet)")
+    a.add_argument("--map", action="append", default=[], metavar='"HEADER=field"',
+                   help="map a column header (as written) to a field; repeatable")
+    mode = a.add_mutually_exclusive_group()
+    mode.add_argument("--streaming", action="store_true", default=None,
+                      help="write a new workbook in bounded memory (automatic above "
+                           f"{STREAMING_THRESHOLD_BYTES // 1_000_000} MB of input)")
+    mode.add_argument("--annotate", dest="streaming", action="store_false",
+                      help="keep the user's workbook and append the columns (default for ordinary sizes)")
+    a.add_argument("--force", action="store_true", help="replace an existing output file")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or mapping printout")
+    a.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="dask: CSV/Parquet in and out on a Dask cluster (local by default)")
+    a.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: an existing scheduler address")
+    app = sub.add_parser("app", help="start the clinician app (widgets)", add_help=False)
+    app.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _run_dask(args: argparse.Namespace, columns: dict[str, str]) -> RunResult:
+    from .distributed import run_dask
+
+    if not args.input.exists():
+        raise RefusedInput(f"input not found: {args.input}")
+    target = resolve_output(args.input, args.output or args.input.with_name(f"{args.input.stem}.flagged.csv"),
+                            force=args.force)
+    tally = run_dask(args.input, target, columns, scheduler=args.scheduler)
+    return RunResult(target, "dask", tally, -1)
+
+
+def _app(rest: list[str]) -> int:
+    try:
+        from mgdecision.widgets.app import main as app_main
+    except ImportError as exc:
+        print(f"mgdecision app is not available ({exc}); install mgdecision[widgets]", file=sys.stderr)
+        return EXIT_USAGE
+    return int(app_main(rest) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command == "app":
+        return _app(args.rest)
+    err = sys.stderr
+    try:
+        columns = _mapping(args.map)
+        if args.engine == "dask":
+            result = _run_dask(args, columns)
+        else:
+            if args.scheduler:
+                raise mg.UsageError("--scheduler needs --engine dask")
+            opts = RunOptions(args.input, args.output, args.sheet, columns, args.streaming, args.force, args.quiet)
+            result = assess_file(opts, err=err)
+    except mg.UsageError as exc:
+        print(f"mgdecision: error: {exc}", file=err)
+        return EXIT_USAGE
+    except RefusedInput as exc:
+        print(f"mgdecision: refused: {exc}", file=err)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("mgdecision: interrupted; no output written", file=err)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"mgdecision: could not write the output: {exc.strerror or exc}", file=err)
+        return EXIT_WRITE
+    report(result, sys.stdout)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

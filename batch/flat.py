@@ -1,0 +1,39 @@
+"""CSV and Parquet outputs: the input columns followed by the output columns, one line per input row.
+
+CSV text that a spreadsheet would read as a formula gets the OWASP quote prefix (:func:`csv_safe`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import mgdecision as mg
+
+from .engine import Flagged
+from .io_safety import csv_safe
+from .source import Table
+
+__all__ = ["csv_safe_frame", "write_flat"]
+
+
+def csv_safe_frame(df: Any) -> Any:
+    """A copy of ``df`` with the OWASP prefix applied to every text cell."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype).startswith(("string", "str")):
+            out[col] = out[col].map(csv_safe).astype(object)
+    return out
+
+
+def write_flat(table: Table, rows: Iterable[Flagged], path: Path, suffix: str) -> None:
+    import pandas as pd
+
+    keep = [j for j, n in enumerate(table.names) if n not in mg.COLUMNS]
+    records = [[f.values[j] for j in keep] + f.output for f in rows]
+    df = pd.DataFrame(records, columns=[table.names[j] for j in keep] + list(mg.COLUMNS))
+    if suffix == ".csv":
+        csv_safe_frame(df).to_csv(path, index=False)
+    else:
+        df.astype({c: "string" for c in df.columns if df[c].dtype == object}).to_parquet(path, index=False)

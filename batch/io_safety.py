@@ -1,0 +1,120 @@
+"""Guards for untrusted workbooks and for the output file.
+
+- :func:`require_defusedxml`: openpyxl must parse XML through defusedxml (fail closed).
+- :func:`check_archive`: zip-bomb limits checked on the central directory, before any parsing.
+- :func:`resolve_output` / :func:`atomic_output`: never overwrite the input, never clobber without
+  ``force``, and never leave a half-written file (temporary file in the same folder + ``os.replace``).
+- :func:`csv_safe`: the OWASP quote prefix for text that a spreadsheet would read as a formula.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mgdecision import UsageError
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_MEMBERS",
+    "MAX_UNCOMPRESSED_BYTES",
+    "RefusedInput",
+    "atomic_output",
+    "check_archive",
+    "csv_safe",
+    "looks_like_formula",
+    "require_defusedxml",
+    "resolve_output",
+]
+
+#: Limits for .xlsx/.xlsm archives (module constants, so a site can tune them).
+MAX_UNCOMPRESSED_BYTES = 2 * 1024**3  # sum of member sizes; a 1M-row sheet is about 0.4 GB of XML
+MAX_COMPRESSION_RATIO = 200  # per member with more than RATIO_FLOOR_BYTES uncompressed
+RATIO_FLOOR_BYTES = 1024**2
+MAX_MEMBERS = 10_000
+
+#: First characters that make a spreadsheet read text as a formula (OWASP CSV injection; CWE-1236).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+class RefusedInput(Exception):
+    """The input cannot be read safely (or at all); the CLI exits with code 3."""
+
+
+def require_defusedxml() -> None:
+    """Fail closed unless openpyxl parses XML with defusedxml (billion laughs, quadratic blow-up)."""
+    try:
+        import openpyxl
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise RefusedInput("openpyxl is not installed; install mgdecision[batch]") from exc
+    if not getattr(openpyxl, "DEFUSEDXML", False):
+        raise RefusedInput(
+            "refusing to open workbooks: openpyxl is not protected by defusedxml "
+            "(install defusedxml and do not set OPENPYXL_DEFUSEDXML=False)")
+
+
+def check_archive(path: Path, *, max_bytes: int | None = None, max_ratio: float | None = None,
+                  max_members: int | None = None) -> None:
+    """Refuse an .xlsx/.xlsm whose central directory announces a zip bomb. Reads no member data."""
+    max_bytes = MAX_UNCOMPRESSED_BYTES if max_bytes is None else max_bytes
+    max_ratio = MAX_COMPRESSION_RATIO if max_ratio is None else max_ratio
+    max_members = MAX_MEMBERS if max_members is None else max_members
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RefusedInput(f"{path.name} is not a readable workbook ({exc})") from exc
+    if len(infos) > max_members:
+        raise RefusedInput(f"refused {path.name}: {len(infos)} archive members (limit {max_members}); "
+                           "possible zip bomb")
+    total = sum(i.file_size for i in infos)
+    if total > max_bytes:
+        raise RefusedInput(f"refused {path.name}: {total:,} bytes uncompressed (limit {max_bytes:,}); "
+                           "possible zip bomb")
+    for info in infos:
+        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > max_ratio * max(info.compress_size, 1):
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise RefusedInput(f"refused {path.name}: member {info.filename} compresses {ratio:,.0f}:1 "
+                               f"(limit {max_ratio:,.0f}:1); possible zip bomb")
+
+
+def resolve_output(source: Path, output: Path | None, *, force: bool, suffix: str = ".xlsx") -> Path:
+    """The output path: default ``NAME.flagged.xlsx`` beside the input; refuse the input itself or a clobber."""
+    out = output if output is not None else source.with_name(f"{source.stem}.flagged{suffix}")
+    if out.resolve() == source.resolve() or (out.exists() and os.path.samefile(out, source)):
+        raise UsageError(f"refusing to write the output over the input ({source.name}); choose another -o path")
+    if out.exists() and not force:
+        raise UsageError(f"{out} already exists; use --force to replace it")
+    if not out.parent.is_dir():
+        raise UsageError(f"output folder {out.parent} does not exist")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder; on success rename it to ``path``, on failure delete it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def looks_like_formula(value: Any) -> bool:
+    """True for text a spreadsheet would treat as a formula when typed or imported."""
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
+def csv_safe(value: Any) -> Any:
+    """OWASP: prefix ``'`` to text starting with = + - @ tab CR or NUL; other values unchanged."""
+    return "'" + value if looks_like_formula(value) else value

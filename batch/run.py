@@ -1,0 +1,135 @@
+"""One batch run: open the input, check and print the column mapping, flag every row, write the output.
+
+:func:`assess_file` is what ``mgdecision assess`` calls; it returns a :class:`RunResult` and raises
+:class:`mgdecision.UsageError` (usage) or :class:`~mgdecision.batch.io_safety.RefusedInput` (input).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+import mgdecision as mg
+
+from .engine import Flagged, Tally, flag_rows, header_map, missing_key_fields
+from .io_safety import RefusedInput, atomic_output, resolve_output
+from .sheets import SheetContent, sources_sheet, summary_sheet
+from .source import EXCEL_SUFFIXES, FLAT_SUFFIXES, Table, open_calamine, open_flat, open_openpyxl
+
+__all__ = ["STREAMING_THRESHOLD_BYTES", "RunOptions", "RunResult", "assess_file"]
+
+#: Above this input size (about 20,000 rows of a typical clinic sheet) streaming mode is used automatically.
+STREAMING_THRESHOLD_BYTES = 1_000_000
+OUTPUT_SUFFIXES = (".xlsx", ".csv", ".parquet")
+
+
+@dataclass
+class RunOptions:
+    source: Path
+    output: Path | None = None
+    sheet: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    streaming: bool | None = None  # None: decide by size
+    force: bool = False
+    quiet: bool = False
+    as_of: date | None = None
+
+
+@dataclass
+class RunResult:
+    output: Path
+    mode: str
+    tally: Tally
+    problems: int
+
+
+def _progress(rows: Iterable[Flagged], total: int, quiet: bool, err: TextIO) -> Iterable[Flagged]:
+    if quiet or not err.isatty():
+        return rows
+    from tqdm import tqdm
+
+    return tqdm(rows, total=total, unit=" rows", desc="flagging", file=err, mininterval=0.5)
+
+
+def _counting(rows: Iterable[Flagged], box: list[int]) -> Iterable[Flagged]:
+    for f in rows:
+        box[0] += len(f.problems)
+        yield f
+
+
+def choose_mode(opts: RunOptions) -> str:
+    suffix = opts.source.suffix.lower()
+    if suffix in FLAT_SUFFIXES:
+        return "streaming"
+    if opts.streaming is not None:
+        return "streaming" if opts.streaming else "annotate"
+    return "streaming" if opts.source.stat().st_size > STREAMING_THRESHOLD_BYTES else "annotate"
+
+
+def _open(opts: RunOptions, mode: str) -> Table:
+    suffix = opts.source.suffix.lower()
+    if suffix in FLAT_SUFFIXES:
+        return open_flat(opts.source)
+    if suffix in EXCEL_SUFFIXES:
+        return open_openpyxl(opts.source, opts.sheet) if mode == "annotate" else open_calamine(opts.source, opts.sheet)
+    raise mg.UsageError(f"unsupported input type {suffix!r}; use .xlsx, .xlsm, .csv or .parquet")
+
+
+def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
+    """Flag every row of ``opts.source`` into a new file; the input is only read."""
+    if not opts.source.is_file():
+        raise RefusedInput(f"input not found: {opts.source}")
+    requested = opts.output.suffix.lower() if opts.output else ".xlsx"
+    if requested not in OUTPUT_SUFFIXES:
+        raise mg.UsageError(f"unsupported output type {requested!r}; use .xlsx, .csv or .parquet")
+    target = resolve_output(opts.source, opts.output, force=opts.force)
+    mode = choose_mode(opts)
+    if requested != ".xlsx":
+        mode = "flat"
+    table = _open(opts, "annotate" if mode == "annotate" else "streaming")
+    hmap = header_map(table, opts.columns)
+    if not opts.quiet:
+        print(f"Sheet {table.sheet!r}: {table.n_rows} rows; column mapping:\n{hmap.describe()}", file=err)
+    for col, probable in hmap.near_misses.items():
+        print(f"warning: column {col!s} is not used; did you mean {probable}? (use --map)", file=err)
+    missing = missing_key_fields(hmap)
+    if missing:
+        print("warning: no column for " + ", ".join(missing) + "; flags that need them will be UNKNOWN or limited",
+              file=err)
+    tally = Tally()
+    count = [0]
+    rows = _counting(_progress(flag_rows(table, hmap, tally, as_of=opts.as_of), table.n_rows, opts.quiet, err), count)
+
+    def extra() -> list[SheetContent]:
+        return [summary_sheet(tally), sources_sheet(input_name=opts.source.name, sheet=table.sheet, mode=mode,
+                                                    hmap=hmap)]
+
+    with atomic_output(target) as tmp:
+        if mode == "annotate":
+            from .annotate import write_annotated
+
+            write_annotated(table, rows, extra, tmp)
+        elif mode == "streaming":
+            from .streaming import write_streaming
+
+            write_streaming(table, rows, extra, tmp)
+        else:
+            from .flat import write_flat
+
+            write_flat(table, rows, tmp, requested)
+    return RunResult(target, mode, tally, count[0])
+
+
+def report(result: RunResult, out: TextIO) -> None:
+    """The closing printout: counts per level and where the output is."""
+    t = result.tally
+    print(f"Flagged {t.rows} rows ({result.mode} mode); {t.rows_with_problems} rows with input problems "
+          f"({result.problems} problems).", file=out)
+    print(t.lines(), file=out)
+    print(f"Output: {result.output}", file=out)
+
+

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Set-up and tasks for a fresh machine with only Python 3.11+: creates .venv, installs pinned dependencies.
+
+    python3 dev.py main     # batch-flag the MS clinic sample workbook (the main job)
+    python3 dev.py test     # lint, type-check and run the whole test suite
+    python3 dev.py demo     # print a few sample assessments
+    python3 dev.py bench    # print the benchmark figures
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+STAMP = VENV / ".installed"
+INPUTS = (ROOT / "pyproject.toml", ROOT / "constraints.txt")
+
+
+def _run(*cmd: str | Path) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+
+
+def ensure_env() -> None:
+    """Create .venv and install the project with every extra, pinned by constraints.txt (only when changed)."""
+    if sys.version_info < (3, 11):
+        sys.exit("mgdecision needs Python 3.11 or newer")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in INPUTS)).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == digest:
+        return
+    if not PY.exists():
+        venv.create(VENV, with_pip=True)
+    _run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _run(PY, "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", ".[all,test]")
+    STAMP.write_text(digest)
+
+
+def main_job() -> None:
+    out = ROOT / "sample_workbooks" / "ms_clinic.flagged.xlsx"
+    _run(BIN / "mgdecision", "assess", "sample_workbooks/ms_clinic.xlsx", "-o", out, "--force")
+
+
+def test() -> None:
+    _run(PY, "-m", "ruff", "check", "mgdecision", "batch", "excel_addin", "widgets", "tests", "benchmarks",
+         "sample_workbooks", "dev.py")
+    _run(PY, "-m", "mypy", "mgdecision")
+    _run(PY, "-m", "pytest", "-q", *sys.argv[2:])
+
+
+def bench() -> None:
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        _run(PY, script)
+
+
+TASKS = {"main": main_job, "test": test, "demo": lambda: _run(PY, "-m", "mgdecision.demo"), "bench": bench}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
+        sys.exit(__doc__)
+    ensure_env()
+    try:
+        TASKS[sys.argv[1]]()
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode)

@@ -1,0 +1,73 @@
+"""The public API is pinned; the core imports no front-end library; errors never escape for bad data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import mgdecision as mg
+
+EXPECTED_API = [
+    "COLUMNS", "KNOWLEDGE_VERSION", "Assessment", "Card", "ContraLevel", "Contraindication", "Dose", "DoseStatus",
+    "Form", "HeaderMap", "Indicator", "Interaction", "Knowledge", "KnowledgeError", "MgDecisionError", "Problem",
+    "ProblemCode", "Reason", "Risk", "RiskLevel", "Severity", "UsageError", "__version__", "assess", "assess_frame",
+    "convert_serum", "elemental_mg", "failure_cases", "knowledge", "map_headers", "rda_mg", "ul_mg",
+]
+
+
+def test_public_api_is_pinned():
+    assert sorted(mg.__all__) == sorted(EXPECTED_API)
+    for name in mg.__all__:
+        assert hasattr(mg, name), name
+
+
+def test_output_columns_match_the_specification():
+    assert mg.COLUMNS == ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_dose_min_mg", "mg_dose_max_mg",
+                          "mg_dose", "mg_interactions", "mg_form", "mg_reasons", "mg_input_problems")
+
+
+def test_core_imports_no_front_end_library():
+    code = ("import sys, mgdecision as mg; mg.assess({'age': 50}); "
+            "bad = [m for m in ('ipywidgets', 'xlwings', 'openpyxl', 'xlsxwriter', 'voila') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_exception_hierarchy():
+    assert issubclass(mg.KnowledgeError, mg.MgDecisionError)
+    assert issubclass(mg.UsageError, mg.MgDecisionError)
+    with pytest.raises(mg.UsageError):
+        mg.assess(42)  # type: ignore[arg-type]
+    with pytest.raises(mg.UsageError):
+        mg.assess_frame(pd.DataFrame({"foo": [1], "bar": [2]}))
+
+
+def test_knowledge_version_travels_with_results():
+    assert mg.assess({"age": 40}).knowledge_version == mg.KNOWLEDGE_VERSION == mg.knowledge().version
+
+
+def test_helpers():
+    assert mg.rda_mg(40, "F") == 320 and mg.rda_mg(40, "M") == 420 and mg.rda_mg(25, "F", pregnant=True) == 350
+    assert mg.rda_mg(0.3, None) == 30 and mg.rda_mg(40, None) is None
+    assert [mg.ul_mg(a) for a in (0.5, 1, 3.9, 4, 8, 9, 40)] == [None, 65, 65, 110, 110, 350, 350]
+    with pytest.raises(ValueError):
+        mg.convert_serum(1, "mg/L", "mmol/L")
+    with pytest.raises(ValueError):
+        mg.elemental_mg("unobtainium", 100)
+
+
+def test_assessment_renders_text_html_and_cards():
+    a = mg.assess({"age": 52, "serum_mg": "0.45 mmol/L", "medications": "Vibramycin", "diagnoses": "xyz"})
+    assert "[CRITICAL]" in str(a)
+    html = a._repr_html_()
+    assert 'role="status"' in html and 'data-indicator="critical"' in html and "<details>" in html
+    bundle = a._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html", "application/json"}
+    indicators = [c.indicator for c in a.cards]
+    order = {"critical": 0, "warning": 1, "info": 2}
+    assert indicators == sorted(indicators, key=order.__getitem__)
+    assert all(c.to_dict()["source"]["label"] for c in a.cards)

@@ -1,0 +1,64 @@
+"""assess_frame and assess agree on every row; problems are tidy; rows are never dropped or reordered."""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+
+import mgdecision as mg
+
+from .golden import load_cases
+
+
+def _generated(n: int, seed: int = 3) -> pd.DataFrame:
+    rng = random.Random(seed)
+    cases = load_cases()
+    rows = []
+    for i in range(n):
+        row = dict(rng.choice(cases)["input"])
+        if rng.random() < 0.5:  # mix two cases to vary combinations
+            row.update(rng.choice(cases)["input"])
+        rows.append({"patient_id": f"P{i}", **{k: row.get(k) for k in row}})
+    return pd.DataFrame(rows)
+
+
+def test_assess_frame_equals_assess_on_every_row():
+    df = _generated(3000)
+    out = mg.assess_frame(df)
+    assert list(out.index) == list(df.index) and len(out) == len(df)
+    assert list(out.columns[-len(mg.COLUMNS):]) == list(mg.COLUMNS)
+    for i, (_, row) in enumerate(df.iterrows()):
+        expected = mg.assess(row.to_dict()).row()
+        got = out.iloc[i][list(mg.COLUMNS)].to_dict()
+        for key, value in expected.items():
+            assert got[key] == value or (pd.isna(got[key]) and value is None), (i, key, got[key], value)
+
+
+def test_input_columns_are_kept_and_index_preserved():
+    df = pd.DataFrame({"MRN": ["a", "b"], "Serum Mg (mg/dL)": [1.5, 2.0], "Notes": ["x", "y"]}, index=[10, 7])
+    out = mg.assess_frame(df)
+    assert list(out.index) == [10, 7]
+    assert list(out.columns[:3]) == ["MRN", "Serum Mg (mg/dL)", "Notes"]
+    assert list(out.mg_risk) == ["HIGH", "LOW"]
+
+
+def test_column_override_map():
+    df = pd.DataFrame({"Lab A": ["0.5 mmol/L"]})
+    assert mg.assess_frame(df, columns={"Lab A": "serum_mg"}).mg_risk.iloc[0] == "HIGH"
+
+
+def test_failure_cases_table():
+    df = pd.DataFrame({"age": ["abc", 40], "serum_mg": [0.7, "0.8 mmol/L"], "meds": ["xyz", "omeprazole"]})
+    fc = mg.failure_cases(df)
+    assert list(fc.columns) == ["row", "patient_id", "column", "field", "value", "reason_code", "message"]
+    assert set(fc.reason_code) == {"not_a_number", "unit_missing", "unrecognized_term"}
+    assert set(fc.row) == {0} and "meds" in set(fc.column)
+
+
+def test_map_headers_reports_units_ignored_and_near_misses():
+    hm = mg.map_headers(["MRN", "Serum Mg (mg/dL)", "Age (months)", "EDSS", "medicatons", "Dx", "ICD-10"])
+    assert hm.fields["serum_mg"] == "Serum Mg (mg/dL)" and hm.units["serum_mg"] == "mg/dL"
+    assert hm.units["age"] == "months" and hm.fields["patient_id"] == "MRN"
+    assert "EDSS" in hm.ignored and hm.near_misses["medicatons"] == "medications"
+    assert ("ICD-10", "diagnoses") in hm.duplicates

@@ -1,0 +1,1 @@
+"""Tests of the Excel functions (mgdecision.excel)."""

@@ -1,0 +1,82 @@
+"""The app: one patient and a cohort in two tabs; ``mgdecision app`` serves it with Voila (no code shown).
+
+    mgdecision app                      # http://127.0.0.1:8866, opens a browser
+    mgdecision app --port 9000 --no-browser --theme dark
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import ipywidgets as w
+import pandas as pd
+
+import mgdecision as mg
+
+from .cohort import CohortTable
+from .form import PatientForm
+
+__all__ = ["DEMO_PATIENTS", "NOTEBOOK", "build_app", "main"]
+
+NOTEBOOK = Path(__file__).with_name("example.ipynb")
+
+DEMO_PATIENTS = pd.DataFrame([
+    {"patient_id": "DEMO-1", "age": 52, "sex": "F", "serum_mg": 0.62, "serum_mg_unit": "mmol/L", "egfr": 85,
+     "medications": "omeprazole; furosemide", "symptoms": "cramps", "supplement_form": "glycinate",
+     "supplement_dose_mg": 200},
+    {"patient_id": "DEMO-2", "age": 71, "sex": "M", "serum_mg": 1.9, "serum_mg_unit": "mg/dL", "egfr": 24,
+     "diagnoses": "N18.4", "medications": "levothyroxine"},
+    {"patient_id": "DEMO-3", "age": 34, "sex": "F", "pregnant": "yes", "serum_mg": 0.78, "serum_mg_unit": "mmol/L",
+     "egfr": 110, "diagnoses": "myasthenia gravis", "medications": "pyridostigmine"},
+])
+
+
+def build_app(cohort: pd.DataFrame | None = None) -> w.Widget:
+    """The two-tab app: "One patient" (a PatientForm) and "Cohort" (a CohortTable of ``cohort``)."""
+    form = PatientForm()
+    form.add_class("mg-app-form")
+    table = CohortTable(DEMO_PATIENTS if cohort is None else cohort)
+    notice = w.HTML(f'<p class="mg-meta">mgdecision {mg.__version__} · knowledge {mg.KNOWLEDGE_VERSION} · '
+                    f"{mg.knowledge().notice}</p>")
+    tabs = w.Tab([form, table], titles=("One patient", "Cohort"))
+    tabs.add_class("mg-app")
+    return w.VBox([w.HTML("<h2>Magnesium decision support</h2>"), notice, tabs])
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mgdecision app", description="Serve the mgdecision app (Voila, no code cells).")
+    p.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--theme", choices=("light", "dark"), default="light", help="JupyterLab theme (default light)")
+    return p
+
+
+def voila_args(argv: list[str]) -> list[str]:
+    """The Voila command-line arguments for ``mgdecision app`` arguments."""
+    args = _parser().parse_args(argv)
+    out = [str(NOTEBOOK), "--strip_sources=True", f"--port={args.port}", f"--Voila.ip={args.ip}",
+           f"--theme={args.theme}"]
+    if args.no_browser:
+        out.append("--no-browser")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """``mgdecision app``: serve the example notebook as an app until interrupted. Returns the exit code."""
+    args = voila_args(argv)
+    from voila.app import Voila
+
+    try:
+        Voila.launch_instance(argv=args)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        Voila.clear_instance()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,43 @@
+"""Export the flagged table as .xlsx.
+
+TO BE REPLACED by the batch command's writer (``mgdecision.batch``) once it exposes a function that
+writes an assessed DataFrame, so that the widgets and ``mgdecision batch`` produce the same workbook.
+Until then this writes the assessed frame with the flag columns coloured like the cards.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mgdecision.accessor import style_flags
+
+__all__ = ["XLSX_MIME", "export_xlsx"]
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_xlsx(result: pd.DataFrame, path: str | Path | None = None) -> bytes:
+    """Write ``result`` (an assessed frame) to .xlsx; return the bytes, also saved to ``path`` if given."""
+    batch_writer = _batch_writer()
+    buffer = io.BytesIO()
+    if batch_writer is not None:
+        batch_writer(result, buffer)
+    else:
+        style_flags(result).to_excel(buffer, sheet_name="Patients", index=False, engine="openpyxl")
+    data = buffer.getvalue()
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def _batch_writer() -> Any:
+    """The batch command's writer, when it exists (``mgdecision.batch.write_assessed``)."""
+    try:
+        from mgdecision.batch import write_assessed  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return write_assessed
