@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Set-up and tasks for a fresh machine with only Python 3.11+: creates .venv, installs pinned dependencies.
 
-    python3 dev.py main     # batch-flag the MS clinic sample workbook (the main job)
-    python3 dev.py test     # lint, type-check and run the whole test suite
-    python3 dev.py demo     # print a few sample assessments
-    python3 dev.py bench    # print the benchmark figures
+python3 dev.py main     # batch-flag the MS clinic sample workbook (the main job)
+python3 dev.py test     # lint, type-check and run the whole test suite
+python3 dev.py demo     # print a few sample assessments
+python3 dev.py bench    # print the benchmark figures
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ def _run(*cmd: str | Path) -> None:
 
 def ensure_env() -> None:
     """Create .venv and install the project with every extra, pinned by constraints.txt (only when changed)."""
-    if sys.version_info < (3, 11):
-        sys.exit("mgdecision needs Python 3.11 or newer")
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in INPUTS)).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest:
         return
@@ -49,8 +47,20 @@ def main_job() -> None:
 
 
 def test() -> None:
-    _run(PY, "-m", "ruff", "check", "mgdecision", "batch", "excel_addin", "widgets", "tests", "benchmarks",
-         "sample_workbooks", "dev.py")
+    _run(
+        PY,
+        "-m",
+        "ruff",
+        "check",
+        "mgdecision",
+        "batch",
+        "excel_addin",
+        "widgets",
+        "tests",
+        "benchmarks",
+        "sample_workbooks",
+        "dev.py",
+    )
     _run(PY, "-m", "mypy", "mgdecision")
     _run(PY, "-m", "pytest", "-q", *sys.argv[2:])
 
@@ -63,6 +73,8 @@ def bench() -> None:
 TASKS = {"main": main_job, "test": test, "demo": lambda: _run(PY, "-m", "mgdecision.demo"), "bench": bench}
 
 if __name__ == "__main__":
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script is what tells an older Python so
+        sys.exit("mgdecision needs Python 3.11 or newer")
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
         sys.exit(__doc__)
     ensure_env()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 from . import render
@@ -37,19 +37,40 @@ def _short(text: str) -> str:
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1].rstrip() + "…"
 
 
-@lru_cache(maxsize=65536)
 def format_reason(reason: Reason) -> str:
-    """'text (+points) [source labels]', as shown in the mg_reasons column and on cards."""
-    kb = knowledge()
-    points = f" (+{reason.points})" if reason.points else ""
-    labels = "; ".join(kb.sources[s].label for s in reason.sources)
-    return f"{reason.text}{points}" + (f" [{labels}]" if labels else "")
+    """'text (+points) [source labels]', as shown in the mg_reasons column and on cards (kept on the reason)."""
+    shown = reason.shown
+    if shown is None:
+        sources = knowledge().sources
+        points = f" (+{reason.points})" if reason.points else ""
+        labels = "; ".join(sources[s].label for s in reason.sources)
+        shown = f"{reason.text}{points}" + (f" [{labels}]" if labels else "")
+        object.__setattr__(reason, "shown", shown)
+    return shown
+
+
+def _dose_group(dose: Dose, form: Form) -> str:
+    """'Dose STATUS: notes and evidence' (memoised: dose and form objects are shared between rows)."""
+    key = (id(dose), id(form))
+    found = _DOSE_GROUP.get(key)
+    if found is None or found[0] is not dose or found[1] is not form:
+        reasons = (*dose.notes, *form.evidence)
+        text = (
+            f"Dose {dose.status}: " + "; ".join([format_reason(r) for r in reasons])
+            if reasons
+            else f"Dose {dose.status}"
+        )
+        found = _DOSE_GROUP[key] = (dose, form, text)
+    return found[2]
+
+
+_DOSE_GROUP: dict[tuple[int, int], tuple[Dose, Form, str]] = {}
 
 
 class Assessment:
     """Everything mgdecision says about one patient row. Renders as text (``str``) and HTML (notebooks)."""
 
-    __slots__ = ("patient", "findings", "knowledge_version", "__dict__")
+    __slots__ = ("__dict__", "findings", "knowledge_version", "patient")
 
     def __init__(self, patient: Patient, findings: Findings, knowledge_version: str) -> None:
         self.patient = patient
@@ -98,31 +119,34 @@ class Assessment:
     def reasons_text(self) -> str:
         f = self.findings
         groups = [
-            f"Risk {f.risk.level}: " + "; ".join(format_reason(r) for r in f.risk.reasons),
+            f"Risk {f.risk.level}: " + "; ".join([format_reason(r) for r in f.risk.reasons]),
             f"Contraindication {f.contraindication.level}: "
-            + "; ".join(format_reason(r) for r in f.contraindication.reasons),
-            f"Dose {f.dose.status}: " + "; ".join(format_reason(r) for r in (*f.dose.notes, *f.form.evidence))
-            if f.dose.notes or f.form.evidence else f"Dose {f.dose.status}",
+            + "; ".join([format_reason(r) for r in f.contraindication.reasons]),
+            _dose_group(f.dose, f.form),
         ]
         if f.notes:
-            groups.append("Notes: " + "; ".join(format_reason(r) for r in f.notes))
+            groups.append("Notes: " + "; ".join([format_reason(r) for r in f.notes]))
         return " | ".join(groups)
+
+    def row_values(self) -> tuple[Any, ...]:
+        """The output values in :data:`COLUMNS` order."""
+        f = self.findings
+        return (
+            str(f.risk.level),
+            str(f.contraindication.level),
+            str(f.dose.status),
+            f.dose.min_mg,
+            f.dose.max_mg,
+            f.dose.text,
+            "; ".join([str(i) for i in f.interactions]),
+            f.form.text,
+            self.reasons_text(),
+            "; ".join([str(p) for p in self.patient.problems]),
+        )
 
     def row(self) -> dict[str, Any]:
         """The output columns of clinical-rules.md section 6, in :data:`COLUMNS` order."""
-        f = self.findings
-        return {
-            "mg_risk": f.risk.level.value if isinstance(f.risk.level, RiskLevel) else f.risk.level,
-            "mg_contraindication": str(f.contraindication.level),
-            "mg_dose_status": str(f.dose.status),
-            "mg_dose_min_mg": f.dose.min_mg,
-            "mg_dose_max_mg": f.dose.max_mg,
-            "mg_dose": f.dose.text,
-            "mg_interactions": "; ".join(str(i) for i in f.interactions),
-            "mg_form": f.form.text,
-            "mg_reasons": self.reasons_text(),
-            "mg_input_problems": "; ".join(str(p) for p in self.patient.problems),
-        }
+        return dict(zip(COLUMNS, self.row_values(), strict=True))
 
     # --- cards ------------------------------------------------------------------------------------
     @cached_property
@@ -136,8 +160,9 @@ class Assessment:
             first = next((s for r in reasons for s in r.sources), "mg_rules")
             source = kb.sources[first]
             detail = "\n".join(f"- {format_reason(r)}" for r in reasons)
-            cards.append(Card(indicator, _short(summary), (extra + "\n" + detail).strip(), source.label,
-                              source.url, topic))
+            cards.append(
+                Card(indicator, _short(summary), (extra + "\n" + detail).strip(), source.label, source.url, topic)
+            )
 
         c = f.contraindication
         if c.level == ContraLevel.CONTRAINDICATED:
@@ -145,23 +170,44 @@ class Assessment:
         elif c.level == ContraLevel.CAUTION:
             card(Indicator.WARNING, "Caution: " + c.reasons[0].text, c.reasons, "contraindication")
         else:
-            summary = "No contraindication found" + ("; not checked: " + "; ".join(c.not_checked) if c.not_checked else "")
+            summary = "No contraindication found" + (
+                "; not checked: " + "; ".join(c.not_checked) if c.not_checked else ""
+            )
             card(Indicator.INFO, summary, c.reasons, "contraindication")
         d = f.dose
         dose_indicator = Indicator.CRITICAL if d.status == DoseStatus.REFER else Indicator.INFO
-        card(dose_indicator, f"{d.status}: {d.text}", (*d.notes, *f.form.evidence), "dose",
-             extra=f"**Form and timing:** {f.form.text}")
+        card(
+            dose_indicator,
+            f"{d.status}: {d.text}",
+            (*d.notes, *f.form.evidence),
+            "dose",
+            extra=f"**Form and timing:** {f.form.text}",
+        )
         r = f.risk
-        card(Indicator.WARNING if r.level == RiskLevel.HIGH else Indicator.INFO,
-             f"Deficiency risk {r.level}" + (f" ({r.points} points)" if r.level != RiskLevel.UNKNOWN else "")
-             + (f"; CTCAE grade {r.ctcae_grade}" if r.ctcae_grade else ""), r.reasons, "risk")
+        card(
+            Indicator.WARNING if r.level == RiskLevel.HIGH else Indicator.INFO,
+            f"Deficiency risk {r.level}"
+            + (f" ({r.points} points)" if r.level != RiskLevel.UNKNOWN else "")
+            + (f"; CTCAE grade {r.ctcae_grade}" if r.ctcae_grade else ""),
+            r.reasons,
+            "risk",
+        )
         for i in f.interactions:
-            card(Indicator.WARNING if i.severity == "major" else Indicator.INFO, f"Interaction: {i}",
-                 (Reason(i.action, i.sources),), "interaction")
+            card(
+                Indicator.WARNING if i.severity == "major" else Indicator.INFO,
+                f"Interaction: {i}",
+                (Reason(i.action, i.sources),),
+                "interaction",
+            )
         if self.patient.problems:
             probs = self.patient.problems
-            card(Indicator.WARNING, f"{len(probs)} input problem(s): " + "; ".join(str(p) for p in probs),
-                 (), "input", extra="\n".join(f"- `{p.code}` {p}" for p in probs))
+            card(
+                Indicator.WARNING,
+                f"{len(probs)} input problem(s): " + "; ".join(str(p) for p in probs),
+                (),
+                "input",
+                extra="\n".join(f"- `{p.code}` {p}" for p in probs),
+            )
         if f.notes:
             card(Indicator.INFO, "Notes: " + f.notes[0].text, f.notes, "notes")
         order = {Indicator.CRITICAL: 0, Indicator.WARNING: 1, Indicator.INFO: 2}
@@ -169,23 +215,33 @@ class Assessment:
 
     # --- rendering --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"patient_id": self.patient_id, **self.row(), "cards": [c.to_dict() for c in self.cards],
-                "problems": [p.to_dict() for p in self.problems], "knowledge_version": self.knowledge_version}
+        return {
+            "patient_id": self.patient_id,
+            **self.row(),
+            "cards": [c.to_dict() for c in self.cards],
+            "problems": [p.to_dict() for p in self.problems],
+            "knowledge_version": self.knowledge_version,
+        }
 
     def __str__(self) -> str:
         return render.to_text(self)
 
     def __repr__(self) -> str:
         f = self.findings
-        return (f"<Assessment {self.patient_id or ''} risk={f.risk.level} contra={f.contraindication.level} "
-                f"dose={f.dose.status}>")
+        return (
+            f"<Assessment {self.patient_id or ''} risk={f.risk.level} contra={f.contraindication.level} "
+            f"dose={f.dose.status}>"
+        )
 
     def _repr_html_(self) -> str:
         return render.to_html(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle = {"text/plain": repr(self) + "\n" + str(self), "text/html": self._repr_html_(),
-                  "application/json": self.to_dict()}
+        bundle = {
+            "text/plain": repr(self) + "\n" + str(self),
+            "text/html": self._repr_html_(),
+            "application/json": self.to_dict(),
+        }
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
@@ -207,7 +263,7 @@ def assess(
     Bad values never raise: they are reported in ``Assessment.problems``. ``as_of`` is the date used to
     turn a date of birth into an age when the row has no assessment date.
     """
-    if isinstance(row, Mapping) or hasattr(row, "to_dict") and hasattr(row, "index"):
+    if isinstance(row, Mapping) or (hasattr(row, "to_dict") and hasattr(row, "index")):
         mapping = row if isinstance(row, Mapping) else row.to_dict()  # type: ignore[union-attr]
         patient = read_row(mapping, header_map=header_map, as_of=as_of)
     elif isinstance(row, Sequence) and not isinstance(row, (str, bytes)):

@@ -1,8 +1,8 @@
 """Exception hierarchy. Only programmer and set-up errors raise; bad patient data never does.
 
-    MgDecisionError
-    ├── KnowledgeError      a knowledge file is missing, malformed or cites an unknown id
-    └── UsageError          the caller passed something the API cannot take (wrong type, no mappable column)
+MgDecisionError
+├── KnowledgeError      a knowledge file is missing, malformed or cites an unknown id
+└── UsageError          the caller passed something the API cannot take (wrong type, no mappable column)
 """
 
 from __future__ import annotations

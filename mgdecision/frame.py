@@ -32,7 +32,10 @@ def _check_frame(df: Any) -> None:
 
 
 def iter_assessments(
-    df: pd.DataFrame, *, columns: Mapping[str, str] | None = None, as_of: date | None = None,
+    df: pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    as_of: date | None = None,
     header_map: HeaderMap | None = None,
 ) -> Iterator[Assessment]:
     """Yield one :class:`Assessment` per row of ``df``, in order (no row is skipped)."""
@@ -47,13 +50,22 @@ def iter_assessments(
         patient = _read_fields(dict(zip(names, cells, strict=True)), units, as_of)
         for col, probable, values in near:
             value = values[i]
-            patient.problems.append(Problem(str(col), "" if value is None else str(value), ProblemCode.UNKNOWN_FIELD,
-                                            f"column '{col}' not used; did you mean '{probable}'?"))
+            patient.problems.append(
+                Problem(
+                    str(col),
+                    "" if value is None else str(value),
+                    ProblemCode.UNKNOWN_FIELD,
+                    f"column '{col}' not used; did you mean '{probable}'?",
+                )
+            )
         yield Assessment(patient, decide(patient), version)
 
 
 def assess_frame(
-    df: pd.DataFrame, *, columns: Mapping[str, str] | None = None, as_of: date | None = None,
+    df: pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    as_of: date | None = None,
 ) -> pd.DataFrame:
     """Return ``df``'s columns followed by the output :data:`COLUMNS`, one row per input row, same index.
 
@@ -65,18 +77,21 @@ def assess_frame(
     _check_frame(df)
     hmap = map_headers(df.columns, columns)
     if not hmap.fields and len(df.columns):
-        raise UsageError("no column could be mapped to a patient field; headers were: "
-                         + ", ".join(map(str, df.columns)))
-    rows = [a.row() for a in iter_assessments(df, as_of=as_of, header_map=hmap)]
-    out = pd.DataFrame(rows, columns=list(COLUMNS), index=df.index)
+        raise UsageError(
+            "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
+        )
+    values = [a.row_values() for a in iter_assessments(df, as_of=as_of, header_map=hmap)]
+    by_column = list(zip(*values, strict=True)) if values else [()] * len(COLUMNS)
+    out = pd.DataFrame(dict(zip(COLUMNS, by_column, strict=True)), index=df.index)
     for col in ("mg_dose_min_mg", "mg_dose_max_mg"):
         out[col] = out[col].astype("float64")
     kept = df.drop(columns=[c for c in COLUMNS if c in df.columns])
     return pd.concat([kept, out], axis=1)
 
 
-def failure_cases(df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
-                  as_of: date | None = None) -> pd.DataFrame:
+def failure_cases(
+    df: pd.DataFrame, *, columns: Mapping[str, str] | None = None, as_of: date | None = None
+) -> pd.DataFrame:
     """One line per input problem: row position, patient id, input column, field, value, reason code, message."""
     import pandas as pd
 
@@ -84,6 +99,7 @@ def failure_cases(df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
     lines = []
     for i, a in enumerate(iter_assessments(df, as_of=as_of, header_map=hmap)):
         for p in a.problems:
-            lines.append((i, a.patient_id, str(hmap.fields.get(p.field, p.field)), p.field, p.value, str(p.code),
-                          p.message))
+            lines.append(
+                (i, a.patient_id, str(hmap.fields.get(p.field, p.field)), p.field, p.value, str(p.code), p.message)
+            )
     return pd.DataFrame(lines, columns=list(FAILURE_COLUMNS))

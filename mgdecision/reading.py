@@ -31,14 +31,54 @@ _NO = frozenset({"no", "n", "false", "f", "0", "not pregnant", "none", "nein"})
 _UNKNOWN = frozenset({"unknown", "unk", "?", "n/a", "na", "not known", "not applicable", "-", "--", "nk"})
 _FEMALE = frozenset({"f", "female", "woman", "w", "fem", "girl"})
 _MALE = frozenset({"m", "male", "man", "boy"})
-_ROUTES = {"oral": "oral", "po": "oral", "by mouth": "oral", "per os": "oral", "enteral": "oral", "iv": "iv",
-           "intravenous": "iv", "i.v.": "iv", "im": "iv", "intramuscular": "iv", "parenteral": "iv"}
-_AGE_UNITS = {"": 1.0, "y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0, "yo": 1.0, "y/o": 1.0,
-              "years old": 1.0, "mo": 1 / 12, "mos": 1 / 12, "m": 1 / 12, "month": 1 / 12, "months": 1 / 12,
-              "wk": 7 / 365.25, "wks": 7 / 365.25, "week": 7 / 365.25, "weeks": 7 / 365.25,
-              "d": 1 / 365.25, "day": 1 / 365.25, "days": 1 / 365.25}
-_DOSE_UNITS = {"": 1.0, "mg": 1.0, "mg/day": 1.0, "mg/d": 1.0, "mg daily": 1.0, "mg per day": 1.0,
-               "g": 1000.0, "g/day": 1000.0, "mmol": 24.305, "mmol/day": 24.305}
+_ROUTES = {
+    "oral": "oral",
+    "po": "oral",
+    "by mouth": "oral",
+    "per os": "oral",
+    "enteral": "oral",
+    "iv": "iv",
+    "intravenous": "iv",
+    "i.v.": "iv",
+    "im": "iv",
+    "intramuscular": "iv",
+    "parenteral": "iv",
+}
+_AGE_UNITS = {
+    "": 1.0,
+    "y": 1.0,
+    "yr": 1.0,
+    "yrs": 1.0,
+    "year": 1.0,
+    "years": 1.0,
+    "yo": 1.0,
+    "y/o": 1.0,
+    "years old": 1.0,
+    "mo": 1 / 12,
+    "mos": 1 / 12,
+    "m": 1 / 12,
+    "month": 1 / 12,
+    "months": 1 / 12,
+    "wk": 7 / 365.25,
+    "wks": 7 / 365.25,
+    "week": 7 / 365.25,
+    "weeks": 7 / 365.25,
+    "d": 1 / 365.25,
+    "day": 1 / 365.25,
+    "days": 1 / 365.25,
+}
+_DOSE_UNITS = {
+    "": 1.0,
+    "mg": 1.0,
+    "mg/day": 1.0,
+    "mg/d": 1.0,
+    "mg daily": 1.0,
+    "mg per day": 1.0,
+    "g": 1000.0,
+    "g/day": 1000.0,
+    "mmol": 24.305,
+    "mmol/day": 24.305,
+}
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
@@ -163,8 +203,10 @@ class HeaderMap:
     near_misses: Mapping[Any, str]  # ignored column -> field it is probably a misspelling of
 
     def describe(self) -> str:
-        lines = [f"  {col!s} -> {name}" + (f" ({self.units[name]})" if name in self.units else "")
-                 for name, col in self.fields.items()]
+        lines = [
+            f"  {col!s} -> {name}" + (f" ({self.units[name]})" if name in self.units else "")
+            for name, col in self.fields.items()
+        ]
         if self.ignored:
             lines.append("  ignored: " + ", ".join(str(c) for c in self.ignored))
         return "\n".join(lines)
@@ -173,7 +215,6 @@ class HeaderMap:
 @lru_cache(maxsize=4096)
 def _header_field(header: str) -> tuple[str | None, str, str | None]:
     """(field name or None, unit text from the header, probable field if misspelt)."""
-    kb = knowledge()
     text = header.strip()
     unit = ""
     bracket = _BRACKETED.search(text)
@@ -249,7 +290,9 @@ def _p(field_name: str, value: Any, code: str, message: str) -> Problem:
 
 
 @lru_cache(maxsize=65536)
-def _read_number(field_name: str, value: Any, lo: float | None, hi: float | None) -> tuple[float | None, tuple[Problem, ...]]:
+def _read_number(
+    field_name: str, value: Any, lo: float | None, hi: float | None
+) -> tuple[float | None, tuple[Problem, ...]]:
     number, comparator, rest = _parse_number(value)
     if number is None:
         return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a number"),)
@@ -257,9 +300,23 @@ def _read_number(field_name: str, value: Any, lo: float | None, hi: float | None
         return None, (_p(field_name, value, ProblemCode.UNIT_UNKNOWN, f"unit '{rest}' not understood"),)
     problems: tuple[Problem, ...] = ()
     if comparator:
-        problems = (_p(field_name, value, ProblemCode.CENSORED, f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g}"),)
+        problems = (
+            _p(
+                field_name,
+                value,
+                ProblemCode.CENSORED,
+                f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g}",
+            ),
+        )
     if (lo is not None and number < lo) or (hi is not None and number > hi):
-        return None, (_p(field_name, value, ProblemCode.IMPLAUSIBLE, f"{number:g} is outside the plausible range {lo:g}-{hi:g}; not used"),)
+        return None, (
+            _p(
+                field_name,
+                value,
+                ProblemCode.IMPLAUSIBLE,
+                f"{number:g} is outside the plausible range {lo:g}-{hi:g}; not used",
+            ),
+        )
     return _censor(number, comparator), problems
 
 
@@ -274,7 +331,9 @@ def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem
         return None, (_p("age", value, ProblemCode.UNIT_UNKNOWN, f"age unit '{unit_text}' not understood"),)
     years = number * factor
     if comparator or not 0 <= years <= 120:
-        return None, (_p("age", value, ProblemCode.IMPLAUSIBLE, f"age '{_text(value)}' is outside 0-120 years; not used"),)
+        return None, (
+            _p("age", value, ProblemCode.IMPLAUSIBLE, f"age '{_text(value)}' is outside 0-120 years; not used"),
+        )
     return years, ()
 
 
@@ -318,7 +377,9 @@ def _read_date(field_name: str, value: Any) -> tuple[date | None, tuple[Problem,
     try:
         return date.fromisoformat(text[:10]), ()
     except ValueError:
-        return None, (_p(field_name, value, ProblemCode.INVALID_DATE, f"'{text}' is not a date; write it as YYYY-MM-DD"),)
+        return None, (
+            _p(field_name, value, ProblemCode.INVALID_DATE, f"'{text}' is not a date; write it as YYYY-MM-DD"),
+        )
 
 
 @lru_cache(maxsize=65536)
@@ -326,32 +387,64 @@ def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | N
     kb = knowledge()
     number, comparator, rest = _parse_number(value)
     if number is None:
-        return None, (_p("serum_mg", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a serum magnesium value"),)
+        return None, (
+            _p("serum_mg", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a serum magnesium value"),
+        )
     candidates = [(text, serum_unit(text)) for text in (rest, unit_cell, header_unit) if text]
     for text, unit in candidates:
         if unit is None:
-            return None, (_p("serum_mg", value, ProblemCode.UNIT_UNKNOWN,
-                             f"unit '{text}' not understood; use mmol/L, mg/dL or mEq/L; value not used"),)
-    units = {unit for _, unit in candidates}
+            return None, (
+                _p(
+                    "serum_mg",
+                    value,
+                    ProblemCode.UNIT_UNKNOWN,
+                    f"unit '{text}' not understood; use mmol/L, mg/dL or mEq/L; value not used",
+                ),
+            )
+    units = {unit for _, unit in candidates if unit is not None}
     if not units:
-        return None, (_p("serum_mg", value, ProblemCode.UNIT_MISSING,
-                         f"{number:g} has no unit (cell, unit column or header); value not used: "
-                         "0.7 mmol/L is normal, 0.7 mg/dL is life-threatening"),)
+        return None, (
+            _p(
+                "serum_mg",
+                value,
+                ProblemCode.UNIT_MISSING,
+                f"{number:g} has no unit (cell, unit column or header); value not used: "
+                "0.7 mmol/L is normal, 0.7 mg/dL is life-threatening",
+            ),
+        )
     if len(units) > 1:
-        return None, (_p("serum_mg", value, ProblemCode.CONFLICT,
-                         f"units disagree ({', '.join(t for t, _ in candidates)}); value not used"),)
-    unit = units.pop()
-    mmol = number * kb.serum["units"][unit]["to_mmol"]
+        return None, (
+            _p(
+                "serum_mg",
+                value,
+                ProblemCode.CONFLICT,
+                f"units disagree ({', '.join(t for t, _ in candidates)}); value not used",
+            ),
+        )
+    canonical = units.pop()
+    mmol = number * kb.serum["units"][canonical]["to_mmol"]
     plausible = kb.serum["plausible"]
     if not plausible["min_mmol"] <= mmol <= plausible["max_mmol"]:
-        return None, (_p("serum_mg", value, ProblemCode.IMPLAUSIBLE,
-                         f"{number:g} {unit} is outside the plausible range "
-                         f"{plausible['min_mmol']:g}-{plausible['max_mmol']:g} mmol/L; value not used"),)
+        return None, (
+            _p(
+                "serum_mg",
+                value,
+                ProblemCode.IMPLAUSIBLE,
+                f"{number:g} {canonical} is outside the plausible range "
+                f"{plausible['min_mmol']:g}-{plausible['max_mmol']:g} mmol/L; value not used",
+            ),
+        )
     problems: tuple[Problem, ...] = ()
     if comparator:
-        problems = (_p("serum_mg", value, ProblemCode.CENSORED,
-                       f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g} {unit}"),)
-    return Serum(_censor(number, comparator), unit, mmol, comparator=comparator.rstrip("=")), problems
+        problems = (
+            _p(
+                "serum_mg",
+                value,
+                ProblemCode.CENSORED,
+                f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g} {canonical}",
+            ),
+        )
+    return Serum(_censor(number, comparator), canonical, mmol, comparator=comparator.rstrip("=")), problems
 
 
 def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, tuple[Problem, ...]]:
@@ -370,8 +463,14 @@ def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
     form = salt_form(_text(value))
     if form is not None:
         return form, ()
-    return None, (_p("supplement_form", value, ProblemCode.UNRECOGNIZED,
-                     f"supplement form '{_text(value)}' not recognised (e.g. glycinate, citrate, oxide)"),)
+    return None, (
+        _p(
+            "supplement_form",
+            value,
+            ProblemCode.UNRECOGNIZED,
+            f"supplement form '{_text(value)}' not recognised (e.g. glycinate, citrate, oxide)",
+        ),
+    )
 
 
 def _read_dose(field_name: str, value: Any, limit: float) -> tuple[float | None, tuple[Problem, ...]]:
@@ -381,7 +480,9 @@ def _read_dose(field_name: str, value: Any, limit: float) -> tuple[float | None,
         return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a dose in mg"),)
     mg = number * factor
     if not 0 <= mg <= limit:
-        return None, (_p(field_name, value, ProblemCode.IMPLAUSIBLE, f"dose {mg:g} mg is outside 0-{limit:g} mg; not used"),)
+        return None, (
+            _p(field_name, value, ProblemCode.IMPLAUSIBLE, f"dose {mg:g} mg is outside 0-{limit:g} mg; not used"),
+        )
     return mg, ()
 
 
@@ -408,8 +509,9 @@ def read_row(
     values = {name: row[col] for name, col in header_map.fields.items()}
     patient = _read_fields(values, header_map.units, as_of)
     for col, probable in header_map.near_misses.items():
-        patient.problems.append(_p(str(col), row[col], ProblemCode.UNKNOWN_FIELD,
-                                   f"column '{col}' not used; did you mean '{probable}'?"))
+        patient.problems.append(
+            _p(str(col), row[col], ProblemCode.UNKNOWN_FIELD, f"column '{col}' not used; did you mean '{probable}'?")
+        )
     return patient
 
 
@@ -419,8 +521,14 @@ def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, 
         names = [f.name for f in knowledge().fields]
         if len(values) > len(names):
             patient = _read_fields(dict(zip(names, values, strict=False)), {}, as_of)
-            patient.problems.append(Problem("row", str(len(values)), ProblemCode.UNKNOWN_FIELD,
-                                            f"{len(values)} cells given; the template has {len(names)} columns; extra cells not used"))
+            patient.problems.append(
+                Problem(
+                    "row",
+                    str(len(values)),
+                    ProblemCode.UNKNOWN_FIELD,
+                    f"{len(values)} cells given; the template has {len(names)} columns; extra cells not used",
+                )
+            )
             return patient
         return _read_fields(dict(zip(names, values, strict=False)), {}, as_of)
     return read_row(dict(zip(headers, values, strict=False)), as_of=as_of)
@@ -431,6 +539,7 @@ def _fields_by_name() -> dict[str, Field]:
 
 
 _FIELDS: dict[str, Field] = {}
+_CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
 
 
 def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
@@ -440,14 +549,16 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
     p = Patient()
     problems = p.problems
 
-    def given(name: str) -> Any:
-        value = values.get(name)
-        if value is None or value == "" or _is_empty(value):
-            return None
-        if isinstance(value, (list, dict, set, tuple, bytes)):
-            problems.append(_p(name, value, ProblemCode.UNREADABLE, f"a {type(value).__name__} cannot be read here"))
-            return None
-        return value
+    present: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = type(value)
+        if value is None or (kind is str and (not value or value.isspace())) or (kind is float and value != value):
+            continue
+        if kind in _CONTAINERS:
+            problems.append(_p(name, value, ProblemCode.UNREADABLE, f"a {kind.__name__} cannot be read here"))
+        elif kind is str or kind is int or kind is float or not _is_empty(value):
+            present[name] = value
+    given = present.get
 
     if (v := given("patient_id")) is not None:
         p.patient_id = _text(v)
@@ -464,18 +575,29 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         if born is not None and on is not None:
             years = (on - born).days / 365.25
             if not 0 <= years <= 120:
-                problems.append(_p("date_of_birth", dob, ProblemCode.IMPLAUSIBLE,
-                                   f"age from date of birth would be {years:.1f} years; not used"))
+                problems.append(
+                    _p(
+                        "date_of_birth",
+                        dob,
+                        ProblemCode.IMPLAUSIBLE,
+                        f"age from date of birth would be {years:.1f} years; not used",
+                    )
+                )
             elif p.age is None:
                 p.age = years
                 p.age_note = f"age {years:.1f} from date of birth at {on.isoformat()}"
             elif abs(p.age - years) >= 1.0:
-                problems.append(_p("date_of_birth", dob, ProblemCode.CONFLICT,
-                                   f"date of birth gives age {years:.1f}, the age column {p.age:g}; the age column is used"))
+                problems.append(
+                    _p(
+                        "date_of_birth",
+                        dob,
+                        ProblemCode.CONFLICT,
+                        f"date of birth gives age {years:.1f}, the age column {p.age:g}; the age column is used",
+                    )
+                )
     for name in ("sex", "pregnant", "lactating", "dialysis", "route"):
         if (v := given(name)) is not None:
-            kind = _FIELDS[name].kind
-            choice, found = _read_choice(name, kind, _hashable(v))
+            choice, found = _read_choice(name, _FIELDS[name].kind, _hashable(v))
             problems.extend(found)
             if choice is not None:
                 setattr(p, name, choice)
@@ -486,8 +608,9 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
     if (v := given("serum_mg")) is not None:
         p.serum_given = True
         unit_cell = given("serum_mg_unit")
-        serum, found = _read_serum(_hashable(v), "" if unit_cell is None else _text(unit_cell),
-                                   header_units.get("serum_mg", ""))
+        serum, found = _read_serum(
+            _hashable(v), "" if unit_cell is None else _text(unit_cell), header_units.get("serum_mg", "")
+        )
         problems.extend(found)
         if serum is not None:
             serum = _with_range(serum, given("ref_low"), given("ref_high"), problems)
@@ -501,20 +624,36 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         p.supplement_form, found = _read_salt(_hashable(v))
         problems.extend(found)
     if (v := given("supplement_dose_mg")) is not None:
-        p.supplement_dose_mg, found = _read_dose("supplement_dose_mg", _hashable(v), _FIELDS["supplement_dose_mg"].max or 10000)
+        p.supplement_dose_mg, found = _read_dose(
+            "supplement_dose_mg", _hashable(v), _FIELDS["supplement_dose_mg"].max or 10000
+        )
         problems.extend(found)
     elif (v := given("supplement_compound_mg")) is not None:
-        compound, found = _read_dose("supplement_compound_mg", _hashable(v), _FIELDS["supplement_compound_mg"].max or 60000)
+        compound, found = _read_dose(
+            "supplement_compound_mg", _hashable(v), _FIELDS["supplement_compound_mg"].max or 60000
+        )
         problems.extend(found)
         if compound is not None:
             if p.supplement_form is None:
-                problems.append(_p("supplement_compound_mg", v, ProblemCode.UNIT_MISSING,
-                                   "salt weight given without a supplement form; elemental dose unknown"))
+                problems.append(
+                    _p(
+                        "supplement_compound_mg",
+                        v,
+                        ProblemCode.UNIT_MISSING,
+                        "salt weight given without a supplement form; elemental dose unknown",
+                    )
+                )
             else:
                 p.supplement_dose_mg = compound * knowledge().dosing["elemental"][p.supplement_form]
     if p.sex == "M" and (p.pregnant or p.lactating):
-        problems.append(Problem("pregnant" if p.pregnant else "lactating", "yes", ProblemCode.CONFLICT,
-                                "marked pregnant or lactating but sex is M; pregnancy cautions still applied"))
+        problems.append(
+            Problem(
+                "pregnant" if p.pregnant else "lactating",
+                "yes",
+                ProblemCode.CONFLICT,
+                "marked pregnant or lactating but sex is M; pregnancy cautions still applied",
+            )
+        )
     return p
 
 
@@ -527,8 +666,14 @@ def _with_range(serum: Serum, low: Any, high: Any, problems: list[Problem]) -> S
         ref_high, found = _read_limit("ref_high", high, serum.unit)
         problems.extend(found)
     if ref_low is not None and ref_high is not None and ref_low >= ref_high:
-        problems.append(Problem("ref_low", f"{ref_low:g}-{ref_high:g}", ProblemCode.CONFLICT,
-                                "lab range low is not below high; default limits used"))
+        problems.append(
+            Problem(
+                "ref_low",
+                f"{ref_low:g}-{ref_high:g}",
+                ProblemCode.CONFLICT,
+                "lab range low is not below high; default limits used",
+            )
+        )
         ref_low = ref_high = None
     if ref_low is None and ref_high is None:
         return serum

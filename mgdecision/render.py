@@ -47,8 +47,10 @@ _TEXT_ON = {"critical": "#000", "warning": "#000", "info": "#fff"}  # WCAG AA co
 
 
 def _badge(indicator: str) -> str:
-    return (f'<span class="mg-badge"><svg viewBox="0 0 20 20" aria-hidden="true" focusable="false">'
-            f"{_ICONS[indicator]}</svg>{WORDS[indicator]}</span>")
+    return (
+        f'<span class="mg-badge"><svg viewBox="0 0 20 20" aria-hidden="true" focusable="false">'
+        f"{_ICONS[indicator]}</svg>{WORDS[indicator]}</span>"
+    )
 
 
 def _card_html(card: Card) -> str:
@@ -56,26 +58,35 @@ def _card_html(card: Card) -> str:
     lines = [ln[2:] for ln in card.detail.splitlines() if ln.startswith("- ")]
     other = "\n".join(ln for ln in card.detail.splitlines() if not ln.startswith("- ")).replace("**", "")
     items = "".join(f"<li>{e(ln)}</li>" for ln in lines)
-    source = (f'<details><summary>Source</summary><a href="{e(card.source_url)}" target="_blank" '
-              f'rel="noopener">{e(card.source_label)}</a></details>')
-    return (f'<article class="mg-card" data-indicator="{card.indicator}" data-topic="{card.topic}" '
-            f'style="--mg-c:{PALETTE[card.indicator]};--mg-t:{_TEXT_ON[card.indicator]}">'
-            f"<header>{_badge(card.indicator)}<span class=\"mg-summary\">{e(card.summary)}</span></header>"
-            + (f'<div class="mg-detail">{e(other)}</div>' if other else "")
-            + (f"<ul>{items}</ul>" if items else "") + source + "</article>")
+    source = (
+        f'<details><summary>Source</summary><a href="{e(card.source_url)}" target="_blank" '
+        f'rel="noopener">{e(card.source_label)}</a></details>'
+    )
+    return (
+        f'<article class="mg-card" data-indicator="{card.indicator}" data-topic="{card.topic}" '
+        f'style="--mg-c:{PALETTE[card.indicator]};--mg-t:{_TEXT_ON[card.indicator]}">'
+        f'<header>{_badge(card.indicator)}<span class="mg-summary">{e(card.summary)}</span></header>'
+        + (f'<div class="mg-detail">{e(other)}</div>' if other else "")
+        + (f"<ul>{items}</ul>" if items else "")
+        + source
+        + "</article>"
+    )
 
 
 def cards_html(cards: tuple[Card, ...], title: str = "") -> str:
     """The card list as an HTML fragment with its style block."""
     heading = f'<div class="mg-meta">{html.escape(title)}</div>' if title else ""
     body = "".join(_card_html(c) for c in cards)
-    return (f"<style>{CSS}</style><section class=\"mg-cards\" role=\"status\" aria-live=\"polite\" "
-            f'aria-label="magnesium flags">{heading}{body}</section>')
+    return (
+        f'<style>{CSS}</style><section class="mg-cards" role="status" aria-live="polite" '
+        f'aria-label="magnesium flags">{heading}{body}</section>'
+    )
 
 
 def to_html(a: Assessment) -> str:
     title = (f"Patient {a.patient_id} · " if a.patient_id else "") + (
-        f"knowledge {a.knowledge_version} · {knowledge().notice}")
+        f"knowledge {a.knowledge_version} · {knowledge().notice}"
+    )
     return cards_html(a.cards, title)
 
 

@@ -7,13 +7,15 @@ base; this module holds only the shape of each rule.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from .kb import Concept, Knowledge, knowledge
+from .kb import Concept, knowledge
 from .models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from .reading import Patient, Serum
+from .terms import TermList
 from .vocab import ContraLevel, DoseStatus, RiskLevel
 
 __all__ = ["Findings", "decide", "rda_mg", "ul_mg"]
@@ -129,6 +131,7 @@ def _grade(table: Any, value: float, unit: str, key: str) -> int:
     return grade
 
 
+@lru_cache(maxsize=65536)
 def _serum_status(serum: Serum) -> _SerumStatus:
     t = _tables()
     unit, value = serum.unit, serum.value
@@ -149,7 +152,7 @@ def _serum_status(serum: Serum) -> _SerumStatus:
     )
 
 
-# ---------------------------------------------------------------- helpers
+# ---------------------------------------------------------------- what the lists say (cached per list text)
 
 
 def _who(concept: Concept, named: str) -> str:
@@ -158,19 +161,123 @@ def _who(concept: Concept, named: str) -> str:
     return named if named.lower() == label.lower() else f"{label} ({named})"
 
 
-def _all_concepts(p: Patient) -> tuple[tuple[Concept, str], ...]:
-    return p.diagnoses.concepts + p.medications.concepts + p.symptoms.concepts
+@dataclass(frozen=True, slots=True)
+class _ListEffects:
+    """Everything the diagnosis, medication and symptom lists contribute, for one route."""
+
+    risk_reasons: tuple[Reason, ...]
+    risk_points: int
+    symptom_reason: Reason | None
+    contra: Mapping[str, tuple[str, ...]]  # rule id -> what triggered it
+    k_sparing: tuple[str, ...]
+    renal_codes: bool
+    interactions: tuple[Interaction, ...]
+    indications: tuple[str, ...]
+    forms: tuple[str, ...]  # form rule ids in priority order
+    diarrhoea: bool
+    notes: tuple[Reason, ...]
+    sets: frozenset[str]
+    readable: bool
+    unrecognized: tuple[str, ...]  # "field not recognised: ..." lines for what could not be checked
 
 
-def _symptom_ids(p: Patient) -> dict[str, str]:
-    """Symptom id -> how the row named it, from the symptom list and symptom-like diagnoses."""
-    found: dict[str, str] = {}
-    for concept, named in _all_concepts(p):
-        if concept.kind == "symptom" and concept.id != "other":
-            found.setdefault(concept.id, named)
-        elif concept.symptom:
-            found.setdefault(concept.symptom, named)
+_RENAL_CONCEPTS = frozenset({"ckd_3", "ckd_severe", "ckd_unstaged", "dialysis", "aki"})
+_LIST_CACHE: dict[tuple[str, str, str, str], _ListEffects] = {}
+
+
+def _list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
+    key = (dx.raw, meds.raw, sym.raw, route)
+    found = _LIST_CACHE.get(key)
+    if found is None:
+        if len(_LIST_CACHE) > 200_000:
+            _LIST_CACHE.clear()
+        found = _LIST_CACHE[key] = _compute_list_effects(dx, meds, sym, route)
     return found
+
+
+def _compute_list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
+    kb = knowledge()
+    t = _tables()
+    concepts = dx.concepts + meds.concepts + sym.concepts
+    hits: dict[str, list[str]] = {}
+    contra: dict[str, list[str]] = {}
+    k_sparing: list[str] = []
+    symptoms: dict[str, str] = {}
+    for concept, named in concepts:
+        who = _who(concept, named)
+        if concept.risk:
+            hits.setdefault(concept.risk, []).append(who)
+        rule_id = concept.contra.get(route)
+        if rule_id == "k_sparing_renal":
+            k_sparing.append(who)
+        elif rule_id:
+            contra.setdefault(rule_id, []).append(who)
+        if concept.kind == "symptom" and concept.id != "other":
+            symptoms.setdefault(concept.id, named)
+        elif concept.symptom:
+            symptoms.setdefault(concept.symptom, named)
+    factors = t["factors"]
+    risk_reasons = tuple(
+        Reason(f"{factors[fid]['label']}: {', '.join(who)}", _src(factors[fid]), factors[fid]["points"])
+        for fid, who in hits.items()
+    )
+    points = sum(factors[fid]["points"] for fid in hits)
+    rule = t["symptom_rule"]
+    symptom_concepts = {sid: kb.concepts[f"symptom:{sid}"] for sid in symptoms}
+    compatible = [symptoms[sid] for sid, c in symptom_concepts.items() if c.compatible]
+    symptom_reason = None
+    if len(compatible) >= rule["min_count"]:
+        symptom_reason = Reason(f"{rule['label']}: {', '.join(compatible)}", _src(rule), rule["points"])
+
+    interactions = []
+    for concept, named in meds.concepts:
+        if concept.interaction:
+            inter = t["interactions"][concept.interaction]
+            severity = inter["severity"]
+            if isinstance(severity, dict):
+                severity = severity[route]
+            interactions.append(
+                Interaction(
+                    _who(concept, named),
+                    severity,
+                    inter["action"],
+                    inter.get("before_h"),
+                    inter.get("after_h"),
+                    _src(inter),
+                )
+            )
+    interactions.sort(key=lambda i: _SEVERITY_ORDER[i.severity])
+
+    indications = [c.label for c, _ in concepts if c.indication]
+    indications += [c.label for c in symptom_concepts.values() if c.indication]
+    wanted = {c.form for c in symptom_concepts.values() if c.form} | {c.form for c, _ in concepts if c.form}
+    notes = [Reason(f"{c.note} ({_who(c, named)})", c.sources) for c, named in concepts if c.note]
+    ids = {c.id for c, _ in concepts}
+    for conflict in kb.seed_conflicts.values():
+        if ids.intersection(conflict["when"]):
+            notes.append(
+                Reason(f"seed article conflict: {conflict['claim']}; the evidence: {conflict['fact']}", _src(conflict))
+            )
+    return _ListEffects(
+        risk_reasons=risk_reasons,
+        risk_points=points,
+        symptom_reason=symptom_reason,
+        contra={k: tuple(v) for k, v in contra.items()},
+        k_sparing=tuple(k_sparing),
+        renal_codes=bool(ids & _RENAL_CONCEPTS),
+        interactions=tuple(interactions),
+        indications=tuple(indications),
+        forms=tuple(fid for fid in _FORM_PRIORITY if fid in wanted),
+        diarrhoea="diarrhoea" in wanted,
+        notes=tuple(notes),
+        sets=frozenset(c.sets for c, _ in concepts if c.sets),
+        readable=dx.readable or meds.readable or sym.readable,
+        unrecognized=tuple(
+            f"{terms.field} not recognised: {', '.join(terms.unrecognized)}"
+            for terms in (dx, meds)
+            if terms.unrecognized
+        ),
+    )
 
 
 # ---------------------------------------------------------------- the rules
@@ -178,106 +285,116 @@ def _symptom_ids(p: Patient) -> dict[str, str]:
 
 def decide(p: Patient) -> Findings:
     """Apply every rule to one patient."""
-    kb = knowledge()
     t = _tables()
+    le = _list_effects(p.diagnoses, p.medications, p.symptoms, p.route)
     status = _serum_status(p.serum) if p.serum is not None else None
-    concepts = _all_concepts(p)
-    symptoms = _symptom_ids(p)
-    pregnant = bool(p.pregnant) or any(c.sets == "pregnant" for c, _ in concepts)
-    lactating = bool(p.lactating) or any(c.sets == "lactating" for c, _ in concepts)
-    dialysis = bool(p.dialysis) or any(c.sets == "dialysis" for c, _ in concepts)
+    pregnant = bool(p.pregnant) or "pregnant" in le.sets
+    lactating = bool(p.lactating) or "lactating" in le.sets
+    dialysis = bool(p.dialysis) or "dialysis" in le.sets
+    risk = _risk(p, status, le, t)
+    contra = _contraindication(p, status, le, pregnant, dialysis, t)
+    age = p.age
+    rda = rda_mg(age, p.sex, pregnant, lactating) if age is not None else None
+    ul = ul_mg(age) if age is not None else None
+    if age is not None and age >= 14 and (pregnant or lactating):
+        ul = float(t["ul_preg"])
+    age_class = None if age is None else ("infant" if age < 1 else "child" if age < 14 else "adult")
+    grade = status.hypo_grade if status is not None else None
+    dose, form = _dose(contra.level, risk.level, grade, age_class, rda, ul, le.indications, le.forms, le.diarrhoea)
+    notes = (*le.notes, Reason(p.age_note, ())) if p.age_note else le.notes
+    return Findings(risk, contra, le.interactions, dose, form, notes)
 
-    risk = _risk(p, status, concepts, symptoms, t)
-    contra = _contraindication(p, status, concepts, pregnant, dialysis, t, kb)
-    interactions = _interactions(p, t)
-    notes = _notes(p, concepts, kb)
-    dose, form = _dose(p, status, risk, contra, concepts, symptoms, pregnant, lactating, t, kb)
-    return Findings(risk, contra, interactions, dose, form, notes)
 
-
-def _risk(p: Patient, status: _SerumStatus | None, concepts: Any, symptoms: dict[str, str], t: dict[str, Any]) -> Risk:
+def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str, Any]) -> Risk:
     factors = t["factors"]
-    hits: dict[str, list[str]] = {}
-    for concept, named in concepts:
-        if concept.risk:
-            hits.setdefault(concept.risk, []).append(_who(concept, named))
+    reasons = list(le.risk_reasons)
+    points = le.risk_points
     if p.age is not None and p.age >= 65:
-        hits["age65"] = [f"age {p.age:g}"]
-    if status is not None and status.low_normal:
-        hits["low_normal_serum"] = [f"serum {p.serum.display()} below {status.cut:g}"]  # type: ignore[union-attr]
-    reasons: list[Reason] = []
-    points = 0
-    for fid, who in hits.items():
-        factor = factors[fid]
+        factor = factors["age65"]
         points += factor["points"]
-        reasons.append(Reason(f"{factor['label']}: {', '.join(who)}", _src(factor), factor["points"]))
-    rule = t["symptom_rule"]
-    compatible = [named for sid, named in symptoms.items() if knowledge().concepts[f"symptom:{sid}"].compatible]
-    if len(compatible) >= rule["min_count"]:
-        points += rule["points"]
-        reasons.append(Reason(f"{rule['label']}: {', '.join(compatible)}", _src(rule), rule["points"]))
-
+        reasons.append(Reason(f"{factor['label']}: age {p.age:g}", _src(factor), factor["points"]))
+    serum = p.serum
+    if status is not None and serum is not None and status.low_normal:
+        factor = factors["low_normal_serum"]
+        points += factor["points"]
+        reasons.append(
+            Reason(f"{factor['label']}: serum {serum.display()} below {status.cut:g}", _src(factor), factor["points"])
+        )
+    if le.symptom_reason is not None:
+        points += le.symptom_reason.points or 0
+        reasons.append(le.symptom_reason)
     levels = t["levels"]
-    grade = None
-    if status is not None and status.below:
-        grade = status.hypo_grade
-        level = RiskLevel.HIGH
-        reasons.insert(0, Reason(
-            f"serum {p.serum.display()} below the lower limit {status.lower:g} {p.serum.unit}"  # type: ignore[union-attr]
-            f" (CTCAE grade {grade})", ("ctcae_v5", *t["limit_sources"])))
-    elif not (status is not None or p.age is not None or p.diagnoses.readable or p.medications.readable
-              or p.symptoms.readable):
-        return Risk(RiskLevel.UNKNOWN, 0, (Reason(
-            "not enough data: no usable serum value, age, diagnosis, medication or symptom", ("mg_rules",)),))
-    else:
-        level = (RiskLevel.HIGH if points >= levels["high_from"]
-                 else RiskLevel.MODERATE if points >= levels["moderate_from"] else RiskLevel.LOW)
-        if level == RiskLevel.HIGH and status is not None and status.at_or_above_cut:
-            level = RiskLevel(levels["cap_with_normal_serum"])
-            reasons.append(Reason(f"capped at {level}: measured serum {p.serum.display()} is at or above "  # type: ignore[union-attr]
-                                  f"{status.cut:g} {p.serum.unit}", ("rosanoff_2022",)))  # type: ignore[union-attr]
-        if not reasons:
-            reasons.append(Reason("no risk factor found in the data given", ("mg_rules",), 0))
-    return Risk(level, points, tuple(reasons), grade)
+    if status is not None and serum is not None and status.below:
+        reasons.insert(
+            0,
+            Reason(
+                f"serum {serum.display()} below the lower limit {status.lower:g} {serum.unit}"
+                f" (CTCAE grade {status.hypo_grade})",
+                ("ctcae_v5", *t["limit_sources"]),
+            ),
+        )
+        return Risk(RiskLevel.HIGH, points, tuple(reasons), status.hypo_grade)
+    if status is None and p.age is None and not le.readable:
+        return Risk(RiskLevel.UNKNOWN, 0, (_UNKNOWN_REASON,))
+    level = (
+        RiskLevel.HIGH
+        if points >= levels["high_from"]
+        else RiskLevel.MODERATE
+        if points >= levels["moderate_from"]
+        else RiskLevel.LOW
+    )
+    if level == RiskLevel.HIGH and status is not None and serum is not None and status.at_or_above_cut:
+        level = RiskLevel(levels["cap_with_normal_serum"])
+        reasons.append(
+            Reason(
+                f"capped at {level}: measured serum {serum.display()} is at or above {status.cut:g} {serum.unit}",
+                ("rosanoff_2022",),
+            )
+        )
+    return Risk(level, points, tuple(reasons) or (_NO_FACTOR_REASON,))
 
 
-def _contraindication(p: Patient, status: _SerumStatus | None, concepts: Any, pregnant: bool, dialysis: bool,
-                      t: dict[str, Any], kb: Knowledge) -> Contraindication:
+_UNKNOWN_REASON = Reason("not enough data: no usable serum value, age, diagnosis, medication or symptom", ("mg_rules",))
+_NO_FACTOR_REASON = Reason("no risk factor found in the data given", ("mg_rules",), 0)
+
+
+def _contraindication(
+    p: Patient, status: _SerumStatus | None, le: _ListEffects, pregnant: bool, dialysis: bool, t: dict[str, Any]
+) -> Contraindication:
     rules = t["rules"]
     renal = t["renal"]
-    fired: dict[str, list[str]] = {}
+    fired: dict[str, tuple[str, ...]] = dict(le.contra)
 
     def fire(rule_id: str, detail: str) -> None:
-        fired.setdefault(rule_id, []).append(detail)
+        fired[rule_id] = (*fired.get(rule_id, ()), detail)
 
-    renal_codes = False
-    for concept, named in concepts:
-        rule_id = concept.contra.get(p.route)
-        if rule_id:
-            fire(rule_id, _who(concept, named))
-        if concept.id in ("ckd_3", "ckd_severe", "ckd_unstaged", "dialysis", "aki"):
-            renal_codes = True
-    if status is not None and status.above:
-        fire("hypermagnesaemia", f"serum {p.serum.display()} above {status.upper:g} {p.serum.unit}"  # type: ignore[union-attr]
-             f" (CTCAE grade {status.hyper_grade})")
-    if p.egfr is not None:
-        if p.egfr < renal["severe_below"]:
-            fire("renal_severe", f"eGFR {p.egfr:g} below {renal['severe_below']}")
-        elif p.egfr < renal["moderate_below"]:
-            fire("renal_moderate", f"eGFR {p.egfr:g} ({renal['severe_below']}-{renal['moderate_below'] - 1})")
+    serum = p.serum
+    if status is not None and serum is not None and status.above:
+        fire(
+            "hypermagnesaemia",
+            f"serum {serum.display()} above {status.upper:g} {serum.unit} (CTCAE grade {status.hyper_grade})",
+        )
+    egfr = p.egfr
+    if egfr is not None:
+        if egfr < renal["severe_below"]:
+            fire("renal_severe", f"eGFR {egfr:g} below {renal['severe_below']}")
+        elif egfr < renal["moderate_below"]:
+            fire("renal_moderate", f"eGFR {egfr:g} ({renal['severe_below']}-{renal['moderate_below'] - 1})")
     if dialysis:
         fire("renal_severe", "dialysis")
-    k_sparing_renal = fired.pop("k_sparing_renal", None)
-    reduced = (p.egfr is not None and p.egfr < renal["k_sparing_below"]) or any(
-        r in fired for r in ("renal_severe", "renal_moderate", "ckd_unstaged", "aki"))
-    if k_sparing_renal and reduced:
-        fire("k_sparing_renal", ", ".join(k_sparing_renal))
-    if p.supplement_dose_mg is not None:
-        limit = ul_mg(p.age) if p.age is not None else None
-        if p.age is not None and limit is not None and p.supplement_dose_mg > limit:
-            fire("supplement_above_ul", f"{p.supplement_dose_mg:g} mg/day > UL {limit:g} mg for age {p.age:g}")
-        elif p.age is None and p.supplement_dose_mg > t["ul_preg"]:
-            fire("supplement_above_ul", f"{p.supplement_dose_mg:g} mg/day > UL {t['ul_preg']:g} mg (any age)")
+    if le.k_sparing and (
+        (egfr is not None and egfr < renal["k_sparing_below"])
+        or any(r in fired for r in ("renal_severe", "renal_moderate", "ckd_unstaged", "aki"))
+    ):
+        fire("k_sparing_renal", ", ".join(le.k_sparing))
+    dose = p.supplement_dose_mg
+    if dose is not None:
+        limit = ul_mg(p.age) if p.age is not None else float(t["ul_preg"])
+        if limit is not None and dose > limit:
+            fire(
+                "supplement_above_ul",
+                f"{dose:g} mg/day > UL {limit:g} mg" + (f" for age {p.age:g}" if p.age is not None else " (any age)"),
+            )
     if pregnant and p.route == "iv":
         fire("pregnancy_iv", "pregnant, route iv")
 
@@ -290,111 +407,97 @@ def _contraindication(p: Patient, status: _SerumStatus | None, concepts: Any, pr
             level = ContraLevel.CONTRAINDICATED
         elif level == ContraLevel.NONE_FOUND:
             level = ContraLevel.CAUTION
-
-    not_checked: list[str] = []
-    if p.egfr is None and p.dialysis is None and not renal_codes:
+    not_checked = []
+    if egfr is None and p.dialysis is None and not le.renal_codes:
         not_checked.append("kidney function (no eGFR, dialysis or CKD code)")
-    if p.serum is None:
+    if serum is None:
         not_checked.append("serum magnesium (no usable value): hypermagnesaemia not excluded")
-    for terms in (p.diagnoses, p.medications):
-        if terms.unrecognized:
-            not_checked.append(f"{terms.field} not recognised: {', '.join(terms.unrecognized)}")
+    not_checked.extend(le.unrecognized)
     if level == ContraLevel.NONE_FOUND:
-        reasons.append(Reason("no contraindication found in the data given" +
-                              (f"; not checked: {'; '.join(not_checked)}" if not_checked else ""), ("mg_rules",)))
+        reasons.append(_none_found(tuple(not_checked)))
     return Contraindication(level, tuple(reasons), tuple(not_checked))
 
 
-def _interactions(p: Patient, t: dict[str, Any]) -> tuple[Interaction, ...]:
-    found = []
-    for concept, named in p.medications.concepts:
-        if not concept.interaction:
-            continue
-        rule = t["interactions"][concept.interaction]
-        severity = rule["severity"]
-        if isinstance(severity, dict):
-            severity = severity[p.route]
-        found.append(Interaction(_who(concept, named), severity, rule["action"], rule.get("before_h"),
-                                 rule.get("after_h"), _src(rule)))
-    found.sort(key=lambda i: _SEVERITY_ORDER[i.severity])
-    return tuple(found)
+@lru_cache(maxsize=4096)
+def _none_found(not_checked: tuple[str, ...]) -> Reason:
+    return Reason(
+        "no contraindication found in the data given"
+        + (f"; not checked: {'; '.join(not_checked)}" if not_checked else ""),
+        ("mg_rules",),
+    )
 
 
-def _notes(p: Patient, concepts: Any, kb: Knowledge) -> tuple[Reason, ...]:
-    notes = [Reason(f"{c.note} ({_who(c, named)})", c.sources) for c, named in concepts if c.note]
-    if p.age_note:
-        notes.append(Reason(p.age_note, ()))
-    keys = {c.id for c, _ in concepts}
-    for conflict in kb.seed_conflicts.values():
-        if keys.intersection(conflict["when"]):
-            notes.append(Reason(f"seed article conflict: {conflict['claim']}; the evidence: {conflict['fact']}",
-                                _src(conflict)))
-    return tuple(notes)
-
-
-def _dose(p: Patient, status: _SerumStatus | None, risk: Risk, contra: Contraindication, concepts: Any,
-          symptoms: dict[str, str], pregnant: bool, lactating: bool, t: dict[str, Any],
-          kb: Knowledge) -> tuple[Dose, Form]:
+@lru_cache(maxsize=65536)
+def _dose(
+    contra: str,
+    risk: str,
+    grade: int | None,
+    age_class: str | None,
+    rda: float | None,
+    ul: float | None,
+    indications: tuple[str, ...],
+    forms: tuple[str, ...],
+    diarrhoea: bool,
+) -> tuple[Dose, Form]:
+    """Dose status, range and text, with form and timing; a function of discrete inputs only (memoised)."""
+    t = _tables()
     dosing = t["dosing"]
     texts = dosing["status"]
-    age = p.age
-    rda = rda_mg(age, p.sex, pregnant, lactating) if age is not None else None
-    ul = ul_mg(age) if age is not None else None
-    if age is not None and age >= 1 and (pregnant or lactating):
-        ul = float(t["ul_preg"]) if age >= 14 else ul
     lo, hi = float(dosing["range"]["min_mg"]), float(dosing["range"]["max_mg"])
-    indications = [c.label for c, _ in concepts if c.indication] + [
-        kb.concepts[f"symptom:{sid}"].label for sid in symptoms if kb.concepts[f"symptom:{sid}"].indication]
-    grade = status.hypo_grade if status is not None else None
     notes: list[Reason] = []
-    ul_text = f"UL {ul:g}" if ul is not None else ("no UL under 1 year" if age is not None else "UL not known: age not given")
-
-    if contra.level == ContraLevel.CONTRAINDICATED:
-        status_, mn, mx, text = DoseStatus.DO_NOT_SUPPLEMENT, 0.0, 0.0, texts["DO_NOT_SUPPLEMENT"]["text"]
-        if grade is not None and grade >= 2:
+    ul_text = (
+        f"UL {ul:g}"
+        if ul is not None
+        else "no UL under 1 year"
+        if age_class is not None
+        else "UL not known: age not given"
+    )
+    severe = grade is not None and grade >= 2
+    if contra == ContraLevel.CONTRAINDICATED:
+        status, mn, mx, text = DoseStatus.DO_NOT_SUPPLEMENT, 0.0, 0.0, texts["DO_NOT_SUPPLEMENT"]["text"]
+        if severe:
             text += f"; serum at CTCAE grade {grade}: urgent specialist review"
-    elif grade is not None and grade >= 2:
-        status_ = DoseStatus.REFER
-        mn, mx = (lo, hi) if age is None or age >= 14 else (0.0, ul or 0.0)
+    elif severe:
+        status = DoseStatus.REFER
+        mn, mx = (lo, hi) if age_class in (None, "adult") else (0.0, ul or 0.0)
         text = f"{texts['REFER']['text']}; {texts['REFER']['after']}: {mn:g}-{mx:g} mg/day elemental ({ul_text})"
-    elif age is not None and age < 1:
-        status_, mn, mx, text = DoseStatus.PRESCRIBER_ONLY, 0.0, 0.0, texts["PRESCRIBER_ONLY_INFANT"]["text"]
-    elif age is not None and age < 14:
-        status_, mn, mx = DoseStatus.PRESCRIBER_ONLY, 0.0, float(ul or 0)
+    elif age_class == "infant":
+        status, mn, mx, text = DoseStatus.PRESCRIBER_ONLY, 0.0, 0.0, texts["PRESCRIBER_ONLY_INFANT"]["text"]
+    elif age_class == "child":
+        status, mn, mx = DoseStatus.PRESCRIBER_ONLY, 0.0, float(ul or 0)
         text = f"{texts['PRESCRIBER_ONLY_CHILD']['text']}: up to {mx:g} mg/day elemental ({ul_text})"
-    elif risk.level in (RiskLevel.MODERATE, RiskLevel.HIGH) or indications:
-        status_, mn, mx = DoseStatus.RECOMMENDED, lo, hi
-        why = f"risk {risk.level}" if risk.level in (RiskLevel.MODERATE, RiskLevel.HIGH) else ", ".join(indications)
+    elif risk in (RiskLevel.MODERATE, RiskLevel.HIGH) or indications:
+        status, mn, mx = DoseStatus.RECOMMENDED, lo, hi
+        why = f"risk {risk}" if risk in (RiskLevel.MODERATE, RiskLevel.HIGH) else ", ".join(indications)
         text = f"{mn:g}-{mx:g} mg/day {texts['RECOMMENDED']['text']} ({ul_text}); for {why}"
-        if age is None:
+        if age_class is None:
             text += f"; {dosing['age_unknown']['text']}"
         notes.append(Reason(dosing["above_ul"]["text"], _src(dosing["above_ul"])))
     else:
-        status_, mn, mx = DoseStatus.NOT_INDICATED, 0.0, 0.0
-        text = texts["NOT_INDICATED"]["text"]
+        status, mn, mx, text = DoseStatus.NOT_INDICATED, 0.0, 0.0, texts["NOT_INDICATED"]["text"]
     if rda is not None:
         text += f"; RDA {rda:g} mg/day from all sources"
-    if contra.level == ContraLevel.CAUTION and status_ in (DoseStatus.RECOMMENDED, DoseStatus.REFER,
-                                                            DoseStatus.PRESCRIBER_ONLY):
+    supplementing = status in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY)
+    if contra == ContraLevel.CAUTION and supplementing:
         text += f"; {dosing['caution']['text']}"
         notes.append(Reason(dosing["caution"]["text"], _src(dosing["caution"])))
-    form = _form(status_, symptoms, concepts, kb, dosing)
-    if form.timing and status_ in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY):
+    form = _form(status, forms, diarrhoea, dosing)
+    if form.timing and supplementing:
         text += f"; {form.form}, {form.timing}"
-    dose = Dose(status_, mn, mx, rda, ul, text, tuple(notes))
-    return dose, form
+    return Dose(status, mn, mx, rda, ul, text, tuple(notes)), form
 
 
-def _form(status: str, symptoms: dict[str, str], concepts: Any, kb: Knowledge, dosing: dict[str, Any]) -> Form:
+def _form(status: str, wanted: tuple[str, ...], diarrhoea: bool, dosing: dict[str, Any]) -> Form:
     forms = dosing["forms"]
     if status in (DoseStatus.DO_NOT_SUPPLEMENT, DoseStatus.NOT_INDICATED):
-        text = ("no supplement" if status == DoseStatus.DO_NOT_SUPPLEMENT
-                else "no supplement; magnesium-rich foods (nuts, seeds, legumes, leafy greens, whole grains)")
+        text = (
+            "no supplement"
+            if status == DoseStatus.DO_NOT_SUPPLEMENT
+            else "no supplement; magnesium-rich foods (nuts, seeds, legumes, leafy greens, whole grains)"
+        )
         return Form("", "", text)
-    wanted = [kb.concepts[f"symptom:{sid}"].form for sid in symptoms]
-    wanted += [c.form for c, _ in concepts if c.form]
-    chosen = [fid for fid in _FORM_PRIORITY if fid in wanted] or ["default"]
-    avoid: tuple[str, ...] = tuple(forms["diarrhoea"]["avoid"]) if "diarrhoea" in wanted else ()
+    chosen = wanted or ("default",)
+    avoid: tuple[str, ...] = tuple(forms["diarrhoea"]["avoid"]) if diarrhoea else ()
     parts, evidence = [], []
     first_form = first_timing = ""
     for fid in chosen:

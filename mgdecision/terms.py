@@ -99,9 +99,7 @@ def _match_condition(words: str, kb: Knowledge) -> tuple[str, ...]:
                 return (hit,)
         return ()
     padded = f" {words} "
-    return tuple(
-        key for name, key in kb.condition_names.items() if len(name) >= 4 and f" {name} " in padded
-    )[:1]
+    return tuple(key for name, key in kb.condition_names.items() if len(name) >= 4 and f" {name} " in padded)[:1]
 
 
 def _match_symptoms(words: str, kb: Knowledge) -> tuple[str, ...]:

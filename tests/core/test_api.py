@@ -11,10 +11,38 @@ import pytest
 import mgdecision as mg
 
 EXPECTED_API = [
-    "COLUMNS", "KNOWLEDGE_VERSION", "Assessment", "Card", "ContraLevel", "Contraindication", "Dose", "DoseStatus",
-    "Form", "HeaderMap", "Indicator", "Interaction", "Knowledge", "KnowledgeError", "MgDecisionError", "Problem",
-    "ProblemCode", "Reason", "Risk", "RiskLevel", "Severity", "UsageError", "__version__", "assess", "assess_frame",
-    "convert_serum", "elemental_mg", "failure_cases", "knowledge", "map_headers", "rda_mg", "ul_mg",
+    "COLUMNS",
+    "KNOWLEDGE_VERSION",
+    "Assessment",
+    "Card",
+    "ContraLevel",
+    "Contraindication",
+    "Dose",
+    "DoseStatus",
+    "Form",
+    "HeaderMap",
+    "Indicator",
+    "Interaction",
+    "Knowledge",
+    "KnowledgeError",
+    "MgDecisionError",
+    "Problem",
+    "ProblemCode",
+    "Reason",
+    "Risk",
+    "RiskLevel",
+    "Severity",
+    "UsageError",
+    "__version__",
+    "assess",
+    "assess_frame",
+    "convert_serum",
+    "elemental_mg",
+    "failure_cases",
+    "knowledge",
+    "map_headers",
+    "rda_mg",
+    "ul_mg",
 ]
 
 
@@ -25,14 +53,26 @@ def test_public_api_is_pinned():
 
 
 def test_output_columns_match_the_specification():
-    assert mg.COLUMNS == ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_dose_min_mg", "mg_dose_max_mg",
-                          "mg_dose", "mg_interactions", "mg_form", "mg_reasons", "mg_input_problems")
+    assert mg.COLUMNS == (
+        "mg_risk",
+        "mg_contraindication",
+        "mg_dose_status",
+        "mg_dose_min_mg",
+        "mg_dose_max_mg",
+        "mg_dose",
+        "mg_interactions",
+        "mg_form",
+        "mg_reasons",
+        "mg_input_problems",
+    )
 
 
 def test_core_imports_no_front_end_library():
-    code = ("import sys, mgdecision as mg; mg.assess({'age': 50}); "
-            "bad = [m for m in ('ipywidgets', 'xlwings', 'openpyxl', 'xlsxwriter', 'voila') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, mgdecision as mg; mg.assess({'age': 50}); "
+        "bad = [m for m in ('ipywidgets', 'xlwings', 'openpyxl', 'xlsxwriter', 'voila') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

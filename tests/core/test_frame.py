@@ -27,7 +27,7 @@ def test_assess_frame_equals_assess_on_every_row():
     df = _generated(3000)
     out = mg.assess_frame(df)
     assert list(out.index) == list(df.index) and len(out) == len(df)
-    assert list(out.columns[-len(mg.COLUMNS):]) == list(mg.COLUMNS)
+    assert list(out.columns[-len(mg.COLUMNS) :]) == list(mg.COLUMNS)
     for i, (_, row) in enumerate(df.iterrows()):
         expected = mg.assess(row.to_dict()).row()
         got = out.iloc[i][list(mg.COLUMNS)].to_dict()

@@ -48,8 +48,33 @@ def test_elemental_fractions_match_the_fact_sheet():
 
 def test_brand_names_from_the_specification_are_known():
     names = mg.knowledge().drug_names
-    for brand in ["tivicay", "triumeq", "dovato", "juluca", "biktarvy", "isentress", "vibramycin", "doryx", "minocin",
-                  "cipro", "levaquin", "avelox", "fosamax", "actonel", "boniva", "synthroid", "levoxyl", "euthyrox",
-                  "promacta", "revolade", "neurontin", "cellcept", "myfortic", "lanoxin", "aldactone", "prilosec",
-                  "mestinon"]:
+    for brand in [
+        "tivicay",
+        "triumeq",
+        "dovato",
+        "juluca",
+        "biktarvy",
+        "isentress",
+        "vibramycin",
+        "doryx",
+        "minocin",
+        "cipro",
+        "levaquin",
+        "avelox",
+        "fosamax",
+        "actonel",
+        "boniva",
+        "synthroid",
+        "levoxyl",
+        "euthyrox",
+        "promacta",
+        "revolade",
+        "neurontin",
+        "cellcept",
+        "myfortic",
+        "lanoxin",
+        "aldactone",
+        "prilosec",
+        "mestinon",
+    ]:
         assert brand in names, brand

@@ -14,16 +14,38 @@ FIELDS = [f.name for f in mg.knowledge().fields]
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 any_value = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30), st.dates(), st.datetimes(), st.lists(st.integers(), max_size=3),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.decimals(allow_nan=False),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.dates(),
+    st.datetimes(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.decimals(allow_nan=False),
     st.sampled_from(["0.62 mmol/L", "1.5 mg/dL", "<0.3 mmol/L", "8 mo", "Prilosec 20 mg", "G35.A", "?MG", "yes"]),
 )
-rows = st.dictionaries(st.sampled_from([*FIELDS, "Serum Mg (mg/dL)", "Meds", "Dx", "junk", "medicatons"]),
-                       any_value, max_size=12)
+rows = st.dictionaries(
+    st.sampled_from([*FIELDS, "Serum Mg (mg/dL)", "Meds", "Dx", "junk", "medicatons"]), any_value, max_size=12
+)
 
-DRUGS = ["furosemide", "omeprazole", "HCTZ", "tacrolimus", "cisplatin", "gentamicin", "digoxin", "Vibramycin",
-         "metformin", "Tivicay", "ferrous sulfate", "amlodipine", "spironolactone", "zzqmed"]
+DRUGS = [
+    "furosemide",
+    "omeprazole",
+    "HCTZ",
+    "tacrolimus",
+    "cisplatin",
+    "gentamicin",
+    "digoxin",
+    "Vibramycin",
+    "metformin",
+    "Tivicay",
+    "ferrous sulfate",
+    "amlodipine",
+    "spironolactone",
+    "zzqmed",
+]
 DX = ["E11.9", "G35.A", "K50.90", "F10.20", "N18.31", "I44.2", "F45.1", "I10", "celiac disease", "M99.99"]
 SYMPTOMS = ["cramps", "insomnia", "brain fog", "fatigue", "anxiety", "constipation", "diarrhoea", "tremor"]
 realistic = st.fixed_dictionaries(
@@ -32,8 +54,11 @@ realistic = st.fixed_dictionaries(
         "age": st.one_of(st.integers(0, 110), st.floats(0, 120), st.just("abc")),
         "sex": st.sampled_from(["F", "M", "female", "x", ""]),
         "pregnant": st.sampled_from(["yes", "no", ""]),
-        "serum_mg": st.one_of(st.floats(0.1, 3.0).map(lambda v: f"{v:.2f} mmol/L"),
-                              st.floats(0.3, 6.0).map(lambda v: f"{v:.1f} mg/dL"), st.floats(0.2, 2)),
+        "serum_mg": st.one_of(
+            st.floats(0.1, 3.0).map(lambda v: f"{v:.2f} mmol/L"),
+            st.floats(0.3, 6.0).map(lambda v: f"{v:.1f} mg/dL"),
+            st.floats(0.2, 2),
+        ),
         "egfr": st.one_of(st.integers(0, 200), st.none()),
         "dialysis": st.sampled_from(["yes", "no", None]),
         "route": st.sampled_from(["oral", "iv", None]),
@@ -85,9 +110,20 @@ ORDER = {"UNKNOWN": -1, "LOW": 0, "MODERATE": 1, "HIGH": 2}
 
 
 @SETTINGS
-@given(realistic, st.sampled_from([("medications", "furosemide"), ("medications", "omeprazole"),
-                                   ("diagnoses", "F10.20"), ("diagnoses", "E11.9"), ("medications", "digoxin"),
-                                   ("diagnoses", "K90.0"), ("symptoms", "cramps; insomnia")]))
+@given(
+    realistic,
+    st.sampled_from(
+        [
+            ("medications", "furosemide"),
+            ("medications", "omeprazole"),
+            ("diagnoses", "F10.20"),
+            ("diagnoses", "E11.9"),
+            ("medications", "digoxin"),
+            ("diagnoses", "K90.0"),
+            ("symptoms", "cramps; insomnia"),
+        ]
+    ),
+)
 def test_adding_a_risk_factor_never_lowers_the_risk(row, factor):
     before = mg.assess(row).risk.level
     field, term = factor
