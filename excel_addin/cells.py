@@ -30,6 +30,7 @@ __all__ = [
 
 _YES = frozenset({"yes", "y", "true", "1", "x"})
 _NO = frozenset({"no", "n", "false", "0"})
+_PLAIN = frozenset({type(None), int, bool})
 
 
 class ArgumentError(ValueError):
@@ -54,7 +55,14 @@ def normalise(value: Any) -> Any:
     Whole floats (52.0), booleans, ``datetime`` and serial-number dates, and numbers stored as text are
     passed on as they are: the core reads each of them for the field it belongs to.
     """
-    if value is not None and not isinstance(value, (str, int, float)) and hasattr(value, "item"):
+    kind = type(value)
+    if kind is str:
+        return value if value.strip() else None
+    if kind is float:
+        return None if value != value else value  # NaN is an empty cell
+    if kind in _PLAIN:
+        return value
+    if hasattr(value, "item"):
         with contextlib.suppress(TypeError, ValueError):
             value = value.item()  # numpy scalar
     return None if is_blank(value) else value
@@ -150,10 +158,11 @@ def flag(value: Any, what: str) -> bool:
 
 def excel_value(value: Any) -> Any:
     """An output value as a cell shows it: ``None`` -> "" (an empty-looking cell, never 0); numbers as floats."""
+    kind = type(value)
+    if kind is str or kind is float or kind is bool:
+        return value
     if value is None:
         return ""
-    if isinstance(value, (bool, str)):
-        return value
     if isinstance(value, (int, float)):
         return float(value)
     return str(value)

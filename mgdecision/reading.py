@@ -244,7 +244,8 @@ def _similar(a: str, b: str) -> bool:
 def _alias_index() -> dict[str, str]:
     index: dict[str, str] = {}
     for f in knowledge().fields:
-        for alias in (f.name, *f.aliases):
+        label = _BRACKETED.sub(" ", f.label)  # the template's own header text maps back to its field
+        for alias in (f.name, *f.aliases, label):
             index.setdefault(re.sub(r"[^0-9a-z]+", " ", alias.lower()).strip(), f.name)
     return index
 

@@ -62,3 +62,12 @@ def test_map_headers_reports_units_ignored_and_near_misses():
     assert hm.units["age"] == "months" and hm.fields["patient_id"] == "MRN"
     assert "EDSS" in hm.ignored and hm.near_misses["medicatons"] == "medications"
     assert ("ICD-10", "diagnoses") in hm.duplicates
+
+
+def test_every_field_name_and_label_maps_to_its_field():
+    fields = mg.knowledge().fields
+    for header in [f.name for f in fields] + [f.label for f in fields]:
+        hm = mg.map_headers([header])
+        assert list(hm.fields.values()) == [header] and len(hm.fields) == 1, header
+    labels = {f.label: f.name for f in fields}
+    assert {name: col for name, col in mg.map_headers(list(labels)).fields.items()} == {v: k for k, v in labels.items()}
