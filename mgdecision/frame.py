@@ -6,6 +6,7 @@ the same :func:`~mgdecision.rules.decide` as :func:`~mgdecision.assess`, so both
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -80,7 +81,13 @@ def assess_frame(
         raise UsageError(
             "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
         )
-    values = [a.row_values() for a in iter_assessments(df, as_of=as_of, header_map=hmap)]
+    collecting = gc.isenabled()
+    gc.disable()  # the rows create many small acyclic objects; cyclic collection passes would dominate
+    try:
+        values = [a.row_values() for a in iter_assessments(df, as_of=as_of, header_map=hmap)]
+    finally:
+        if collecting:
+            gc.enable()
     by_column = list(zip(*values, strict=True)) if values else [()] * len(COLUMNS)
     out = pd.DataFrame(dict(zip(COLUMNS, by_column, strict=True)), index=df.index)
     for col in ("mg_dose_min_mg", "mg_dose_max_mg"):

@@ -293,16 +293,22 @@ def decide(p: Patient) -> Findings:
     dialysis = bool(p.dialysis) or "dialysis" in le.sets
     risk = _risk(p, status, le, t)
     contra = _contraindication(p, status, le, pregnant, dialysis, t)
-    age = p.age
-    rda = rda_mg(age, p.sex, pregnant, lactating) if age is not None else None
-    ul = ul_mg(age) if age is not None else None
-    if age is not None and age >= 14 and (pregnant or lactating):
-        ul = float(t["ul_preg"])
-    age_class = None if age is None else ("infant" if age < 1 else "child" if age < 14 else "adult")
+    rda, ul, age_class = _intake(p.age, p.sex, pregnant, lactating)
     grade = status.hypo_grade if status is not None else None
     dose, form = _dose(contra.level, risk.level, grade, age_class, rda, ul, le.indications, le.forms, le.diarrhoea)
     notes = (*le.notes, Reason(p.age_note, ())) if p.age_note else le.notes
     return Findings(risk, contra, le.interactions, dose, form, notes)
+
+
+@lru_cache(maxsize=8192)
+def _intake(age: float | None, sex: str | None, pregnant: bool, lactating: bool) -> tuple[Any, Any, str | None]:
+    """(RDA, UL, age class) for the person; UL 350 in pregnancy and lactation from age 14."""
+    if age is None:
+        return None, None, None
+    ul = ul_mg(age)
+    if age >= 14 and (pregnant or lactating):
+        ul = float(_tables()["ul_preg"])
+    return rda_mg(age, sex, pregnant, lactating), ul, "infant" if age < 1 else "child" if age < 14 else "adult"
 
 
 def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str, Any]) -> Risk:
