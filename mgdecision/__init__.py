@@ -10,6 +10,7 @@ The flags support and do not replace clinical judgement.
 
 from __future__ import annotations
 
+from . import accessor as _accessor  # noqa: F401  (registers the DataFrame accessor df.mg)
 from .assessment import COLUMNS, Assessment, assess
 from .errors import KnowledgeError, MgDecisionError, UsageError
 from .frame import assess_frame, failure_cases

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .assessment import COLUMNS
 from .frame import assess_frame
-from .render import PALETTE
+from .render import PALETTE, TEXT_ON
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["FLAG_COLUMNS", "MgAccessor", "flag_css", "flag_indicator", "style_flags"]
 
 FLAG_COLUMNS = ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_interactions", "mg_input_problems")
-TEXT_ON = {"critical": "#000", "warning": "#000", "info": "#fff"}  # as on the cards' badges
 _LEVELS = {
     "mg_risk": {"HIGH": "warning", "MODERATE": "info"},
     "mg_contraindication": {"CONTRAINDICATED": "critical", "CAUTION": "warning"},

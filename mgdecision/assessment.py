@@ -157,11 +157,13 @@ class Assessment:
         cards: list[Card] = []
 
         def card(indicator: str, summary: str, reasons: Sequence[Reason], topic: str, extra: str = "") -> None:
-            first = next((s for r in reasons for s in r.sources), "mg_rules")
-            source = kb.sources[first]
+            ids = list(dict.fromkeys(s for r in reasons for s in r.sources)) or ["mg_rules"]
+            source = kb.sources[ids[0]]
+            links = tuple((kb.sources[i].label, kb.sources[i].url) for i in ids)
             detail = "\n".join(f"- {format_reason(r)}" for r in reasons)
             cards.append(
-                Card(indicator, _short(summary), (extra + "\n" + detail).strip(), source.label, source.url, topic)
+                Card(indicator, _short(summary), (extra + "\n" + detail).strip(), source.label, source.url, topic,
+                     links)
             )
 
         c = f.contraindication

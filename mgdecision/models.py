@@ -104,12 +104,16 @@ class Card:
     source_label: str
     source_url: str
     topic: str
+    links: tuple[tuple[str, str], ...] = ()  # (label, url) of every source behind the card
 
     def to_dict(self) -> dict[str, Any]:
-        """The CDS Hooks JSON shape."""
-        return {
+        """The CDS Hooks JSON shape (every source beyond the first as an absolute link)."""
+        card: dict[str, Any] = {
             "summary": self.summary,
             "indicator": self.indicator,
             "detail": self.detail,
             "source": {"label": self.source_label, "url": self.source_url, "topic": {"code": self.topic}},
         }
+        if self.links:
+            card["links"] = [{"label": label, "url": url, "type": "absolute"} for label, url in self.links]
+        return card

@@ -9,6 +9,7 @@ changes, and sources in a collapsible ``<details>``.
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING
 
 from .kb import knowledge
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from .assessment import Assessment
     from .models import Card
 
-__all__ = ["CSS", "PALETTE", "WORDS", "cards_html", "to_html", "to_text"]
+__all__ = ["CSS", "PALETTE", "TEXT_ON", "WORDS", "cards_html", "to_html", "to_text"]
 
 PALETTE = {"critical": "#D55E00", "warning": "#E69F00", "info": "#0072B2"}  # Okabe-Ito
 WORDS = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
@@ -39,11 +40,13 @@ CSS = """
 .mg-badge svg{width:1em;height:1em;color:var(--mg-t)}
 .mg-card ul{margin:4px 0 2px 1.2em;padding:0}
 .mg-card details{margin-top:2px;font-size:0.9em}
-.mg-card .mg-detail{margin:4px 0;white-space:pre-wrap}
+.mg-card .mg-detail{margin:4px 0}
+.mg-card code{font-family:var(--jp-code-font-family,monospace);font-size:0.9em;padding:0 3px;border-radius:2px;
+  background:var(--jp-layout-color2,#eee);color:var(--jp-content-font-color1,#111)}
 .mg-meta{font-size:0.8em;color:var(--jp-ui-font-color2,#555)}
 """
 
-_TEXT_ON = {"critical": "#000", "warning": "#000", "info": "#fff"}  # WCAG AA contrast on each fill
+TEXT_ON = {"critical": "#000", "warning": "#000", "info": "#fff"}  # WCAG AA contrast on each fill
 
 
 def _badge(indicator: str) -> str:
@@ -53,18 +56,29 @@ def _badge(indicator: str) -> str:
     )
 
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _inline(text: str) -> str:
+    """Escape a line of the card's markdown detail, keeping its `code` and **bold** marks as HTML."""
+    escaped = html.escape(text)
+    escaped = _CODE.sub(r"<code>\1</code>", escaped)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+
+
 def _card_html(card: Card) -> str:
     e = html.escape
     lines = [ln[2:] for ln in card.detail.splitlines() if ln.startswith("- ")]
-    other = "\n".join(ln for ln in card.detail.splitlines() if not ln.startswith("- ")).replace("**", "")
-    items = "".join(f"<li>{e(ln)}</li>" for ln in lines)
-    source = (
-        f'<details><summary>Source</summary><a href="{e(card.source_url)}" target="_blank" '
-        f'rel="noopener">{e(card.source_label)}</a></details>'
+    other = "<br>".join(_inline(ln) for ln in card.detail.splitlines() if not ln.startswith("- "))
+    items = "".join(f"<li>{_inline(ln)}</li>" for ln in lines)
+    links = card.links or ((card.source_label, card.source_url),)
+    listed = "".join(
+        f'<li><a href="{e(url)}" target="_blank" rel="noopener">{e(label)}</a></li>' for label, url in links
     )
+    source = f"<details><summary>Sources ({len(links)})</summary><ul>{listed}</ul></details>"
     return (
         f'<article class="mg-card" data-indicator="{card.indicator}" data-topic="{card.topic}" '
-        f'style="--mg-c:{PALETTE[card.indicator]};--mg-t:{_TEXT_ON[card.indicator]}">'
+        f'style="--mg-c:{PALETTE[card.indicator]};--mg-t:{TEXT_ON[card.indicator]}">'
         f'<header>{_badge(card.indicator)}<span class="mg-summary">{e(card.summary)}</span></header>'
         + (f'<div class="mg-detail">{e(other)}</div>' if other else "")
         + (f"<ul>{items}</ul>" if items else "")
@@ -95,6 +109,6 @@ def to_text(a: Assessment) -> str:
     for card in a.cards:
         lines.append(f"[{WORDS[card.indicator]}] {card.summary}")
         lines.extend(f"    {ln}" for ln in card.detail.splitlines())
-        lines.append(f"    source: {card.source_label}")
+        lines.append("    sources: " + "; ".join(label for label, _ in (card.links or ((card.source_label, ""),))))
     lines.append(f"knowledge {a.knowledge_version}. {knowledge().notice}")
     return "\n".join(lines)

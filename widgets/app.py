@@ -38,11 +38,10 @@ def build_app(cohort: pd.DataFrame | None = None) -> w.Widget:
     form = PatientForm()
     form.add_class("mg-app-form")
     table = CohortTable(DEMO_PATIENTS if cohort is None else cohort)
-    notice = w.HTML(f'<p class="mg-meta">mgdecision {mg.__version__} · knowledge {mg.KNOWLEDGE_VERSION} · '
-                    f"{mg.knowledge().notice}</p>")
+    version = w.HTML(f'<p class="mg-meta">mgdecision {mg.__version__} · knowledge {mg.KNOWLEDGE_VERSION}</p>')
     tabs = w.Tab([form, table], titles=("One patient", "Cohort"))
     tabs.add_class("mg-app")
-    return w.VBox([w.HTML("<h2>Magnesium decision support</h2>"), notice, tabs])
+    return w.VBox([tabs, version])
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,8 +3,9 @@
     table = CohortTable(df)      # or CohortTable() and upload an .xlsx
     table                        # select a row -> it opens in the PatientForm below; Save recomputes it
 
-The table is an ``itables`` ``ITable`` fed the accessor's Styler (a DOM ``<table>``: screen readers and
-browser tests see the cells). Each row's flags come from ``mg.assess_frame``; nothing is decided here.
+The table is an ``itables`` ``ITable`` (a DOM ``<table>``: screen readers and browser tests see the
+cells) whose flag cells are coloured with the accessor's palette. Each row's flags come from
+``mg.assess_frame``; nothing is decided here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 from itables.widget import ITable
 
 import mgdecision as mg
-from mgdecision.accessor import style_flags
+from mgdecision.accessor import FLAG_COLUMNS, flag_css
 
 from .export import XLSX_MIME, export_xlsx
 from .form import PatientForm
@@ -30,12 +31,36 @@ from .inputs import is_empty
 __all__ = ["CohortTable", "read_workbook"]
 
 SHOWN_FLAGS = ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_dose", "mg_interactions", "mg_input_problems")
+LAYOUT = {"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"}
 CHUNK = 500  # rows assessed between two progress-bar updates
+_FLAG_BOX = "display:block;padding:1px 4px;border-radius:3px;font-weight:600;"
 
 
 def read_workbook(content: bytes) -> pd.DataFrame:
     """The first sheet of an .xlsx file as a DataFrame (headers on the first row)."""
     return pd.read_excel(io.BytesIO(content), sheet_name=0, engine="openpyxl")
+
+
+def _text_html(value: Any) -> str:
+    if is_empty(value):
+        return ""
+    return html.escape(f"{value:g}" if isinstance(value, float) else str(value))
+
+
+def _cells_html(view: pd.DataFrame) -> pd.DataFrame:
+    """The shown frame as escaped HTML cells; flag cells carry the cards' colours (``df.mg.style()`` palette).
+
+    Cells rather than a Styler: DataTables then draws only the visible page, and 5,000 rows stay fast.
+    """
+    out = pd.DataFrame(index=view.index)
+    for column in view.columns:
+        values = view[column].tolist()
+        if column in FLAG_COLUMNS:
+            out[column] = [f'<span class="mg-flag" style="{_FLAG_BOX}{flag_css(column, v)}">{_text_html(v)}</span>'
+                           if flag_css(column, v) else _text_html(v) for v in values]
+        else:
+            out[column] = [_text_html(v) for v in values]
+    return out
 
 
 def _cell(value: Any) -> Any:
@@ -80,8 +105,9 @@ class CohortTable(w.VBox):
         self.download.add_class("mg-download")
         self.message = w.HTML("")
         self.message.add_class("mg-table-message")
-        self.table = ITable(pd.DataFrame(), select={"style": "single"}, classes="display compact cell-border",
-                            caption="Patients and magnesium flags")
+        self.table = ITable(pd.DataFrame(), allow_html=True, showIndex=False,
+                            select={"style": "single"}, classes="display compact cell-border",
+                            caption="Patients and magnesium flags", layout=LAYOUT)
         self.table.add_class("mg-table")
         self.table.observe(self._selected, "selected_rows")
         self.form = PatientForm(on_save=self.save_row)
@@ -146,11 +172,8 @@ class CohortTable(w.VBox):
 
     def refresh(self, selected: list[int] | None = None) -> None:
         """Redraw the table from ``self.result``."""
-        view = self.view()
-        # cells are escaped: patient text is data, never markup
-        shown = style_flags(view.astype(object).where(view.notna(), "")).format(escape="html").hide(axis="index")
-        self.table.update(shown, selected_rows=selected or [], select={"style": "single"}, allow_html=True,
-                          pageLength=self.page_length, scrollX=True)
+        self.table.update(_cells_html(self.view()), selected_rows=selected or [], select={"style": "single"},
+                          allow_html=True, maxBytes=0, pageLength=self.page_length, scrollX=True, layout=LAYOUT)
 
     # --- editing ----------------------------------------------------------------------------------
     def _selected(self, change: dict[str, Any]) -> None:

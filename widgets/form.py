@@ -110,11 +110,13 @@ class PatientForm(w.VBox):
 
         sections = []
         for title, names in _SECTIONS:
-            boxes = [self.inputs[n].box for n in names if n in self.inputs]
+            wide = [self.inputs[n].box for n in names if n == "serum_mg"]  # value and unit side by side
+            boxes = [self.inputs[n].box for n in names if n in self.inputs and n != "serum_mg"]
             grid = w.GridBox(boxes, layout=w.Layout(
-                grid_template_columns="repeat(auto-fill, minmax(330px, 1fr))", grid_gap="2px 16px", width="100%"))
+                grid_template_columns="repeat(auto-fill, minmax(330px, 1fr))", grid_gap="2px 16px", width="100%",
+                overflow="visible", padding="0 8px 0 0"))
             sections.append(w.HTML(f'<h4 class="mg-section">{html.escape(title)}</h4>'))
-            sections.append(grid)
+            sections.extend([*wide, grid])
         buttons = w.HBox([self.save_button, self.clear_button, self.status])
         left = w.VBox([*sections, buttons], layout=w.Layout(flex="1 1 520px", min_width="340px", padding="0 8px"))
         right = w.VBox([self.general, self.cards], layout=w.Layout(flex="1 1 420px", min_width="320px",

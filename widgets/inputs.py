@@ -22,6 +22,7 @@ __all__ = ["ChoiceInput", "FieldInput", "SerumInput", "TagInput", "TextInput", "
 
 LABEL_WIDTH = "170px"
 _STYLE = {"description_width": LABEL_WIDTH}
+_BOX = {"width": "100%", "overflow": "visible"}
 
 
 def is_empty(value: Any) -> bool:
@@ -101,7 +102,7 @@ class TextInput(FieldInput):
         self.text.add_class(f"mg-in-{name}")
         self._raw: Any = None
         self._shown = ""
-        self.box = w.VBox([self.text, self.error], layout=w.Layout(width="100%"))
+        self.box = w.VBox([self.text, self.error], layout=_BOX)
 
     def get(self) -> Any:
         current = self.text.value
@@ -127,7 +128,7 @@ class ChoiceInput(FieldInput):
         self.dropdown = w.Dropdown(description=label, options=self._choices, value=self._choices[0][1],
                                    style=_STYLE, layout=w.Layout(width="100%"))
         self.dropdown.add_class(f"mg-in-{name}")
-        self.box = w.VBox([self.dropdown, self.error], layout=w.Layout(width="100%"))
+        self.box = w.VBox([self.dropdown, self.error], layout=_BOX)
 
     def get(self) -> Any:
         value = self.dropdown.value
@@ -160,14 +161,14 @@ class SerumInput(FieldInput):
     def __init__(self, label: str = "Serum Mg") -> None:
         super().__init__("serum_mg")
         self.value = TextInput("serum_mg", label, placeholder="e.g. 0.62", width="auto")
-        self.value.text.layout = w.Layout(flex="1 1 auto", width="auto")
+        self.value.text.layout = w.Layout(width="calc(100% - 124px)")
         self.unit = ChoiceInput("serum_mg_unit", "Unit", [("no unit", ""), *((u, u) for u in self.UNITS)])
         self.unit.dropdown.description = ""
         self.unit.dropdown.layout = w.Layout(width="110px")
         self.unit.dropdown.tooltip = "Serum Mg unit"
         self.unit.set("mmol/L")
         self.box = w.VBox([w.HBox([self.value.text, self.unit.dropdown], layout=w.Layout(width="100%")),
-                           self.error], layout=w.Layout(width="100%"))
+                           self.error], layout={**_BOX, "max_width": "520px"})
 
     def get(self) -> Any:
         return self.value.get()
@@ -195,7 +196,9 @@ class TagInput(FieldInput):
                                 layout=w.Layout(margin="0 0 0 " + LABEL_WIDTH, width="auto"))
         self.tags.add_class(f"mg-tags-{name}")
         self.entry.observe(self._add_entry, "value")
-        self.box = w.VBox([self.entry, self.tags, self.error], layout=w.Layout(width="100%"))
+        self.tags.observe(self._show_tags, "value")
+        self._show_tags()
+        self.box = w.VBox([self.entry, self.tags, self.error], layout=_BOX)
 
     def _add_entry(self, change: dict[str, Any]) -> None:
         new = [t for t in split_items(change["new"] or "") if t not in self.tags.value]
@@ -203,6 +206,9 @@ class TagInput(FieldInput):
             self.tags.value = [*self.tags.value, *new]
         if change["new"]:
             self.entry.value = ""
+
+    def _show_tags(self, _change: Any = None) -> None:
+        self.tags.layout.display = "flex" if self.tags.value else "none"  # no empty tag box
 
     def get(self) -> Any:
         return "; ".join(self.tags.value) or None

@@ -96,4 +96,4 @@ def browser_type_launch_args(browser_type_launch_args: dict, chromium: str) -> d
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict) -> dict:
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 1600}}

@@ -1,0 +1,55 @@
+"""The ``df.mg`` accessor: assess, style, table; importing it does not import ipywidgets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+import mgdecision as mg
+import mgdecision.accessor
+from mgdecision.accessor import flag_css, flag_indicator
+from mgdecision.render import PALETTE
+
+DF = pd.DataFrame({"Patient": ["A", "B", "C"], "Age": [45, 80, 29], "Serum Mg (mg/dL)": [1.4, 2.1, 1.9],
+                   "eGFR": [90, 25, 120], "Meds": ["omeprazole", "digoxin", "zzzdrug"]})
+
+
+def test_assess_is_assess_frame_and_leaves_df_alone() -> None:
+    before = DF.copy()
+    pd.testing.assert_frame_equal(DF.mg.assess(), mg.assess_frame(DF))
+    pd.testing.assert_frame_equal(DF, before)
+
+
+def test_style_colours_flag_columns_with_the_card_palette() -> None:
+    out = DF.mg.style().to_html()
+    assert f"background-color: {PALETTE['critical']}" in out  # B: eGFR 25 -> CONTRAINDICATED
+    assert f"background-color: {PALETTE['warning']}" in out  # C: input problem
+    assert "CONTRAINDICATED" in out
+    assessed = DF.mg.assess()
+    assert assessed.mg.style().data.equals(assessed)  # already assessed: not assessed again
+
+
+def test_flag_mapping() -> None:
+    assert flag_indicator("mg_contraindication", "CONTRAINDICATED") == "critical"
+    assert flag_indicator("mg_contraindication", "NONE_FOUND") is None
+    assert flag_indicator("mg_risk", "HIGH") == "warning"
+    assert flag_indicator("mg_interactions", "doxycycline (major): separate") == "warning"
+    assert flag_indicator("mg_interactions", "") is None
+    assert flag_css("mg_dose_status", "REFER") == f"background-color: {PALETTE['critical']}; color: #000"
+    assert flag_css("mg_input_problems", None) == ""
+
+
+def test_table_returns_the_cohort_widget() -> None:
+    from mgdecision.widgets import CohortTable
+
+    table = DF.mg.table()
+    assert isinstance(table, CohortTable) and len(table.result) == 3
+
+
+def test_accessor_import_does_not_import_ipywidgets() -> None:
+    code = "import sys, mgdecision.accessor; print('ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert mgdecision.accessor.MgAccessor is not None
