@@ -15,7 +15,7 @@ from typing import Any
 from .kb import Concept, knowledge
 from .models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from .reading import Patient, Serum
-from .terms import TermList
+from .terms import TermList, parse_list
 from .vocab import ContraLevel, DoseStatus, RiskLevel
 
 __all__ = ["Findings", "decide", "rda_mg", "ul_mg"]
@@ -185,25 +185,35 @@ _RENAL_CONCEPTS = frozenset({"ckd_3", "ckd_severe", "ckd_unstaged", "dialysis", 
 _LIST_CACHE: dict[tuple[str, str, str, str], _ListEffects] = {}
 
 
-def _list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
-    key = (dx.raw, meds.raw, sym.raw, route)
-    found = _LIST_CACHE.get(key)
-    if found is None:
-        if len(_LIST_CACHE) > 200_000:
-            _LIST_CACHE.clear()
-        found = _LIST_CACHE[key] = _compute_list_effects(dx, meds, sym, route)
-    return found
+@dataclass(frozen=True, slots=True)
+class _Partial:
+    """What one list cell contributes (cached per field, text and route); merged per row."""
+
+    hits: Mapping[str, tuple[str, ...]]  # risk factor id -> who
+    reasons: Mapping[str, Reason]  # risk factor id -> reason, reused when only this list names the factor
+    contra: Mapping[str, tuple[str, ...]]
+    k_sparing: tuple[str, ...]
+    symptoms: Mapping[str, str]  # symptom id -> how the row named it
+    interactions: tuple[Interaction, ...]
+    indications: tuple[str, ...]
+    forms: frozenset[str]
+    notes: tuple[Reason, ...]
+    conflicts: frozenset[str]  # seed-conflict ids
+    ids: frozenset[str]
+    sets: frozenset[str]
 
 
-def _compute_list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
+@lru_cache(maxsize=131072)
+def _partial(field: str, raw: str, route: str) -> _Partial:
     kb = knowledge()
+    terms = parse_list(field, raw)
     t = _tables()
-    concepts = dx.concepts + meds.concepts + sym.concepts
     hits: dict[str, list[str]] = {}
     contra: dict[str, list[str]] = {}
     k_sparing: list[str] = []
     symptoms: dict[str, str] = {}
-    for concept, named in concepts:
+    interactions = []
+    for concept, named in terms.concepts:
         who = _who(concept, named)
         if concept.risk:
             hits.setdefault(concept.risk, []).append(who)
@@ -216,61 +226,110 @@ def _compute_list_effects(dx: TermList, meds: TermList, sym: TermList, route: st
             symptoms.setdefault(concept.id, named)
         elif concept.symptom:
             symptoms.setdefault(concept.symptom, named)
-    factors = t["factors"]
-    risk_reasons = tuple(
-        Reason(f"{factors[fid]['label']}: {', '.join(who)}", _src(factors[fid]), factors[fid]["points"])
-        for fid, who in hits.items()
-    )
-    points = sum(factors[fid]["points"] for fid in hits)
-    rule = t["symptom_rule"]
-    symptom_concepts = {sid: kb.concepts[f"symptom:{sid}"] for sid in symptoms}
-    compatible = [symptoms[sid] for sid, c in symptom_concepts.items() if c.compatible]
-    symptom_reason = None
-    if len(compatible) >= rule["min_count"]:
-        symptom_reason = Reason(f"{rule['label']}: {', '.join(compatible)}", _src(rule), rule["points"])
-
-    interactions = []
-    for concept, named in meds.concepts:
         if concept.interaction:
             inter = t["interactions"][concept.interaction]
             severity = inter["severity"]
             if isinstance(severity, dict):
                 severity = severity[route]
             interactions.append(
-                Interaction(
-                    _who(concept, named),
-                    severity,
-                    inter["action"],
-                    inter.get("before_h"),
-                    inter.get("after_h"),
-                    _src(inter),
-                )
+                Interaction(who, severity, inter["action"], inter.get("before_h"), inter.get("after_h"), _src(inter))
             )
-    interactions.sort(key=lambda i: _SEVERITY_ORDER[i.severity])
-
-    indications = [c.label for c, _ in concepts if c.indication]
-    indications += [c.label for c in symptom_concepts.values() if c.indication]
-    wanted = {c.form for c in symptom_concepts.values() if c.form} | {c.form for c, _ in concepts if c.form}
-    notes = [Reason(f"{c.note} ({_who(c, named)})", c.sources) for c, named in concepts if c.note]
-    ids = {c.id for c, _ in concepts}
-    for conflict in kb.seed_conflicts.values():
-        if ids.intersection(conflict["when"]):
-            notes.append(
-                Reason(f"seed article conflict: {conflict['claim']}; the evidence: {conflict['fact']}", _src(conflict))
-            )
-    return _ListEffects(
-        risk_reasons=risk_reasons,
-        risk_points=points,
-        symptom_reason=symptom_reason,
+    symptom_concepts = [kb.concepts[f"symptom:{sid}"] for sid in symptoms]
+    ids = frozenset(c.id for c, _ in terms.concepts)
+    conflicts = frozenset(cid for cid, c in kb.seed_conflicts.items() if ids.intersection(c["when"]))
+    return _Partial(
+        hits={k: tuple(v) for k, v in hits.items()},
+        reasons={fid: _factor_reason(fid, tuple(who)) for fid, who in hits.items()},
         contra={k: tuple(v) for k, v in contra.items()},
         k_sparing=tuple(k_sparing),
+        symptoms=symptoms,
+        interactions=tuple(interactions),
+        indications=tuple(
+            [c.label for c, _ in terms.concepts if c.indication] + [c.label for c in symptom_concepts if c.indication]
+        ),
+        forms=frozenset({c.form for c in symptom_concepts if c.form} | {c.form for c, _ in terms.concepts if c.form}),
+        notes=tuple(Reason(f"{c.note} ({_who(c, named)})", c.sources) for c, named in terms.concepts if c.note),
+        conflicts=conflicts,
+        ids=ids,
+        sets=frozenset(c.sets for c, _ in terms.concepts if c.sets),
+    )
+
+
+def _factor_reason(fid: str, who: tuple[str, ...]) -> Reason:
+    factor = _tables()["factors"][fid]
+    return Reason(f"{factor['label']}: {', '.join(who)}", _src(factor), factor["points"])
+
+
+@lru_cache(maxsize=1024)
+def _symptom_reason(names: tuple[str, ...]) -> Reason:
+    rule = _tables()["symptom_rule"]
+    return Reason(f"{rule['label']}: {', '.join(names)}", _src(rule), rule["points"])
+
+
+@lru_cache(maxsize=64)
+def _conflict_notes(conflicts: frozenset[str]) -> tuple[Reason, ...]:
+    kb = knowledge()
+    return tuple(
+        Reason(f"seed article conflict: {c['claim']}; the evidence: {c['fact']}", _src(c))
+        for cid, c in kb.seed_conflicts.items()
+        if cid in conflicts
+    )
+
+
+def _list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
+    key = (dx.raw, meds.raw, sym.raw, route)
+    found = _LIST_CACHE.get(key)
+    if found is None:
+        if len(_LIST_CACHE) > 200_000:
+            _LIST_CACHE.clear()
+        found = _LIST_CACHE[key] = _merge(dx, meds, sym, route)
+    return found
+
+
+def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
+    """Combine the three lists' partial effects: each factor, rule and symptom counts once."""
+    kb = knowledge()
+    t = _tables()
+    parts = [_partial(terms.field, terms.raw, route) for terms in (dx, meds, sym) if terms.concepts]
+    factors = t["factors"]
+    risk_reasons: list[Reason] = []
+    points = 0
+    contra: dict[str, tuple[str, ...]] = {}
+    symptoms: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for part in parts:
+        for fid, who in part.hits.items():
+            if fid in seen:  # named by two lists: one reason with both
+                index = seen[fid]
+                merged = risk_reasons[index].text.split(": ", 1)[1].split(", ") + list(who)
+                risk_reasons[index] = _factor_reason(fid, tuple(merged))
+            else:
+                seen[fid] = len(risk_reasons)
+                risk_reasons.append(part.reasons[fid])
+                points += factors[fid]["points"]
+        for rule_id, who in part.contra.items():
+            contra[rule_id] = contra.get(rule_id, ()) + who
+        for sid, named in part.symptoms.items():
+            symptoms.setdefault(sid, named)
+    compatible = tuple(named for sid, named in symptoms.items() if kb.concepts[f"symptom:{sid}"].compatible)
+    symptom_reason = _symptom_reason(compatible) if len(compatible) >= t["symptom_rule"]["min_count"] else None
+    interactions = sorted((i for part in parts for i in part.interactions), key=lambda i: _SEVERITY_ORDER[i.severity])
+    forms = frozenset().union(*(part.forms for part in parts)) if parts else frozenset()
+    ids = frozenset().union(*(part.ids for part in parts)) if parts else frozenset()
+    conflicts = frozenset().union(*(part.conflicts for part in parts)) if parts else frozenset()
+    return _ListEffects(
+        risk_reasons=tuple(risk_reasons),
+        risk_points=points,
+        symptom_reason=symptom_reason,
+        contra=contra,
+        k_sparing=tuple(w for part in parts for w in part.k_sparing),
         renal_codes=bool(ids & _RENAL_CONCEPTS),
         interactions=tuple(interactions),
-        indications=tuple(indications),
-        forms=tuple(fid for fid in _FORM_PRIORITY if fid in wanted),
-        diarrhoea="diarrhoea" in wanted,
-        notes=tuple(notes),
-        sets=frozenset(c.sets for c, _ in concepts if c.sets),
+        indications=tuple(dict.fromkeys(i for part in parts for i in part.indications)),
+        forms=tuple(fid for fid in _FORM_PRIORITY if fid in forms),
+        diarrhoea="diarrhoea" in forms,
+        notes=tuple(n for part in parts for n in part.notes) + _conflict_notes(conflicts),
+        sets=frozenset().union(*(part.sets for part in parts)) if parts else frozenset(),
         readable=dx.readable or meds.readable or sym.readable,
         unrecognized=tuple(
             f"{terms.field} not recognised: {', '.join(terms.unrecognized)}"

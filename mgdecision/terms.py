@@ -134,49 +134,73 @@ def _suggest(words: str, kind: str, kb: Knowledge) -> str | None:
     return close[0] if close else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One list item as read: the concept keys it names, or why it was not counted."""
+
+    keys: tuple[str, ...]
+    negated: bool
+    problem: Problem | None
+
+
+@lru_cache(maxsize=131072)
+def _read_item(field: str, item: str) -> _Item | None:
+    """Match one item (cached: the same drug or code recurs across many list cells)."""
+    kb = knowledge()
+    words = norm(item.translate(_BRACKETS))
+    if not words:
+        return None
+    if _is_negated(words, kb):
+        return _Item(
+            (), True, Problem(field, item, ProblemCode.NEGATED, f"'{item}' read as absent or stopped; not counted")
+        )
+    words, _suspected = _strip_uncertain(words, kb)  # shown as written ("?MG"), counted as present
+    if field == "medications":
+        keys = _match_drug(words, kb)
+    elif field == "diagnoses":
+        keys = _match_condition(words, kb)
+    else:
+        keys = _match_symptoms(words, kb)
+    if keys:
+        return _Item(keys, False, None)
+    if field == "diagnoses" and _CODE.match(item.strip()):
+        return _Item(
+            (),
+            False,
+            Problem(
+                field,
+                item,
+                ProblemCode.UNRECOGNIZED_CODE,
+                f"ICD-10 code '{item}' is not in the knowledge base; not checked",
+            ),
+        )
+    message = f"'{item}' not recognised; not checked"
+    hint = _suggest(words, field, kb)
+    if hint:
+        message += f" (did you mean '{hint}'?)"
+    return _Item((), False, Problem(field, item, ProblemCode.UNRECOGNIZED, message))
+
+
 @lru_cache(maxsize=131072)
 def _parse(field: str, raw: str) -> TermList:
-    kb = knowledge()
-    concepts: list[tuple[Concept, str]] = []
+    concepts = knowledge().concepts
+    found: list[tuple[Concept, str]] = []
     seen: set[str] = set()
     unrecognized: list[str] = []
     negated: list[str] = []
     problems: list[Problem] = []
     for item in split_items(raw):
-        words = norm(item.translate(_BRACKETS))
-        if not words:
+        read = _read_item(field, item)
+        if read is None:
             continue
-        if _is_negated(words, kb):
-            negated.append(item)
-            problems.append(
-                Problem(field, item, ProblemCode.NEGATED, f"'{item}' read as absent or stopped; not counted")
-            )
-            continue
-        words, _suspected = _strip_uncertain(words, kb)  # shown as written ("?MG"), counted as present
-        if field == "medications":
-            keys = _match_drug(words, kb)
-        elif field == "diagnoses":
-            keys = _match_condition(words, kb)
-        else:
-            keys = _match_symptoms(words, kb)
-        if not keys:
-            unrecognized.append(item)
-            code = ProblemCode.UNRECOGNIZED
-            if field == "diagnoses" and _CODE.match(item.strip()):
-                code = ProblemCode.UNRECOGNIZED_CODE
-                message = f"ICD-10 code '{item}' is not in the knowledge base; not checked"
-            else:
-                message = f"'{item}' not recognised; not checked"
-            hint = _suggest(words, field, kb) if code == ProblemCode.UNRECOGNIZED else None
-            if hint:
-                message += f" (did you mean '{hint}'?)"
-            problems.append(Problem(field, item, code, message))
-            continue
-        for key in keys:
+        if read.problem is not None:
+            problems.append(read.problem)
+            (negated if read.negated else unrecognized).append(item)
+        for key in read.keys:
             if key not in seen:
                 seen.add(key)
-                concepts.append((kb.concepts[key], item))
-    return TermList(field, raw, tuple(concepts), tuple(unrecognized), tuple(negated), tuple(problems))
+                found.append((concepts[key], item))
+    return TermList(field, raw, tuple(found), tuple(unrecognized), tuple(negated), tuple(problems))
 
 
 def parse_list(field: str, raw: str) -> TermList:
