@@ -6,6 +6,7 @@
 See :mod:`mgdecision.batch.cli` for the command line and its exit codes.
 """
 
+from .export import write_assessed
 from .run import RunOptions, RunResult, assess_file
 
-__all__ = ["RunOptions", "RunResult", "assess_file"]
+__all__ = ["RunOptions", "RunResult", "assess_file", "write_assessed"]

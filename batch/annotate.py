@@ -8,6 +8,7 @@ Every string is written as text, never as a formula.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from copy import copy
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ class _Styles:
 
 def _render(wb: Any, content: SheetContent, st: _Styles, title: str) -> None:
     from openpyxl.chart import BarChart, Reference
+    from openpyxl.chart.marker import DataPoint
 
     ws = wb.create_sheet(title)
     for r, (row, style) in enumerate(zip(content.block.rows, content.block.styles, strict=True), start=1):
@@ -86,6 +88,11 @@ def _render(wb: Any, content: SheetContent, st: _Styles, title: str) -> None:
         chart.type, chart.title, chart.legend = "bar", spec.title, None
         chart.add_data(Reference(ws, min_col=2, min_row=spec.first + 1, max_row=spec.last + 1))
         chart.set_categories(Reference(ws, min_col=1, min_row=spec.first + 1, max_row=spec.last + 1))
+        for idx, colour in enumerate(spec.colours):
+            point = DataPoint(idx=idx)
+            point.graphicalProperties.solidFill = colour
+            point.graphicalProperties.line.solidFill = "404040"
+            chart.series[0].dPt.append(point)
         chart.height, chart.width = 7, 14
         ws.add_chart(chart, f"D{spec.anchor_row + 1}")
 
@@ -141,6 +148,12 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
         height = row_height(f.output)
         if height and (ws.row_dimensions[r].height or 0) < height:
             ws.row_dimensions[r].height = height
+            for j in range(len(f.values)):  # taller row: top-align input cells that had no alignment of their own
+                cell = ws.cell(r, c0 + j)
+                if cell.alignment.vertical is None:
+                    alignment = copy(cell.alignment)
+                    alignment.vertical = "top"
+                    cell.alignment = alignment
         for col, value in zip(targets, f.output, strict=True):
             cell = ws.cell(r, col)
             put(cell, value)

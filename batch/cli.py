@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Write NAME.flagged.xlsx beside the input: the patient sheet with the mg_* "
                                    "output columns, plus Input problems, Summary and Sources sheets.")
-    a.add_argument("input", type=Path, help=".xlsx, .xlsm, .csv or .parquet")
+    a.add_argument("input", type=Path, help=".xlsx, .xlsm (annotate or streaming); .xls, .ods, .csv, .parquet")
     a.add_argument("-o", "--output", type=Path,
                    help="output path (.xlsx, .csv or .parquet); default NAME.flagged.xlsx beside the input")
     a.add_argument("--sheet", help="patient sheet name (default: the first sheet)")
@@ -75,12 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--annotate", dest="streaming", action="store_false",
                       help="keep the user's workbook and append the columns (default for ordinary sizes)")
     a.add_argument("--force", action="store_true", help="replace an existing output file")
+    a.add_argument("--workers", type=int, metavar="N",
+                   help="streaming mode: processes assessing rows while the file is written (default: automatic)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or mapping printout")
     a.add_argument("--engine", choices=("local", "dask"), default="local",
                    help="dask: CSV/Parquet in and out on a Dask cluster (local by default)")
     a.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: an existing scheduler address")
-    app = sub.add_parser("app", help="start the clinician app (widgets)", add_help=False)
-    app.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("app", help="start the clinician app (widgets); its options follow 'app'", add_help=False)
     return parser
 
 
@@ -90,9 +91,9 @@ def _run_dask(args: argparse.Namespace, columns: dict[str, str]) -> RunResult:
     if not args.input.exists():
         raise RefusedInput(f"input not found: {args.input}")
     target = resolve_output(args.input, args.output or args.input.with_name(f"{args.input.stem}.flagged.csv"),
-                            force=args.force)
+                            force=args.force, folder_ok=True)
     tally = run_dask(args.input, target, columns, scheduler=args.scheduler)
-    return RunResult(target, "dask", tally, -1)
+    return RunResult(target, "dask", tally, None)
 
 
 def _app(rest: list[str]) -> int:
@@ -106,9 +107,10 @@ def _app(rest: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.command == "app":
-        return _app(args.rest)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["app"]:  # everything after "app" belongs to the app's own parser
+        return _app(argv[1:])
+    args = build_parser().parse_args(argv)
     err = sys.stderr
     try:
         columns = _mapping(args.map)
@@ -117,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             if args.scheduler:
                 raise mg.UsageError("--scheduler needs --engine dask")
-            opts = RunOptions(args.input, args.output, args.sheet, columns, args.streaming, args.force, args.quiet)
+            opts = RunOptions(args.input, args.output, args.sheet, columns, args.streaming, args.force, args.quiet,
+                              workers=args.workers)
             result = assess_file(opts, err=err)
     except mg.UsageError as exc:
         print(f"mgdecision: error: {exc}", file=err)

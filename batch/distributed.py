@@ -35,9 +35,13 @@ def read_frame(path: Path, blocksize: str | int = "16MB") -> Any:
     raise mg.UsageError("--engine dask reads .csv or .parquet")
 
 
+def _as_text(df: Any) -> Any:
+    """Object columns as pandas strings, so that Parquet gets a stable schema across partitions."""
+    return df.astype({c: "string" for c in df.columns if df[c].dtype == object or str(df[c].dtype) == "str"})
+
+
 def _assess(part: Any, columns: Mapping[str, str] | None) -> Any:
-    out = mg.assess_frame(part, columns=columns)
-    return out.astype({c: object for c in mg.COLUMNS if c not in ("mg_dose_min_mg", "mg_dose_max_mg")})
+    return _as_text(mg.assess_frame(part, columns=columns))
 
 
 def assess_partitions(ddf: Any, columns: Mapping[str, str] | None = None) -> Any:
@@ -46,9 +50,9 @@ def assess_partitions(ddf: Any, columns: Mapping[str, str] | None = None) -> Any
 
     mg.map_headers(list(ddf.columns), columns)  # unknown --map fields fail here, before any work
     empty = ddf._meta.iloc[:0]
-    meta = pd.concat([empty.drop(columns=[c for c in mg.COLUMNS if c in empty.columns]),
-                      pd.DataFrame({c: pd.Series(dtype="float64" if c.endswith("_mg") else object)
-                                    for c in mg.COLUMNS})], axis=1)
+    meta = _as_text(pd.concat([empty.drop(columns=[c for c in mg.COLUMNS if c in empty.columns]),
+                               pd.DataFrame({c: pd.Series(dtype="float64" if c.endswith("_mg") else object)
+                                             for c in mg.COLUMNS})], axis=1))
     return ddf.map_partitions(_assess, columns, meta=meta)
 
 
@@ -86,14 +90,14 @@ def _staged(target: Path) -> Iterator[Path]:
 
 
 def run_dask(source: Path, target: Path, columns: Mapping[str, str] | None, *, scheduler: str | None = None,
-             processes: bool = True) -> Tally:
+             processes: bool = True, blocksize: str | int = "16MB") -> Tally:
     """Flag ``source`` into ``target`` (.csv or .parquet) on a cluster; return the counts."""
     import dask
 
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise mg.UsageError("--engine dask writes .csv or .parquet (use -o NAME.csv or -o NAME.parquet)")
     try:
-        ddf = read_frame(source)
+        ddf = read_frame(source, blocksize)
     except mg.UsageError:
         raise
     except Exception as exc:

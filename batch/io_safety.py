@@ -84,11 +84,14 @@ def check_archive(path: Path, *, max_bytes: int | None = None, max_ratio: float 
                                f"(limit {max_ratio:,.0f}:1); possible zip bomb")
 
 
-def resolve_output(source: Path, output: Path | None, *, force: bool, suffix: str = ".xlsx") -> Path:
+def resolve_output(source: Path, output: Path | None, *, force: bool, suffix: str = ".xlsx",
+                   folder_ok: bool = False) -> Path:
     """The output path: default ``NAME.flagged.xlsx`` beside the input; refuse the input itself or a clobber."""
     out = output if output is not None else source.with_name(f"{source.stem}.flagged{suffix}")
     if out.resolve() == source.resolve() or (out.exists() and os.path.samefile(out, source)):
         raise UsageError(f"refusing to write the output over the input ({source.name}); choose another -o path")
+    if out.is_dir() and not folder_ok:
+        raise UsageError(f"{out} is a folder; give a file name for the output")
     if out.exists() and not force:
         raise UsageError(f"{out} already exists; use --force to replace it")
     if not out.parent.is_dir():
@@ -104,6 +107,9 @@ def atomic_output(path: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # an ordinary file for the user's folder, not mkstemp's 0600
         os.replace(tmp_path, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

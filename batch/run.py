@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,10 +15,11 @@ from typing import TextIO
 
 import mgdecision as mg
 
-from .engine import Flagged, Tally, flag_rows, header_map, missing_key_fields
+from .engine import Flagged, Tally, default_workers, flag_rows, header_map, missing_key_fields, worker_pool
 from .io_safety import RefusedInput, atomic_output, resolve_output
 from .sheets import SheetContent, sources_sheet, summary_sheet
-from .source import EXCEL_SUFFIXES, FLAT_SUFFIXES, Table, open_calamine, open_flat, open_openpyxl
+from .source import CALAMINE_SUFFIXES, EXCEL_SUFFIXES, FLAT_SUFFIXES, Table, open_calamine, open_flat, open_openpyxl
+from .streaming import MAX_ROWS
 
 __all__ = ["STREAMING_THRESHOLD_BYTES", "RunOptions", "RunResult", "assess_file"]
 
@@ -37,6 +38,7 @@ class RunOptions:
     force: bool = False
     quiet: bool = False
     as_of: date | None = None
+    workers: int | None = None  # assessment processes in streaming mode; None: automatic
 
 
 @dataclass
@@ -44,7 +46,7 @@ class RunResult:
     output: Path
     mode: str
     tally: Tally
-    problems: int
+    problems: int | None  # None when not counted (dask)
 
 
 def _progress(rows: Iterable[Flagged], total: int, quiet: bool, err: TextIO) -> Iterable[Flagged]:
@@ -63,7 +65,7 @@ def _counting(rows: Iterable[Flagged], box: list[int]) -> Iterable[Flagged]:
 
 def choose_mode(opts: RunOptions) -> str:
     suffix = opts.source.suffix.lower()
-    if suffix in FLAT_SUFFIXES:
+    if suffix in FLAT_SUFFIXES or suffix in CALAMINE_SUFFIXES:
         return "streaming"
     if opts.streaming is not None:
         return "streaming" if opts.streaming else "annotate"
@@ -74,9 +76,11 @@ def _open(opts: RunOptions, mode: str) -> Table:
     suffix = opts.source.suffix.lower()
     if suffix in FLAT_SUFFIXES:
         return open_flat(opts.source)
-    if suffix in EXCEL_SUFFIXES:
-        return open_openpyxl(opts.source, opts.sheet) if mode == "annotate" else open_calamine(opts.source, opts.sheet)
-    raise mg.UsageError(f"unsupported input type {suffix!r}; use .xlsx, .xlsm, .csv or .parquet")
+    if suffix in EXCEL_SUFFIXES and mode == "annotate":
+        return open_openpyxl(opts.source, opts.sheet)
+    if suffix in EXCEL_SUFFIXES or suffix in CALAMINE_SUFFIXES:
+        return open_calamine(opts.source, opts.sheet)
+    raise mg.UsageError(f"unsupported input type {suffix!r}; use .xlsx, .xlsm, .xls, .ods, .csv or .parquet")
 
 
 def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
@@ -90,45 +94,60 @@ def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
     mode = choose_mode(opts)
     if requested != ".xlsx":
         mode = "flat"
-    table = _open(opts, "annotate" if mode == "annotate" else "streaming")
-    hmap = header_map(table, opts.columns)
-    if not opts.quiet:
-        print(f"Sheet {table.sheet!r}: {table.n_rows} rows; column mapping:\n{hmap.describe()}", file=err)
-    for col, probable in hmap.near_misses.items():
-        print(f"warning: column {col!s} is not used; did you mean {probable}? (use --map)", file=err)
-    missing = missing_key_fields(hmap)
-    if missing:
-        print("warning: no column for " + ", ".join(missing) + "; flags that need them will be UNKNOWN or limited",
-              file=err)
-    tally = Tally()
-    count = [0]
-    rows = _counting(_progress(flag_rows(table, hmap, tally, as_of=opts.as_of), table.n_rows, opts.quiet, err), count)
+    if mode == "annotate":
+        workers = 0
+    else:
+        workers = opts.workers if opts.workers is not None else default_workers(opts.source.stat().st_size)
+    with worker_pool(workers) as pool:
+        table = _open(opts, mode)
+        hmap = header_map(table, opts.columns)
+        if not opts.quiet:
+            print(f"Sheet {table.sheet!r}: {table.n_rows} rows; column mapping:\n{hmap.describe()}", file=err)
+        for col, probable in hmap.near_misses.items():
+            print(f"warning: column {col!s} is not used; did you mean {probable}? (use --map)", file=err)
+        missing = missing_key_fields(hmap)
+        if missing:
+            print("warning: no column for " + ", ".join(missing) + "; flags that need them will be UNKNOWN or "
+                  "limited", file=err)
+        if mode != "flat" and table.header_row + table.n_rows > MAX_ROWS:
+            raise mg.UsageError(f"{table.n_rows:,} rows do not fit in one worksheet; write CSV or Parquet "
+                                "(-o NAME.csv)")
+        tally = Tally()
+        count = [0]
+        flagged = flag_rows(table, hmap, tally, as_of=opts.as_of, pool=pool, in_flight=workers + 1)
+        rows = _counting(_progress(flagged, table.n_rows, opts.quiet, err), count)
 
-    def extra() -> list[SheetContent]:
-        return [summary_sheet(tally), sources_sheet(input_name=opts.source.name, sheet=table.sheet, mode=mode,
-                                                    hmap=hmap)]
+        def extra() -> list[SheetContent]:
+            return [summary_sheet(tally), sources_sheet(input_name=opts.source.name, sheet=table.sheet, mode=mode,
+                                                        hmap=hmap)]
 
-    with atomic_output(target) as tmp:
-        if mode == "annotate":
-            from .annotate import write_annotated
-
-            write_annotated(table, rows, extra, tmp)
-        elif mode == "streaming":
-            from .streaming import write_streaming
-
-            write_streaming(table, rows, extra, tmp)
-        else:
-            from .flat import write_flat
-
-            write_flat(table, rows, tmp, requested)
+        with atomic_output(target) as tmp:
+            _write(mode, table, rows, extra, tmp, requested)
     return RunResult(target, mode, tally, count[0])
+
+
+def _write(mode: str, table: Table, rows: Iterable[Flagged], extra: Callable[[], list[SheetContent]], tmp: Path,
+           suffix: str) -> None:
+    if mode == "annotate":
+        from .annotate import write_annotated
+
+        write_annotated(table, rows, extra, tmp)
+    elif mode == "streaming":
+        from .streaming import write_streaming
+
+        write_streaming(table, rows, extra, tmp)
+    else:
+        from .flat import write_flat
+
+        write_flat(table, rows, tmp, suffix)
 
 
 def report(result: RunResult, out: TextIO) -> None:
     """The closing printout: counts per level and where the output is."""
     t = result.tally
-    print(f"Flagged {t.rows} rows ({result.mode} mode); {t.rows_with_problems} rows with input problems "
-          f"({result.problems} problems).", file=out)
+    listed = f" ({result.problems} problems)" if result.problems is not None else ""
+    print(f"Flagged {t.rows} rows ({result.mode} mode); {t.rows_with_problems} rows with input problems{listed}.",
+          file=out)
     print(t.lines(), file=out)
     print(f"Output: {result.output}", file=out)
 

@@ -82,6 +82,7 @@ class ChartSpec:
     first: int
     last: int
     anchor_row: int
+    colours: tuple[str, ...] = ()  # one fill per bar (the level colours)
 
 
 @dataclass
@@ -119,7 +120,8 @@ def summary_sheet(tally: Tally) -> SheetContent:
         first = len(b.rows)
         for level in order:
             _add(b, [level, counts.get(level, 0)], "level")
-        charts.append(ChartSpec(title.split(" (")[0] + " (rows)", first, len(b.rows) - 1, 0))
+        charts.append(ChartSpec(title.split(" (")[0] + " (rows)", first, len(b.rows) - 1, 0,
+                                tuple(LEVEL_FILLS[level] for level in order)))
     for title, counter in (("Most frequent interactions", tally.interactions),
                            ("Most frequent unrecognised terms", tally.unrecognized),
                            ("Input problems by reason code", tally.problem_codes)):
@@ -127,7 +129,7 @@ def summary_sheet(tally: Tally) -> SheetContent:
         _add(b, [title, "Rows" if "problems" not in title else "Problems"], "header")
         for term, n in counter.most_common(TOP_N) or [("(none)", 0)]:
             _add(b, [term, n])
-    charts = [ChartSpec(c.title, c.first, c.last, 1 + 16 * k) for k, c in enumerate(charts)]
+    charts = [ChartSpec(c.title, c.first, c.last, 1 + 16 * k, c.colours) for k, c in enumerate(charts)]
     return SheetContent("Summary", b, (44, 10), charts)
 
 

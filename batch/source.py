@@ -17,9 +17,11 @@ from mgdecision import Problem, ProblemCode, UsageError
 
 from .io_safety import RefusedInput, check_archive, require_defusedxml
 
-__all__ = ["EXCEL_SUFFIXES", "FLAT_SUFFIXES", "Table", "column_letter", "open_calamine", "open_flat", "open_openpyxl"]
+__all__ = ["CALAMINE_SUFFIXES", "EXCEL_SUFFIXES", "FLAT_SUFFIXES", "Table", "column_letter", "open_calamine",
+           "open_flat", "open_openpyxl"]
 
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")  # annotate or streaming
+CALAMINE_SUFFIXES = (".xls", ".ods")  # streaming only (read by python-calamine)
 FLAT_SUFFIXES = (".csv", ".parquet")
 
 
@@ -134,7 +136,8 @@ def open_openpyxl(path: Path, sheet: str | None) -> Table:
 
 def open_calamine(path: Path, sheet: str | None) -> Table:
     """Read the patient table with python-calamine (saved values of formula cells; nothing evaluated)."""
-    check_archive(path)
+    if path.suffix.lower() != ".xls":  # .xls is not a zip archive
+        check_archive(path)
     import python_calamine
 
     try:

@@ -30,8 +30,9 @@ from .sheets import (
 )
 from .source import Table, to_naive
 
-__all__ = ["WORKBOOK_OPTIONS", "write_streaming"]
+__all__ = ["MAX_ROWS", "WORKBOOK_OPTIONS", "write_streaming"]
 
+MAX_ROWS = 1_048_576  # rows in one worksheet
 WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                     "strings_to_numbers": False, "nan_inf_to_errors": True}
 
@@ -83,7 +84,9 @@ def _render(wb: Any, content: SheetContent, title: str, fmts: dict[str, Any],
     for spec in content.charts:
         chart = wb.add_chart({"type": "bar"})
         chart.add_series({"categories": [title, spec.first, 0, spec.last, 0],
-                          "values": [title, spec.first, 1, spec.last, 1], "name": spec.title})
+                          "values": [title, spec.first, 1, spec.last, 1], "name": spec.title,
+                          "points": [{"fill": {"color": f"#{c}"}, "border": {"color": "#404040"}}
+                                     for c in spec.colours]})
         chart.set_title({"name": spec.title})
         chart.set_legend({"none": True})
         chart.set_size({"width": 520, "height": 260})
@@ -125,7 +128,8 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     for j, name in enumerate(names):
         ws.set_column(c0 + j, c0 + j, input_width(name, [f.values[keep[j]] for f in head]), fmts["wrap"])
     for k, name in enumerate(mg.COLUMNS):
-        ws.set_column(out_c0 + k, out_c0 + k, OUTPUT_WIDTHS[name], fmts["wrap"] if name in WRAP_COLUMNS else fmts["top"])
+        fmt = fmts["wrap"] if name in WRAP_COLUMNS else fmts["top"]
+        ws.set_column(out_c0 + k, out_c0 + k, OUTPUT_WIDTHS[name], fmt)
     ws.freeze_panes(r0 + 1, 0)
     ws.repeat_rows(r0)
     ws.set_landscape()
@@ -136,7 +140,7 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     problems.row(0, 0, PROBLEM_HEADERS, fmts["header"])
     level_fmts = {k: v for k, v in fmts.items() if k.startswith("level:")}
     same_width = len(keep) == len(table.names)
-    last, pr = r0, 0
+    last, pr, unlisted = r0, 0, 0
 
     def all_rows() -> Iterable[Flagged]:
         yield from head
@@ -153,9 +157,16 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
         for k in level_at:
             ws.write_string(last, out_c0 + k, out[k], level_fmts.get(f"level:{out[k]}"))
         patient.row(last, out_c0 + level_end, out[level_end:])
+        ws.row_info.pop(last - 1, None)  # flushed when this row began; XlsxWriter would keep it to the end
         for line in f.problems:
-            pr += 1
-            problems.row(pr, 0, problem_row(line))
+            if pr + 1 < MAX_ROWS - 1:
+                pr += 1
+                problems.row(pr, 0, problem_row(line))
+            else:
+                unlisted += 1
+    if unlisted:
+        problems.row(pr + 1, 0, ["", "", "", "", "", "", "", f"{unlisted:,} more problems not listed here "
+                                 "(sheet full); see the mg_input_problems column"])
     ws.autofilter(r0, c0, max(last, r0 + 1), out_c0 + len(mg.COLUMNS) - 1)
     problems_ws.autofilter(0, 0, max(pr, 1), len(PROBLEM_HEADERS) - 1)
     for content in extra():

@@ -1,8 +1,6 @@
-"""Export the flagged table as .xlsx.
+"""Export the flagged table as .xlsx: the batch command's workbook (``mgdecision.batch.write_assessed``).
 
-TO BE REPLACED by the batch command's writer (``mgdecision.batch``) once it exposes a function that
-writes an assessed DataFrame, so that the widgets and ``mgdecision batch`` produce the same workbook.
-Until then this writes the assessed frame with the flag columns coloured like the cards.
+Without the batch extra installed, the assessed frame is written with the flag columns coloured like the cards.
 """
 
 from __future__ import annotations
@@ -35,9 +33,9 @@ def export_xlsx(result: pd.DataFrame, path: str | Path | None = None) -> bytes:
 
 
 def _batch_writer() -> Any:
-    """The batch command's writer, when it exists (``mgdecision.batch.write_assessed``)."""
+    """The batch command's writer, when its dependencies are installed."""
     try:
-        from mgdecision.batch import write_assessed  # type: ignore[attr-defined]
+        from mgdecision.batch import write_assessed
     except ImportError:
         return None
     return write_assessed

@@ -95,6 +95,8 @@ def test_export_xlsx_round_trips(table: CohortTable, tmp_path: Path) -> None:
     assert path.read_bytes() == data
     back = pd.read_excel(io.BytesIO(data), engine="openpyxl")
     assert list(back["mg_contraindication"]) == list(table.result["mg_contraindication"])
+    sheets = pd.ExcelFile(io.BytesIO(data), engine="openpyxl").sheet_names
+    assert sheets[1:] == ["Input problems", "Summary", "Sources"]  # the batch command's workbook
     table.export_button.click()
     assert 'download="mg_flags.xlsx"' in table.download.value and "base64," in table.download.value
 

@@ -1,0 +1,97 @@
+"""CSV/Parquet in and out, and ``--engine dask`` on a local two-worker cluster."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mgdecision as mg
+
+from .conftest import HEADERS, INJECTION, ROWS
+
+
+def _frame(n: int) -> pd.DataFrame:
+    rows = [[f"{r[0]}-{i}", *r[1:]] for i in range(n // len(ROWS) + 1) for r in ROWS][:n]
+    df = pd.DataFrame(rows, columns=HEADERS).astype(object)
+    return df.map(lambda v: "" if v is None else str(v))
+
+
+def test_csv_in_csv_out_with_quote_prefix(tmp_path: Path, run_cli) -> None:
+    df = _frame(12)
+    df.loc[0, "Diagnoses"] = INJECTION
+    df.loc[1, "Symptoms"] = "@cmd"
+    src = tmp_path / "list.csv"
+    df.to_csv(src, index=False)
+    out = tmp_path / "list.flagged.csv"
+    code, stdout, _ = run_cli("assess", src, "-o", out, "-q")
+    assert code == 0 and str(out) in stdout
+    with out.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == HEADERS + list(mg.COLUMNS)
+    assert rows[1][HEADERS.index("Diagnoses")] == "'" + INJECTION
+    assert rows[2][HEADERS.index("Symptoms")] == "'@cmd"
+    expected = mg.assess_frame(pd.read_csv(src, dtype=object, keep_default_na=False))
+    assert [r[len(HEADERS)] for r in rows[1:]] == expected["mg_risk"].tolist()
+    assert [r[0] for r in rows[1:]] == df["Patient ID"].tolist()
+
+
+def test_parquet_in_workbook_out(tmp_path: Path, run_cli) -> None:
+    import openpyxl
+
+    df = _frame(30)
+    src = tmp_path / "list.parquet"
+    df.to_parquet(src)
+    assert run_cli("assess", src, "-q")[0] == 0
+    ws = openpyxl.load_workbook(tmp_path / "list.flagged.xlsx")["list"]
+    got = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    expected = mg.assess_frame(df)
+    assert [g[len(HEADERS)] for g in got] == expected["mg_risk"].tolist()
+    assert [g[len(HEADERS) + 2] for g in got] == expected["mg_dose_status"].tolist()
+
+
+def _compare(result: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert list(result.columns) == list(expected.columns)
+    assert len(result) == len(expected)
+    for col in mg.COLUMNS:
+        got = result[col].tolist()
+        want = expected[col].tolist()
+        if col.endswith("_mg"):
+            assert pd.Series(got, dtype=float).equals(pd.Series(want, dtype=float)), col
+        else:
+            assert [("" if pd.isna(g) else g) for g in got] == want, col
+    assert result[HEADERS[0]].tolist() == expected[HEADERS[0]].tolist()
+
+
+def test_dask_local_cluster_equals_single_process(tmp_path: Path) -> None:
+    from mgdecision.batch.distributed import run_dask
+
+    df = _frame(300)
+    src = tmp_path / "big.csv"
+    df.to_csv(src, index=False)
+    expected = mg.assess_frame(pd.read_csv(src, dtype=object, keep_default_na=False))
+    for target in (tmp_path / "out.parquet", tmp_path / "out.csv"):
+        tally = run_dask(src, target, None, processes=False, blocksize=4000)
+        assert tally.rows == 300 and sum(tally.risk.values()) == 300
+        if target.suffix == ".csv":
+            result = pd.read_csv(target, dtype=object, keep_default_na=False)
+            result = result.astype({"mg_dose_min_mg": float, "mg_dose_max_mg": float}, errors="ignore")
+            result["mg_dose_min_mg"] = pd.to_numeric(result["mg_dose_min_mg"])
+            result["mg_dose_max_mg"] = pd.to_numeric(result["mg_dose_max_mg"])
+        else:
+            result = pd.read_parquet(target)
+        _compare(result.reset_index(drop=True), expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "out.csv", "out.parquet"]
+
+
+@pytest.mark.slow
+def test_dask_cli_with_worker_processes(tmp_path: Path, run_cli) -> None:
+    df = _frame(60)
+    src = tmp_path / "list.csv"
+    df.to_csv(src, index=False)
+    code, out, _ = run_cli("assess", src, "--engine", "dask", "-o", tmp_path / "list.flagged.parquet")
+    assert code == 0 and "dask mode" in out
+    result = pd.read_parquet(tmp_path / "list.flagged.parquet")
+    assert result["mg_risk"].tolist() == mg.assess_frame(df)["mg_risk"].tolist()

@@ -1,0 +1,81 @@
+"""Streaming mode: same flagged values as annotate mode, in order, with worker processes too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import mgdecision as mg
+import mgdecision.batch.engine as engine
+from mgdecision.batch import RunOptions, assess_file
+from mgdecision.batch.sheets import LEVEL_FILLS
+
+from .conftest import HEADERS, ROWS, flagged_table, write_clinic
+
+MANY = [[f"{r[0]}-{i}", *r[1:]] for i in range(9) for r in ROWS]  # 54 rows
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Path:
+    return write_clinic(tmp_path / "many.xlsx", header_row=2, rows=MANY)
+
+
+def test_streaming_equals_annotate(many: Path, run_cli) -> None:
+    assert run_cli("assess", many, "--annotate", "-o", many.with_name("a.xlsx"), "-q")[0] == 0
+    assert run_cli("assess", many, "--streaming", "-o", many.with_name("s.xlsx"), "-q")[0] == 0
+    ha, a = flagged_table(many.with_name("a.xlsx"))
+    hs, s = flagged_table(many.with_name("s.xlsx"))
+    assert ha == hs == HEADERS + list(mg.COLUMNS)
+    assert [r["Patient ID"] for r in s] == [r[0] for r in MANY]
+    for ra, rs in zip(a, s, strict=True):
+        assert {c: ra[c] for c in mg.COLUMNS} == {c: rs[c] for c in mg.COLUMNS}
+
+    wb = openpyxl.load_workbook(many.with_name("s.xlsx"))
+    ws = wb["Patients"]
+    assert wb.sheetnames == ["Patients", "Input problems", "Summary", "Sources"]
+    assert ws.freeze_panes == "A3"  # header on row 2, as in the input
+    assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(HEADERS) + 10)}{len(MANY) + 2}"
+    risk = ws.cell(3, len(HEADERS) + 1)
+    assert risk.fill.fgColor.rgb.endswith(LEVEL_FILLS[risk.value]) and risk.font.b
+    assert ws.cell(2, 1).font.b and ws.cell(2, 1).fill.fgColor.rgb.endswith("0072B2")
+    assert len(wb["Summary"]._charts) == 3
+    heights = [ws.row_dimensions[r].height for r in range(3, len(MANY) + 3)]
+    assert all(h for h in heights)  # long wrapped text gets taller rows, on every row (none lost when flushed)
+
+
+@pytest.mark.slow
+def test_ods_input_read_by_calamine(many: Path, run_cli) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice (soffice) is needed to make the .ods input")
+    subprocess.run(["soffice", "--headless", "--convert-to", "ods", "--outdir", str(many.parent), str(many)],
+                   check=True, capture_output=True, timeout=120)
+    code, out, _ = run_cli("assess", many.with_suffix(".ods"), "-q")
+    assert code == 0 and "streaming mode" in out
+    _, rows = flagged_table(many.with_name("many.flagged.xlsx"))
+    assert [r["Patient ID"] for r in rows] == [r[0] for r in MANY]
+    assert [r["mg_risk"] for r in rows] == [mg.assess(dict(zip(HEADERS, r, strict=True))).row()["mg_risk"]
+                                            for r in MANY]
+
+
+def test_worker_processes_keep_order(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "CHUNK_ROWS", 7)
+    single = assess_file(RunOptions(many, many.with_name("one.xlsx"), streaming=True, quiet=True, workers=0))
+    multi = assess_file(RunOptions(many, many.with_name("two.xlsx"), streaming=True, quiet=True, workers=2))
+    assert single.tally == multi.tally and single.problems == multi.problems
+    assert flagged_table(single.output) == flagged_table(multi.output)
+    rows = [[c.value for c in r] for r in openpyxl.load_workbook(multi.output)["Input problems"].iter_rows()]
+    assert [r[0] for r in rows[1:]] == sorted(r[0] for r in rows[1:])
+
+
+def test_automatic_streaming_above_threshold(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mgdecision.batch.run as run
+
+    monkeypatch.setattr(run, "STREAMING_THRESHOLD_BYTES", 100)
+    assert assess_file(RunOptions(many, quiet=True)).mode == "streaming"
+    monkeypatch.setattr(run, "STREAMING_THRESHOLD_BYTES", 10**9)
+    assert assess_file(RunOptions(many, force=True, quiet=True)).mode == "annotate"
