@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 import mgdecision as mg
-from mgdecision.frame import iter_assessments
+from mgdecision.frame import iter_assessments, paused_gc
 
 from .source import Table, column_letter
 
@@ -113,6 +113,13 @@ def _flag_chunk(chunk: list[list[Any]], start: int, columns: list[str], hmap: mg
     df = pd.DataFrame(chunk, columns=columns, dtype=object)
     at = {c: j for j, c in enumerate(columns)}
     results: Chunk = []
+    with paused_gc():
+        _collect(results, df, start, hmap, formula_problems, header_row, first_col, at, as_of)
+    return results
+
+
+def _collect(results: Chunk, df: Any, start: int, hmap: mg.HeaderMap, formula_problems: Mapping[int, list[mg.Problem]],
+             header_row: int, first_col: int, at: Mapping[str, int], as_of: date | None) -> None:
     for index, a in enumerate(iter_assessments(df, header_map=hmap, as_of=as_of), start=start):
         out = a.row()
         problems = [*a.problems, *formula_problems.get(index, ())]
@@ -128,7 +135,6 @@ def _flag_chunk(chunk: list[list[Any]], start: int, columns: list[str], hmap: mg
         results.append(([out[c] for c in mg.COLUMNS], lines,
                         [f"{i.drug.split(' (')[0]} ({i.severity})" for i in a.interactions],
                         [t.lower() for t in a.unrecognized]))
-    return results
 
 
 def _ready() -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 from xlwings import arg, func
 
 import mgdecision as mg
+from mgdecision.frame import paused_gc
 
 from .cells import ArgumentError, excel_value, flag, header_text, matrix, normalise, number, row_cells, text
 
@@ -132,11 +133,12 @@ def _table(table: Any) -> list[list[Any]]:
                             "none of its cells names a patient field; e.g. =MG_TABLE(A1:N501)")
     width = len(headers)
     out: list[list[Any]] = [list(mg.COLUMNS)]
-    for cells in rows[1:]:
-        values = [normalise(cell) for cell in cells] if len(cells) == width else None
-        if values is None:
-            raise ArgumentError("the table's rows differ in length; pass a rectangular range")
-        out.append(list(_outputs(values, headers)))
+    with paused_gc():
+        for cells in rows[1:]:
+            values = [normalise(cell) for cell in cells] if len(cells) == width else None
+            if values is None:
+                raise ArgumentError("the table's rows differ in length; pass a rectangular range")
+            out.append(list(_outputs(values, headers)))
     return out
 
 

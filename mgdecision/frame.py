@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,26 @@ from .vocab import ProblemCode
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FAILURE_COLUMNS", "assess_frame", "failure_cases", "iter_assessments"]
+__all__ = ["FAILURE_COLUMNS", "assess_frame", "failure_cases", "iter_assessments", "paused_gc"]
 
+_NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
 FAILURE_COLUMNS = ("row", "patient_id", "column", "field", "value", "reason_code", "message")
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause cyclic garbage collection while a batch of rows is assessed (restored afterwards).
+
+    Assessing creates many small objects without cycles; collection passes over the growing caches would
+    otherwise double the time per row. Use it around loops over :func:`iter_assessments`.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _check_frame(df: Any) -> None:
@@ -70,6 +88,8 @@ def assess_frame(
 ) -> pd.DataFrame:
     """Return ``df``'s columns followed by the output :data:`COLUMNS`, one row per input row, same index.
 
+    The two dose columns are float64 (NaN where not applicable); the text columns are object columns.
+
     ``columns`` maps a header (as written) to a field name when the automatic mapping is not enough.
     Raises :class:`UsageError` when no column maps to any field.
     """
@@ -81,17 +101,16 @@ def assess_frame(
         raise UsageError(
             "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
         )
-    collecting = gc.isenabled()
-    gc.disable()  # the rows create many small acyclic objects; cyclic collection passes would dominate
-    try:
+    with paused_gc():
         values = [a.row_values() for a in iter_assessments(df, as_of=as_of, header_map=hmap)]
-    finally:
-        if collecting:
-            gc.enable()
     by_column = list(zip(*values, strict=True)) if values else [()] * len(COLUMNS)
-    out = pd.DataFrame(dict(zip(COLUMNS, by_column, strict=True)), index=df.index)
-    for col in ("mg_dose_min_mg", "mg_dose_max_mg"):
-        out[col] = out[col].astype("float64")
+    out = pd.DataFrame(
+        {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
+            name: pd.Series(column, index=df.index, dtype="float64" if name in _NUMERIC else object)
+            for name, column in zip(COLUMNS, by_column, strict=True)
+        },
+        index=df.index,
+    )
     kept = df.drop(columns=[c for c in COLUMNS if c in df.columns])
     return pd.concat([kept, out], axis=1)
 
