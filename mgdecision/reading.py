@@ -567,6 +567,8 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         p.age, found = _read_age(_hashable(v) if not isinstance(v, bool) else "TRUE", header_units.get("age", ""))
         problems.extend(found)
     dob = given("date_of_birth")
+    if dob is None and (visit := given("assessment_date")) is not None:
+        problems.extend(_read_date("assessment_date", visit)[1])  # only used with a date of birth; still checked
     if dob is not None:
         born, found = _read_date("date_of_birth", dob)
         problems.extend(found)
@@ -616,6 +618,10 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         if serum is not None:
             serum = _with_range(serum, given("ref_low"), given("ref_high"), problems)
         p.serum = serum
+    if p.serum is None:  # a lab range without a usable value is not used, but an unreadable one is still reported
+        for name in ("ref_low", "ref_high"):
+            if (v := given(name)) is not None and _parse_number(v)[0] is None:
+                problems.append(_p(name, v, ProblemCode.NOT_A_NUMBER, f"'{_text(v)}' is not a number"))
     for name in ("diagnoses", "medications", "symptoms"):
         if (v := given(name)) is not None:
             terms = parse_list(name, _text(v))

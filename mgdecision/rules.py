@@ -296,15 +296,15 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
     points = 0
     contra: dict[str, tuple[str, ...]] = {}
     symptoms: dict[str, str] = {}
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, tuple[str, ...]]] = {}  # factor id -> (position, who so far)
     for part in parts:
         for fid, who in part.hits.items():
-            if fid in seen:  # named by two lists: one reason with both
-                index = seen[fid]
-                merged = risk_reasons[index].text.split(": ", 1)[1].split(", ") + list(who)
-                risk_reasons[index] = _factor_reason(fid, tuple(merged))
+            if fid in seen:  # named by two lists: one reason naming both, counted once
+                index, before = seen[fid]
+                seen[fid] = (index, before + who)
+                risk_reasons[index] = _factor_reason(fid, before + who)
             else:
-                seen[fid] = len(risk_reasons)
+                seen[fid] = (len(risk_reasons), who)
                 risk_reasons.append(part.reasons[fid])
                 points += factors[fid]["points"]
         for rule_id, who in part.contra.items():
