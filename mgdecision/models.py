@@ -108,12 +108,16 @@ class Card:
 
     def to_dict(self) -> dict[str, Any]:
         """The CDS Hooks JSON shape (every source beyond the first as an absolute link)."""
+        source: dict[str, Any] = {"label": self.source_label, "topic": {"code": self.topic}}
+        if self.source_url:
+            source["url"] = self.source_url
         card: dict[str, Any] = {
             "summary": self.summary,
             "indicator": self.indicator,
             "detail": self.detail,
-            "source": {"label": self.source_label, "url": self.source_url, "topic": {"code": self.topic}},
+            "source": source,
         }
-        if self.links:
-            card["links"] = [{"label": label, "url": url, "type": "absolute"} for label, url in self.links]
+        links = [{"label": label, "url": url, "type": "absolute"} for label, url in self.links if url]
+        if links:
+            card["links"] = links
         return card

@@ -73,7 +73,8 @@ def _card_html(card: Card) -> str:
     items = "".join(f"<li>{_inline(ln)}</li>" for ln in lines)
     links = card.links or ((card.source_label, card.source_url),)
     listed = "".join(
-        f'<li><a href="{e(url)}" target="_blank" rel="noopener">{e(label)}</a></li>' for label, url in links
+        f'<li><a href="{e(url)}" target="_blank" rel="noopener">{e(label)}</a></li>' if url else f"<li>{e(label)}</li>"
+        for label, url in links
     )
     source = f"<details><summary>Sources ({len(links)})</summary><ul>{listed}</ul></details>"
     return (
