@@ -14,23 +14,15 @@ import openpyxl
 import pytest
 
 import mgdecision as mg
-from tests.excel.excel_conformance import read_sheet, udf_results
+from tests.excel.excel_conformance import cell_value, read_sheet, udf_results
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_workbooks"
 NAMES = ["ms_clinic", "neuromuscular_clinic", "primary_care"]
 
 
-def _cell(value: Any) -> Any:
-    """A value as a spreadsheet cell shows it: blank is "", numbers are floats."""
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
-    return {c: _cell(row[c]) for c in mg.COLUMNS}
+    """The output columns as a spreadsheet cell shows them: blank is "", numbers are floats."""
+    return {c: cell_value(row[c]) for c in mg.COLUMNS}
 
 
 def _core(name: str) -> list[dict[str, Any]]:
