@@ -54,6 +54,8 @@ def _dose_group(dose: Dose, form: Form) -> str:
     key = (id(dose), id(form))
     found = _DOSE_GROUP.get(key)
     if found is None or found[0] is not dose or found[1] is not form:
+        if len(_DOSE_GROUP) > 65536:  # bounded like the other caches
+            _DOSE_GROUP.clear()
         reasons = (*dose.notes, *form.evidence)
         text = (
             f"Dose {dose.status}: " + "; ".join([format_reason(r) for r in reasons])
