@@ -8,9 +8,9 @@ from the realistic, messy values of sample_workbooks/primary_care.xlsx with vari
 each method in its own subprocess and records wall time and peak RSS (``os.wait4`` rusage of that child):
 
 - streaming: ``mgdecision assess INPUT -o OUT --streaming`` (python -m mgdecision.batch.cli);
-- io_reference: the same read (python-calamine) and the same writer (XlsxWriter constant_memory, same
-  options, same cell writer), no assessment: the 10 output columns cycle the real outputs of the first
-  1,000 rows (assessed once), so the same volume of text is written;
+- io_reference: the same read (python-calamine) and the same workbook written by the same writer
+  (XlsxWriter constant_memory: patient sheet with formats, Input problems, Summary, Sources), without
+  assessing: each row carries the outputs and problems of one of the first 1,000 rows (assessed once);
 - naive: ``pandas.read_excel`` + row-wise ``DataFrame.apply`` of ``mg.assess`` + ``to_excel`` (openpyxl).
   When its estimate from a smaller size exceeds ``--naive-limit`` seconds it is extrapolated, and marked so.
 """
@@ -24,7 +24,9 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_workbooks" / "primary_care.xlsx"
@@ -69,25 +71,35 @@ def generate(path: Path, n: int) -> None:
 
 
 def child_io_reference(src: Path, out: Path) -> None:
-    """Same reader and writer as streaming mode; the output columns cycle real outputs of the first rows."""
-    import xlsxwriter
+    """The same read and the same workbook written by the same writer, without assessing.
 
-    import mgdecision as mg
+    The first ``SAMPLE_OUTPUTS`` rows are assessed once; every row then carries the outputs (and input
+    problems) of one of them in turn, so the patient sheet, Input problems, Summary and Sources sheets hold
+    the same volume of text, formats and rows as the real run.
+    """
+    from mgdecision.batch.engine import Flagged, Tally, _flag_chunk, header_map
+    from mgdecision.batch.sheets import sources_sheet, summary_sheet
     from mgdecision.batch.source import open_calamine
-    from mgdecision.batch.streaming import WORKBOOK_OPTIONS, _Cells
+    from mgdecision.batch.streaming import write_streaming
 
     table = open_calamine(src, None)
+    hmap = header_map(table, None)
     first = [next(table.rows) for _ in range(SAMPLE_OUTPUTS)]
-    outputs = [list(mg.assess(dict(zip(table.names, r, strict=True))).row().values()) for r in first]
-    wb = xlsxwriter.Workbook(str(out), WORKBOOK_OPTIONS)
-    ws = wb.add_worksheet(table.sheet)
-    cells = _Cells(ws, wb.add_format({"num_format": "yyyy-mm-dd"}), None)
-    cells.row(0, 0, [*table.names, *mg.COLUMNS])
-    width = len(table.names)
-    for r, row in enumerate(itertools.chain(first, table.rows), start=1):
-        cells.row(r, 0, row)
-        cells.row(r, width, outputs[r % SAMPLE_OUTPUTS])
-    wb.close()
+    done = _flag_chunk(first, 0, list(table.names), hmap, table.formula_problems, table.header_row,
+                       table.first_col, None)
+    tally = Tally()
+
+    def rows() -> Iterator[Flagged]:
+        for i, row in enumerate(itertools.chain(first, table.rows)):
+            output, lines, interactions, terms = done[i % SAMPLE_OUTPUTS]
+            tally.add(output, lines, interactions, terms)
+            yield Flagged(i, row, output, lines)
+
+    def extra() -> list[Any]:
+        return [summary_sheet(tally), sources_sheet(input_name=src.name, sheet=table.sheet, mode="streaming",
+                                                    hmap=hmap)]
+
+    write_streaming(table, rows(), extra, out)
 
 
 def child_naive(src: Path, out: Path) -> None:
