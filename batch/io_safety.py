@@ -60,8 +60,10 @@ def require_defusedxml() -> None:
 
 
 def check_archive(path: Path, *, max_bytes: int | None = None, max_ratio: float | None = None,
-                  max_members: int | None = None) -> None:
-    """Refuse an .xlsx/.xlsm whose central directory announces a zip bomb. Reads no member data."""
+                  max_members: int | None = None) -> int:
+    """Refuse an .xlsx/.xlsm whose central directory announces a zip bomb; return its uncompressed size.
+
+    Reads no member data."""
     max_bytes = MAX_UNCOMPRESSED_BYTES if max_bytes is None else max_bytes
     max_ratio = MAX_COMPRESSION_RATIO if max_ratio is None else max_ratio
     max_members = MAX_MEMBERS if max_members is None else max_members
@@ -82,6 +84,7 @@ def check_archive(path: Path, *, max_bytes: int | None = None, max_ratio: float 
             ratio = info.file_size / max(info.compress_size, 1)
             raise RefusedInput(f"refused {path.name}: member {info.filename} compresses {ratio:,.0f}:1 "
                                f"(limit {max_ratio:,.0f}:1); possible zip bomb")
+    return total
 
 
 def resolve_output(source: Path, output: Path | None, *, force: bool, suffix: str = ".xlsx",

@@ -18,7 +18,7 @@ import mgdecision as mg
 from .engine import Flagged, Tally, default_workers, flag_rows, header_map, missing_key_fields, worker_pool
 from .io_safety import RefusedInput, atomic_output, resolve_output
 from .sheets import SheetContent, sources_sheet, summary_sheet
-from .source import CALAMINE_SUFFIXES, EXCEL_SUFFIXES, FLAT_SUFFIXES, Table, open_calamine, open_flat, open_openpyxl
+from .source import CALAMINE_SUFFIXES, EXCEL_SUFFIXES, FLAT_SUFFIXES, Table, open_flat, open_openpyxl, open_streaming
 from .streaming import MAX_ROWS
 
 __all__ = ["STREAMING_THRESHOLD_BYTES", "RunOptions", "RunResult", "assess_file"]
@@ -79,7 +79,7 @@ def _open(opts: RunOptions, mode: str) -> Table:
     if suffix in EXCEL_SUFFIXES and mode == "annotate":
         return open_openpyxl(opts.source, opts.sheet)
     if suffix in EXCEL_SUFFIXES or suffix in CALAMINE_SUFFIXES:
-        return open_calamine(opts.source, opts.sheet)
+        return open_streaming(opts.source, opts.sheet)
     raise mg.UsageError(f"unsupported input type {suffix!r}; use .xlsx, .xlsm, .xls, .ods, .csv or .parquet")
 
 

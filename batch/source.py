@@ -17,12 +17,15 @@ from mgdecision import Problem, ProblemCode, UsageError
 
 from .io_safety import RefusedInput, check_archive, require_defusedxml
 
-__all__ = ["CALAMINE_SUFFIXES", "EXCEL_SUFFIXES", "FLAT_SUFFIXES", "Table", "column_letter", "open_calamine",
-           "open_flat", "open_openpyxl"]
+__all__ = ["CALAMINE_SUFFIXES", "EXCEL_SUFFIXES", "FLAT_SUFFIXES", "LARGE_XLSX_BYTES", "Table", "column_letter",
+           "open_calamine", "open_flat", "open_openpyxl", "open_openpyxl_rows", "open_streaming"]
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")  # annotate or streaming
 CALAMINE_SUFFIXES = (".xls", ".ods")  # streaming only (read by python-calamine)
 FLAT_SUFFIXES = (".csv", ".parquet")
+#: Above this uncompressed size (about 500,000 rows of a clinic sheet) an .xlsx is read row by row with
+#: openpyxl's read-only mode: python-calamine holds the whole sheet in memory (about 1 GB at 1,000,000 rows).
+LARGE_XLSX_BYTES = 200_000_000
 
 
 def column_letter(index: int) -> str:
@@ -132,6 +135,57 @@ def open_openpyxl(path: Path, sheet: str | None) -> Table:
                 f"cell {table.cell(k, col)} holds a formula with no saved value; it was not evaluated "
                 "(open and save the workbook in Excel, or paste values)"))
     return table
+
+
+def open_streaming(path: Path, sheet: str | None) -> Table:
+    """The reader of streaming mode: python-calamine, or openpyxl row by row for very large .xlsx/.xlsm."""
+    if path.suffix.lower() in EXCEL_SUFFIXES and check_archive(path) > LARGE_XLSX_BYTES:
+        return open_openpyxl_rows(path, sheet)
+    return open_calamine(path, sheet)
+
+
+def open_openpyxl_rows(path: Path, sheet: str | None) -> Table:
+    """Read the patient table row by row (openpyxl read-only: bounded memory; saved values, nothing evaluated)."""
+    require_defusedxml()
+    check_archive(path)
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+        ws = wb[_pick_sheet(wb.sheetnames, sheet)]
+        rows = ws.iter_rows(values_only=True)
+        header_at, header = 0, None
+        for r in rows:
+            if any(not _empty(v) for v in r):
+                header = list(r)
+                break
+            header_at += 1
+    except UsageError:
+        raise
+    except Exception as exc:  # openpyxl raises many types on damaged files
+        raise RefusedInput(f"{path.name} could not be read as a workbook ({type(exc).__name__}: {exc})") from exc
+    while header and _empty(header[-1]):
+        header.pop()
+    if not header:
+        raise UsageError("the sheet is empty: no header row found")
+    first = next(j for j, v in enumerate(header) if not _empty(v))
+    width = len(header) - first
+    n_rows = max((ws.max_row or 0) - header_at - 1, 0)
+
+    def data() -> Iterator[list[Any]]:
+        pending = 0  # empty rows are emitted only when a non-empty row follows
+        for r in rows:
+            cells = _fit(r[first:], width)
+            if all(v is None or v == "" for v in cells):  # as in the calamine reader: whitespace is kept
+                pending += 1
+                continue
+            for _ in range(pending):
+                yield [None] * width
+            pending = 0
+            yield [None if isinstance(v, str) and not v else v for v in cells]
+        wb.close()
+
+    return Table(ws.title, unique_names(header[first:]), header_at + 1, first, data(), n_rows)
 
 
 def open_calamine(path: Path, sheet: str | None) -> Table:

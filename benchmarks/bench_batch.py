@@ -79,10 +79,10 @@ def child_io_reference(src: Path, out: Path) -> None:
     """
     from mgdecision.batch.engine import Flagged, Tally, _flag_chunk, header_map
     from mgdecision.batch.sheets import sources_sheet, summary_sheet
-    from mgdecision.batch.source import open_calamine
+    from mgdecision.batch.source import open_streaming
     from mgdecision.batch.streaming import write_streaming
 
-    table = open_calamine(src, None)
+    table = open_streaming(src, None)  # the reader streaming mode uses for this input
     hmap = header_map(table, None)
     first = [next(table.rows) for _ in range(SAMPLE_OUTPUTS)]
     done = _flag_chunk(first, 0, list(table.names), hmap, table.formula_problems, table.header_row,

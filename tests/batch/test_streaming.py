@@ -79,3 +79,25 @@ def test_automatic_streaming_above_threshold(many: Path, monkeypatch: pytest.Mon
     assert assess_file(RunOptions(many, quiet=True)).mode == "streaming"
     monkeypatch.setattr(run, "STREAMING_THRESHOLD_BYTES", 10**9)
     assert assess_file(RunOptions(many, force=True, quiet=True)).mode == "annotate"
+
+
+def test_very_large_inputs_are_read_row_by_row_with_the_same_result(
+    many: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mgdecision.batch.source as source
+
+    assert run_cli("assess", many, "--streaming", "-o", many.with_name("calamine.xlsx"), "-q")[0] == 0
+    used: list[Path] = []
+    real = source.open_openpyxl_rows
+
+    def spy(path: Path, sheet: str | None) -> source.Table:
+        used.append(path)
+        return real(path, sheet)
+
+    monkeypatch.setattr(source, "LARGE_XLSX_BYTES", 0)
+    monkeypatch.setattr(source, "open_openpyxl_rows", spy)
+    assert run_cli("assess", many, "--streaming", "-o", many.with_name("rows.xlsx"), "-q")[0] == 0
+    assert used == [many]
+    hc, c = flagged_table(many.with_name("calamine.xlsx"))
+    hr, r = flagged_table(many.with_name("rows.xlsx"))
+    assert hc == hr and c == r  # same input values echoed, same flags, same order
