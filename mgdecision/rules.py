@@ -228,11 +228,11 @@ def _partial(field: str, raw: str, route: str) -> _Partial:
             symptoms.setdefault(concept.symptom, named)
         if concept.interaction:
             inter = t["interactions"][concept.interaction]
-            severity = inter["severity"]
-            if isinstance(severity, dict):
-                severity = severity[route]
+            severity, action = inter["severity"], inter["action"]
+            severity = severity[route] if isinstance(severity, dict) else severity  # by route where they differ
+            action = action[route] if isinstance(action, dict) else action
             interactions.append(
-                Interaction(who, severity, inter["action"], inter.get("before_h"), inter.get("after_h"), _src(inter))
+                Interaction(who, severity, action, inter.get("before_h"), inter.get("after_h"), _src(inter))
             )
     symptom_concepts = [kb.concepts[f"symptom:{sid}"] for sid in symptoms]
     ids = frozenset(c.id for c, _ in terms.concepts)
@@ -546,10 +546,14 @@ def _dose(
     if contra == ContraLevel.CAUTION and supplementing:
         text += f"; {dosing['caution']['text']}"
         notes.append(Reason(dosing["caution"]["text"], _src(dosing["caution"])))
-    form = _form(status, forms, diarrhoea, dosing)
+    form = _form(status, forms, diarrhoea, dosing) if age_class != "infant" else _infant_form(dosing)
     if form.timing and supplementing:
         text += f"; {form.form}, {form.timing}"
     return Dose(status, mn, mx, rda, ul, text, tuple(notes)), form
+
+
+def _infant_form(dosing: dict[str, Any]) -> Form:
+    return Form("", "", dosing["status"]["PRESCRIBER_ONLY_INFANT"]["form"])
 
 
 def _form(status: str, wanted: tuple[str, ...], diarrhoea: bool, dosing: dict[str, Any]) -> Form:
