@@ -1,7 +1,7 @@
 """Benchmark of ``mgdecision assess --streaming`` against the I/O reference and the naive pandas route.
 
-    python benchmarks/bench_batch.py --sizes 100000            # about 2 minutes
-    python benchmarks/bench_batch.py --sizes 100000,1000000    # the full run (about 25 minutes)
+    python benchmarks/bench_batch.py                  # 100,000 and 1,000,000 rows (about 25 minutes)
+    python benchmarks/bench_batch.py --sizes 100000   # about 4 minutes
 
 For each size it writes a deterministic input workbook once (XlsxWriter, constant_memory; rows drawn
 from the realistic, messy values of sample_workbooks/primary_care.xlsx with varied numbers), then runs
@@ -141,7 +141,8 @@ def measure(method: str, src: Path, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100000", help="comma-separated row counts (default 100000)")
+    parser.add_argument("--sizes", default="100000,1000000",
+                        help="comma-separated row counts (default 100000,1000000; about 25 minutes)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "artifacts" / "bench")
     parser.add_argument("--naive-limit", type=float, default=360.0,
                         help="extrapolate the naive route when its estimate exceeds this many seconds")
