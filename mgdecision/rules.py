@@ -15,7 +15,7 @@ from typing import Any
 from .kb import Concept, knowledge
 from .models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from .reading import Patient, Serum
-from .terms import TermList, parse_list
+from .terms import TermList
 from .vocab import ContraLevel, DoseStatus, RiskLevel
 
 __all__ = ["Findings", "decide", "rda_mg", "ul_mg"]
@@ -185,76 +185,6 @@ _RENAL_CONCEPTS = frozenset({"ckd_3", "ckd_severe", "ckd_unstaged", "dialysis", 
 _LIST_CACHE: dict[tuple[str, str, str, str], _ListEffects] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class _Partial:
-    """What one list cell contributes (cached per field, text and route); merged per row."""
-
-    hits: Mapping[str, tuple[str, ...]]  # risk factor id -> who
-    reasons: Mapping[str, Reason]  # risk factor id -> reason, reused when only this list names the factor
-    contra: Mapping[str, tuple[str, ...]]
-    k_sparing: tuple[str, ...]
-    symptoms: Mapping[str, str]  # symptom id -> how the row named it
-    interactions: tuple[Interaction, ...]
-    indications: tuple[str, ...]
-    forms: frozenset[str]
-    notes: tuple[Reason, ...]
-    conflicts: frozenset[str]  # seed-conflict ids
-    ids: frozenset[str]
-    sets: frozenset[str]
-
-
-@lru_cache(maxsize=131072)
-def _partial(field: str, raw: str, route: str) -> _Partial:
-    kb = knowledge()
-    terms = parse_list(field, raw)
-    t = _tables()
-    hits: dict[str, list[str]] = {}
-    contra: dict[str, list[str]] = {}
-    k_sparing: list[str] = []
-    symptoms: dict[str, str] = {}
-    interactions = []
-    for concept, named in terms.concepts:
-        who = _who(concept, named)
-        if concept.risk:
-            hits.setdefault(concept.risk, []).append(who)
-        rule_id = concept.contra.get(route)
-        if rule_id == "k_sparing_renal":
-            k_sparing.append(who)
-        elif rule_id:
-            contra.setdefault(rule_id, []).append(who)
-        if concept.kind == "symptom" and concept.id != "other":
-            symptoms.setdefault(concept.id, named)
-        elif concept.symptom:
-            symptoms.setdefault(concept.symptom, named)
-        if concept.interaction:
-            inter = t["interactions"][concept.interaction]
-            severity, action = inter["severity"], inter["action"]
-            severity = severity[route] if isinstance(severity, dict) else severity  # by route where they differ
-            action = action[route] if isinstance(action, dict) else action
-            interactions.append(
-                Interaction(who, severity, action, inter.get("before_h"), inter.get("after_h"), _src(inter))
-            )
-    symptom_concepts = [kb.concepts[f"symptom:{sid}"] for sid in symptoms]
-    ids = frozenset(c.id for c, _ in terms.concepts)
-    conflicts = frozenset(cid for cid, c in kb.seed_conflicts.items() if ids.intersection(c["when"]))
-    return _Partial(
-        hits={k: tuple(v) for k, v in hits.items()},
-        reasons={fid: _factor_reason(fid, tuple(who)) for fid, who in hits.items()},
-        contra={k: tuple(v) for k, v in contra.items()},
-        k_sparing=tuple(k_sparing),
-        symptoms=symptoms,
-        interactions=tuple(interactions),
-        indications=tuple(
-            [c.label for c, _ in terms.concepts if c.indication] + [c.label for c in symptom_concepts if c.indication]
-        ),
-        forms=frozenset({c.form for c in symptom_concepts if c.form} | {c.form for c, _ in terms.concepts if c.form}),
-        notes=tuple(Reason(f"{c.note} ({_who(c, named)})", c.sources) for c, named in terms.concepts if c.note),
-        conflicts=conflicts,
-        ids=ids,
-        sets=frozenset(c.sets for c, _ in terms.concepts if c.sets),
-    )
-
-
 def _factor_reason(fid: str, who: tuple[str, ...]) -> Reason:
     factor = _tables()["factors"][fid]
     return Reason(f"{factor['label']}: {', '.join(who)}", _src(factor), factor["points"])
@@ -287,49 +217,76 @@ def _list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _L
 
 
 def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
-    """Combine the three lists' partial effects: each factor, rule and symptom counts once."""
+    """What the three lists contribute together: each factor, rule and symptom counts once."""
     kb = knowledge()
     t = _tables()
-    parts = [_partial(terms.field, terms.raw, route) for terms in (dx, meds, sym) if terms.concepts]
-    factors = t["factors"]
-    risk_reasons: list[Reason] = []
-    points = 0
-    contra: dict[str, tuple[str, ...]] = {}
+    hits: dict[str, list[str]] = {}
+    contra: dict[str, list[str]] = {}
+    k_sparing: list[str] = []
     symptoms: dict[str, str] = {}
-    seen: dict[str, tuple[int, tuple[str, ...]]] = {}  # factor id -> (position, who so far)
-    for part in parts:
-        for fid, who in part.hits.items():
-            if fid in seen:  # named by two lists: one reason naming both, counted once
-                index, before = seen[fid]
-                seen[fid] = (index, before + who)
-                risk_reasons[index] = _factor_reason(fid, before + who)
-            else:
-                seen[fid] = (len(risk_reasons), who)
-                risk_reasons.append(part.reasons[fid])
-                points += factors[fid]["points"]
-        for rule_id, who in part.contra.items():
-            contra[rule_id] = contra.get(rule_id, ()) + who
-        for sid, named in part.symptoms.items():
-            symptoms.setdefault(sid, named)
-    compatible = tuple(named for sid, named in symptoms.items() if kb.concepts[f"symptom:{sid}"].compatible)
-    symptom_reason = _symptom_reason(compatible) if len(compatible) >= t["symptom_rule"]["min_count"] else None
-    interactions = sorted((i for part in parts for i in part.interactions), key=lambda i: _SEVERITY_ORDER[i.severity])
-    forms = frozenset().union(*(part.forms for part in parts)) if parts else frozenset()
-    ids = frozenset().union(*(part.ids for part in parts)) if parts else frozenset()
-    conflicts = frozenset().union(*(part.conflicts for part in parts)) if parts else frozenset()
+    interactions: list[Interaction] = []
+    indications: dict[str, None] = {}
+    forms: set[str] = set()
+    notes: list[Reason] = []
+    ids: set[str] = set()
+    sets: set[str] = set()
+    for concept, named in dx.concepts + meds.concepts + sym.concepts:
+        who = _who(concept, named)
+        ids.add(concept.id)
+        if concept.risk:
+            hits.setdefault(concept.risk, []).append(who)
+        rule_id = concept.contra.get(route)
+        if rule_id == "k_sparing_renal":
+            k_sparing.append(who)
+        elif rule_id:
+            contra.setdefault(rule_id, []).append(who)
+        if concept.kind == "symptom" and concept.id != "other":
+            symptoms.setdefault(concept.id, named)
+        elif concept.symptom:
+            symptoms.setdefault(concept.symptom, named)
+        if concept.interaction:
+            inter = t["interactions"][concept.interaction]
+            severity, action = inter["severity"], inter["action"]
+            severity = severity[route] if isinstance(severity, dict) else severity  # by route where they differ
+            action = action[route] if isinstance(action, dict) else action
+            interactions.append(
+                Interaction(who, severity, action, inter.get("before_h"), inter.get("after_h"), _src(inter))
+            )
+        if concept.indication:
+            indications[concept.label] = None
+        if concept.form:
+            forms.add(concept.form)
+        if concept.note:
+            notes.append(Reason(f"{concept.note} ({who})", concept.sources))
+        if concept.sets:
+            sets.add(concept.sets)
+    compatible = []
+    for sid, named in symptoms.items():
+        symptom = kb.concepts[f"symptom:{sid}"]
+        if symptom.indication:
+            indications[symptom.label] = None
+        if symptom.form:
+            forms.add(symptom.form)
+        if symptom.compatible:
+            compatible.append(named)
+    factors = t["factors"]
+    conflicts = frozenset(cid for cid, c in kb.seed_conflicts.items() if ids.intersection(c["when"]))
+    interactions.sort(key=lambda i: _SEVERITY_ORDER[i.severity])
     return _ListEffects(
-        risk_reasons=tuple(risk_reasons),
-        risk_points=points,
-        symptom_reason=symptom_reason,
-        contra=contra,
-        k_sparing=tuple(w for part in parts for w in part.k_sparing),
+        risk_reasons=tuple(_factor_reason(fid, tuple(who)) for fid, who in hits.items()),
+        risk_points=sum(factors[fid]["points"] for fid in hits),
+        symptom_reason=_symptom_reason(tuple(compatible))
+        if len(compatible) >= t["symptom_rule"]["min_count"]
+        else None,
+        contra={k: tuple(v) for k, v in contra.items()},
+        k_sparing=tuple(k_sparing),
         renal_codes=bool(ids & _RENAL_CONCEPTS),
         interactions=tuple(interactions),
-        indications=tuple(dict.fromkeys(i for part in parts for i in part.indications)),
+        indications=tuple(indications),
         forms=tuple(fid for fid in _FORM_PRIORITY if fid in forms),
         diarrhoea="diarrhoea" in forms,
-        notes=tuple(n for part in parts for n in part.notes) + _conflict_notes(conflicts),
-        sets=frozenset().union(*(part.sets for part in parts)) if parts else frozenset(),
+        notes=(*notes, *_conflict_notes(conflicts)),
+        sets=frozenset(sets),
         readable=dx.readable or meds.readable or sym.readable,
         unrecognized=tuple(
             f"{terms.field} not recognised: {', '.join(terms.unrecognized)}"
