@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from . import render
@@ -49,24 +49,13 @@ def format_reason(reason: Reason) -> str:
     return shown
 
 
+@lru_cache(maxsize=65536)
 def _dose_group(dose: Dose, form: Form) -> str:
-    """'Dose STATUS: notes and evidence' (memoised: dose and form objects are shared between rows)."""
-    key = (id(dose), id(form))
-    found = _DOSE_GROUP.get(key)
-    if found is None or found[0] is not dose or found[1] is not form:
-        if len(_DOSE_GROUP) > 65536:  # bounded like the other caches
-            _DOSE_GROUP.clear()
-        reasons = (*dose.notes, *form.evidence)
-        text = (
-            f"Dose {dose.status}: " + "; ".join([format_reason(r) for r in reasons])
-            if reasons
-            else f"Dose {dose.status}"
-        )
-        found = _DOSE_GROUP[key] = (dose, form, text)
-    return found[2]
-
-
-_DOSE_GROUP: dict[tuple[int, int], tuple[Dose, Form, str]] = {}
+    """'Dose STATUS: notes and evidence' (memoised: the same dose and form recur across rows)."""
+    reasons = (*dose.notes, *form.evidence)
+    if not reasons:
+        return f"Dose {dose.status}"
+    return f"Dose {dose.status}: " + "; ".join([format_reason(r) for r in reasons])
 
 
 class Assessment:
@@ -164,8 +153,9 @@ class Assessment:
             links = tuple((kb.sources[i].label, kb.sources[i].url) for i in ids)
             detail = "\n".join(f"- {format_reason(r)}" for r in reasons)
             cards.append(
-                Card(indicator, _short(summary), (extra + "\n" + detail).strip(), source.label, source.url, topic,
-                     links)
+                Card(
+                    indicator, _short(summary), (extra + "\n" + detail).strip(), source.label, source.url, topic, links
+                )
             )
 
         c = f.contraindication

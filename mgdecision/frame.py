@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .assessment import COLUMNS, Assessment
 from .errors import UsageError
 from .kb import knowledge
-from .models import Problem
-from .reading import HeaderMap, _read_fields, map_headers
+from .reading import HeaderMap, _read_fields, map_headers, near_miss_problem
 from .rules import decide
-from .vocab import ProblemCode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,15 +66,7 @@ def iter_assessments(
     for i, cells in enumerate(zip(*data, strict=True) if data else ([()] * len(df))):
         patient = _read_fields(dict(zip(names, cells, strict=True)), units, as_of)
         for col, probable, values in near:
-            value = values[i]
-            patient.problems.append(
-                Problem(
-                    str(col),
-                    "" if value is None else str(value),
-                    ProblemCode.UNKNOWN_FIELD,
-                    f"column '{col}' not used; did you mean '{probable}'?",
-                )
-            )
+            patient.problems.append(near_miss_problem(col, probable, values[i]))
         yield Assessment(patient, decide(patient), version)
 
 

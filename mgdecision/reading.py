@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from .kb import Field, knowledge
@@ -135,7 +135,6 @@ class Patient:
     route: str = "oral"
     supplement_form: str | None = None
     supplement_dose_mg: float | None = None
-    serum_given: bool = False
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -510,10 +509,13 @@ def read_row(
     values = {name: row[col] for name, col in header_map.fields.items()}
     patient = _read_fields(values, header_map.units, as_of)
     for col, probable in header_map.near_misses.items():
-        patient.problems.append(
-            _p(str(col), row[col], ProblemCode.UNKNOWN_FIELD, f"column '{col}' not used; did you mean '{probable}'?")
-        )
+        patient.problems.append(near_miss_problem(col, probable, row[col]))
     return patient
+
+
+def near_miss_problem(column: Any, probable: str, value: Any) -> Problem:
+    """The problem for a column that was not used because its header looks like a misspelt field."""
+    return _p(str(column), value, ProblemCode.UNKNOWN_FIELD, f"column '{column}' not used; did you mean '{probable}'?")
 
 
 def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, as_of: date | None = None) -> Patient:
@@ -535,18 +537,16 @@ def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, 
     return read_row(dict(zip(headers, values, strict=False)), as_of=as_of)
 
 
-def _fields_by_name() -> dict[str, Field]:
+@cache
+def _fields() -> dict[str, Field]:
     return {f.name: f for f in knowledge().fields}
 
 
-_FIELDS: dict[str, Field] = {}
 _CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
 
 
 def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
-    global _FIELDS
-    if not _FIELDS:
-        _FIELDS = _fields_by_name()
+    fields = _fields()
     p = Patient()
     problems = p.problems
 
@@ -600,16 +600,15 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
                 )
     for name in ("sex", "pregnant", "lactating", "dialysis", "route"):
         if (v := given(name)) is not None:
-            choice, found = _read_choice(name, _FIELDS[name].kind, _hashable(v))
+            choice, found = _read_choice(name, fields[name].kind, _hashable(v))
             problems.extend(found)
             if choice is not None:
                 setattr(p, name, choice)
     if (v := given("egfr")) is not None:
-        f = _FIELDS["egfr"]
+        f = fields["egfr"]
         p.egfr, found = _read_number("egfr", _hashable(v), f.min, f.max)
         problems.extend(found)
     if (v := given("serum_mg")) is not None:
-        p.serum_given = True
         unit_cell = given("serum_mg_unit")
         serum, found = _read_serum(
             _hashable(v), "" if unit_cell is None else _text(unit_cell), header_units.get("serum_mg", "")
@@ -632,12 +631,12 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         problems.extend(found)
     if (v := given("supplement_dose_mg")) is not None:
         p.supplement_dose_mg, found = _read_dose(
-            "supplement_dose_mg", _hashable(v), _FIELDS["supplement_dose_mg"].max or 10000
+            "supplement_dose_mg", _hashable(v), fields["supplement_dose_mg"].max or 10000
         )
         problems.extend(found)
     elif (v := given("supplement_compound_mg")) is not None:
         compound, found = _read_dose(
-            "supplement_compound_mg", _hashable(v), _FIELDS["supplement_compound_mg"].max or 60000
+            "supplement_compound_mg", _hashable(v), fields["supplement_compound_mg"].max or 60000
         )
         problems.extend(found)
         if compound is not None:

@@ -61,14 +61,14 @@ def _is_negated(words: str, kb: Knowledge) -> bool:
     return any(words == n or words.startswith(n + " ") for n in kb.symptom_negations)
 
 
-def _strip_uncertain(words: str, kb: Knowledge) -> tuple[str, bool]:
-    """'?mg' / 'query mg' / 'suspected mg' -> ('mg', True): suspected items count as present."""
+def _strip_uncertain(words: str, kb: Knowledge) -> str:
+    """'?mg' / 'query mg' / 'suspected mg' -> 'mg': suspected items count as present."""
     for prefix in kb.uncertain_prefixes:
         if prefix == "?" and words.startswith("?"):
-            return words[1:].strip(), True
+            return words[1:].strip()
         if words.startswith(prefix + " "):
-            return words[len(prefix) + 1 :], True
-    return words, False
+            return words[len(prefix) + 1 :]
+    return words
 
 
 def _match_drug(words: str, kb: Knowledge) -> tuple[str, ...]:
@@ -154,7 +154,7 @@ def _read_item(field: str, item: str) -> _Item | None:
         return _Item(
             (), True, Problem(field, item, ProblemCode.NEGATED, f"'{item}' read as absent or stopped; not counted")
         )
-    words, _suspected = _strip_uncertain(words, kb)  # shown as written ("?MG"), counted as present
+    words = _strip_uncertain(words, kb)  # shown as written ("?MG"), counted as present
     if field == "medications":
         keys = _match_drug(words, kb)
     elif field == "diagnoses":

@@ -54,7 +54,6 @@ class ProblemCode(StrEnum):
     CONFLICT = "conflicting_values"
     UNRECOGNIZED = "unrecognized_term"
     UNRECOGNIZED_CODE = "unrecognized_code"
-    AMBIGUOUS = "ambiguous_value"
     CENSORED = "censored_value"
     NEGATED = "negated_term"
     UNKNOWN_FIELD = "unknown_field"

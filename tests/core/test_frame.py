@@ -71,3 +71,13 @@ def test_every_field_name_and_label_maps_to_its_field():
         assert list(hm.fields.values()) == [header] and len(hm.fields) == 1, header
     labels = {f.label: f.name for f in fields}
     assert {name: col for name, col in mg.map_headers(list(labels)).fields.items()} == {v: k for k, v in labels.items()}
+
+
+def test_misspelt_column_is_reported_the_same_way_by_assess_and_assess_frame():
+    from mgdecision.frame import iter_assessments
+
+    df = pd.DataFrame({"age": [40], "egfrr": [45.0]})
+    one = mg.assess(df.iloc[0].to_dict()).problems
+    assert next(iter_assessments(df)).problems == one
+    assert [(p.field, p.value, p.code) for p in one] == [("egfrr", "45", "unknown_field")]
+    assert mg.failure_cases(df).value.tolist() == ["45"]
