@@ -18,7 +18,7 @@ from mgdecision import Problem, ProblemCode, UsageError
 from .io_safety import RefusedInput, check_archive, require_defusedxml
 
 __all__ = ["CALAMINE_SUFFIXES", "EXCEL_SUFFIXES", "FLAT_SUFFIXES", "LARGE_XLSX_BYTES", "Table", "column_letter",
-           "open_calamine", "open_flat", "open_openpyxl", "open_openpyxl_rows", "open_streaming"]
+           "open_flat", "open_openpyxl", "open_streaming"]
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")  # annotate or streaming
 CALAMINE_SUFFIXES = (".xls", ".ods")  # streaming only (read by python-calamine)
@@ -138,16 +138,21 @@ def open_openpyxl(path: Path, sheet: str | None) -> Table:
 
 
 def open_streaming(path: Path, sheet: str | None) -> Table:
-    """The reader of streaming mode: python-calamine, or openpyxl row by row for very large .xlsx/.xlsm."""
-    if path.suffix.lower() in EXCEL_SUFFIXES and check_archive(path) > LARGE_XLSX_BYTES:
+    """The reader of streaming mode: python-calamine, or openpyxl row by row for very large .xlsx/.xlsm.
+
+    The archive is checked for zip bombs here, once, before either reader parses anything."""
+    suffix = path.suffix.lower()
+    size = check_archive(path) if suffix != ".xls" else 0  # .xls is not a zip archive
+    if suffix in EXCEL_SUFFIXES and size > LARGE_XLSX_BYTES:
         return open_openpyxl_rows(path, sheet)
     return open_calamine(path, sheet)
 
 
 def open_openpyxl_rows(path: Path, sheet: str | None) -> Table:
-    """Read the patient table row by row (openpyxl read-only: bounded memory; saved values, nothing evaluated)."""
+    """Read the patient table row by row (openpyxl read-only: bounded memory; saved values, nothing evaluated).
+
+    Reached through :func:`open_streaming`, which has checked the archive."""
     require_defusedxml()
-    check_archive(path)
     import openpyxl
 
     try:
@@ -189,9 +194,9 @@ def open_openpyxl_rows(path: Path, sheet: str | None) -> Table:
 
 
 def open_calamine(path: Path, sheet: str | None) -> Table:
-    """Read the patient table with python-calamine (saved values of formula cells; nothing evaluated)."""
-    if path.suffix.lower() != ".xls":  # .xls is not a zip archive
-        check_archive(path)
+    """Read the patient table with python-calamine (saved values of formula cells; nothing evaluated).
+
+    Reached through :func:`open_streaming`, which has checked the archive."""
     import python_calamine
 
     try:
