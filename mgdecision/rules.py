@@ -216,83 +216,167 @@ def _list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _L
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Effect:
+    """What one concept does for one route, resolved once from the knowledge base."""
+
+    id: str
+    risk: str | None
+    contra: str | None
+    symptom: str | None
+    interaction: tuple[int, str, str, Any, Any, tuple[str, ...]] | None  # (order, severity, action, h, h, sources)
+    indication: str | None
+    form: str | None
+    note: str | None
+    sources: tuple[str, ...]
+    sets: str | None
+    conflicts: tuple[str, ...]
+
+
+_EFFECTS: dict[tuple[str, str, str], _Effect] = {}
+
+
+def _effect(concept: Concept, route: str) -> _Effect:
+    found = _EFFECTS.get((concept.kind, concept.id, route))
+    if found is None:
+        found = _EFFECTS[concept.kind, concept.id, route] = _resolve_effect(concept, route)
+    return found
+
+
+def _resolve_effect(concept: Concept, route: str) -> _Effect:
+    t = _tables()
+    interaction = None
+    if concept.interaction:
+        inter = t["interactions"][concept.interaction]
+        severity, action = inter["severity"], inter["action"]
+        severity = severity[route] if isinstance(severity, dict) else severity  # by route where they differ
+        action = action[route] if isinstance(action, dict) else action
+        interaction = (_SEVERITY_ORDER[severity], severity, action, inter.get("before_h"), inter.get("after_h"), _src(inter))
+    symptom = concept.id if concept.kind == "symptom" and concept.id != "other" else concept.symptom
+    conflicts = tuple(cid for cid, c in knowledge().seed_conflicts.items() if concept.id in c["when"])
+    return _Effect(
+        concept.id,
+        concept.risk,
+        concept.contra.get(route),
+        symptom,
+        interaction,
+        concept.label if concept.indication else None,
+        concept.form,
+        concept.note,
+        concept.sources,
+        concept.sets,
+        conflicts,
+    )
+
+
+_WHO: dict[tuple[str, str], str] = {}
+
+
+def _who_named(concept: Concept, named: str) -> str:
+    found = _WHO.get((concept.label, named))
+    if found is None:
+        if len(_WHO) > 65536:
+            _WHO.clear()
+        found = _WHO[concept.label, named] = _who(concept, named)
+    return found
+
+
+@cache
+def _symptom_effects() -> dict[str, tuple[str | None, str | None, bool]]:
+    """Symptom id -> (indication label, form rule, compatible with low magnesium)."""
+    out = {}
+    for key, c in knowledge().concepts.items():
+        if key.startswith("symptom:"):
+            out[c.id] = (c.label if c.indication else None, c.form, c.compatible)
+    return out
+
+
 def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
     """What the three lists contribute together: each factor, rule and symptom counts once."""
-    kb = knowledge()
     t = _tables()
     hits: dict[str, list[str]] = {}
     contra: dict[str, list[str]] = {}
     k_sparing: list[str] = []
     symptoms: dict[str, str] = {}
-    interactions: list[Interaction] = []
+    interactions: list[tuple[int, int, Interaction]] = []
     indications: dict[str, None] = {}
     forms: set[str] = set()
     notes: list[Reason] = []
-    ids: set[str] = set()
+    conflicts: set[str] = set()
     sets: set[str] = set()
-    for concept, named in dx.concepts + meds.concepts + sym.concepts:
-        who = _who(concept, named)
-        ids.add(concept.id)
-        if concept.risk:
-            hits.setdefault(concept.risk, []).append(who)
-        rule_id = concept.contra.get(route)
-        if rule_id == "k_sparing_renal":
-            k_sparing.append(who)
-        elif rule_id:
-            contra.setdefault(rule_id, []).append(who)
-        if concept.kind == "symptom" and concept.id != "other":
-            symptoms.setdefault(concept.id, named)
-        elif concept.symptom:
-            symptoms.setdefault(concept.symptom, named)
-        if concept.interaction:
-            inter = t["interactions"][concept.interaction]
-            severity, action = inter["severity"], inter["action"]
-            severity = severity[route] if isinstance(severity, dict) else severity  # by route where they differ
-            action = action[route] if isinstance(action, dict) else action
+    renal = False
+    for concept, named in (*dx.concepts, *meds.concepts, *sym.concepts):
+        e = _effect(concept, route)
+        if e.id in _RENAL_CONCEPTS:
+            renal = True
+        if e.risk:
+            who = _who_named(concept, named)
+            if e.risk in hits:
+                hits[e.risk].append(who)
+            else:
+                hits[e.risk] = [who]
+        if e.contra:
+            who = _who_named(concept, named)
+            if e.contra == "k_sparing_renal":
+                k_sparing.append(who)
+            elif e.contra in contra:
+                contra[e.contra].append(who)
+            else:
+                contra[e.contra] = [who]
+        if e.symptom and e.symptom not in symptoms:
+            symptoms[e.symptom] = named
+        if e.interaction:
+            order, severity, action, before, after, sources = e.interaction
             interactions.append(
-                Interaction(who, severity, action, inter.get("before_h"), inter.get("after_h"), _src(inter))
+                (order, len(interactions), Interaction(_who_named(concept, named), severity, action, before, after, sources))
             )
-        if concept.indication:
-            indications[concept.label] = None
-        if concept.form:
-            forms.add(concept.form)
-        if concept.note:
-            notes.append(Reason(f"{concept.note} ({who})", concept.sources))
-        if concept.sets:
-            sets.add(concept.sets)
+        if e.indication:
+            indications[e.indication] = None
+        if e.form:
+            forms.add(e.form)
+        if e.note:
+            notes.append(Reason(f"{e.note} ({_who_named(concept, named)})", e.sources))
+        if e.sets:
+            sets.add(e.sets)
+        if e.conflicts:
+            conflicts.update(e.conflicts)
     compatible = []
-    for sid, named in symptoms.items():
-        symptom = kb.concepts[f"symptom:{sid}"]
-        if symptom.indication:
-            indications[symptom.label] = None
-        if symptom.form:
-            forms.add(symptom.form)
-        if symptom.compatible:
-            compatible.append(named)
+    if symptoms:
+        table = _symptom_effects()
+        for sid, named in symptoms.items():
+            indication, form, fits = table[sid]
+            if indication:
+                indications[indication] = None
+            if form:
+                forms.add(form)
+            if fits:
+                compatible.append(named)
     factors = t["factors"]
-    conflicts = frozenset(cid for cid, c in kb.seed_conflicts.items() if ids.intersection(c["when"]))
-    interactions.sort(key=lambda i: _SEVERITY_ORDER[i.severity])
+    interactions.sort()
+    unrecognized = ()
+    if dx.unrecognized or meds.unrecognized:
+        unrecognized = tuple(
+            f"{terms.field} not recognised: {', '.join(terms.unrecognized)}"
+            for terms in (dx, meds)
+            if terms.unrecognized
+        )
     return _ListEffects(
-        risk_reasons=tuple(_factor_reason(fid, tuple(who)) for fid, who in hits.items()),
-        risk_points=sum(factors[fid]["points"] for fid in hits),
+        risk_reasons=tuple([_factor_reason(fid, tuple(who)) for fid, who in hits.items()]),
+        risk_points=sum([factors[fid]["points"] for fid in hits]),
         symptom_reason=_symptom_reason(tuple(compatible))
         if len(compatible) >= t["symptom_rule"]["min_count"]
         else None,
         contra={k: tuple(v) for k, v in contra.items()},
         k_sparing=tuple(k_sparing),
-        renal_codes=bool(ids & _RENAL_CONCEPTS),
-        interactions=tuple(interactions),
+        renal_codes=renal,
+        interactions=tuple([i for _, _, i in interactions]),
         indications=tuple(indications),
-        forms=tuple(fid for fid in _FORM_PRIORITY if fid in forms),
+        forms=tuple([fid for fid in _FORM_PRIORITY if fid in forms]) if forms else (),
         diarrhoea="diarrhoea" in forms,
-        notes=(*notes, *_conflict_notes(conflicts)),
+        notes=(*notes, *_conflict_notes(frozenset(conflicts))) if conflicts else tuple(notes),
         sets=frozenset(sets),
         readable=dx.readable or meds.readable or sym.readable,
-        unrecognized=tuple(
-            f"{terms.field} not recognised: {', '.join(terms.unrecognized)}"
-            for terms in (dx, meds)
-            if terms.unrecognized
-        ),
+        unrecognized=unrecognized,
     )
 
 
