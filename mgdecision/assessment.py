@@ -41,12 +41,17 @@ def format_reason(reason: Reason) -> str:
     """'text (+points) [source labels]', as shown in the mg_reasons column and on cards (kept on the reason)."""
     shown = reason.shown
     if shown is None:
-        sources = knowledge().sources
         points = f" (+{reason.points})" if reason.points else ""
-        labels = "; ".join(sources[s].label for s in reason.sources)
-        shown = f"{reason.text}{points}" + (f" [{labels}]" if labels else "")
+        shown = f"{reason.text}{points}{_labels(reason.sources)}"
         object.__setattr__(reason, "shown", shown)
     return shown
+
+
+@lru_cache(maxsize=4096)
+def _labels(ids: tuple[str, ...]) -> str:
+    """' [label; label]' for source ids ('' for none)."""
+    sources = knowledge().sources
+    return f" [{'; '.join(sources[s].label for s in ids)}]" if ids else ""
 
 
 @lru_cache(maxsize=65536)

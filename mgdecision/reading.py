@@ -505,12 +505,18 @@ def read_row(
 ) -> Patient:
     """Read one row given as a mapping of column name (any header variant) to cell value."""
     if header_map is None:
-        header_map = map_headers(row.keys())
+        header_map = _headers_of(tuple(row.keys()))
     values = {name: row[col] for name, col in header_map.fields.items()}
     patient = _read_fields(values, header_map.units, as_of)
     for col, probable in header_map.near_misses.items():
         patient.problems.append(near_miss_problem(col, probable, row[col]))
     return patient
+
+
+@lru_cache(maxsize=256)
+def _headers_of(headers: tuple[Any, ...]) -> HeaderMap:
+    """The header map of one set of row keys (memoised: a caller's rows usually share their keys)."""
+    return map_headers(headers)
 
 
 def near_miss_problem(column: Any, probable: str, value: Any) -> Problem:

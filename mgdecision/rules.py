@@ -24,7 +24,7 @@ _SEVERITY_ORDER = {"major": 0, "moderate": 1, "minor": 2}
 _FORM_PRIORITY = ("sleep", "anxiety", "cramps", "constipation", "brain_fog", "fatigue", "migraine")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Findings:
     risk: Risk
     contraindication: Contraindication
@@ -34,7 +34,7 @@ class Findings:
     notes: tuple[Reason, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _SerumStatus:
     below: bool
     above: bool
@@ -161,7 +161,7 @@ def _who(concept: Concept, named: str) -> str:
     return named if named.lower() == label.lower() else f"{label} ({named})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _ListEffects:
     """Everything the diagnosis, medication and symptom lists contribute, for one route."""
 
@@ -182,9 +182,9 @@ class _ListEffects:
 
 
 _RENAL_CONCEPTS = frozenset({"ckd_3", "ckd_severe", "ckd_unstaged", "dialysis", "aki"})
-_LIST_CACHE: dict[tuple[str, str, str, str], _ListEffects] = {}
 
 
+@lru_cache(maxsize=16384)
 def _factor_reason(fid: str, who: tuple[str, ...]) -> Reason:
     factor = _tables()["factors"][fid]
     return Reason(f"{factor['label']}: {', '.join(who)}", _src(factor), factor["points"])
@@ -206,17 +206,7 @@ def _conflict_notes(conflicts: frozenset[str]) -> tuple[Reason, ...]:
     )
 
 
-def _list_effects(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
-    key = (dx.raw, meds.raw, sym.raw, route)
-    found = _LIST_CACHE.get(key)
-    if found is None:
-        if len(_LIST_CACHE) > 200_000:
-            _LIST_CACHE.clear()
-        found = _LIST_CACHE[key] = _merge(dx, meds, sym, route)
-    return found
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Effect:
     """What one concept does for one route, resolved once from the knowledge base."""
 
@@ -386,7 +376,7 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
 def decide(p: Patient) -> Findings:
     """Apply every rule to one patient."""
     t = _tables()
-    le = _list_effects(p.diagnoses, p.medications, p.symptoms, p.route)
+    le = _merge(p.diagnoses, p.medications, p.symptoms, p.route)
     status = _serum_status(p.serum) if p.serum is not None else None
     pregnant = bool(p.pregnant) or "pregnant" in le.sets
     lactating = bool(p.lactating) or "lactating" in le.sets

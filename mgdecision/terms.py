@@ -33,7 +33,7 @@ def split_items(text: str) -> list[str]:
     return [item.strip() for item in _SPLIT.split(text) if item.strip()]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class TermList:
     """A parsed list cell: recognised concepts (with the text that named them) and what was not read."""
 
@@ -181,7 +181,7 @@ def _read_item(field: str, item: str) -> _Item | None:
     return _Item((), False, Problem(field, item, ProblemCode.UNRECOGNIZED, message))
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=8192)
 def _parse(field: str, raw: str) -> TermList:
     concepts = knowledge().concepts
     found: list[tuple[Concept, str]] = []
