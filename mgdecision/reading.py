@@ -459,6 +459,7 @@ def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, t
     return number, ()
 
 
+@lru_cache(maxsize=1024)
 def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
     form = salt_form(_text(value))
     if form is not None:
@@ -473,6 +474,7 @@ def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
     )
 
 
+@lru_cache(maxsize=4096)
 def _read_dose(field_name: str, value: Any, limit: float) -> tuple[float | None, tuple[Problem, ...]]:
     number, comparator, rest = _parse_number(value)
     factor = _DOSE_UNITS.get(rest.lower().strip()) if number is not None else None
@@ -549,6 +551,7 @@ def _fields() -> dict[str, Field]:
 
 
 _CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
+_CHOICES = ("sex", "pregnant", "lactating", "dialysis", "route")
 
 
 def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
@@ -559,19 +562,25 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
     present: dict[str, Any] = {}
     for name, value in values.items():
         kind = type(value)
-        if value is None or (kind is str and (not value or value.isspace())) or (kind is float and value != value):
+        if kind is str:
+            if value and not value.isspace():
+                present[name] = value
+        elif kind is int or (kind is float and value == value):
+            present[name] = value
+        elif value is None or kind is float:
             continue
-        if kind in _CONTAINERS:
+        elif kind in _CONTAINERS or _hashable(value) is None:
             problems.append(_p(name, value, ProblemCode.UNREADABLE, f"a {kind.__name__} cannot be read here"))
-        elif kind is str or kind is int or kind is float or not _is_empty(value):
+        elif not _is_empty(value):
             present[name] = value
     given = present.get
 
     if (v := given("patient_id")) is not None:
         p.patient_id = _text(v)
     if (v := given("age")) is not None:
-        p.age, found = _read_age(_hashable(v) if not isinstance(v, bool) else "TRUE", header_units.get("age", ""))
-        problems.extend(found)
+        p.age, found = _read_age(v if v is not True and v is not False else "TRUE", header_units.get("age", ""))
+        if found:
+            problems.extend(found)
     dob = given("date_of_birth")
     if dob is None and (visit := given("assessment_date")) is not None:
         problems.extend(_read_date("assessment_date", visit)[1])  # only used with a date of birth; still checked
@@ -604,22 +613,23 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
                         f"date of birth gives age {years:.1f}, the age column {p.age:g}; the age column is used",
                     )
                 )
-    for name in ("sex", "pregnant", "lactating", "dialysis", "route"):
+    for name in _CHOICES:
         if (v := given(name)) is not None:
-            choice, found = _read_choice(name, fields[name].kind, _hashable(v))
-            problems.extend(found)
+            choice, found = _read_choice(name, fields[name].kind, v)
+            if found:
+                problems.extend(found)
             if choice is not None:
                 setattr(p, name, choice)
     if (v := given("egfr")) is not None:
         f = fields["egfr"]
-        p.egfr, found = _read_number("egfr", _hashable(v), f.min, f.max)
-        problems.extend(found)
+        p.egfr, found = _read_number("egfr", v, f.min, f.max)
+        if found:
+            problems.extend(found)
     if (v := given("serum_mg")) is not None:
         unit_cell = given("serum_mg_unit")
-        serum, found = _read_serum(
-            _hashable(v), "" if unit_cell is None else _text(unit_cell), header_units.get("serum_mg", "")
-        )
-        problems.extend(found)
+        serum, found = _read_serum(v, "" if unit_cell is None else _text(unit_cell), header_units.get("serum_mg", ""))
+        if found:
+            problems.extend(found)
         if serum is not None:
             serum = _with_range(serum, given("ref_low"), given("ref_high"), problems)
         p.serum = serum
@@ -627,23 +637,28 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         for name in ("ref_low", "ref_high"):
             if (v := given(name)) is not None and _parse_number(v)[0] is None:
                 problems.append(_p(name, v, ProblemCode.NOT_A_NUMBER, f"'{_text(v)}' is not a number"))
-    for name in ("diagnoses", "medications", "symptoms"):
-        if (v := given(name)) is not None:
-            terms = parse_list(name, _text(v))
-            setattr(p, name, terms)
+    if (v := given("diagnoses")) is not None:
+        p.diagnoses = terms = parse_list("diagnoses", v.strip() if type(v) is str else _text(v))
+        if terms.problems:
+            problems.extend(terms.problems)
+    if (v := given("medications")) is not None:
+        p.medications = terms = parse_list("medications", v.strip() if type(v) is str else _text(v))
+        if terms.problems:
+            problems.extend(terms.problems)
+    if (v := given("symptoms")) is not None:
+        p.symptoms = terms = parse_list("symptoms", v.strip() if type(v) is str else _text(v))
+        if terms.problems:
             problems.extend(terms.problems)
     if (v := given("supplement_form")) is not None:
-        p.supplement_form, found = _read_salt(_hashable(v))
-        problems.extend(found)
+        p.supplement_form, found = _read_salt(v)
+        if found:
+            problems.extend(found)
     if (v := given("supplement_dose_mg")) is not None:
-        p.supplement_dose_mg, found = _read_dose(
-            "supplement_dose_mg", _hashable(v), fields["supplement_dose_mg"].max or 10000
-        )
-        problems.extend(found)
+        p.supplement_dose_mg, found = _read_dose("supplement_dose_mg", v, fields["supplement_dose_mg"].max or 10000)
+        if found:
+            problems.extend(found)
     elif (v := given("supplement_compound_mg")) is not None:
-        compound, found = _read_dose(
-            "supplement_compound_mg", _hashable(v), fields["supplement_compound_mg"].max or 60000
-        )
+        compound, found = _read_dose("supplement_compound_mg", v, fields["supplement_compound_mg"].max or 60000)
         problems.extend(found)
         if compound is not None:
             if p.supplement_form is None:

@@ -271,6 +271,17 @@ def _who_named(concept: Concept, named: str) -> str:
     return found
 
 
+@lru_cache(maxsize=8192)
+def _interaction(who: str, found: tuple[int, str, str, Any, Any, tuple[str, ...]]) -> Interaction:
+    _order, severity, action, before, after, sources = found
+    return Interaction(who, severity, action, before, after, sources)
+
+
+@lru_cache(maxsize=8192)
+def _note(note: str, who: str, sources: tuple[str, ...]) -> Reason:
+    return Reason(f"{note} ({who})", sources)
+
+
 @cache
 def _symptom_effects() -> dict[str, tuple[str | None, str | None, bool]]:
     """Symptom id -> (indication label, form rule, compatible with low magnesium)."""
@@ -316,16 +327,13 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         if e.symptom and e.symptom not in symptoms:
             symptoms[e.symptom] = named
         if e.interaction:
-            order, severity, action, before, after, sources = e.interaction
-            interactions.append(
-                (order, len(interactions), Interaction(_who_named(concept, named), severity, action, before, after, sources))
-            )
+            interactions.append((e.interaction[0], len(interactions), _interaction(_who_named(concept, named), e.interaction)))
         if e.indication:
             indications[e.indication] = None
         if e.form:
             forms.add(e.form)
         if e.note:
-            notes.append(Reason(f"{e.note} ({_who_named(concept, named)})", e.sources))
+            notes.append(_note(e.note, _who_named(concept, named), e.sources))
         if e.sets:
             sets.add(e.sets)
         if e.conflicts:
@@ -408,27 +416,18 @@ def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str
     if p.age is not None and p.age >= 65:
         factor = factors["age65"]
         points += factor["points"]
-        reasons.append(Reason(f"{factor['label']}: age {p.age:g}", _src(factor), factor["points"]))
+        reasons.append(_age_reason(p.age))
     serum = p.serum
     if status is not None and serum is not None and status.low_normal:
         factor = factors["low_normal_serum"]
         points += factor["points"]
-        reasons.append(
-            Reason(f"{factor['label']}: serum {serum.display()} below {status.cut:g}", _src(factor), factor["points"])
-        )
+        reasons.append(_serum_reason("low_normal", serum))
     if le.symptom_reason is not None:
         points += le.symptom_reason.points or 0
         reasons.append(le.symptom_reason)
     levels = t["levels"]
     if status is not None and serum is not None and status.below:
-        reasons.insert(
-            0,
-            Reason(
-                f"serum {serum.display()} below the lower limit {status.lower:g} {serum.unit}"
-                f" (CTCAE grade {status.hypo_grade})",
-                ("ctcae_v5", *t["limit_sources"]),
-            ),
-        )
+        reasons.insert(0, _serum_reason("below", serum))
         return Risk(RiskLevel.HIGH, points, tuple(reasons), status.hypo_grade)
     if status is None and p.age is None and not le.readable:
         return Risk(RiskLevel.UNKNOWN, 0, (_UNKNOWN_REASON,))
@@ -441,13 +440,32 @@ def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str
     )
     if level == RiskLevel.HIGH and status is not None and serum is not None and status.at_or_above_cut:
         level = RiskLevel(levels["cap_with_normal_serum"])
-        reasons.append(
-            Reason(
-                f"capped at {level}: measured serum {serum.display()} is at or above {status.cut:g} {serum.unit}",
-                ("rosanoff_2022",),
-            )
-        )
+        reasons.append(_serum_reason(f"capped at {level}", serum))
     return Risk(level, points, tuple(reasons) or (_NO_FACTOR_REASON,))
+
+
+@lru_cache(maxsize=256)
+def _age_reason(age: float) -> Reason:
+    factor = _tables()["factors"]["age65"]
+    return Reason(f"{factor['label']}: age {age:g}", _src(factor), factor["points"])
+
+
+@lru_cache(maxsize=8192)
+def _serum_reason(kind: str, serum: Serum) -> Reason:
+    """The risk reason a serum value gives: 'below' the limit, 'low_normal', or a cap ('capped at LEVEL')."""
+    t = _tables()
+    status = _serum_status(serum)
+    if kind == "below":
+        return Reason(
+            f"serum {serum.display()} below the lower limit {status.lower:g} {serum.unit} (CTCAE grade {status.hypo_grade})",
+            ("ctcae_v5", *t["limit_sources"]),
+        )
+    if kind == "low_normal":
+        factor = t["factors"]["low_normal_serum"]
+        return Reason(f"{factor['label']}: serum {serum.display()} below {status.cut:g}", _src(factor), factor["points"])
+    return Reason(
+        f"{kind}: measured serum {serum.display()} is at or above {status.cut:g} {serum.unit}", ("rosanoff_2022",)
+    )
 
 
 _UNKNOWN_REASON = Reason("not enough data: no usable serum value, age, diagnosis, medication or symptom", ("mg_rules",))
@@ -498,7 +516,7 @@ def _contraindication(
     level = ContraLevel.NONE_FOUND
     for rule_id in sorted(fired, key=lambda r: rules[r]["level"] != "CONTRAINDICATED"):
         rule = rules[rule_id]
-        reasons.append(Reason(f"{rule['text']} ({'; '.join(fired[rule_id])})", _src(rule)))
+        reasons.append(_contra_reason(rule_id, fired[rule_id]))
         if rule["level"] == "CONTRAINDICATED":
             level = ContraLevel.CONTRAINDICATED
         elif level == ContraLevel.NONE_FOUND:
@@ -512,6 +530,12 @@ def _contraindication(
     if level == ContraLevel.NONE_FOUND:
         reasons.append(_none_found(tuple(not_checked)))
     return Contraindication(level, tuple(reasons), tuple(not_checked))
+
+
+@lru_cache(maxsize=16384)
+def _contra_reason(rule_id: str, details: tuple[str, ...]) -> Reason:
+    rule = _tables()["rules"][rule_id]
+    return Reason(f"{rule['text']} ({'; '.join(details)})", _src(rule))
 
 
 @lru_cache(maxsize=4096)
