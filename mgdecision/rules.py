@@ -221,15 +221,17 @@ class _Effect:
     sources: tuple[str, ...]
     sets: str | None
     conflicts: tuple[str, ...]
+    renal: bool
+    active: bool  # does anything at all
 
 
-_EFFECTS: dict[tuple[str, str, str], _Effect] = {}
+_EFFECTS: dict[str, dict[int, _Effect]] = {}  # route -> id(concept) -> effect (concepts live as long as the process)
 
 
-def _effect(concept: Concept, route: str) -> _Effect:
-    found = _EFFECTS.get((concept.kind, concept.id, route))
+def _effects(route: str) -> dict[int, _Effect]:
+    found = _EFFECTS.get(route)
     if found is None:
-        found = _EFFECTS[concept.kind, concept.id, route] = _resolve_effect(concept, route)
+        found = _EFFECTS[route] = {id(c): _resolve_effect(c, route) for c in knowledge().concepts.values()}
     return found
 
 
@@ -244,18 +246,24 @@ def _resolve_effect(concept: Concept, route: str) -> _Effect:
         interaction = (_SEVERITY_ORDER[severity], severity, action, inter.get("before_h"), inter.get("after_h"), _src(inter))
     symptom = concept.id if concept.kind == "symptom" and concept.id != "other" else concept.symptom
     conflicts = tuple(cid for cid, c in knowledge().seed_conflicts.items() if concept.id in c["when"])
+    contra = concept.contra.get(route)
+    indication = concept.label if concept.indication else None
+    renal = concept.id in _RENAL_CONCEPTS
+    active = any((concept.risk, contra, symptom, interaction, indication, concept.form, concept.note, concept.sets))
     return _Effect(
         concept.id,
         concept.risk,
-        concept.contra.get(route),
+        contra,
         symptom,
         interaction,
-        concept.label if concept.indication else None,
+        indication,
         concept.form,
         concept.note,
         concept.sources,
         concept.sets,
         conflicts,
+        renal,
+        active or renal or bool(conflicts),
     )
 
 
@@ -306,18 +314,20 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
     conflicts: set[str] = set()
     sets: set[str] = set()
     renal = False
+    effects = _effects(route)
     for concept, named in (*dx.concepts, *meds.concepts, *sym.concepts):
-        e = _effect(concept, route)
-        if e.id in _RENAL_CONCEPTS:
+        e = effects[id(concept)]
+        if not e.active:
+            continue
+        who = _who_named(concept, named)
+        if e.renal:
             renal = True
         if e.risk:
-            who = _who_named(concept, named)
             if e.risk in hits:
                 hits[e.risk].append(who)
             else:
                 hits[e.risk] = [who]
         if e.contra:
-            who = _who_named(concept, named)
             if e.contra == "k_sparing_renal":
                 k_sparing.append(who)
             elif e.contra in contra:
@@ -327,13 +337,13 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         if e.symptom and e.symptom not in symptoms:
             symptoms[e.symptom] = named
         if e.interaction:
-            interactions.append((e.interaction[0], len(interactions), _interaction(_who_named(concept, named), e.interaction)))
+            interactions.append((e.interaction[0], len(interactions), _interaction(who, e.interaction)))
         if e.indication:
             indications[e.indication] = None
         if e.form:
             forms.add(e.form)
         if e.note:
-            notes.append(_note(e.note, _who_named(concept, named), e.sources))
+            notes.append(_note(e.note, who, e.sources))
         if e.sets:
             sets.add(e.sets)
         if e.conflicts:

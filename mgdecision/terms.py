@@ -181,30 +181,46 @@ def _read_item(field: str, item: str) -> _Item | None:
     return _Item((), False, Problem(field, item, ProblemCode.UNRECOGNIZED, message))
 
 
-@lru_cache(maxsize=8192)
+_ITEMS: dict[tuple[str, str], tuple[tuple[Concept, ...], _Item | None]] = {}
+
+
+def _item(field: str, item: str) -> tuple[tuple[Concept, ...], _Item | None]:
+    """(concepts, how it was read) of one stripped item; memoised (items recur across cells)."""
+    found = _ITEMS.get((field, item))
+    if found is None:
+        if len(_ITEMS) > 131072:
+            _ITEMS.clear()
+        read = _read_item(field, item)
+        concepts = knowledge().concepts
+        found = _ITEMS[field, item] = (tuple(concepts[k] for k in read.keys) if read else (), read)
+    return found
+
+
 def _parse(field: str, raw: str) -> TermList:
-    concepts = knowledge().concepts
     found: list[tuple[Concept, str]] = []
-    seen: set[str] = set()
+    seen: set[int] = set()
     unrecognized: list[str] = []
     negated: list[str] = []
     problems: list[Problem] = []
-    for item in split_items(raw):
-        read = _read_item(field, item)
+    for item in _SPLIT.split(raw):
+        item = item.strip()
+        if not item:
+            continue
+        concepts, read = _item(field, item)
         if read is None:
             continue
         if read.problem is not None:
             problems.append(read.problem)
             (negated if read.negated else unrecognized).append(item)
-        for key in read.keys:
-            if key not in seen:
-                seen.add(key)
-                found.append((concepts[key], item))
+        for concept in concepts:
+            if id(concept) not in seen:
+                seen.add(id(concept))
+                found.append((concept, item))
     return TermList(field, raw, tuple(found), tuple(unrecognized), tuple(negated), tuple(problems))
 
 
 def parse_list(field: str, raw: str) -> TermList:
-    """Parse one list cell of ``field`` ("diagnoses", "medications" or "symptoms"); cached per text."""
+    """Parse one list cell of ``field`` ("diagnoses", "medications" or "symptoms"); items are memoised."""
     if not raw:
         return EMPTY[field]
     return _parse(field, raw)
