@@ -485,61 +485,88 @@ _NO_FACTOR_REASON = Reason("no risk factor found in the data given", ("mg_rules"
 def _contraindication(
     p: Patient, status: _SerumStatus | None, le: _ListEffects, pregnant: bool, dialysis: bool, t: dict[str, Any]
 ) -> Contraindication:
-    rules = t["rules"]
     renal = t["renal"]
-    fired: dict[str, tuple[str, ...]] = dict(le.contra)
-
-    def fire(rule_id: str, detail: str) -> None:
-        fired[rule_id] = (*fired.get(rule_id, ()), detail)
-
+    fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
     serum = p.serum
     if status is not None and serum is not None and status.above:
-        fire(
-            "hypermagnesaemia",
-            f"serum {serum.display()} above {status.upper:g} {serum.unit} (CTCAE grade {status.hyper_grade})",
-        )
+        _fire(fired, "hypermagnesaemia", _hyper_detail(serum))
     egfr = p.egfr
     if egfr is not None:
-        if egfr < renal["severe_below"]:
-            fire("renal_severe", f"eGFR {egfr:g} below {renal['severe_below']}")
-        elif egfr < renal["moderate_below"]:
-            fire("renal_moderate", f"eGFR {egfr:g} ({renal['severe_below']}-{renal['moderate_below'] - 1})")
+        found = _egfr_detail(egfr)
+        if found is not None:
+            _fire(fired, *found)
     if dialysis:
-        fire("renal_severe", "dialysis")
+        _fire(fired, "renal_severe", "dialysis")
     if le.k_sparing and (
         (egfr is not None and egfr < renal["k_sparing_below"])
         or any(r in fired for r in ("renal_severe", "renal_moderate", "ckd_unstaged", "aki"))
     ):
-        fire("k_sparing_renal", ", ".join(le.k_sparing))
+        _fire(fired, "k_sparing_renal", ", ".join(le.k_sparing))
     dose = p.supplement_dose_mg
     if dose is not None:
-        limit = ul_mg(p.age) if p.age is not None else float(t["ul_preg"])
-        if limit is not None and dose > limit:
-            fire(
-                "supplement_above_ul",
-                f"{dose:g} mg/day > UL {limit:g} mg" + (f" for age {p.age:g}" if p.age is not None else " (any age)"),
-            )
+        detail = _dose_detail(dose, p.age)
+        if detail is not None:
+            _fire(fired, "supplement_above_ul", detail)
     if pregnant and p.route == "iv":
-        fire("pregnancy_iv", "pregnant, route iv")
+        _fire(fired, "pregnancy_iv", "pregnant, route iv")
 
-    reasons = []
-    level = ContraLevel.NONE_FOUND
-    for rule_id in sorted(fired, key=lambda r: rules[r]["level"] != "CONTRAINDICATED"):
-        rule = rules[rule_id]
-        reasons.append(_contra_reason(rule_id, fired[rule_id]))
-        if rule["level"] == "CONTRAINDICATED":
-            level = ContraLevel.CONTRAINDICATED
-        elif level == ContraLevel.NONE_FOUND:
-            level = ContraLevel.CAUTION
-    not_checked = []
+    level, order = _contra_outcome(tuple(fired))
+    reasons = [_contra_reason(rule_id, fired[rule_id]) for rule_id in order]
+    not_checked: tuple[str, ...] = ()
     if egfr is None and p.dialysis is None and not le.renal_codes:
-        not_checked.append("kidney function (no eGFR, dialysis or CKD code)")
+        not_checked = ("kidney function (no eGFR, dialysis or CKD code)",)
     if serum is None:
-        not_checked.append("serum magnesium (no usable value): hypermagnesaemia not excluded")
-    not_checked.extend(le.unrecognized)
+        not_checked = (*not_checked, "serum magnesium (no usable value): hypermagnesaemia not excluded")
+    if le.unrecognized:
+        not_checked = (*not_checked, *le.unrecognized)
     if level == ContraLevel.NONE_FOUND:
-        reasons.append(_none_found(tuple(not_checked)))
-    return Contraindication(level, tuple(reasons), tuple(not_checked))
+        reasons.append(_none_found(not_checked))
+    return Contraindication(level, tuple(reasons), not_checked)
+
+
+def _fire(fired: dict[str, tuple[str, ...]], rule_id: str, detail: str) -> None:
+    fired[rule_id] = (*fired.get(rule_id, ()), detail)
+
+
+@lru_cache(maxsize=1024)
+def _contra_outcome(rule_ids: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """Level and reason order (contraindications first) for the rules that fired."""
+    rules = _tables()["rules"]
+    order = tuple(sorted(rule_ids, key=lambda r: rules[r]["level"] != "CONTRAINDICATED"))
+    levels = {rules[r]["level"] for r in rule_ids}
+    level = (
+        ContraLevel.CONTRAINDICATED
+        if "CONTRAINDICATED" in levels
+        else ContraLevel.CAUTION
+        if levels
+        else ContraLevel.NONE_FOUND
+    )
+    return level, order
+
+
+@lru_cache(maxsize=4096)
+def _hyper_detail(serum: Serum) -> str:
+    status = _serum_status(serum)
+    return f"serum {serum.display()} above {status.upper:g} {serum.unit} (CTCAE grade {status.hyper_grade})"
+
+
+@lru_cache(maxsize=4096)
+def _egfr_detail(egfr: float) -> tuple[str, str] | None:
+    renal = _tables()["renal"]
+    if egfr < renal["severe_below"]:
+        return "renal_severe", f"eGFR {egfr:g} below {renal['severe_below']}"
+    if egfr < renal["moderate_below"]:
+        return "renal_moderate", f"eGFR {egfr:g} ({renal['severe_below']}-{renal['moderate_below'] - 1})"
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _dose_detail(dose: float, age: float | None) -> str | None:
+    """Why a current supplement dose is above the upper limit for the age (None when it is not)."""
+    limit = ul_mg(age) if age is not None else float(_tables()["ul_preg"])
+    if limit is None or dose <= limit:
+        return None
+    return f"{dose:g} mg/day > UL {limit:g} mg" + (f" for age {age:g}" if age is not None else " (any age)")
 
 
 @lru_cache(maxsize=16384)

@@ -181,24 +181,23 @@ def _read_item(field: str, item: str) -> _Item | None:
     return _Item((), False, Problem(field, item, ProblemCode.UNRECOGNIZED, message))
 
 
-_ITEMS: dict[tuple[str, str], tuple[tuple[Concept, ...], _Item | None]] = {}
+_ITEMS: dict[str, dict[str, tuple[tuple[Concept, ...], _Item | None]]] = {}  # field -> stripped item -> reading
 
 
 def _item(field: str, item: str) -> tuple[tuple[Concept, ...], _Item | None]:
-    """(concepts, how it was read) of one stripped item; memoised (items recur across cells)."""
-    found = _ITEMS.get((field, item))
-    if found is None:
-        if len(_ITEMS) > 131072:
-            _ITEMS.clear()
-        read = _read_item(field, item)
-        concepts = knowledge().concepts
-        found = _ITEMS[field, item] = (tuple(concepts[k] for k in read.keys) if read else (), read)
+    """(concepts, how it was read) of one stripped item; memoised per field (items recur across cells)."""
+    table = _ITEMS.setdefault(field, {})
+    if len(table) > 65536:
+        table.clear()
+    read = _read_item(field, item)
+    concepts = knowledge().concepts
+    found = table[item] = (tuple(concepts[k] for k in read.keys) if read else (), read)
     return found
 
 
 def _parse(field: str, raw: str) -> TermList:
-    found: list[tuple[Concept, str]] = []
-    seen: set[int] = set()
+    table = _ITEMS.get(field) or {}
+    found: dict[int, tuple[Concept, str]] = {}
     unrecognized: list[str] = []
     negated: list[str] = []
     problems: list[Problem] = []
@@ -206,17 +205,27 @@ def _parse(field: str, raw: str) -> TermList:
         item = item.strip()
         if not item:
             continue
-        concepts, read = _item(field, item)
+        entry = table.get(item)
+        if entry is None:
+            entry = _item(field, item)
+            table = _ITEMS[field]
+        concepts, read = entry
         if read is None:
             continue
         if read.problem is not None:
             problems.append(read.problem)
             (negated if read.negated else unrecognized).append(item)
         for concept in concepts:
-            if id(concept) not in seen:
-                seen.add(id(concept))
-                found.append((concept, item))
-    return TermList(field, raw, tuple(found), tuple(unrecognized), tuple(negated), tuple(problems))
+            if id(concept) not in found:
+                found[id(concept)] = (concept, item)
+    return TermList(
+        field,
+        raw,
+        tuple(found.values()),
+        tuple(unrecognized) if unrecognized else (),
+        tuple(negated) if negated else (),
+        tuple(problems) if problems else (),
+    )
 
 
 def parse_list(field: str, raw: str) -> TermList:
