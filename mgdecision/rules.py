@@ -243,7 +243,14 @@ def _resolve_effect(concept: Concept, route: str) -> _Effect:
         severity, action = inter["severity"], inter["action"]
         severity = severity[route] if isinstance(severity, dict) else severity  # by route where they differ
         action = action[route] if isinstance(action, dict) else action
-        interaction = (_SEVERITY_ORDER[severity], severity, action, inter.get("before_h"), inter.get("after_h"), _src(inter))
+        interaction = (
+            _SEVERITY_ORDER[severity],
+            severity,
+            action,
+            inter.get("before_h"),
+            inter.get("after_h"),
+            _src(inter),
+        )
     symptom = concept.id if concept.kind == "symptom" and concept.id != "other" else concept.symptom
     conflicts = tuple(cid for cid, c in knowledge().seed_conflicts.items() if concept.id in c["when"])
     contra = concept.contra.get(route)
@@ -361,7 +368,7 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
                 compatible.append(named)
     factors = t["factors"]
     interactions.sort()
-    unrecognized = ()
+    unrecognized: tuple[str, ...] = ()
     if dx.unrecognized or meds.unrecognized:
         unrecognized = tuple(
             f"{terms.field} not recognised: {', '.join(terms.unrecognized)}"
@@ -467,12 +474,15 @@ def _serum_reason(kind: str, serum: Serum) -> Reason:
     status = _serum_status(serum)
     if kind == "below":
         return Reason(
-            f"serum {serum.display()} below the lower limit {status.lower:g} {serum.unit} (CTCAE grade {status.hypo_grade})",
+            f"serum {serum.display()} below the lower limit {status.lower:g} {serum.unit}"
+            f" (CTCAE grade {status.hypo_grade})",
             ("ctcae_v5", *t["limit_sources"]),
         )
     if kind == "low_normal":
         factor = t["factors"]["low_normal_serum"]
-        return Reason(f"{factor['label']}: serum {serum.display()} below {status.cut:g}", _src(factor), factor["points"])
+        return Reason(
+            f"{factor['label']}: serum {serum.display()} below {status.cut:g}", _src(factor), factor["points"]
+        )
     return Reason(
         f"{kind}: measured serum {serum.display()} is at or above {status.cut:g} {serum.unit}", ("rosanoff_2022",)
     )
