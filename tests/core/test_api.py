@@ -111,3 +111,18 @@ def test_assessment_renders_text_html_and_cards():
     order = {"critical": 0, "warning": 1, "info": 2}
     assert indicators == sorted(indicators, key=order.__getitem__)
     assert all(c.to_dict()["source"]["label"] for c in a.cards)
+
+
+@pytest.mark.parametrize("cell", [["furosemide"], {"drug": "furosemide"}, pd.Series([1, 2]), bytearray(b"x")])
+def test_a_cell_that_is_a_container_is_reported_not_dropped(cell):
+    a = mg.assess({"age": 52, "sex": "F", "medications": cell})
+    codes = {(p.field, p.code) for p in a.problems}
+    assert ("medications", mg.ProblemCode.UNREADABLE) in codes
+    assert "medications" in a.row()["mg_input_problems"]
+
+
+def test_rows_sharing_their_keys_do_not_share_problems():
+    first = mg.assess({"age": "abc", "sex": "F"})
+    second = mg.assess({"age": 40, "sex": "F"})
+    assert [p.field for p in first.problems] == ["age"]
+    assert second.problems == ()
