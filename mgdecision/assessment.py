@@ -54,13 +54,20 @@ def _labels(ids: tuple[str, ...]) -> str:
     return f" [{'; '.join(sources[s].label for s in ids)}]" if ids else ""
 
 
-@lru_cache(maxsize=65536)
+_DOSE_GROUPS: dict[int, tuple[Dose, Form, str]] = {}  # id(dose) -> (dose, form, text); holds both, so ids stay unique
+
+
 def _dose_group(dose: Dose, form: Form) -> str:
-    """'Dose STATUS: notes and evidence' (memoised: the same dose and form recur across rows)."""
+    """'Dose STATUS: notes and evidence' (memoised per dose and form object: the rules share them across rows)."""
+    found = _DOSE_GROUPS.get(id(dose))
+    if found is not None and found[0] is dose and found[1] is form:
+        return found[2]
     reasons = (*dose.notes, *form.evidence)
-    if not reasons:
-        return f"Dose {dose.status}"
-    return f"Dose {dose.status}: " + "; ".join([format_reason(r) for r in reasons])
+    text = f"Dose {dose.status}" + (": " + "; ".join([format_reason(r) for r in reasons]) if reasons else "")
+    if len(_DOSE_GROUPS) > 65536:
+        _DOSE_GROUPS.clear()
+    _DOSE_GROUPS[id(dose)] = (dose, form, text)
+    return text
 
 
 class Assessment:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from .kb import Concept, knowledge
@@ -155,12 +156,6 @@ def _serum_status(serum: Serum) -> _SerumStatus:
 # ---------------------------------------------------------------- what the lists say (cached per list text)
 
 
-def _who(concept: Concept, named: str) -> str:
-    """'omeprazole (Prilosec 20 mg)' when the row used another name, else the name as written."""
-    label = concept.label
-    return named if named.lower() == label.lower() else f"{label} ({named})"
-
-
 @dataclass(slots=True)
 class _ListEffects:
     """Everything the diagnosis, medication and symptom lists contribute, for one route."""
@@ -181,6 +176,8 @@ class _ListEffects:
     unrecognized: tuple[str, ...]  # "field not recognised: ..." lines for what could not be checked
 
 
+_NO_RULES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+_NO_SETS: frozenset[str] = frozenset()
 _RENAL_CONCEPTS = frozenset({"ckd_3", "ckd_severe", "ckd_unstaged", "dialysis", "aki"})
 
 
@@ -274,18 +271,6 @@ def _resolve_effect(concept: Concept, route: str) -> _Effect:
     )
 
 
-_WHO: dict[tuple[str, str], str] = {}
-
-
-def _who_named(concept: Concept, named: str) -> str:
-    found = _WHO.get((concept.label, named))
-    if found is None:
-        if len(_WHO) > 65536:
-            _WHO.clear()
-        found = _WHO[concept.label, named] = _who(concept, named)
-    return found
-
-
 @lru_cache(maxsize=8192)
 def _interaction(who: str, found: tuple[int, str, str, Any, Any, tuple[str, ...]]) -> Interaction:
     _order, severity, action, before, after, sources = found
@@ -322,11 +307,10 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
     sets: set[str] = set()
     renal = False
     effects = _effects(route)
-    for concept, named in (*dx.concepts, *meds.concepts, *sym.concepts):
+    for concept, named, who in (*dx.concepts, *meds.concepts, *sym.concepts):
         e = effects[id(concept)]
         if not e.active:
             continue
-        who = _who_named(concept, named)
         if e.renal:
             renal = True
         if e.risk:
@@ -367,7 +351,8 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
             if fits:
                 compatible.append(named)
     factors = t["factors"]
-    interactions.sort()
+    if len(interactions) > 1:
+        interactions.sort()
     unrecognized: tuple[str, ...] = ()
     if dx.unrecognized or meds.unrecognized:
         unrecognized = tuple(
@@ -376,20 +361,20 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
             if terms.unrecognized
         )
     return _ListEffects(
-        risk_reasons=tuple([_factor_reason(fid, tuple(who)) for fid, who in hits.items()]),
-        risk_points=sum([factors[fid]["points"] for fid in hits]),
+        risk_reasons=tuple([_factor_reason(fid, tuple(who)) for fid, who in hits.items()]) if hits else (),
+        risk_points=sum([factors[fid]["points"] for fid in hits]) if hits else 0,
         symptom_reason=_symptom_reason(tuple(compatible))
         if len(compatible) >= t["symptom_rule"]["min_count"]
         else None,
-        contra={k: tuple(v) for k, v in contra.items()},
-        k_sparing=tuple(k_sparing),
+        contra={k: tuple(v) for k, v in contra.items()} if contra else _NO_RULES,
+        k_sparing=tuple(k_sparing) if k_sparing else (),
         renal_codes=renal,
-        interactions=tuple([i for _, _, i in interactions]),
-        indications=tuple(indications),
+        interactions=tuple([i for _, _, i in interactions]) if interactions else (),
+        indications=tuple(indications) if indications else (),
         forms=tuple([fid for fid in _FORM_PRIORITY if fid in forms]) if forms else (),
         diarrhoea="diarrhoea" in forms,
-        notes=(*notes, *_conflict_notes(frozenset(conflicts))) if conflicts else tuple(notes),
-        sets=frozenset(sets),
+        notes=(*notes, *_conflict_notes(frozenset(conflicts))) if conflicts else tuple(notes) if notes else (),
+        sets=frozenset(sets) if sets else _NO_SETS,
         readable=dx.readable or meds.readable or sym.readable,
         unrecognized=unrecognized,
     )

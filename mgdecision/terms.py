@@ -39,7 +39,7 @@ class TermList:
 
     field: str
     raw: str
-    concepts: tuple[tuple[Concept, str], ...]  # (concept, how the row named it)
+    concepts: tuple[tuple[Concept, str, str], ...]  # (concept, how the row named it, 'label (as named)')
     unrecognized: tuple[str, ...]
     negated: tuple[str, ...]
     problems: tuple[Problem, ...]
@@ -181,23 +181,29 @@ def _read_item(field: str, item: str) -> _Item | None:
     return _Item((), False, Problem(field, item, ProblemCode.UNRECOGNIZED, message))
 
 
-_ITEMS: dict[str, dict[str, tuple[tuple[Concept, ...], _Item | None]]] = {}  # field -> stripped item -> reading
+_ITEMS: dict[str, dict[str, tuple[tuple[tuple[Concept, str], ...], _Item | None]]] = {}  # field -> item -> reading
 
 
-def _item(field: str, item: str) -> tuple[tuple[Concept, ...], _Item | None]:
+def _named_as(concept: Concept, named: str) -> str:
+    """'omeprazole (Prilosec 20 mg)' when the row used another name, else the name as written."""
+    label = concept.label
+    return named if named.lower() == label.lower() else f"{label} ({named})"
+
+
+def _item(field: str, item: str) -> tuple[tuple[tuple[Concept, str], ...], _Item | None]:
     """(concepts, how it was read) of one stripped item; memoised per field (items recur across cells)."""
     table = _ITEMS.setdefault(field, {})
     if len(table) > 65536:
         table.clear()
     read = _read_item(field, item)
     concepts = knowledge().concepts
-    found = table[item] = (tuple(concepts[k] for k in read.keys) if read else (), read)
+    found = table[item] = (tuple((concepts[k], _named_as(concepts[k], item)) for k in read.keys) if read else (), read)
     return found
 
 
 def _parse(field: str, raw: str) -> TermList:
     table = _ITEMS.get(field) or {}
-    found: dict[int, tuple[Concept, str]] = {}
+    found: dict[int, tuple[Concept, str, str]] = {}
     unrecognized: list[str] = []
     negated: list[str] = []
     problems: list[Problem] = []
@@ -215,9 +221,9 @@ def _parse(field: str, raw: str) -> TermList:
         if read.problem is not None:
             problems.append(read.problem)
             (negated if read.negated else unrecognized).append(item)
-        for concept in concepts:
+        for concept, shown in concepts:
             if id(concept) not in found:
-                found[id(concept)] = (concept, item)
+                found[id(concept)] = (concept, item, shown)
     return TermList(
         field,
         raw,
