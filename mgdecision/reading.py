@@ -552,6 +552,7 @@ def _fields() -> dict[str, Field]:
 
 _CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
 _CHOICES = ("sex", "pregnant", "lactating", "dialysis", "route")
+_LISTS = ("diagnoses", "medications", "symptoms")
 
 
 def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
@@ -637,18 +638,12 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         for name in ("ref_low", "ref_high"):
             if (v := given(name)) is not None and _parse_number(v)[0] is None:
                 problems.append(_p(name, v, ProblemCode.NOT_A_NUMBER, f"'{_text(v)}' is not a number"))
-    if (v := given("diagnoses")) is not None:
-        p.diagnoses = terms = parse_list("diagnoses", v.strip() if type(v) is str else _text(v))
-        if terms.problems:
-            problems.extend(terms.problems)
-    if (v := given("medications")) is not None:
-        p.medications = terms = parse_list("medications", v.strip() if type(v) is str else _text(v))
-        if terms.problems:
-            problems.extend(terms.problems)
-    if (v := given("symptoms")) is not None:
-        p.symptoms = terms = parse_list("symptoms", v.strip() if type(v) is str else _text(v))
-        if terms.problems:
-            problems.extend(terms.problems)
+    for name in _LISTS:
+        if (v := given(name)) is not None:
+            terms = parse_list(name, _text(v))
+            setattr(p, name, terms)
+            if terms.problems:
+                problems.extend(terms.problems)
     if (v := given("supplement_form")) is not None:
         p.supplement_form, found = _read_salt(v)
         if found:

@@ -153,7 +153,7 @@ def _serum_status(serum: Serum) -> _SerumStatus:
     )
 
 
-# ---------------------------------------------------------------- what the lists say (cached per list text)
+# ---------------------------------------------------------------- what the lists say (resolved per concept)
 
 
 @dataclass(slots=True)
@@ -207,7 +207,6 @@ def _conflict_notes(conflicts: frozenset[str]) -> tuple[Reason, ...]:
 class _Effect:
     """What one concept does for one route, resolved once from the knowledge base."""
 
-    id: str
     risk: str | None
     contra: str | None
     symptom: str | None
@@ -255,7 +254,6 @@ def _resolve_effect(concept: Concept, route: str) -> _Effect:
     renal = concept.id in _RENAL_CONCEPTS
     active = any((concept.risk, contra, symptom, interaction, indication, concept.form, concept.note, concept.sets))
     return _Effect(
-        concept.id,
         concept.risk,
         contra,
         symptom,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from .kb import Concept, Knowledge, knowledge, norm
 from .models import Problem
@@ -30,7 +29,7 @@ _MAX_PHRASE = 5
 
 def split_items(text: str) -> list[str]:
     """Split a list cell into its items, keeping their original spelling."""
-    return [item.strip() for item in _SPLIT.split(text) if item.strip()]
+    return [item for item in map(str.strip, _SPLIT.split(text)) if item]
 
 
 @dataclass(slots=True, eq=False)
@@ -143,9 +142,8 @@ class _Item:
     problem: Problem | None
 
 
-@lru_cache(maxsize=131072)
 def _read_item(field: str, item: str) -> _Item | None:
-    """Match one item (cached: the same drug or code recurs across many list cells)."""
+    """Match one item (memoised by :func:`_item`: the same drug or code recurs across many list cells)."""
     kb = knowledge()
     words = norm(item.translate(_BRACKETS))
     if not words:
@@ -207,10 +205,7 @@ def _parse(field: str, raw: str) -> TermList:
     unrecognized: list[str] = []
     negated: list[str] = []
     problems: list[Problem] = []
-    for item in _SPLIT.split(raw):
-        item = item.strip()
-        if not item:
-            continue
+    for item in split_items(raw):
         entry = table.get(item)
         if entry is None:
             entry = _item(field, item)
