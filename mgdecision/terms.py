@@ -200,17 +200,14 @@ def _item(field: str, item: str) -> tuple[tuple[tuple[Concept, str], ...], _Item
 
 
 def _parse(field: str, raw: str) -> TermList:
-    table = _ITEMS.get(field) or {}
+    table = _ITEMS.setdefault(field, {})
     found: dict[int, tuple[Concept, str, str]] = {}
     unrecognized: list[str] = []
     negated: list[str] = []
     problems: list[Problem] = []
     for item in split_items(raw):
         entry = table.get(item)
-        if entry is None:
-            entry = _item(field, item)
-            table = _ITEMS[field]
-        concepts, read = entry
+        concepts, read = entry if entry is not None else _item(field, item)
         if read is None:
             continue
         if read.problem is not None:
