@@ -13,6 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from .assessment import COLUMNS, Assessment
+from .columnar import assess_columns
 from .errors import UsageError
 from .kb import knowledge
 from .reading import HeaderMap, _read_fields, map_headers, near_miss_problem
@@ -91,13 +92,14 @@ def assess_frame(
         raise UsageError(
             "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
         )
+    cells = {name: df[column].tolist() for name, column in hmap.fields.items()}
+    near = [(column, probable, df[column].tolist()) for column, probable in hmap.near_misses.items()]
     with paused_gc():
-        values = [a.row_values() for a in iter_assessments(df, as_of=as_of, header_map=hmap)]
-    by_column = list(zip(*values, strict=True)) if values else [()] * len(COLUMNS)
+        values = assess_columns(cells, len(df), hmap.units, as_of, near)
     out = pd.DataFrame(
         {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
-            name: pd.Series(column, index=df.index, dtype="float64" if name in _NUMERIC else object)
-            for name, column in zip(COLUMNS, by_column, strict=True)
+            name: pd.Series(values[name], index=df.index, dtype="float64" if name in _NUMERIC else object)
+            for name in COLUMNS
         },
         index=df.index,
     )

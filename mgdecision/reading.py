@@ -553,6 +553,16 @@ def _fields() -> dict[str, Field]:
 _CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
 _CHOICES = ("sex", "pregnant", "lactating", "dialysis", "route")
 _LISTS = ("diagnoses", "medications", "symptoms")
+# The fields that are read together, in the order _read_fields reports their problems (the lists come between
+# the serum and the supplement). No group's reading depends on another's, so a table can read each group once
+# per distinct combination of its cells (patient_id is only echoed).
+SCALAR_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("age", "date_of_birth", "assessment_date"),
+    ("sex", "pregnant", "lactating", "dialysis", "route"),
+    ("egfr",),
+    ("serum_mg", "serum_mg_unit", "ref_low", "ref_high"),
+    ("supplement_form", "supplement_dose_mg", "supplement_compound_mg"),
+)
 
 
 def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
@@ -621,6 +631,15 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
                 problems.extend(found)
             if choice is not None:
                 setattr(p, name, choice)
+    if p.sex == "M" and (p.pregnant or p.lactating):
+        problems.append(
+            Problem(
+                "pregnant" if p.pregnant else "lactating",
+                "yes",
+                ProblemCode.CONFLICT,
+                "marked pregnant or lactating but sex is M; pregnancy cautions still applied",
+            )
+        )
     if (v := given("egfr")) is not None:
         f = fields["egfr"]
         p.egfr, found = _read_number("egfr", v, f.min, f.max)
@@ -667,15 +686,6 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
                 )
             else:
                 p.supplement_dose_mg = compound * knowledge().dosing["elemental"][p.supplement_form]
-    if p.sex == "M" and (p.pregnant or p.lactating):
-        problems.append(
-            Problem(
-                "pregnant" if p.pregnant else "lactating",
-                "yes",
-                ProblemCode.CONFLICT,
-                "marked pregnant or lactating but sex is M; pregnancy cautions still applied",
-            )
-        )
     return p
 
 

@@ -351,6 +351,7 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
     factors = t["factors"]
     if len(interactions) > 1:
         interactions.sort()
+    chosen, diarrhoea = form_choice(frozenset(forms)) if forms else ((), False)
     unrecognized: tuple[str, ...] = ()
     if dx.unrecognized or meds.unrecognized:
         unrecognized = tuple(
@@ -369,13 +370,19 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         renal_codes=renal,
         interactions=tuple([i for _, _, i in interactions]) if interactions else (),
         indications=tuple(indications) if indications else (),
-        forms=tuple([fid for fid in _FORM_PRIORITY if fid in forms]) if forms else (),
-        diarrhoea="diarrhoea" in forms,
+        forms=chosen,
+        diarrhoea=diarrhoea,
         notes=(*notes, *_conflict_notes(frozenset(conflicts))) if conflicts else tuple(notes) if notes else (),
         sets=frozenset(sets) if sets else _NO_SETS,
         readable=dx.readable or meds.readable or sym.readable,
         unrecognized=unrecognized,
     )
+
+
+@lru_cache(maxsize=256)
+def form_choice(forms: frozenset[str]) -> tuple[tuple[str, ...], bool]:
+    """(form rules in priority order, diarrhoea) for the form rules the lists asked for."""
+    return tuple([fid for fid in _FORM_PRIORITY if fid in forms]), "diarrhoea" in forms
 
 
 # ---------------------------------------------------------------- the rules
@@ -425,23 +432,32 @@ def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str
     if le.symptom_reason is not None:
         points += le.symptom_reason.points or 0
         reasons.append(le.symptom_reason)
-    levels = t["levels"]
-    if status is not None and serum is not None and status.below:
+    below = status is not None and status.below
+    unknown = status is None and p.age is None and not le.readable
+    level, capped = risk_level(points, below, unknown, status is not None and status.at_or_above_cut)
+    if below and serum is not None and status is not None:
         reasons.insert(0, _serum_reason("below", serum))
-        return Risk(RiskLevel.HIGH, points, tuple(reasons), status.hypo_grade)
-    if status is None and p.age is None and not le.readable:
-        return Risk(RiskLevel.UNKNOWN, 0, (_UNKNOWN_REASON,))
-    level = (
-        RiskLevel.HIGH
-        if points >= levels["high_from"]
-        else RiskLevel.MODERATE
-        if points >= levels["moderate_from"]
-        else RiskLevel.LOW
-    )
-    if level == RiskLevel.HIGH and status is not None and serum is not None and status.at_or_above_cut:
-        level = RiskLevel(levels["cap_with_normal_serum"])
+        return Risk(level, points, tuple(reasons), status.hypo_grade)
+    if unknown:
+        return Risk(level, 0, (_UNKNOWN_REASON,))
+    if capped and serum is not None:
         reasons.append(_serum_reason(f"capped at {level}", serum))
     return Risk(level, points, tuple(reasons) or (_NO_FACTOR_REASON,))
+
+
+@lru_cache(maxsize=1024)
+def risk_level(points: int, below: bool, unknown: bool, normal_serum: bool) -> tuple[RiskLevel, bool]:
+    """(level, capped): HIGH below the serum limit, UNKNOWN without data, else by points, capped by a normal serum."""
+    levels = _tables()["levels"]
+    if below:
+        return RiskLevel.HIGH, False
+    if unknown:
+        return RiskLevel.UNKNOWN, False
+    if points >= levels["high_from"]:
+        if normal_serum:
+            return RiskLevel(levels["cap_with_normal_serum"]), True
+        return RiskLevel.HIGH, False
+    return (RiskLevel.MODERATE if points >= levels["moderate_from"] else RiskLevel.LOW), False
 
 
 @lru_cache(maxsize=256)
@@ -471,6 +487,9 @@ def _serum_reason(kind: str, serum: Serum) -> Reason:
     )
 
 
+DIALYSIS_DETAIL = "dialysis"
+PREGNANCY_IV_DETAIL = "pregnant, route iv"
+RENAL_RULES = ("renal_severe", "renal_moderate", "ckd_unstaged", "aki")  # kidney rules a potassium-sparing drug joins
 _UNKNOWN_REASON = Reason("not enough data: no usable serum value, age, diagnosis, medication or symptom", ("mg_rules",))
 _NO_FACTOR_REASON = Reason("no risk factor found in the data given", ("mg_rules",), 0)
 
@@ -489,10 +508,9 @@ def _contraindication(
         if found is not None:
             _fire(fired, *found)
     if dialysis:
-        _fire(fired, "renal_severe", "dialysis")
+        _fire(fired, "renal_severe", DIALYSIS_DETAIL)
     if le.k_sparing and (
-        (egfr is not None and egfr < renal["k_sparing_below"])
-        or any(r in fired for r in ("renal_severe", "renal_moderate", "ckd_unstaged", "aki"))
+        (egfr is not None and egfr < renal["k_sparing_below"]) or any(r in fired for r in RENAL_RULES)
     ):
         _fire(fired, "k_sparing_renal", ", ".join(le.k_sparing))
     dose = p.supplement_dose_mg
@@ -501,20 +519,24 @@ def _contraindication(
         if detail is not None:
             _fire(fired, "supplement_above_ul", detail)
     if pregnant and p.route == "iv":
-        _fire(fired, "pregnancy_iv", "pregnant, route iv")
+        _fire(fired, "pregnancy_iv", PREGNANCY_IV_DETAIL)
 
     level, order = _contra_outcome(tuple(fired))
     reasons = [_contra_reason(rule_id, fired[rule_id]) for rule_id in order]
-    not_checked: tuple[str, ...] = ()
-    if egfr is None and p.dialysis is None and not le.renal_codes:
-        not_checked = ("kidney function (no eGFR, dialysis or CKD code)",)
-    if serum is None:
-        not_checked = (*not_checked, "serum magnesium (no usable value): hypermagnesaemia not excluded")
-    if le.unrecognized:
-        not_checked = (*not_checked, *le.unrecognized)
+    not_checked = unchecked(egfr is None and p.dialysis is None and not le.renal_codes, serum is None, le.unrecognized)
     if level == ContraLevel.NONE_FOUND:
         reasons.append(_none_found(not_checked))
     return Contraindication(level, tuple(reasons), not_checked)
+
+
+def unchecked(kidney_unknown: bool, serum_unknown: bool, unrecognized: tuple[str, ...]) -> tuple[str, ...]:
+    """What the contraindication check could not cover on the row."""
+    not_checked: tuple[str, ...] = ()
+    if kidney_unknown:
+        not_checked = ("kidney function (no eGFR, dialysis or CKD code)",)
+    if serum_unknown:
+        not_checked = (*not_checked, "serum magnesium (no usable value): hypermagnesaemia not excluded")
+    return (*not_checked, *unrecognized) if unrecognized else not_checked
 
 
 def _fire(fired: dict[str, tuple[str, ...]], rule_id: str, detail: str) -> None:
@@ -523,18 +545,21 @@ def _fire(fired: dict[str, tuple[str, ...]], rule_id: str, detail: str) -> None:
 
 @lru_cache(maxsize=1024)
 def _contra_outcome(rule_ids: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """Level and reason order (contraindications first) for the rules that fired."""
-    rules = _tables()["rules"]
-    order = tuple(sorted(rule_ids, key=lambda r: rules[r]["level"] != "CONTRAINDICATED"))
-    levels = {rules[r]["level"] for r in rule_ids}
-    level = (
-        ContraLevel.CONTRAINDICATED
-        if "CONTRAINDICATED" in levels
-        else ContraLevel.CAUTION
-        if levels
-        else ContraLevel.NONE_FOUND
-    )
-    return level, order
+    """Level and reason order (contraindications first, else in the order they fired) for the rules that fired."""
+    return contra_level(frozenset(rule_ids)), tuple(sorted(rule_ids, key=contra_rank))
+
+
+def contra_rank(rule_id: str) -> int:
+    """Where a fired rule's reason goes: 0 for a contraindication, 1 for a caution."""
+    return int(_tables()["rules"][rule_id]["level"] != ContraLevel.CONTRAINDICATED)
+
+
+@lru_cache(maxsize=1024)
+def contra_level(rule_ids: frozenset[str]) -> ContraLevel:
+    """The highest level among the rules that fired (NONE_FOUND when none did)."""
+    if not rule_ids:
+        return ContraLevel.NONE_FOUND
+    return ContraLevel.CAUTION if all(contra_rank(r) for r in rule_ids) else ContraLevel.CONTRAINDICATED
 
 
 @lru_cache(maxsize=4096)
@@ -622,7 +647,7 @@ def _dose(
         text = f"{mn:g}-{mx:g} mg/day {texts['RECOMMENDED']['text']} ({ul_text}); for {why}"
         if age_class is None:
             text += f"; {dosing['age_unknown']['text']}"
-        notes.append(Reason(dosing["above_ul"]["text"], _src(dosing["above_ul"])))
+        notes.append(_dosing_note("above_ul"))
     else:
         status, mn, mx, text = DoseStatus.NOT_INDICATED, 0.0, 0.0, texts["NOT_INDICATED"]["text"]
     if rda is not None:
@@ -630,18 +655,26 @@ def _dose(
     supplementing = status in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY)
     if contra == ContraLevel.CAUTION and supplementing:
         text += f"; {dosing['caution']['text']}"
-        notes.append(Reason(dosing["caution"]["text"], _src(dosing["caution"])))
-    form = _form(status, forms, diarrhoea, dosing) if age_class != "infant" else _infant_form(dosing)
+        notes.append(_dosing_note("caution"))
+    form = _form(status, forms, diarrhoea) if age_class != "infant" else _infant_form(dosing)
     if form.timing and supplementing:
         text += f"; {form.form}, {form.timing}"
     return Dose(status, mn, mx, rda, ul, text, tuple(notes)), form
+
+
+@cache
+def _dosing_note(key: str) -> Reason:
+    entry = _tables()["dosing"][key]
+    return Reason(entry["text"], _src(entry))
 
 
 def _infant_form(dosing: dict[str, Any]) -> Form:
     return Form("", "", dosing["status"]["PRESCRIBER_ONLY_INFANT"]["form"])
 
 
-def _form(status: str, wanted: tuple[str, ...], diarrhoea: bool, dosing: dict[str, Any]) -> Form:
+@lru_cache(maxsize=1024)
+def _form(status: str, wanted: tuple[str, ...], diarrhoea: bool) -> Form:
+    dosing = _tables()["dosing"]
     forms = dosing["forms"]
     if status in (DoseStatus.DO_NOT_SUPPLEMENT, DoseStatus.NOT_INDICATED):
         text = (

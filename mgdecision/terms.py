@@ -21,7 +21,8 @@ from .vocab import ProblemCode
 
 __all__ = ["TermList", "parse_list", "split_items"]
 
-_SPLIT = re.compile(r"[;,/|\n\r\t]+")
+SEPARATORS = ";,/|\n\r\t"  # between list items
+_SPLIT = re.compile(f"[{re.escape(SEPARATORS)}]+")
 _CODE = re.compile(r"^([A-TV-Za-tv-z])(\d)([0-9AaBb])\.?([0-9A-Za-z]{0,4})(?=$|[\s(\[:-])")
 _BRACKETS = str.maketrans({"(": " ", ")": " ", "[": " ", "]": " ", '"': " ", "*": " "})
 _MAX_PHRASE = 5
@@ -143,7 +144,7 @@ class _Item:
 
 
 def _read_item(field: str, item: str) -> _Item | None:
-    """Match one item (memoised by :func:`_item`: the same drug or code recurs across many list cells)."""
+    """Match one item (memoised by :func:`item_reading`: the same drug or code recurs across many list cells)."""
     kb = knowledge()
     words = norm(item.translate(_BRACKETS))
     if not words:
@@ -188,9 +189,12 @@ def _named_as(concept: Concept, named: str) -> str:
     return named if named.lower() == label.lower() else f"{label} ({named})"
 
 
-def _item(field: str, item: str) -> tuple[tuple[tuple[Concept, str], ...], _Item | None]:
-    """(concepts, how it was read) of one stripped item; memoised per field (items recur across cells)."""
+def item_reading(field: str, item: str) -> tuple[tuple[tuple[Concept, str], ...], _Item | None]:
+    """(concepts with the name as shown, how it was read) of one stripped item; memoised per field."""
     table = _ITEMS.setdefault(field, {})
+    found = table.get(item)
+    if found is not None:
+        return found
     if len(table) > 65536:
         table.clear()
     read = _read_item(field, item)
@@ -207,7 +211,7 @@ def _parse(field: str, raw: str) -> TermList:
     problems: list[Problem] = []
     for item in split_items(raw):
         entry = table.get(item)
-        concepts, read = entry if entry is not None else _item(field, item)
+        concepts, read = entry if entry is not None else item_reading(field, item)
         if read is None:
             continue
         if read.problem is not None:

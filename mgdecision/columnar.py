@@ -1,0 +1,944 @@
+"""Many rows at once: the reading and rules of :func:`~mgdecision.assess`, worked out column by column.
+
+Each input column is factorised, and each distinct cell (or combination of cells read together) is read
+once by the same reader as a single row. List cells are split for the whole column at once and each distinct
+item is matched once. What the lists contribute is grouped with numpy; the decisions (risk level,
+contraindication level, dose and form) are made once per distinct combination of their inputs by the
+functions :func:`~mgdecision.rules.decide` uses; reasons are built by the same memoised constructors, and
+the text columns are joined for the whole column at once. Rows holding a value this path does not read
+(a container, a control character, booleans beside numbers) go through :func:`~mgdecision.rules.decide`
+one by one. The tests check that every row equals :func:`~mgdecision.assess`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from numbers import Number
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .assessment import COLUMNS, Assessment, _dose_group, format_reason
+from .kb import knowledge
+from .models import Reason
+from .reading import _CONTAINERS, _LISTS, SCALAR_GROUPS, Patient, _read_fields, _text, near_miss_problem
+from .rules import (
+    _NO_FACTOR_REASON,
+    _SEVERITY_ORDER,
+    _UNKNOWN_REASON,
+    DIALYSIS_DETAIL,
+    PREGNANCY_IV_DETAIL,
+    RENAL_RULES,
+    _age_reason,
+    _conflict_notes,
+    _contra_reason,
+    _dose,
+    _dose_detail,
+    _effects,
+    _egfr_detail,
+    _factor_reason,
+    _hyper_detail,
+    _intake,
+    _interaction,
+    _none_found,
+    _note,
+    _serum_reason,
+    _serum_status,
+    _symptom_effects,
+    _symptom_reason,
+    _tables,
+    contra_level,
+    contra_rank,
+    decide,
+    form_choice,
+    risk_level,
+    unchecked,
+)
+from .terms import SEPARATORS, item_reading
+from .vocab import ContraLevel, RiskLevel
+
+__all__ = ["assess_columns"]
+
+_END, _SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
+_PLAIN = frozenset({str, int, float, type(None)})
+_BOOLS = (bool, np.bool_)
+_RISK_LEVELS = tuple(RiskLevel)
+_CONTRA_LEVELS = tuple(ContraLevel)
+_SETS = {"pregnant": 1, "lactating": 2, "dialysis": 4}
+_NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
+
+
+# ---------------------------------------------------------------- column-wide string and group helpers
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _row_join(n: int, rows: np.ndarray, texts: np.ndarray, sep: str) -> np.ndarray:
+    """Per row, its texts joined with ``sep`` ("" for a row without any); ``rows`` ascending, texts in order."""
+    out = np.full(n, "", dtype=object)
+    if not len(rows):
+        return out
+    counts = np.bincount(rows, minlength=n)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    one = counts == 1
+    out[one] = texts[starts[one]]
+    many = np.flatnonzero(counts > 1)
+    if len(many):
+        listed, join = texts.tolist(), sep.join
+        bounds = zip(starts[many].tolist(), ends[many].tolist(), strict=True)
+        out[many] = _objects([join(listed[a:b]) for a, b in bounds])
+    return out
+
+
+def _join_given(parts: Sequence[np.ndarray], sep: str) -> np.ndarray:
+    """Per row, the non-empty parts joined with ``sep``."""
+    table = np.stack(parts, axis=1)
+    given = table != ""
+    return _row_join(len(table), np.nonzero(given)[0], table[given], sep)
+
+
+def _first_of(codes: np.ndarray, k: int) -> np.ndarray:
+    """For each of ``k`` codes, the first position holding it."""
+    first = np.zeros(k, dtype=np.int64)
+    where = np.flatnonzero(codes >= 0)
+    first[codes[where[::-1]]] = where[::-1]
+    return first
+
+
+def _combine(*codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """One code per distinct combination of the given code columns (codes may be -1)."""
+    key = codes[0].astype(np.int64) + 1
+    for more in codes[1:]:
+        key = key * (int(more.max(initial=-1)) + 2) + more + 1
+        key = pd.factorize(key)[0].astype(np.int64)
+    combined, distinct = pd.factorize(key)
+    return combined.astype(np.int64), len(distinct)
+
+
+def _by_key(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> np.ndarray:
+    """``make(row)`` once per distinct code (on the first row holding it), spread back to every row."""
+    made = _objects([make(int(r)) for r in _first_of(codes, k)])
+    return made[codes]
+
+
+def _outcome_codes(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> tuple[np.ndarray, list[Any]]:
+    """Like :func:`_by_key`, as (a code per row, the distinct outcomes): equal outcomes share a code."""
+    outcome_codes, outcomes = pd.factorize(_objects([make(int(r)) for r in _first_of(codes, k)]))
+    return outcome_codes[codes].astype(np.int64), outcomes.tolist()
+
+
+def _group_bounds(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the runs of equal keys (arrays already sorted by them)."""
+    m = len(keys[0])
+    change = np.zeros(m, dtype=bool)
+    if m:
+        change[0] = True
+        for key in keys:
+            change[1:] |= key[1:] != key[:-1]
+    starts = np.flatnonzero(change)
+    return starts, np.append(starts[1:], m).astype(np.int64)
+
+
+def _group_texts(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    keys: np.ndarray,
+    names: np.ndarray,
+    pool: list[str],
+    make: Callable[[int, tuple[str, ...]], str],
+) -> np.ndarray:
+    """``make(key, names of the group)`` per group, called once per distinct (key, names)."""
+    out = np.empty(len(starts), dtype=object)
+    if not len(starts):
+        return out
+    sizes = ends - starts
+    code = keys[starts].astype(np.int64)
+    for j in range(int(sizes.max())):
+        named = np.where(sizes > j, names[np.minimum(starts + j, len(names) - 1)] + 1, 0)
+        code = pd.factorize(code * (len(pool) + 1) + named)[0].astype(np.int64)
+    pairs, distinct = pd.factorize(code)
+    first = _first_of(pairs, len(distinct)).tolist()
+    made = [make(int(keys[starts[g]]), tuple([pool[i] for i in names[starts[g] : ends[g]].tolist()])) for g in first]
+    out[:] = _objects(made)[pairs]
+    return out
+
+
+class _Pool:
+    """Strings given small integer ids (names as shown, contraindication details)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.texts: list[str] = []
+
+    def id(self, text: str) -> int:
+        found = self.ids.get(text)
+        if found is None:
+            found = self.ids[text] = len(self.texts)
+            self.texts.append(text)
+        return found
+
+
+# ---------------------------------------------------------------- reading the columns
+
+
+def _column(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Codes (-1 for None or NaN) and distinct values of one column; rows this path cannot read set in ``odd``."""
+    kinds = set(map(type, values))
+    arr = _objects(values)
+    if not kinds <= _PLAIN:
+        bad = np.fromiter((_unreadable(v) for v in values), dtype=bool, count=len(values))
+        if bad.any():
+            odd |= bad
+            arr[bad] = None
+    codes, uniques = pd.factorize(arr)
+    distinct = uniques.tolist()
+    try:
+        joined = "".join(distinct)
+        clean = _END not in joined and _SEP not in joined
+    except TypeError:  # not all text
+        clean = False
+    marked = [] if clean else [k for k, v in enumerate(distinct) if type(v) is str and (_END in v or _SEP in v)]
+    if any(issubclass(t, _BOOLS) for t in kinds) and any(
+        issubclass(t, Number) and not issubclass(t, _BOOLS) for t in kinds
+    ):
+        # True == 1 and False == 0 share a code; they are not read alike (an age of True is not 1 year)
+        marked += [k for k, v in enumerate(distinct) if isinstance(v, Number) and (v == 0 or v == 1)]
+    if marked:
+        odd |= np.isin(codes, marked)
+    return codes.astype(np.int64), distinct
+
+
+def _unreadable(value: Any) -> bool:
+    if type(value) in _CONTAINERS:
+        return True
+    try:
+        hash(value)
+    except TypeError:
+        return True
+    return False
+
+
+@dataclass(slots=True)
+class _Group:
+    """One group of fields read together: a code per row and the reading of each distinct combination."""
+
+    codes: np.ndarray
+    read: list[Patient]
+
+    def take(self, attribute: str, default: Any = None) -> np.ndarray:
+        values = _objects([getattr(p, attribute) for p in self.read] or [default])
+        return values[self.codes] if self.read else np.full(len(self.codes), default, dtype=object)
+
+    def problems(self) -> np.ndarray:
+        return self.take_text(lambda p: "; ".join([str(x) for x in p.problems]))
+
+    def take_text(self, make: Callable[[Patient], str]) -> np.ndarray:
+        if not self.read:
+            return np.full(len(self.codes), "", dtype=object)
+        return _objects([make(p) for p in self.read])[self.codes]
+
+
+def _read_group(
+    group: tuple[str, ...],
+    cells: Mapping[str, list[Any]],
+    codes: Mapping[str, np.ndarray],
+    n: int,
+    units: Mapping[str, str],
+    as_of: date | None,
+) -> _Group:
+    present = [f for f in group if f in cells]
+    if not present:
+        return _Group(np.zeros(n, dtype=np.int64), [Patient()])
+    combined, k = _combine(*[codes[f] for f in present])
+    read = [_read_fields({f: cells[f][r] for f in present}, units, as_of) for r in _first_of(combined, k).tolist()]
+    return _Group(combined, read)
+
+
+# ---------------------------------------------------------------- the lists
+
+
+@cache
+def _concept_index() -> dict[int, int]:
+    return {id(c): i for i, c in enumerate(knowledge().concepts.values())}
+
+
+@dataclass(slots=True)
+class _Cells:
+    """The distinct cells of one list column, as read: per cell flags and texts, and what each names."""
+
+    readable: np.ndarray  # per cell
+    problems: np.ndarray  # per cell: problem lines joined
+    unrecognized: np.ndarray  # per cell: "field not recognised: ..." or ""
+    occ_cell: np.ndarray  # per recognised concept (first naming in its cell), in cell order
+    occ_concept: np.ndarray
+    occ_named: np.ndarray  # pool id of the item as written
+    occ_shown: np.ndarray  # pool id of 'label (as written)'
+
+
+def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
+    k = len(distinct)
+    try:
+        big = _END.join(distinct)
+        texts = distinct
+    except TypeError:  # not all text
+        texts = [v if type(v) is str else _text(v) for v in distinct]
+        big = _END.join(texts)
+    if _SEP in big or big.count(_END) != k - 1:  # cells holding them are read one by one (see _column)
+        texts = [x if _SEP not in x and _END not in x else "" for x in texts]
+        big = _END.join(texts)
+    for separator in SEPARATORS:
+        big = big.replace(separator, _SEP)
+    pieces = big.replace(_END, _SEP + _END + _SEP).split(_SEP)
+    piece_codes, piece_texts = pd.factorize(_objects(pieces))
+    is_end = piece_codes == (piece_texts.tolist().index(_END) if k > 1 else -2)
+    cell_of = np.cumsum(is_end) - is_end  # each piece's cell
+    keep = ~is_end
+    piece_codes, cell_of = piece_codes[keep], cell_of[keep]
+
+    # each distinct piece: stripped, matched once (memoised per item across calls)
+    concepts_of: list[list[tuple[int, int, int]]] = []  # (concept, named id, shown id)
+    problem_of: list[str | None] = []
+    unrec_of: list[str | None] = []
+    counted = []
+    index = _concept_index()
+    for piece in piece_texts.tolist():
+        item = piece.strip()
+        found, read = item_reading(field, item) if item else ((), None)
+        named = pool.id(item)
+        concepts_of.append([(index[id(c)], named, pool.id(shown)) for c, shown in found])
+        problem = read.problem if read is not None else None
+        problem_of.append(str(problem) if problem is not None else None)
+        unrec_of.append(item if problem is not None and not read.negated else None)  # type: ignore[union-attr]
+        counted.append(bool(found) or (read is not None and read.negated))
+
+    readable = np.zeros(k, dtype=bool)
+    readable[cell_of[np.asarray(counted, dtype=bool)[piece_codes]]] = True
+    problems = _cell_join(k, cell_of, piece_codes, problem_of, "; ")
+    unrec = _cell_join(k, cell_of, piece_codes, unrec_of, ", ")
+    label = f"{field} not recognised: "
+    unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
+    if field != "symptoms":
+        some = np.flatnonzero(unrec != "")
+        unrecognized[some] = _objects([label + u for u in unrec[some].tolist()])
+
+    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.int64)
+    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.int64).reshape(-1, 3)
+    starts = np.cumsum(sizes) - sizes
+    per_piece = sizes[piece_codes]
+    total = int(per_piece.sum())
+    where = np.repeat(starts[piece_codes] - np.cumsum(per_piece) + per_piece, per_piece) + np.arange(total)
+    occ_cell = np.repeat(cell_of, per_piece)
+    occ = flat[where] if total else np.zeros((0, 3), dtype=np.int64)
+    # a concept counts once per cell, named by its first item (as in a single row)
+    _, first = np.unique(occ_cell * len(index) + occ[:, 0], return_index=True)
+    first.sort()
+    return _Cells(readable, problems, unrecognized, occ_cell[first], occ[first, 0], occ[first, 1], occ[first, 2])
+
+
+def _cell_join(k: int, cell_of: np.ndarray, piece_codes: np.ndarray, texts: list[str | None], sep: str) -> np.ndarray:
+    """Per cell, the texts of its pieces that have one, joined in order."""
+    has = np.asarray([t is not None for t in texts], dtype=bool)[piece_codes] if texts else np.zeros(0, dtype=bool)
+    return _row_join(k, cell_of[has], _objects(texts)[piece_codes[has]], sep)
+
+
+# ---------------------------------------------------------------- what each concept does, as arrays
+
+
+@dataclass(slots=True)
+class _EffectTable:
+    """Per (route, concept): what it does, as integer codes (-1 for nothing); index route * concepts + concept."""
+
+    active: np.ndarray
+    risk: np.ndarray
+    contra: np.ndarray
+    k_sparing: np.ndarray
+    symptom: np.ndarray
+    interaction: np.ndarray
+    severity: np.ndarray
+    indication: np.ndarray
+    form: np.ndarray
+    note: np.ndarray
+    sets: np.ndarray
+    conflicts: np.ndarray
+    renal: np.ndarray
+    symptom_label: np.ndarray  # per symptom: the indication it gives, the form rule it asks for, low-Mg compatible
+    symptom_form: np.ndarray
+    symptom_fits: np.ndarray
+    factors: list[str]
+    rules: list[str]
+    symptoms: list[str]
+    interactions: list[Any]
+    labels: list[str]
+    forms: list[str]
+    notes: list[tuple[str, tuple[str, ...]]]
+    conflict_ids: list[str]
+
+
+_ROUTES = ("oral", "iv")
+
+
+@cache
+def _effect_table() -> _EffectTable:
+    t = _tables()
+    kb = knowledge()
+    factors = list(t["factors"])
+    rules = list(t["rules"])
+    symptoms = sorted(_symptom_effects())
+    conflict_ids = list(kb.seed_conflicts)
+    interactions: list[Any] = []
+    labels: list[str] = []
+    forms: list[str] = sorted({e[1] for e in _symptom_effects().values() if e[1]})
+    notes: list[tuple[str, tuple[str, ...]]] = []
+    columns: dict[str, list[int]] = {
+        name: []
+        for name in (
+            "active",
+            "risk",
+            "contra",
+            "k_sparing",
+            "symptom",
+            "interaction",
+            "severity",
+            "indication",
+            "form",
+            "note",
+            "sets",
+            "conflicts",
+            "renal",
+        )
+    }
+
+    def code(values: list[Any], value: Any) -> int:
+        if value is None:
+            return -1
+        if value not in values:
+            values.append(value)
+        return values.index(value)
+
+    for route in _ROUTES:
+        effects = _effects(route)
+        for concept in kb.concepts.values():
+            e = effects[id(concept)]
+            k_sparing = e.contra == "k_sparing_renal"
+            columns["active"].append(int(e.active))
+            columns["risk"].append(factors.index(e.risk) if e.risk else -1)
+            columns["contra"].append(rules.index(e.contra) if e.contra and not k_sparing else -1)
+            columns["k_sparing"].append(int(k_sparing))
+            columns["symptom"].append(symptoms.index(e.symptom) if e.symptom else -1)
+            columns["interaction"].append(code(interactions, e.interaction))
+            columns["severity"].append(e.interaction[0] if e.interaction else -1)
+            columns["indication"].append(code(labels, e.indication))
+            columns["form"].append(code(forms, e.form))
+            columns["note"].append(code(notes, (e.note, e.sources) if e.note else None))
+            columns["sets"].append(_SETS.get(e.sets or "", 0))
+            columns["conflicts"].append(sum(1 << conflict_ids.index(c) for c in e.conflicts))
+            columns["renal"].append(int(e.renal))
+    table = _symptom_effects()
+    arrays = {name: np.asarray(values, dtype=np.int64) for name, values in columns.items()}
+    return _EffectTable(
+        **arrays,
+        symptom_label=np.asarray([code(labels, table[s][0]) for s in symptoms], dtype=np.int64),
+        symptom_form=np.asarray([code(forms, table[s][1]) for s in symptoms], dtype=np.int64),
+        symptom_fits=np.asarray([table[s][2] for s in symptoms], dtype=bool),
+        factors=factors,
+        rules=rules,
+        symptoms=symptoms,
+        interactions=interactions,
+        labels=labels,
+        forms=forms,
+        notes=notes,
+        conflict_ids=conflict_ids,
+    )
+
+
+class _Segments:
+    """The texts of one output cell per row, in groups: a header before each group, "; " between its texts."""
+
+    def __init__(self, n: int, groups: int) -> None:
+        self.n, self.groups = n, groups
+        self.parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, group: int, rows: np.ndarray, seq: np.ndarray | int, texts: np.ndarray) -> None:
+        """Texts of ``group`` for ``rows``, placed in the group by ``seq`` (smaller first; below 2**31)."""
+        seq = np.broadcast_to(np.asarray(seq, dtype=np.int64), rows.shape)
+        self.parts.append((group, rows, seq, texts))
+
+    def join(self, headers: Sequence[np.ndarray]) -> np.ndarray:
+        """Per row, every group (each given its header for the row) in group order, as one text."""
+        rows = np.concatenate([p[1] for p in self.parts]).astype(np.int64)
+        group = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in self.parts])
+        seq = np.concatenate([p[2] for p in self.parts])
+        texts = np.concatenate([p[3] for p in self.parts])
+        order = np.argsort((rows * self.groups + group) << 31 | seq, kind="stable")
+        rows, group, texts = rows[order], group[order], texts[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (group[1:] != group[:-1])
+        pieces = np.empty(2 * len(rows), dtype=object)
+        pieces[0::2] = np.where(first, np.stack(headers, axis=1)[rows, group], "; ")
+        pieces[1::2] = texts
+        ends = 2 * np.cumsum(np.bincount(rows, minlength=self.n))
+        listed, join = pieces.tolist(), "".join
+        bounds = zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist(), strict=True)
+        return _objects([join(listed[a:b]) for a, b in bounds])
+
+
+_RISK, _CONTRA, _DOSE, _NOTES = range(4)  # the groups of the reasons column
+
+
+class _Engine:
+    """What the lists contribute, merged per row, then the rules; every step works on whole columns."""
+
+    def __init__(
+        self,
+        n: int,
+        groups: list[_Group],
+        lists: dict[str, _Cells],
+        codes: Mapping[str, np.ndarray],
+        pool: _Pool,
+    ) -> None:
+        self.n = n
+        self.age, self.choice, self.egfr, self.serum, self.supp = groups
+        self.lists = lists
+        self.codes = codes
+        self.pool = pool
+        self.e = _effect_table()
+        self.t = _tables()
+        self.reasons = _Segments(n, 4)
+
+    # --- per row: the row's values, read once per distinct group of cells
+    def _flag(self, group: _Group, test: Callable[[Patient], Any]) -> np.ndarray:
+        return np.asarray([bool(test(p)) for p in group.read], dtype=bool)[group.codes]
+
+    def _number(self, group: _Group, attribute: str) -> np.ndarray:
+        values = [getattr(p, attribute) for p in group.read]
+        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)[group.codes]
+
+    def _by_serum(self, make: Callable[[Any, Any], Any], default: Any, dtype: Any = object) -> np.ndarray:
+        """``make(serum, status)`` per distinct serum reading (``default`` without a usable value)."""
+        pairs = zip(self.serum.read, self.status, strict=True)
+        values = [make(p.serum, st) if st is not None else default for p, st in pairs]
+        return np.asarray(values, dtype=dtype)[self.serum.codes]
+
+    def _scalars(self) -> None:
+        self.age_value = self._number(self.age, "age")
+        self.age65 = self.age_value >= 65
+        self.route_iv = self._flag(self.choice, lambda p: p.route == "iv")
+        self.egfr_value = self._number(self.egfr, "egfr")
+        self.status = [_serum_status(p.serum) if p.serum is not None else None for p in self.serum.read]
+        self.has_serum = self._by_serum(lambda s, st: True, False, bool)
+        self.below = self._by_serum(lambda s, st: st.below, False, bool)
+        self.grade = self._by_serum(lambda s, st: st.hypo_grade or 0, 0, np.int64)
+
+    # --- per row: what the concepts of its list cells do
+    def _cell(self, field: str) -> np.ndarray:
+        return self.codes[field] if field in self.lists else np.full(self.n, -1, dtype=np.int64)
+
+    def _per_cell(self, field: str, values: Callable[[_Cells], np.ndarray], default: Any) -> np.ndarray:
+        cell = self._cell(field)
+        out = np.full(self.n, default, dtype=object if isinstance(default, str) else type(default))
+        if field in self.lists:
+            given = cell >= 0
+            out[given] = values(self.lists[field])[cell[given]]
+        return out
+
+    def _occurrences(self) -> None:
+        """Every recognised concept on every row, in row order, then diagnoses, medications, symptoms."""
+        rows, concepts, named, shown = [], [], [], []
+        for field in _LISTS:
+            if field not in self.lists:
+                continue
+            cells, cell = self.lists[field], self._cell(field)
+            count = np.bincount(cells.occ_cell, minlength=len(cells.readable))
+            start = np.cumsum(count) - count
+            lens = np.where(cell >= 0, count[cell], 0)
+            total = int(lens.sum())
+            src = np.repeat(start[cell] - np.cumsum(lens) + lens, lens) + np.arange(total)
+            rows.append(np.repeat(np.arange(self.n), lens))
+            concepts.append(cells.occ_concept[src])
+            named.append(cells.occ_named[src])
+            shown.append(cells.occ_shown[src])
+        row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        order = np.argsort(row, kind="stable")
+        row = row[order]
+        per_route = len(self.e.active) // len(_ROUTES)
+        eff = self.route_iv[row] * per_route + (np.concatenate(concepts)[order] if rows else row)
+        active = self.e.active[eff].astype(bool)
+        self.row, self.eff = row[active], eff[active]
+        self.named = np.concatenate(named)[order][active] if rows else row
+        self.shown = np.concatenate(shown)[order][active] if rows else row
+        self.m = len(self.row)
+        self.idx = np.arange(self.m)
+        self.readable = np.zeros(self.n, dtype=bool)
+        for field, cells in self.lists.items():
+            cell = self._cell(field)
+            self.readable |= (cell >= 0) & cells.readable[np.maximum(cell, 0)]
+        self.sets = self._mask(self.row, self.e.sets[self.eff])
+        self.pregnant = self._flag(self.choice, lambda p: p.pregnant) | (self.sets & _SETS["pregnant"] > 0)
+        self.lactating = self._flag(self.choice, lambda p: p.lactating) | (self.sets & _SETS["lactating"] > 0)
+
+    def _mask(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=np.int64)
+        np.bitwise_or.at(mask, rows, bits)
+        return mask
+
+    def _select(self, column: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(rows, codes, names as shown, occurrence index) of the occurrences with a code in ``column``."""
+        code = column[self.eff]
+        sel = code >= 0
+        return self.row[sel], code[sel], self.shown[sel], self.idx[sel]
+
+    # --- the findings, each for every row at once
+    def _risk_factors(self) -> np.ndarray:
+        """One reason per factor (its names in order, factors in order of first naming); the points per row."""
+        e, texts = self.e, self.pool.texts
+        r, f, w, i = self._select(e.risk)
+        o = np.argsort(r * len(e.factors) + f, kind="stable")  # occurrences are in (row, index) order
+        r, f, w, i = r[o], f[o], w[o], i[o]
+        starts, ends = _group_bounds(r, f)
+        made = _group_texts(starts, ends, f, w, texts, lambda k, who: format_reason(_factor_reason(e.factors[k], who)))
+        self.reasons.add(_RISK, r[starts], 1 + i[starts], made)
+        points = np.asarray([self.t["factors"][x]["points"] for x in e.factors], dtype=np.int64)
+        return np.bincount(r[starts], weights=points[f[starts]], minlength=self.n).astype(np.int64)
+
+    def _symptoms(self) -> tuple[np.ndarray, ...]:
+        """Each symptom once per row, named as first written: (rows, symptom codes, index), and the rule."""
+        e = self.e
+        sel = e.symptom[self.eff] >= 0
+        r, sy, nm, i = self.row[sel], e.symptom[self.eff][sel], self.named[sel], self.idx[sel]
+        _, once = np.unique(r * len(e.symptoms) + sy, return_index=True)
+        once.sort()
+        r, sy, nm, i = r[once], sy[once], nm[once], i[once]
+        fits = e.symptom_fits[sy]
+        rule = self.t["symptom_rule"]
+        counted = np.bincount(r[fits], minlength=self.n) >= rule["min_count"]
+        keep = fits & counted[r]
+        starts, ends = _group_bounds(r[keep])
+        made = _group_texts(
+            starts,
+            ends,
+            np.zeros(int(keep.sum()), np.int64),
+            nm[keep],
+            self.pool.texts,
+            lambda _k, names: format_reason(_symptom_reason(names)),
+        )
+        self.reasons.add(_RISK, r[keep][starts], self.m + 3, made)
+        return r, sy, i, counted
+
+    def _indications_and_forms(
+        self, sr: np.ndarray, sy: np.ndarray, si: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[str, ...]], np.ndarray, list[tuple[tuple[str, ...], bool]]]:
+        """Indications in order (the concepts', then the symptoms') as a code per row; form rules as a bit mask."""
+        e, m, n = self.e, self.m, self.n
+        label, form = e.symptom_label, e.symptom_form
+        r, lab, _w, i = self._select(e.indication)
+        s_sel = label[sy] >= 0
+        ir = np.concatenate([r, sr[s_sel]])
+        il = np.concatenate([lab, label[sy][s_sel]])
+        iq = np.concatenate([i, m + si[s_sel]])
+        o = np.argsort((ir * len(e.labels) + il) * (2 * m + 1) + iq)
+        starts, _ = _group_bounds(ir[o], il[o])  # each indication once per row, where first named
+        ir, il, iq = ir[o][starts], il[o][starts], iq[o][starts]
+        o = np.argsort(ir * (2 * m + 1) + iq)
+        ir, il = ir[o], il[o]
+        starts, ends = _group_bounds(ir)
+        rank = np.arange(len(ir)) - np.repeat(starts, ends - starts)
+        columns = []
+        for k in range(int(rank.max(initial=-1)) + 1):
+            column = np.zeros(n, dtype=np.int64)
+            column[ir[rank == k]] = il[rank == k] + 1
+            columns.append(column)
+        ind_key, k = _combine(*columns) if columns else (np.zeros(n, dtype=np.int64), 1)
+        indications = [tuple(e.labels[int(c[x]) - 1] for c in columns if c[x]) for x in _first_of(ind_key, k).tolist()]
+        r, f, _w, _i = self._select(e.form)
+        f_sel = form[sy] >= 0
+        forms = self._mask(np.concatenate([r, sr[f_sel]]), np.left_shift(1, np.concatenate([f, form[sy][f_sel]])))
+        form_key, masks = pd.factorize(forms)
+        chosen = [form_choice(_named_bits(int(b), e.forms)) for b in masks.tolist()]
+        return ind_key, indications, form_key.astype(np.int64), chosen
+
+    def _interactions(self) -> np.ndarray:
+        """Per row, the interactions by severity, then in the order named."""
+        e = self.e
+        r, it, w, _i = self._select(e.interaction)
+        severity = e.severity[self.eff][e.interaction[self.eff] >= 0]
+        o = np.argsort(r * len(_SEVERITY_ORDER) + severity, kind="stable")
+        r, it, w = r[o], it[o], w[o]
+        single = np.arange(len(r))
+        made = _group_texts(
+            single, single + 1, it, w, self.pool.texts, lambda k, who: str(_interaction(who[0], e.interactions[k]))
+        )
+        return _row_join(self.n, r, made, "; ")
+
+    def _notes(self) -> None:
+        """Concept notes in order, then seed-article conflicts, then how the age was worked out."""
+        e, m = self.e, self.m
+        r, nt, w, i = self._select(e.note)
+        single = np.arange(len(r))
+        made = _group_texts(
+            single,
+            single + 1,
+            nt,
+            w,
+            self.pool.texts,
+            lambda k, who: format_reason(_note(e.notes[k][0], who[0], e.notes[k][1])),
+        )
+        self.reasons.add(_NOTES, r, i, made)
+        conflicts = self._mask(self.row, e.conflicts[self.eff])
+        rows = np.flatnonzero(conflicts)
+        codes, masks = pd.factorize(conflicts[rows])
+        notes = [_conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
+        made = _objects(["; ".join([format_reason(x) for x in found]) for found in notes])
+        self.reasons.add(_NOTES, rows, m, made[codes] if len(rows) else made[:0])
+        age_note = self.age.take_text(lambda p: format_reason(Reason(p.age_note, ())) if p.age_note else "")
+        rows = np.flatnonzero(age_note != "")
+        self.reasons.add(_NOTES, rows, m + 1, age_note[rows])
+
+    def _contraindications(self) -> np.ndarray:
+        """Every rule that fired, once, with every detail (what the lists name, then the row's values)."""
+        e, m, n, t, pool = self.e, self.m, self.n, self.t, self.pool
+        rules = e.rules
+        rule_of = {rid: k for k, rid in enumerate(rules)}
+        r, rule, w, i = self._select(e.contra)
+        fired_rows, fired_rules, fired_seq, fired_detail = [r], [rule], [i], [w]
+
+        def fire(hit: np.ndarray, rule_id: str | np.ndarray, details: np.ndarray | int, seq: int) -> None:
+            fired_rows.append(hit)
+            fired_rules.append(np.broadcast_to(rule_of[rule_id] if isinstance(rule_id, str) else rule_id, hit.shape))
+            fired_seq.append(np.full(len(hit), m + seq, dtype=np.int64))
+            fired_detail.append(np.broadcast_to(details, hit.shape))
+
+        hit = np.flatnonzero(self._by_serum(lambda s, st: st.above, False, bool))
+        hyper = self._by_serum(lambda s, st: pool.id(_hyper_detail(s)) if st.above else -1, -1, np.int64)
+        fire(hit, "hypermagnesaemia", hyper[hit], 0)
+        detail = [_egfr_detail(p.egfr) if p.egfr is not None else None for p in self.egfr.read]
+        egfr_rule = np.asarray([rule_of[d[0]] if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
+        egfr_text = np.asarray([pool.id(d[1]) if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
+        hit = np.flatnonzero(egfr_rule >= 0)
+        fire(hit, egfr_rule[hit], egfr_text[hit], 1)
+        dialysis = self._flag(self.choice, lambda p: p.dialysis) | (self.sets & _SETS["dialysis"] > 0)
+        fire(np.flatnonzero(dialysis), "renal_severe", pool.id(DIALYSIS_DETAIL), 2)
+        so_far = self._mask(np.concatenate(fired_rows), np.left_shift(1, np.concatenate(fired_rules)))
+        renal = sum(1 << rule_of[x] for x in RENAL_RULES)
+        sel = e.k_sparing[self.eff] == 1
+        names = _row_join(n, self.row[sel], _objects([pool.texts[x] for x in self.shown[sel].tolist()]), ", ")
+        with np.errstate(invalid="ignore"):
+            low_egfr = self.egfr_value < t["renal"]["k_sparing_below"]
+        hit = np.flatnonzero((names != "") & (low_egfr | (so_far & renal > 0)))
+        fire(hit, "k_sparing_renal", np.asarray([pool.id(x) for x in names[hit].tolist()], dtype=np.int64), 3)
+        key, k = _combine(self.supp.codes, self.age.codes)
+        above_ul = _by_key(key, k, self._dose_detail).astype(np.int64)
+        hit = np.flatnonzero(above_ul >= 0)
+        fire(hit, "supplement_above_ul", above_ul[hit], 4)
+        fire(np.flatnonzero(self.pregnant & self.route_iv), "pregnancy_iv", pool.id(PREGNANCY_IV_DETAIL), 5)
+
+        cr, cu, cq, cd = (
+            np.concatenate(x).astype(np.int64) for x in (fired_rows, fired_rules, fired_seq, fired_detail)
+        )
+        o = np.argsort((cr * len(rules) + cu) * (m + 6) + cq)
+        cr, cu, cq, cd = cr[o], cu[o], cq[o], cd[o]
+        starts, ends = _group_bounds(cr, cu)
+        made = _group_texts(
+            starts, ends, cu, cd, pool.texts, lambda k, details: format_reason(_contra_reason(rules[k], details))
+        )
+        ranks = np.asarray([contra_rank(x) for x in rules], dtype=np.int64)
+        g_row, g_rule = cr[starts], cu[starts]
+        self.reasons.add(_CONTRA, g_row, ranks[g_rule] * (m + 6) + cq[starts], made)
+        fired = self._mask(g_row, np.left_shift(1, g_rule))
+        key, k = _combine(pd.factorize(fired)[0].astype(np.int64))
+        level = _by_key(key, k, lambda x: contra_level(_named_bits(int(fired[x]), rules)))
+        self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND), dialysis)
+        return level
+
+    def _none_found(self, rows: np.ndarray, dialysis: np.ndarray) -> None:
+        """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
+        renal = np.zeros(self.n, dtype=bool)
+        renal[self.row[self.e.renal[self.eff] == 1]] = True
+        given = self._flag(self.choice, lambda p: p.dialysis is not None)
+        kidney_unknown = np.isnan(self.egfr_value) & ~given & ~renal
+        dx, dx_lines = self._unrec_code("diagnoses")
+        meds, med_lines = self._unrec_code("medications")
+        key, k = _combine(kidney_unknown[rows], self.has_serum[rows], dx[rows], meds[rows])
+
+        def text(x: int) -> str:
+            r = rows[x]
+            lines = tuple(found[c] for c, found in ((dx[r], dx_lines), (meds[r], med_lines)) if c >= 0)
+            return format_reason(_none_found(unchecked(bool(kidney_unknown[r]), not self.has_serum[r], lines)))
+
+        self.reasons.add(_CONTRA, rows, 0, _by_key(key, k, text) if len(rows) else _objects([]))
+
+    def _risk(self, points: np.ndarray, counted: np.ndarray) -> np.ndarray:
+        """The risk level, once per distinct (points, serum state); the row's values as reasons."""
+        t, m, n = self.t, self.m, self.n
+        factors = t["factors"]
+        low_normal = self._by_serum(lambda s, st: st.low_normal, False, bool)
+        normal = self._by_serum(lambda s, st: st.at_or_above_cut, False, bool)
+        points = (
+            points
+            + self.age65 * factors["age65"]["points"]
+            + low_normal * factors["low_normal_serum"]["points"]
+            + counted * t["symptom_rule"]["points"]
+        )
+        unknown = ~self.has_serum & np.isnan(self.age_value) & ~self.readable
+        key, k = _combine(pd.factorize(points)[0].astype(np.int64), self.below, unknown, normal)
+        codes, outcomes = _outcome_codes(
+            key, k, lambda x: risk_level(int(points[x]), bool(self.below[x]), bool(unknown[x]), bool(normal[x]))
+        )
+        level = _objects([o[0] for o in outcomes])[codes]
+        capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes]
+        cap = f"capped at {RiskLevel(t['levels']['cap_with_normal_serum'])}"
+        for seq, rows, text in (
+            (0, self.below, lambda s, st: format_reason(_serum_reason("below", s)) if st.below else ""),
+            (m + 2, low_normal, lambda s, st: format_reason(_serum_reason("low_normal", s)) if st.low_normal else ""),
+            (m + 4, capped, lambda s, st: format_reason(_serum_reason(cap, s)) if st.at_or_above_cut else ""),
+        ):
+            hit = np.flatnonzero(rows)
+            self.reasons.add(_RISK, hit, seq, self._by_serum(text, "")[hit])
+        hit = np.flatnonzero(self.age65)
+        age = self.age.take_text(
+            lambda p: format_reason(_age_reason(p.age)) if p.age is not None and p.age >= 65 else ""
+        )
+        self.reasons.add(_RISK, hit, m + 1, age[hit])
+        given = np.bincount(np.concatenate([p[1] for p in self.reasons.parts if p[0] == _RISK]), minlength=n) > 0
+        hit = np.flatnonzero(unknown)
+        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(_UNKNOWN_REASON), dtype=object))
+        hit = np.flatnonzero(~given & ~unknown)
+        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(_NO_FACTOR_REASON), dtype=object))
+        return level
+
+    def run(self, near_lines: Sequence[str]) -> dict[str, np.ndarray]:
+        n = self.n
+        self._scalars()
+        self._occurrences()
+        points = self._risk_factors()
+        sr, sy, si, counted = self._symptoms()
+        ind_key, indications, form_key, chosen = self._indications_and_forms(sr, sy, si)
+        interactions = self._interactions()
+        self._notes()
+        c_level = self._contraindications()
+        r_level = self._risk(points, counted)
+
+        # dose and form, once per distinct set of inputs
+        pregnant, lactating = self.pregnant, self.lactating
+        key, k = _combine(self.age.codes, self.choice.codes, pregnant, lactating)
+        intake_key, intakes = _outcome_codes(
+            key, k, lambda x: _intake(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x]))
+        )
+        r_key, r_levels = pd.factorize(r_level)
+        c_key, c_levels = pd.factorize(c_level)
+        key, k = _combine(c_key, r_key, self.grade, intake_key, ind_key, form_key)
+
+        first = _first_of(key, k)
+        doses = []
+        for c, r, g, i, ind, f in zip(
+            *(x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key)), strict=True
+        ):
+            rda, ul, age_class = intakes[i]
+            dose, form = _dose(c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f])
+            doses.append((str(dose.status), dose.min_mg, dose.max_mg, dose.text, form.text, _dose_group(dose, form)))
+        doses = list(zip(*doses, strict=True))
+        status, low, high, dose_text, form_text, dose_group = (_objects(column)[key] for column in doses)
+        self.reasons.add(_DOSE, np.arange(n), 0, dose_group)
+        headers = [
+            _prefix("Risk ", r_level, ": "),
+            _prefix(" | Contraindication ", c_level, ": "),
+            np.full(n, " | ", dtype=object),
+            np.full(n, " | Notes: ", dtype=object),
+        ]
+        problems = [self.age.problems(), self.choice.problems(), self.egfr.problems(), self.serum.problems()]
+        problems += [self._per_cell(field, lambda c: c.problems, "") for field in _LISTS]
+        problems.append(self.supp.problems())
+        problems += [np.full(n, line, dtype=object) for line in near_lines]
+        return {
+            "mg_risk": _objects([str(x) for x in r_levels.tolist()])[r_key],
+            "mg_contraindication": _objects([str(x) for x in c_levels.tolist()])[c_key],
+            "mg_dose_status": status,
+            "mg_dose_min_mg": low.astype(np.float64),
+            "mg_dose_max_mg": high.astype(np.float64),
+            "mg_dose": dose_text,
+            "mg_interactions": interactions,
+            "mg_form": form_text,
+            "mg_reasons": self.reasons.join(headers),
+            "mg_input_problems": _join_given(problems, "; "),
+        }
+
+    # --- small per-distinct-key helpers
+    def _age_of(self, r: int) -> float | None:
+        return self.age.read[int(self.age.codes[r])].age
+
+    def _sex_of(self, r: int) -> str | None:
+        return self.choice.read[int(self.choice.codes[r])].sex
+
+    def _dose_detail(self, r: int) -> int:
+        """Pool id of why the row's supplement dose is above the UL, -1 when it is not."""
+        dose = self.supp.read[int(self.supp.codes[r])].supplement_dose_mg
+        detail = _dose_detail(dose, self._age_of(r)) if dose is not None else None
+        return self.pool.id(detail) if detail else -1
+
+    def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
+        """Per row, a code for its "not recognised" line (-1 for none), and the distinct lines."""
+        cell = self._cell(field)
+        if field not in self.lists:
+            return cell, []
+        line_codes, lines = pd.factorize(self.lists[field].unrecognized)
+        line_codes[self.lists[field].unrecognized == ""] = -1
+        return np.where(cell >= 0, line_codes[np.maximum(cell, 0)], -1).astype(np.int64), lines.tolist()
+
+
+def _named_bits(bits: int, names: list[str]) -> frozenset[str]:
+    return frozenset(name for k, name in enumerate(names) if bits >> k & 1)
+
+
+def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
+    codes, distinct = pd.factorize(levels)
+    return _objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def assess_columns(
+    cells: Mapping[str, list[Any]],
+    n: int,
+    units: Mapping[str, str],
+    as_of: date | None,
+    near_misses: Sequence[tuple[Any, str, list[Any]]] = (),
+) -> dict[str, np.ndarray]:
+    """The output :data:`~mgdecision.COLUMNS` for ``n`` rows given as field -> list of cell values.
+
+    ``units`` are the units headers carry; ``near_misses`` are (column, probable field, values) of columns
+    not used because their header looks like a misspelt field. Returns column name -> array (object, or
+    float64 for the two dose numbers).
+    """
+    if n == 0:
+        return {c: np.zeros(0, dtype=np.float64 if c in _NUMERIC else object) for c in COLUMNS}
+    odd = np.zeros(n, dtype=bool)
+    codes: dict[str, np.ndarray] = {}
+    distinct: dict[str, list[Any]] = {}
+    for name, values in cells.items():
+        if name == "patient_id":  # only echoed back, never used in the output: checked, not read
+            if not set(map(type, values)) <= _PLAIN:
+                odd |= np.fromiter(map(_unreadable, values), dtype=bool, count=n)
+            continue
+        codes[name], distinct[name] = _column(values, odd)
+    groups = [_read_group(g, cells, codes, n, units, as_of) for g in SCALAR_GROUPS]
+    pool = _Pool()
+    lists = {f: _read_lists(f, distinct[f], pool) for f in _LISTS if f in cells}
+    lines = [str(near_miss_problem(column, probable, None)) for column, probable, _ in near_misses]
+    out = _Engine(n, groups, lists, codes, pool).run(lines)
+    if odd.any():  # rows read one by one
+        version = knowledge().version
+        for r in np.flatnonzero(odd).tolist():
+            patient = _read_fields({f: cells[f][r] for f in cells}, units, as_of)
+            for column, probable, values in near_misses:
+                patient.problems.append(near_miss_problem(column, probable, values[r]))
+            row = Assessment(patient, decide(patient), version).row_values()
+            for column, value in zip(COLUMNS, row, strict=True):
+                out[column][r] = value
+    return out
