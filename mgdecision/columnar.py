@@ -249,15 +249,17 @@ def _read_group(
     group: tuple[str, ...],
     cells: Mapping[str, list[Any]],
     codes: Mapping[str, np.ndarray],
-    n: int,
+    odd: np.ndarray,
     units: Mapping[str, str],
     as_of: date | None,
 ) -> _Group:
+    """Read ``group`` once per distinct combination of its cells (on a row this path reads)."""
     present = [f for f in group if f in cells]
     if not present:
-        return _Group(np.zeros(n, dtype=np.int64), [Patient()])
+        return _Group(np.zeros(len(odd), dtype=np.int64), [Patient()])
     combined, k = _combine(*[codes[f] for f in present])
-    read = [_read_fields({f: cells[f][r] for f in present}, units, as_of) for r in _first_of(combined, k).tolist()]
+    first = _first_of(np.where(odd, -1, combined), k)  # an unhashable cell shares the code of an empty one
+    read = [_read_fields({f: cells[f][r] for f in present}, units, as_of) for r in first.tolist()]
     return _Group(combined, read)
 
 
@@ -541,10 +543,11 @@ class _Engine:
         return self.codes[field] if field in self.lists else np.full(self.n, -1, dtype=np.int64)
 
     def _per_cell(self, field: str, values: Callable[[_Cells], np.ndarray], default: Any) -> np.ndarray:
+        """Per row, the value of its cell of ``field`` (``default`` where the row has none)."""
         cell = self._cell(field)
         out = np.full(self.n, default, dtype=object if isinstance(default, str) else type(default))
-        if field in self.lists:
-            given = cell >= 0
+        given = cell >= 0
+        if given.any():
             out[given] = values(self.lists[field])[cell[given]]
         return out
 
@@ -555,11 +558,14 @@ class _Engine:
             if field not in self.lists:
                 continue
             cells, cell = self.lists[field], self._cell(field)
+            if not len(cells.readable):  # no cell holds anything
+                continue
             count = np.bincount(cells.occ_cell, minlength=len(cells.readable))
             start = np.cumsum(count) - count
-            lens = np.where(cell >= 0, count[cell], 0)
+            at = np.maximum(cell, 0)
+            lens = np.where(cell >= 0, count[at], 0)
             total = int(lens.sum())
-            src = np.repeat(start[cell] - np.cumsum(lens) + lens, lens) + np.arange(total)
+            src = np.repeat(start[at] - np.cumsum(lens) + lens, lens) + np.arange(total)
             rows.append(np.repeat(np.arange(self.n), lens))
             concepts.append(cells.occ_concept[src])
             named.append(cells.occ_named[src])
@@ -576,9 +582,8 @@ class _Engine:
         self.m = len(self.row)
         self.idx = np.arange(self.m)
         self.readable = np.zeros(self.n, dtype=bool)
-        for field, cells in self.lists.items():
-            cell = self._cell(field)
-            self.readable |= (cell >= 0) & cells.readable[np.maximum(cell, 0)]
+        for field in self.lists:
+            self.readable |= self._per_cell(field, lambda c: c.readable, False)
         self.sets = self._mask(self.row, self.e.sets[self.eff])
         self.pregnant = self._flag(self.choice, lambda p: p.pregnant) | (self.sets & _SETS["pregnant"] > 0)
         self.lactating = self._flag(self.choice, lambda p: p.lactating) | (self.sets & _SETS["lactating"] > 0)
@@ -883,12 +888,12 @@ class _Engine:
 
     def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
         """Per row, a code for its "not recognised" line (-1 for none), and the distinct lines."""
-        cell = self._cell(field)
         if field not in self.lists:
-            return cell, []
-        line_codes, lines = pd.factorize(self.lists[field].unrecognized)
-        line_codes[self.lists[field].unrecognized == ""] = -1
-        return np.where(cell >= 0, line_codes[np.maximum(cell, 0)], -1).astype(np.int64), lines.tolist()
+            return self._cell(field), []
+        lines = self.lists[field].unrecognized
+        line_codes, distinct = pd.factorize(lines)
+        line_codes[lines == ""] = -1
+        return self._per_cell(field, lambda c: line_codes, -1).astype(np.int64), distinct.tolist()
 
 
 def _named_bits(bits: int, names: list[str]) -> frozenset[str]:
@@ -927,7 +932,7 @@ def assess_columns(
                 odd |= np.fromiter(map(_unreadable, values), dtype=bool, count=n)
             continue
         codes[name], distinct[name] = _column(values, odd)
-    groups = [_read_group(g, cells, codes, n, units, as_of) for g in SCALAR_GROUPS]
+    groups = [_read_group(g, cells, codes, odd, units, as_of) for g in SCALAR_GROUPS]
     pool = _Pool()
     lists = {f: _read_lists(f, distinct[f], pool) for f in _LISTS if f in cells}
     lines = [str(near_miss_problem(column, probable, None)) for column, probable, _ in near_misses]

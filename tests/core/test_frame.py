@@ -81,3 +81,76 @@ def test_misspelt_column_is_reported_the_same_way_by_assess_and_assess_frame():
     assert next(iter_assessments(df)).problems == one
     assert [(p.field, p.value, p.code) for p in one] == [("egfrr", "45", "unknown_field")]
     assert mg.failure_cases(df).value.tolist() == ["45"]
+
+
+# ---------------------------------------------------------------- the column-wise engine equals the row path
+
+
+def _rows_path(df: pd.DataFrame) -> list[tuple[object, ...]]:
+    """The output of every row read and decided one by one (the path of mg.assess)."""
+    from mgdecision.frame import iter_assessments
+
+    return [a.row_values() for a in iter_assessments(df, as_of=AS_OF)]
+
+
+def _assert_same(df: pd.DataFrame) -> None:
+    out = mg.assess_frame(df, as_of=AS_OF)
+    want = _rows_path(df)
+    assert len(out) == len(want) == len(df)
+    for k, column in enumerate(mg.COLUMNS):
+        for i, (got, expected) in enumerate(zip(out[column].tolist(), [w[k] for w in want], strict=True)):
+            same = got == expected or (pd.isna(got) and expected is None)
+            assert same, (column, i, df.iloc[i].to_dict(), got, expected)
+
+
+AS_OF = __import__("datetime").date(2026, 11, 22)
+
+
+def _benchmark_rows(n: int, seed: int) -> pd.DataFrame:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "generate_rows.py"
+    spec = importlib.util.spec_from_file_location("generate_rows", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return pd.DataFrame(module.rows(n, seed=seed))
+
+
+def test_column_engine_equals_row_path_on_benchmark_rows():
+    for seed in (7, 11):
+        _assert_same(_benchmark_rows(6000, seed))
+
+
+def test_column_engine_equals_row_path_on_golden_case_mixes():
+    _assert_same(_generated(3000, seed=5))
+
+
+EDGE_ROWS = [
+    {"age": 1, "pregnant": True, "medications": "omeprazole"},  # 1 and True share a hash: read one by one
+    {"age": True, "pregnant": 1, "medications": "Prilosec 20 mg"},
+    {"age": 0.0, "pregnant": False, "diagnoses": "N18.6", "medications": "spironolactone, amiloride"},
+    {"age": 70, "medications": ["omeprazole"], "symptoms": ("cramps",)},  # containers: reported, not parsed
+    {"age": 40, "medications": "omeprazole\x02furosemide", "symptoms": "cramps\x03insomnia"},  # join markers
+    {"age": 52, "sex": "F", "pregnant": "yes", "route": "iv", "diagnoses": "I44.2; G35.A", "symptoms": "insomnia"},
+    {"age": 30, "sex": "M", "lactating": "yes", "dialysis": "yes", "medications": "digoxin", "diagnoses": "digoxin"},
+    {"serum_mg": "0.5", "serum_mg_unit": "mmol/L", "ref_low": "0.6", "ref_high": "1.0", "egfr": 25},
+    {"serum_mg": "3.1 mg/dL", "egfr": "45 mL/min", "medications": "spironolactone", "supplement_dose_mg": 500},
+    {"date_of_birth": "1950-01-01", "serum_mg": "<0.3 mmol/L", "symptoms": "no cramps; cramps, tremor / anxiety"},
+    {"date_of_birth": "2026-05-01", "supplement_form": "oxide", "supplement_compound_mg": 400},
+    {"age": "8 mo", "medications": "xyzmed; zzqmed", "diagnoses": "M99.99, G70.00"},
+    {"age": float("nan"), "sex": None, "medications": "", "diagnoses": "   ", "symptoms": ";;"},
+    {"age": 45, "medications": "Biktarvy, Triumeq; levothyroxine 50 mcg; ferrous sulfate", "route": "IV"},
+    {},
+]
+
+
+def test_column_engine_equals_row_path_on_edge_rows():
+    _assert_same(pd.DataFrame(EDGE_ROWS))
+    _assert_same(pd.DataFrame(EDGE_ROWS[::-1]))  # the first of equal values differs in type
+
+
+def test_column_engine_keeps_near_misses_units_and_empty_frames():
+    df = pd.DataFrame({"Serum Mg (mg/dL)": [1.5, "0.7 mmol/L", None], "medicatons": ["x", None, 3], "Dx": ["E11", "", "G35"]})
+    _assert_same(df)
+    assert len(mg.assess_frame(df.iloc[:0])) == 0

@@ -174,3 +174,21 @@ def test_conversion_constants():
 def test_dob_age_uses_as_of_when_no_visit_date():
     a = mg.assess({"dob": "1956-01-01"}, as_of=dt.date(2026, 1, 2))
     assert a.risk.points == 1 and "2026-01-02" in a.row()["mg_reasons"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.lists(rows, min_size=1, max_size=6), st.lists(realistic, min_size=1, max_size=40)))
+def test_assess_frame_equals_the_row_path_on_any_table(table):
+    import pandas as pd
+
+    from mgdecision.frame import iter_assessments
+
+    df = pd.DataFrame(table)
+    assume(len(df.columns) == len(set(map(str, df.columns))))
+    out = mg.assess_frame(df, as_of=dt.date(2026, 11, 22)) if mg.map_headers(df.columns).fields else None
+    assume(out is not None)
+    want = [a.row_values() for a in iter_assessments(df, as_of=dt.date(2026, 11, 22))]
+    for k, column in enumerate(mg.COLUMNS):
+        got = out[column].tolist()
+        for i, expected in enumerate(w[k] for w in want):
+            assert got[i] == expected or (expected is None and math.isnan(got[i])), (column, table[i], got[i], expected)
