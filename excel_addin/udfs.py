@@ -20,6 +20,7 @@ from typing import Any
 from xlwings import arg, func
 
 import mgdecision as mg
+from mgdecision.columnar import assess_columns
 from mgdecision.frame import paused_gc
 
 from .cells import ArgumentError, excel_value, flag, header_text, matrix, normalise, number, row_cells, text
@@ -131,14 +132,31 @@ def _table(table: Any) -> list[list[Any]]:
     if not _header_map(headers).fields:
         raise ArgumentError("the table's first row must be its header row (e.g. Age, Sex, Serum Mg); "
                             "none of its cells names a patient field; e.g. =MG_TABLE(A1:N501)")
-    width = len(headers)
-    out: list[list[Any]] = [list(mg.COLUMNS)]
-    with paused_gc():
-        for cells in rows[1:]:
-            values = [normalise(cell) for cell in cells] if len(cells) == width else None
-            if values is None:
-                raise ArgumentError("the table's rows differ in length; pass a rectangular range")
-            out.append(list(_outputs(values, headers)))
+    if any(len(cells) != len(headers) for cells in rows[1:]):
+        raise ArgumentError("the table's rows differ in length; pass a rectangular range")
+    with paused_gc():  # many small objects and no cycles: a collection pass would only cost time
+        body = tuple(tuple(map(normalise, cells)) for cells in rows[1:])
+        try:
+            return [list(mg.COLUMNS), *_table_outputs(body, headers, date.today())]
+        except TypeError:  # a cell that cannot be hashed: not memoised
+            return [list(mg.COLUMNS), *_table_outputs.__wrapped__(body, headers, date.today())]
+
+
+@lru_cache(maxsize=8)
+def _table_outputs(body: tuple[tuple[Any, ...], ...], headers: tuple[str, ...], today: date) -> list[list[Any]]:
+    """The output rows of a table body, assessed column by column in one call (memoised for recalculation)."""
+    hmap = _header_map(headers)
+    position = {header: i for i, header in enumerate(headers)}  # a repeated header reads its last column
+    given = [i for i, cells in enumerate(body) if any(cell is not None for cell in cells)]
+    picked = [body[i] for i in given]
+    columns = list(zip(*picked, strict=True)) if picked else [() for _ in headers]
+    cells = {name: list(columns[position[header]]) for name, header in hmap.fields.items()}
+    near = [(header, probable, list(columns[position[header]])) for header, probable in hmap.near_misses.items()]
+    found = assess_columns(cells, len(picked), hmap.units, today, near)
+    values = [list(map(excel_value, found[column].tolist())) for column in mg.COLUMNS]
+    out = [list(_BLANK_ROW) for _ in body]
+    for i, row in zip(given, zip(*values, strict=True), strict=True):
+        out[i] = list(row)
     return out
 
 

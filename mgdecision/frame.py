@@ -92,9 +92,9 @@ def assess_frame(
         raise UsageError(
             "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
         )
-    cells = {name: df[column].tolist() for name, column in hmap.fields.items()}
-    near = [(column, probable, df[column].tolist()) for column, probable in hmap.near_misses.items()]
     with paused_gc():
+        cells = {name: df[column].tolist() for name, column in hmap.fields.items()}
+        near = [(column, probable, df[column].tolist()) for column, probable in hmap.near_misses.items()]
         values = assess_columns(cells, len(df), hmap.units, as_of, near)
     out = pd.DataFrame(
         {  # text as object columns: an Arrow string conversion would cost more than assessing the rows

@@ -151,6 +151,8 @@ def test_column_engine_equals_row_path_on_edge_rows():
 
 
 def test_column_engine_keeps_near_misses_units_and_empty_frames():
-    df = pd.DataFrame({"Serum Mg (mg/dL)": [1.5, "0.7 mmol/L", None], "medicatons": ["x", None, 3], "Dx": ["E11", "", "G35"]})
+    df = pd.DataFrame(
+        {"Serum Mg (mg/dL)": [1.5, "0.7 mmol/L", None], "medicatons": ["x", None, 3], "Dx": ["E11", "", "G35"]}
+    )
     _assert_same(df)
     assert len(mg.assess_frame(df.iloc[:0])) == 0

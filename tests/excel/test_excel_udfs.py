@@ -162,6 +162,24 @@ def test_table_with_only_its_header_row():
     assert udfs.MG_TABLE([FIELDS[:14]]) == [list(mg.COLUMNS)]
 
 
+def test_table_rows_equal_the_row_functions_on_awkward_tables():
+    """MG_TABLE assesses the whole table in one call; each row must still equal MG_FLAGS on that row."""
+    headers = ["MRN", "Age", "Sex", "Serum Mg (mg/dL)", "Meds", "medicatons", "Dx", "Age", "pregnant", "eGFR"]
+    rows = [
+        ["a", 70.0, "F", 1.5, "omeprazole; Lasix", "x", "E11.9", 71.0, True, 45.0],
+        [None, None, None, None, None, None, None, None, None, None],  # blank row stays blank
+        ["b", 1.0, "M", "  ", "spironolactone", None, "N18.4", 1.0, 1.0, np.float64(25.0)],  # 1.0 beside TRUE
+        ["c", "abc", "", float("nan"), "xyzmed\x02", 3.0, "G70.00", True, "yes", "45 mL/min"],
+        ["d", np.int64(40), "F", "0.7", "Tivicay", "", "", 40.0, "no", None],
+        ["  ", None, None, None, None, None, "", None, None, None],  # blank text counts as empty
+    ]
+    table = udfs.MG_TABLE([headers, *rows])
+    assert table[0] == list(mg.COLUMNS)
+    for row_cells, out in zip(rows, table[1:], strict=True):
+        assert out == udfs.MG_FLAGS(row_cells, headers)[0], row_cells
+    assert table[2] == [""] * len(mg.COLUMNS) == table[6]
+
+
 def test_table_rows_agree_with_single_row_functions():
     table = [FIELDS[:14], ROW]
     assert udfs.MG_TABLE(table)[1] == udfs.MG_FLAGS(ROW)[0] == udfs.MG_FLAGS(ROW, FIELDS[:14])[0]
@@ -264,13 +282,16 @@ def test_an_unexpected_defect_becomes_an_mg_text_not_an_exception(monkeypatch):
         raise RuntimeError("boom")
 
     udfs._assessed.cache_clear()
+    udfs._table_outputs.cache_clear()
     monkeypatch.setattr(mg, "assess", broken)
+    monkeypatch.setattr(udfs, "assess_columns", broken)  # the table engine MG_TABLE calls
     try:
         assert udfs.MG_RISK(ROW) == "#MG! unexpected error (RuntimeError: boom); please report it"
-        assert udfs.MG_TABLE([FIELDS[:14], ROW]).startswith("#MG! unexpected error")
+        assert udfs.MG_TABLE([FIELDS[:14], ROW]) == "#MG! unexpected error (RuntimeError: boom); please report it"
     finally:
         monkeypatch.undo()
         udfs._assessed.cache_clear()
+        udfs._table_outputs.cache_clear()
     assert udfs.MG_RISK(ROW) == expected(ROW)["mg_risk"]
 
 
