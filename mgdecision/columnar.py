@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .assessment import COLUMNS, Assessment, _dose_group, format_reason
+from .errors import KnowledgeError
 from .kb import knowledge
 from .models import Reason
 from .reading import _CONTAINERS, _LISTS, SCALAR_GROUPS, Patient, _read_fields, _text, near_miss_problem
@@ -66,8 +67,6 @@ __all__ = ["assess_columns"]
 _END, _SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
 _PLAIN = frozenset({str, int, float, type(None)})
 _BOOLS = (bool, np.bool_)
-_RISK_LEVELS = tuple(RiskLevel)
-_CONTRA_LEVELS = tuple(ContraLevel)
 _SETS = {"pregnant": 1, "lactating": 2, "dialysis": 4}
 _NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
 
@@ -231,10 +230,6 @@ class _Group:
 
     codes: np.ndarray
     read: list[Patient]
-
-    def take(self, attribute: str, default: Any = None) -> np.ndarray:
-        values = _objects([getattr(p, attribute) for p in self.read] or [default])
-        return values[self.codes] if self.read else np.full(len(self.codes), default, dtype=object)
 
     def problems(self) -> np.ndarray:
         return self.take_text(lambda p: "; ".join([str(x) for x in p.problems]))
@@ -443,6 +438,8 @@ def _effect_table() -> _EffectTable:
             columns["conflicts"].append(sum(1 << conflict_ids.index(c) for c in e.conflicts))
             columns["renal"].append(int(e.renal))
     table = _symptom_effects()
+    if max(len(rules), len(forms), len(conflict_ids)) > 62:  # each is a bit of an int64 mask per row
+        raise KnowledgeError("more than 62 contraindication rules, form rules or seed conflicts")
     arrays = {name: np.asarray(values, dtype=np.int64) for name, values in columns.items()}
     return _EffectTable(
         **arrays,
@@ -829,26 +826,9 @@ class _Engine:
         c_level = self._contraindications()
         r_level = self._risk(points, counted)
 
-        # dose and form, once per distinct set of inputs
-        pregnant, lactating = self.pregnant, self.lactating
-        key, k = _combine(self.age.codes, self.choice.codes, pregnant, lactating)
-        intake_key, intakes = _outcome_codes(
-            key, k, lambda x: _intake(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x]))
+        status, low, high, dose_text, form_text, dose_group = self._doses(
+            c_level, r_level, ind_key, indications, form_key, chosen
         )
-        r_key, r_levels = pd.factorize(r_level)
-        c_key, c_levels = pd.factorize(c_level)
-        key, k = _combine(c_key, r_key, self.grade, intake_key, ind_key, form_key)
-
-        first = _first_of(key, k)
-        doses = []
-        for c, r, g, i, ind, f in zip(
-            *(x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key)), strict=True
-        ):
-            rda, ul, age_class = intakes[i]
-            dose, form = _dose(c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f])
-            doses.append((str(dose.status), dose.min_mg, dose.max_mg, dose.text, form.text, _dose_group(dose, form)))
-        doses = list(zip(*doses, strict=True))
-        status, low, high, dose_text, form_text, dose_group = (_objects(column)[key] for column in doses)
         self.reasons.add(_DOSE, np.arange(n), 0, dose_group)
         headers = [
             _prefix("Risk ", r_level, ": "),
@@ -861,8 +841,8 @@ class _Engine:
         problems.append(self.supp.problems())
         problems += [np.full(n, line, dtype=object) for line in near_lines]
         return {
-            "mg_risk": _objects([str(x) for x in r_levels.tolist()])[r_key],
-            "mg_contraindication": _objects([str(x) for x in c_levels.tolist()])[c_key],
+            "mg_risk": _strings(r_level),
+            "mg_contraindication": _strings(c_level),
             "mg_dose_status": status,
             "mg_dose_min_mg": low.astype(np.float64),
             "mg_dose_max_mg": high.astype(np.float64),
@@ -872,6 +852,33 @@ class _Engine:
             "mg_reasons": self.reasons.join(headers),
             "mg_input_problems": _join_given(problems, "; "),
         }
+
+    def _doses(
+        self,
+        c_level: np.ndarray,
+        r_level: np.ndarray,
+        ind_key: np.ndarray,
+        indications: list[tuple[str, ...]],
+        form_key: np.ndarray,
+        chosen: list[tuple[tuple[str, ...], bool]],
+    ) -> tuple[np.ndarray, ...]:
+        """Dose and form, once per distinct set of inputs: status, min, max, dose text, form text, reasons."""
+        pregnant, lactating = self.pregnant, self.lactating
+        key, k = _combine(self.age.codes, self.choice.codes, pregnant, lactating)
+        intake_key, intakes = _outcome_codes(
+            key, k, lambda x: _intake(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x]))
+        )
+        r_key, r_levels = pd.factorize(r_level)
+        c_key, c_levels = pd.factorize(c_level)
+        key, k = _combine(c_key, r_key, self.grade, intake_key, ind_key, form_key)
+        first = _first_of(key, k)
+        made = []
+        inputs = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key))
+        for c, r, g, i, ind, f in zip(*inputs, strict=True):
+            rda, ul, age_class = intakes[i]
+            dose, form = _dose(c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f])
+            made.append((str(dose.status), dose.min_mg, dose.max_mg, dose.text, form.text, _dose_group(dose, form)))
+        return tuple(_objects(column)[key] for column in zip(*made, strict=True))
 
     # --- small per-distinct-key helpers
     def _age_of(self, r: int) -> float | None:
@@ -898,6 +905,11 @@ class _Engine:
 
 def _named_bits(bits: int, names: list[str]) -> frozenset[str]:
     return frozenset(name for k, name in enumerate(names) if bits >> k & 1)
+
+
+def _strings(levels: np.ndarray) -> np.ndarray:
+    """Level enums as plain text."""
+    return _prefix("", levels, "")
 
 
 def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Assess a table of patients: ``assess_frame(df)`` and the tidy ``failure_cases`` problem table.
 
-Headers are mapped once; cell values are read through the same cached readers and every row goes through
-the same :func:`~mgdecision.rules.decide` as :func:`~mgdecision.assess`, so both always agree.
+Headers are mapped once. ``assess_frame`` works column by column (:mod:`mgdecision.columnar`): each distinct
+cell is read by the same readers, and the decisions are made by the same rule functions as
+:func:`~mgdecision.assess`, once per distinct combination of their inputs. ``iter_assessments`` yields one
+:class:`Assessment` per row through :func:`~mgdecision.rules.decide`. The tests check that both agree on every row.
 """
 
 from __future__ import annotations
