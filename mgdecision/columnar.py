@@ -66,7 +66,6 @@ __all__ = ["assess_columns"]
 
 _END, _SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
 _PLAIN = frozenset({str, int, float, type(None)})
-_BOOLS = (bool, np.bool_)
 _SETS = {"pregnant": 1, "lactating": 2, "dialysis": 4}
 _NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
 
@@ -204,11 +203,11 @@ def _column(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     except TypeError:  # not all text
         clean = False
     marked = [] if clean else [k for k, v in enumerate(distinct) if type(v) is str and (_END in v or _SEP in v)]
-    if any(issubclass(t, _BOOLS) for t in kinds) and any(
-        issubclass(t, Number) and not issubclass(t, _BOOLS) for t in kinds
-    ):
-        # True == 1 and False == 0 share a code; they are not read alike (an age of True is not 1 year)
-        marked += [k for k, v in enumerate(distinct) if isinstance(v, Number) and (v == 0 or v == 1)]
+    numbers = {t for t in kinds if issubclass(t, Number)}
+    if len(numbers) > 1 and not numbers <= {int, float}:
+        # equal numbers of different types share a code but are not always read alike: an age of TRUE is not
+        # 1 year, and Decimal("1.0") is shown as written
+        marked += [k for k, v in enumerate(distinct) if isinstance(v, Number)]
     if marked:
         odd |= np.isin(codes, marked)
     return codes.astype(np.int64), distinct

@@ -282,14 +282,14 @@ def map_headers(headers: Iterable[Any], overrides: Mapping[str, str] | None = No
     return HeaderMap(fields, units, tuple(ignored), tuple(duplicates), near)
 
 
-# ---------------------------------------------------------------- field readers (cached on the raw value)
+# ---------------------------------------------------------------- field readers (cached on the raw value and its type)
 
 
 def _p(field_name: str, value: Any, code: str, message: str) -> Problem:
     return Problem(field_name, _text(value), code, message)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536, typed=True)
 def _read_number(
     field_name: str, value: Any, lo: float | None, hi: float | None
 ) -> tuple[float | None, tuple[Problem, ...]]:
@@ -320,7 +320,7 @@ def _read_number(
     return _censor(number, comparator), problems
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096, typed=True)
 def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem, ...]]:
     number, comparator, rest = _parse_number(value)
     if number is None:
@@ -337,7 +337,7 @@ def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem
     return years, ()
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024, typed=True)
 def _read_choice(field_name: str, kind: str, value: Any) -> tuple[Any, tuple[Problem, ...]]:
     text = _text(value).lower().strip(" .")
     if kind == "yesno":
@@ -382,7 +382,7 @@ def _read_date(field_name: str, value: Any) -> tuple[date | None, tuple[Problem,
         )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536, typed=True)
 def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | None, tuple[Problem, ...]]:
     kb = knowledge()
     number, comparator, rest = _parse_number(value)
@@ -459,7 +459,7 @@ def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, t
     return number, ()
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024, typed=True)
 def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
     form = salt_form(_text(value))
     if form is not None:
@@ -474,7 +474,7 @@ def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
     )
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096, typed=True)
 def _read_dose(field_name: str, value: Any, limit: float) -> tuple[float | None, tuple[Problem, ...]]:
     number, comparator, rest = _parse_number(value)
     factor = _DOSE_UNITS.get(rest.lower().strip()) if number is not None else None

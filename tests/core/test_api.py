@@ -126,3 +126,14 @@ def test_rows_sharing_their_keys_do_not_share_problems():
     second = mg.assess({"age": 40, "sex": "F"})
     assert [p.field for p in first.problems] == ["age"]
     assert second.problems == ()
+
+
+def test_a_boolean_is_never_read_as_the_number_it_equals():
+    """TRUE == 1 in Python; a cached reading of one must not be handed to the other (a dose of TRUE is not 1 mg)."""
+    for first, second in ((True, 1), (1, True), (1.0, True), (False, 0)):
+        mg.assess({"age": 40, "supplement_dose_mg": first})
+        found = mg.assess({"age": 40, "supplement_dose_mg": second})
+        if isinstance(second, bool):
+            assert found.patient.supplement_dose_mg is None and found.problems[0].code == "not_a_number"
+        else:
+            assert found.patient.supplement_dose_mg == second and not found.problems

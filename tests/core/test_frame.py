@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 import mgdecision as mg
@@ -141,6 +143,9 @@ EDGE_ROWS = [
     {"age": "8 mo", "medications": "xyzmed; zzqmed", "diagnoses": "M99.99, G70.00"},
     {"age": float("nan"), "sex": None, "medications": "", "diagnoses": "   ", "symptoms": ";;"},
     {"age": 45, "medications": "Biktarvy, Triumeq; levothyroxine 50 mcg; ferrous sulfate", "route": "IV"},
+    {"age": Decimal("-1.0"), "supplement_dose_mg": True},  # equal to -1.0 and 1, not read alike
+    {"age": -1.0, "supplement_dose_mg": 1},
+    {"age": np.float64(70.0), "supplement_dose_mg": 1.0},
     {},
 ]
 
