@@ -113,9 +113,14 @@ def _first_of(codes: np.ndarray, k: int) -> np.ndarray:
 def _combine(*codes: np.ndarray) -> tuple[np.ndarray, int]:
     """One code per distinct combination of the given code columns (codes may be -1)."""
     key = codes[0].astype(np.int64) + 1
+    size = int(key.max(initial=0)) + 1
     for more in codes[1:]:
-        key = key * (int(more.max(initial=-1)) + 2) + more + 1
-        key = pd.factorize(key)[0].astype(np.int64)
+        radix = int(more.max(initial=-1)) + 2
+        if size * radix >= 1 << 62:  # renumber before the key could overflow
+            key = pd.factorize(key)[0].astype(np.int64)
+            size = int(key.max(initial=0)) + 1
+        key = key * radix + more + 1
+        size *= radix
     combined, distinct = pd.factorize(key)
     return combined.astype(np.int64), len(distinct)
 
