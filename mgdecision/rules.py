@@ -615,6 +615,29 @@ def _dose(
     diarrhoea: bool,
 ) -> tuple[Dose, Form]:
     """Dose status, range and text, with form and timing; a function of discrete inputs only (memoised)."""
+    status, mn, mx, text, notes = _dose_range(contra, risk, grade, age_class, rda, ul, indications)
+    dosing = _tables()["dosing"]
+    supplementing = status in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY)
+    if contra == ContraLevel.CAUTION and supplementing:
+        text += f"; {dosing['caution']['text']}"
+        notes = (*notes, _dosing_note("caution"))
+    form = _form(status, forms, diarrhoea) if age_class != "infant" else _infant_form(dosing)
+    if form.timing and supplementing:
+        text += f"; {form.form}, {form.timing}"
+    return Dose(status, mn, mx, rda, ul, text, notes), form
+
+
+@lru_cache(maxsize=16384)
+def _dose_range(
+    contra: str,
+    risk: str,
+    grade: int | None,
+    age_class: str | None,
+    rda: float | None,
+    ul: float | None,
+    indications: tuple[str, ...],
+) -> tuple[DoseStatus, float, float, str, tuple[Reason, ...]]:
+    """Status, range, text up to the RDA, and notes: the part of the dose that does not depend on the form."""
     t = _tables()
     dosing = t["dosing"]
     texts = dosing["status"]
@@ -652,14 +675,7 @@ def _dose(
         status, mn, mx, text = DoseStatus.NOT_INDICATED, 0.0, 0.0, texts["NOT_INDICATED"]["text"]
     if rda is not None:
         text += f"; RDA {rda:g} mg/day from all sources"
-    supplementing = status in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY)
-    if contra == ContraLevel.CAUTION and supplementing:
-        text += f"; {dosing['caution']['text']}"
-        notes.append(_dosing_note("caution"))
-    form = _form(status, forms, diarrhoea) if age_class != "infant" else _infant_form(dosing)
-    if form.timing and supplementing:
-        text += f"; {form.form}, {form.timing}"
-    return Dose(status, mn, mx, rda, ul, text, tuple(notes)), form
+    return status, mn, mx, text, tuple(notes)
 
 
 @cache
