@@ -362,7 +362,6 @@ class _EffectTable:
     k_sparing: np.ndarray
     symptom: np.ndarray
     interaction: np.ndarray
-    severity: np.ndarray
     indication: np.ndarray
     form: np.ndarray
     note: np.ndarray
@@ -406,7 +405,6 @@ def _effect_table() -> _EffectTable:
             "k_sparing",
             "symptom",
             "interaction",
-            "severity",
             "indication",
             "form",
             "note",
@@ -434,7 +432,6 @@ def _effect_table() -> _EffectTable:
             columns["k_sparing"].append(int(k_sparing))
             columns["symptom"].append(symptoms.index(e.symptom) if e.symptom else -1)
             columns["interaction"].append(code(interactions, e.interaction))
-            columns["severity"].append(e.interaction[0] if e.interaction else -1)
             columns["indication"].append(code(labels, e.indication))
             columns["form"].append(code(forms, e.form))
             columns["note"].append(code(notes, (e.note, e.sources) if e.note else None))
@@ -614,7 +611,7 @@ class _Engine:
         return np.bincount(r[starts], weights=points[f[starts]], minlength=self.n).astype(np.int64)
 
     def _symptoms(self) -> tuple[np.ndarray, ...]:
-        """Each symptom once per row, named as first written: (rows, symptom codes, index), and the rule."""
+        """Each symptom once per row, named as first written: (rows, symptom codes, index); rows the rule counts."""
         e = self.e
         sel = e.symptom[self.eff] >= 0
         r, sy, nm, i = self.row[sel], e.symptom[self.eff][sel], self.named[sel], self.idx[sel]
@@ -673,7 +670,7 @@ class _Engine:
         """Per row, the interactions by severity, then in the order named."""
         e = self.e
         r, it, w, _i = self._select(e.interaction)
-        severity = e.severity[self.eff][e.interaction[self.eff] >= 0]
+        severity = np.asarray([x[0] for x in e.interactions], dtype=np.int64)[it]  # (order, severity, ...)
         o = np.argsort(r * len(_SEVERITY_ORDER) + severity, kind="stable")
         r, it, w = r[o], it[o], w[o]
         single = np.arange(len(r))
@@ -759,10 +756,10 @@ class _Engine:
         fired = self._mask(g_row, np.left_shift(1, g_rule))
         key, k = _combine(pd.factorize(fired)[0].astype(np.int64))
         level = _by_key(key, k, lambda x: contra_level(_named_bits(int(fired[x]), rules)))
-        self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND), dialysis)
+        self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND))
         return level
 
-    def _none_found(self, rows: np.ndarray, dialysis: np.ndarray) -> None:
+    def _none_found(self, rows: np.ndarray) -> None:
         """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
         renal = np.zeros(self.n, dtype=bool)
         renal[self.row[self.e.renal[self.eff] == 1]] = True

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FAILURE_COLUMNS", "assess_frame", "failure_cases", "iter_assessments", "paused_gc"]
 
-_NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
 FAILURE_COLUMNS = ("row", "patient_id", "column", "field", "value", "reason_code", "message")
 
 
@@ -100,7 +99,7 @@ def assess_frame(
         values = assess_columns(cells, len(df), hmap.units, as_of, near)
     out = pd.DataFrame(
         {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
-            name: pd.Series(values[name], index=df.index, dtype="float64" if name in _NUMERIC else object)
+            name: pd.Series(values[name], index=df.index, dtype=values[name].dtype)  # float64 or object
             for name in COLUMNS
         },
         index=df.index,
