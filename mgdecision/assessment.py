@@ -269,9 +269,10 @@ def assess(
     Bad values never raise: they are reported in ``Assessment.problems``. ``as_of`` is the date used to
     turn a date of birth into an age when the row has no assessment date.
     """
-    if isinstance(row, Mapping) or (hasattr(row, "to_dict") and hasattr(row, "index")):
-        mapping = row if isinstance(row, Mapping) else row.to_dict()  # type: ignore[union-attr]
-        patient = read_row(mapping, header_map=header_map, as_of=as_of)
+    if isinstance(row, Mapping):
+        patient = read_row(row, header_map=header_map, as_of=as_of)
+    elif hasattr(row, "to_dict") and hasattr(row, "index"):  # a pandas Series: its labels may repeat
+        patient = read_values(list(row), list(row.index), as_of=as_of)  # type: ignore[call-overload]
     elif isinstance(row, Sequence) and not isinstance(row, (str, bytes)):
         patient = read_values(row, headers, as_of=as_of)
     else:

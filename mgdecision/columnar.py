@@ -26,7 +26,7 @@ from .assessment import COLUMNS, Assessment, _dose_group, format_reason
 from .errors import KnowledgeError
 from .kb import knowledge
 from .models import Reason
-from .reading import _CONTAINERS, _LISTS, SCALAR_GROUPS, Patient, _read_fields, _text, near_miss_problem
+from .reading import _CONTAINERS, _LISTS, SCALAR_GROUPS, Patient, _read_fields, _text, near_miss_problem, normal_cell
 from .rules import (
     _NO_FACTOR_REASON,
     _SEVERITY_ORDER,
@@ -44,7 +44,6 @@ from .rules import (
     _factor_reason,
     _hyper_detail,
     _intake,
-    _interaction,
     _none_found,
     _note,
     _serum_reason,
@@ -56,10 +55,12 @@ from .rules import (
     contra_rank,
     decide,
     form_choice,
+    interaction_text,
+    overridden_reason,
     risk_level,
     unchecked,
 )
-from .terms import SEPARATORS, item_reading
+from .terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
 from .vocab import ContraLevel, RiskLevel
 
 __all__ = ["assess_columns"]
@@ -194,6 +195,9 @@ class _Pool:
 def _column(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """Codes (-1 for None or NaN) and distinct values of one column; rows this path cannot read set in ``odd``."""
     kinds = set(map(type, values))
+    if not kinds <= _PLAIN:  # numpy scalars and pandas nulls read as a single row reads them
+        values = [normal_cell(v) for v in values]
+        kinds = set(map(type, values))
     arr = _objects(values)
     if not kinds <= _PLAIN:
         bad = np.fromiter((_unreadable(v) for v in values), dtype=bool, count=len(values))
@@ -293,7 +297,7 @@ def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
         big = _END.join(texts)
     if _SEP in big or big.count(_END) != k - 1:  # cells holding them are read one by one (see _column)
         texts = [x if _SEP not in x and _END not in x else "" for x in texts]
-        big = _END.join(texts)
+    big = _END.join([prepare(x) for x in texts])
     for separator in SEPARATORS:
         big = big.replace(separator, _SEP)
     pieces = big.replace(_END, _SEP + _END + _SEP).split(_SEP)
@@ -307,27 +311,34 @@ def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
     concepts_of: list[list[tuple[int, int, int]]] = []  # (concept, named id, shown id)
     problem_of: list[str | None] = []
     unrec_of: list[str | None] = []
+    history_of: list[str | None] = []
     counted = []
     index = _concept_index()
     for piece in piece_texts.tolist():
-        item = piece.strip()
+        item = restore(piece)
         found, read = item_reading(field, item) if item else ((), None)
         named = pool.id(item)
         concepts_of.append([(index[id(c)], named, pool.id(shown)) for c, shown in found])
         problem = read.problem if read is not None else None
         problem_of.append(str(problem) if problem is not None else None)
-        unrec_of.append(item if problem is not None and not read.negated else None)  # type: ignore[union-attr]
+        unrec_of.append(item if read is not None and read.unrecognized else None)
+        history_of.append(item if read is not None and read.history else None)
         counted.append(bool(found) or (read is not None and read.negated))
 
     readable = np.zeros(k, dtype=bool)
     readable[cell_of[np.asarray(counted, dtype=bool)[piece_codes]]] = True
     problems = _cell_join(k, cell_of, piece_codes, problem_of, "; ")
-    unrec = _cell_join(k, cell_of, piece_codes, unrec_of, ", ")
-    label = f"{field} not recognised: "
+    unrec = _cell_join(k, cell_of, piece_codes, unrec_of, "\x00")
+    past = _cell_join(k, cell_of, piece_codes, history_of, "\x00")
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
-        some = np.flatnonzero(unrec != "")
-        unrecognized[some] = _objects([label + u for u in unrec[some].tolist()])
+        some = np.flatnonzero((unrec != "") | (past != ""))
+        unrecognized[some] = _objects(
+            [
+                "; ".join(unchecked_lines(field, u.split("\x00") if u else (), h.split("\x00") if h else ()))
+                for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)
+            ]
+        )
 
     sizes = np.asarray([len(c) for c in concepts_of], dtype=np.int64)
     flat = np.asarray([t for c in concepts_of for t in c], dtype=np.int64).reshape(-1, 3)
@@ -504,7 +515,9 @@ class _Engine:
         pool: _Pool,
     ) -> None:
         self.n = n
-        self.age, self.choice, self.egfr, self.serum, self.supp = groups
+        self.groups = groups
+        self.age, self.egfr, self.serum, self.supp = groups
+        self.choice = self.age  # age and sex are read together ("45M")
         self.lists = lists
         self.codes = codes
         self.pool = pool
@@ -605,10 +618,21 @@ class _Engine:
         o = np.argsort(r * len(e.factors) + f, kind="stable")  # occurrences are in (row, index) order
         r, f, w, i = r[o], f[o], w[o], i[o]
         starts, ends = _group_bounds(r, f)
-        made = _group_texts(starts, ends, f, w, texts, lambda k, who: format_reason(_factor_reason(e.factors[k], who)))
+        factors = self.t["factors"]
+        history = np.asarray([bool(factors[x].get("not_with_normal_serum")) for x in e.factors], dtype=bool)
+        not_low = self._by_serum(lambda s, st: not st.below, False, bool)
+        overridden = history[f] & not_low[r]  # a history a measured serum value overrides
+        count = len(e.factors)
+
+        def reason(k: int, who: tuple[str, ...]) -> str:
+            found = overridden_reason(e.factors[k - count]) if k >= count else _factor_reason(e.factors[k], who)
+            return format_reason(found)
+
+        made = _group_texts(starts, ends, f + overridden * count, w, texts, reason)
         self.reasons.add(_RISK, r[starts], 1 + i[starts], made)
-        points = np.asarray([self.t["factors"][x]["points"] for x in e.factors], dtype=np.int64)
-        return np.bincount(r[starts], weights=points[f[starts]], minlength=self.n).astype(np.int64)
+        points = np.asarray([factors[x]["points"] for x in e.factors], dtype=np.int64)
+        weights = points[f[starts]] * ~overridden[starts]
+        return np.bincount(r[starts], weights=weights, minlength=self.n).astype(np.int64)
 
     def _symptoms(self) -> tuple[np.ndarray, ...]:
         """Each symptom once per row, named as first written: (rows, symptom codes, index); rows the rule counts."""
@@ -675,7 +699,7 @@ class _Engine:
         r, it, w = r[o], it[o], w[o]
         single = np.arange(len(r))
         made = _group_texts(
-            single, single + 1, it, w, self.pool.texts, lambda k, who: str(_interaction(who[0], e.interactions[k]))
+            single, single + 1, it, w, self.pool.texts, lambda k, who: interaction_text(who[0], e.interactions[k])
         )
         return _row_join(self.n, r, made, "; ")
 
@@ -718,8 +742,9 @@ class _Engine:
             fired_detail.append(np.broadcast_to(details, hit.shape))
 
         hit = np.flatnonzero(self._by_serum(lambda s, st: st.above, False, bool))
-        hyper = self._by_serum(lambda s, st: pool.id(_hyper_detail(s)) if st.above else -1, -1, np.int64)
-        fire(hit, "hypermagnesaemia", hyper[hit], 0)
+        hyper_rule = self._by_serum(lambda s, st: rule_of[_hyper_detail(s)[0]] if st.above else -1, -1, np.int64)
+        hyper = self._by_serum(lambda s, st: pool.id(_hyper_detail(s)[1]) if st.above else -1, -1, np.int64)
+        fire(hit, hyper_rule[hit], hyper[hit], 0)
         detail = [_egfr_detail(p.egfr) if p.egfr is not None else None for p in self.egfr.read]
         egfr_rule = np.asarray([rule_of[d[0]] if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
         egfr_text = np.asarray([pool.id(d[1]) if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
@@ -736,9 +761,10 @@ class _Engine:
         hit = np.flatnonzero((names != "") & (low_egfr | (so_far & renal > 0)))
         fire(hit, "k_sparing_renal", np.asarray([pool.id(x) for x in names[hit].tolist()], dtype=np.int64), 3)
         key, k = _combine(self.supp.codes, self.age.codes)
-        above_ul = _by_key(key, k, self._dose_detail).astype(np.int64)
-        hit = np.flatnonzero(above_ul >= 0)
-        fire(hit, "supplement_above_ul", above_ul[hit], 4)
+        found = _by_key(key, k, self._dose_detail)
+        dose_rule = np.asarray([rule_of[x[0]] if x else -1 for x in found.tolist()], dtype=np.int64)
+        hit = np.flatnonzero(dose_rule >= 0)
+        fire(hit, dose_rule[hit], np.asarray([pool.id(found[x][1]) for x in hit.tolist()], dtype=np.int64), 4)
         fire(np.flatnonzero(self.pregnant & self.route_iv), "pregnancy_iv", pool.id(PREGNANCY_IV_DETAIL), 5)
 
         cr, cu, cq, cd = (
@@ -759,12 +785,16 @@ class _Engine:
         self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND))
         return level
 
-    def _none_found(self, rows: np.ndarray) -> None:
-        """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
+    def _kidney_unknown(self) -> None:
+        """Rows without an eGFR, a dialysis answer or a diagnosis that tells the kidney function."""
         renal = np.zeros(self.n, dtype=bool)
         renal[self.row[self.e.renal[self.eff] == 1]] = True
         given = self._flag(self.choice, lambda p: p.dialysis is not None)
-        kidney_unknown = np.isnan(self.egfr_value) & ~given & ~renal
+        self.kidney_unknown = np.isnan(self.egfr_value) & ~given & ~renal
+
+    def _none_found(self, rows: np.ndarray) -> None:
+        """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
+        kidney_unknown = self.kidney_unknown
         dx, dx_lines = self._unrec_code("diagnoses")
         meds, med_lines = self._unrec_code("medications")
         key, k = _combine(kidney_unknown[rows], self.has_serum[rows], dx[rows], meds[rows])
@@ -824,6 +854,7 @@ class _Engine:
         ind_key, indications, form_key, chosen = self._indications_and_forms(sr, sy, si)
         interactions = self._interactions()
         self._notes()
+        self._kidney_unknown()
         c_level = self._contraindications()
         r_level = self._risk(points, counted)
 
@@ -837,7 +868,7 @@ class _Engine:
             np.full(n, " | ", dtype=object),
             np.full(n, " | Notes: ", dtype=object),
         ]
-        problems = [self.age.problems(), self.choice.problems(), self.egfr.problems(), self.serum.problems()]
+        problems = [self.age.problems(), self.egfr.problems(), self.serum.problems()]
         problems += [self._per_cell(field, lambda c: c.problems, "") for field in _LISTS]
         problems.append(self.supp.problems())
         problems += [np.full(n, line, dtype=object) for line in near_lines]
@@ -865,20 +896,25 @@ class _Engine:
     ) -> tuple[np.ndarray, ...]:
         """Dose and form, once per distinct set of inputs: status, min, max, dose text, form text, reasons."""
         pregnant, lactating = self.pregnant, self.lactating
-        key, k = _combine(self.age.codes, self.choice.codes, pregnant, lactating)
+        key, k = _combine(self.age.codes, pregnant, lactating)
         intake_key, intakes = _outcome_codes(
             key, k, lambda x: _intake(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x]))
         )
         r_key, r_levels = pd.factorize(r_level)
         c_key, c_levels = pd.factorize(c_level)
-        key, k = _combine(c_key, r_key, self.grade, intake_key, ind_key, form_key)
+        urgent = self._by_serum(lambda s, st: st.urgent, False, bool)
+        checks = (urgent, self.kidney_unknown, ~self.has_serum)
+        key, k = _combine(c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks)
         first = _first_of(key, k)
         made = []
-        inputs = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key))
-        for c, r, g, i, ind, f in zip(*inputs, strict=True):
+        inputs = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks))
+        for c, r, g, i, ind, f, u, kidney, serum in zip(*inputs, strict=True):
             rda, ul, age_class = intakes[i]
-            dose, form = _dose(c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f])
-            made.append((str(dose.status), dose.min_mg, dose.max_mg, dose.text, form.text, _dose_group(dose, form)))
+            dose, form = _dose(
+                c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f], u, kidney, serum
+            )
+            low, high = (np.nan if x is None else x for x in (dose.min_mg, dose.max_mg))
+            made.append((str(dose.status), low, high, dose.text, form.text, _dose_group(dose, form)))
         return tuple(_objects(column)[key] for column in zip(*made, strict=True))
 
     # --- small per-distinct-key helpers
@@ -888,11 +924,10 @@ class _Engine:
     def _sex_of(self, r: int) -> str | None:
         return self.choice.read[int(self.choice.codes[r])].sex
 
-    def _dose_detail(self, r: int) -> int:
-        """Pool id of why the row's supplement dose is above the UL, -1 when it is not."""
+    def _dose_detail(self, r: int) -> tuple[str, str] | None:
+        """(rule, detail) when the row's supplement dose needs a caution, else None."""
         dose = self.supp.read[int(self.supp.codes[r])].supplement_dose_mg
-        detail = _dose_detail(dose, self._age_of(r)) if dose is not None else None
-        return self.pool.id(detail) if detail else -1
+        return _dose_detail(dose, self._age_of(r)) if dose is not None else None
 
     def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
         """Per row, a code for its "not recognised" line (-1 for none), and the distinct lines."""

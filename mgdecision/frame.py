@@ -50,6 +50,23 @@ def _check_frame(df: Any) -> None:
         raise UsageError(f"expected a pandas DataFrame, got {type(df).__name__}")
 
 
+def _columns(df: pd.DataFrame, hmap: HeaderMap) -> tuple[dict[str, list[Any]], list[tuple[Any, str, list[Any]]]]:
+    """The cells of each mapped column, and (column, note, cells) of each column reported on every row.
+
+    Columns are taken by position, so two columns with the same header never raise: the first is read
+    and the second is reported (:meth:`HeaderMap.notes`)."""
+    labels = list(df.columns)
+    taken: set[int] = set()
+
+    def cells(label: Any) -> list[Any]:
+        position = next(k for k, c in enumerate(labels) if c == label and k not in taken)
+        taken.add(position)
+        return df.iloc[:, position].tolist()
+
+    mapped = {name: cells(col) for name, col in hmap.fields.items()}
+    return mapped, [(col, note, cells(col)) for col, note in hmap.notes()]
+
+
 def iter_assessments(
     df: pd.DataFrame,
     *,
@@ -61,9 +78,9 @@ def iter_assessments(
     _check_frame(df)
     hmap = header_map or map_headers(df.columns, columns)
     version = knowledge().version
-    names = list(hmap.fields)
-    data = [df[hmap.fields[n]].tolist() for n in names]
-    near = [(col, probable, df[col].tolist()) for col, probable in hmap.near_misses.items()]
+    mapped, near = _columns(df, hmap)
+    names = list(mapped)
+    data = list(mapped.values())
     units = hmap.units
     for i, cells in enumerate(zip(*data, strict=True) if data else ([()] * len(df))):
         patient = _read_fields(dict(zip(names, cells, strict=True)), units, as_of)
@@ -94,8 +111,7 @@ def assess_frame(
             "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
         )
     with paused_gc():
-        cells = {name: df[column].tolist() for name, column in hmap.fields.items()}
-        near = [(column, probable, df[column].tolist()) for column, probable in hmap.near_misses.items()]
+        cells, near = _columns(df, hmap)
         values = assess_columns(cells, len(df), hmap.units, as_of, near)
     out = pd.DataFrame(
         {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
@@ -104,7 +120,7 @@ def assess_frame(
         },
         index=df.index,
     )
-    kept = df.drop(columns=[c for c in COLUMNS if c in df.columns])
+    kept = df.loc[:, [c not in COLUMNS for c in df.columns]]
     return pd.concat([kept, out], axis=1)
 
 
@@ -121,4 +137,7 @@ def failure_cases(
             lines.append(
                 (i, a.patient_id, str(hmap.fields.get(p.field, p.field)), p.field, p.value, str(p.code), p.message)
             )
-    return pd.DataFrame(lines, columns=list(FAILURE_COLUMNS))
+    table = list(zip(*lines, strict=True)) if lines else [()] * len(FAILURE_COLUMNS)
+    return pd.DataFrame(  # object columns: any text (a lone surrogate too) is kept as it was read
+        {name: pd.Series(values, dtype=object) for name, values in zip(FAILURE_COLUMNS, table, strict=True)}
+    )

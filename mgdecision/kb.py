@@ -46,6 +46,8 @@ class Field:
     aliases: tuple[str, ...]
     min: float | None = None
     max: float | None = None
+    yes: tuple[str, ...] = ()  # further words read as yes in this column ("HD" for dialysis)
+    dose_header: str | None = None  # the field a header with a dose unit maps to instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Concept:
     note: str | None = None
     confirmed: bool = True
     drug_class: str | None = None
+    kidney: bool = False  # the concept tells the kidney function (a CKD stage, dialysis, AKI)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,11 @@ class Knowledge:
     uncertain_prefixes: tuple[str, ...]
     unit_spellings: Mapping[str, str]  # normalised spelling -> canonical unit
     form_names: Mapping[str, str]  # normalised salt name -> elemental table key
+    ambiguous: Mapping[str, tuple[str, tuple[str, ...]]]  # abbreviation -> (its readings, concept keys counted)
+    stopped_words: tuple[str, ...]
+    family_words: tuple[str, ...]
+    history_words: tuple[str, ...]
+    kept_whole: tuple[str, ...]  # names and abbreviations that hold a list separator ("dolutegravir/rilpivirine")
 
     def source(self, source_id: str) -> Source:
         return self.sources[source_id]
@@ -131,7 +139,7 @@ def _drug_concepts(drugs: Mapping[str, Any]) -> tuple[dict[str, Concept], dict[s
                 kind="drug",
                 sources=_sources_of(cls),
                 risk=cls.get("risk"),
-                contra={"oral": contra, "iv": contra} if contra else {},
+                contra=dict(contra) if isinstance(contra, dict) else {"oral": contra, "iv": contra} if contra else {},
                 interaction=cls.get("interaction"),
                 note=cls.get("note"),
                 drug_class=class_id,
@@ -152,7 +160,7 @@ def _drug_concepts(drugs: Mapping[str, Any]) -> tuple[dict[str, Concept], dict[s
 def _term_concepts(table: Mapping[str, Any], kind: str, default_source: tuple[str, ...]) -> dict[str, Concept]:
     concepts = {}
     for cid, entry in table.items():
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or cid == "ambiguous":
             continue
         concepts[f"{kind}:{cid}"] = Concept(
             id=cid,
@@ -168,8 +176,45 @@ def _term_concepts(table: Mapping[str, Any], kind: str, default_source: tuple[st
             sets=entry.get("sets"),
             note=entry.get("note"),
             confirmed=bool(entry.get("confirmed", True)),
+            kidney=bool(entry.get("kidney", False)),
         )
     return concepts
+
+
+def _hours(entry: Mapping[str, Any], key: str) -> str:
+    low = entry.get(f"{key}_min")
+    return f"{low:g}-{entry[key]:g} h" if low is not None and low != entry[key] else f"{entry[key]:g} h"
+
+
+def spacing_text(entry: Mapping[str, Any]) -> str:
+    """The spacing an interaction asks for, rendered from its hours ("take 2 h before or 4-6 h after magnesium")."""
+    before, after = entry.get("before_h"), entry.get("after_h")
+    least = "at least " if entry.get("at_least") else ""
+    if before is not None and after is not None:
+        if _hours(entry, "before_h") == _hours(entry, "after_h"):
+            return f"keep {least}{_hours(entry, 'before_h')} apart"
+        return f"take {least}{_hours(entry, 'before_h')} before or {_hours(entry, 'after_h')} after magnesium"
+    if after is not None:
+        return f"take {least}{_hours(entry, 'after_h')} after magnesium"
+    if before is not None:
+        return f"take {least}{_hours(entry, 'before_h')} before magnesium"
+    return ""
+
+
+def _render_actions(interactions: Mapping[str, Any]) -> None:
+    """Fill each interaction's ``action`` (by route where its advice differs) from its hours and advice."""
+    for iid, entry in interactions.items():
+        if "action" in entry:
+            raise KnowledgeError(f"interactions.toml: {iid}: write hours and advice, not the action text")
+        spacing = spacing_text(entry)
+        advice = entry.get("advice", "")
+
+        def join(text: str, spacing: str = spacing) -> str:
+            return "; ".join(part for part in (spacing, text) if part)
+
+        entry["action"] = {r: join(a) for r, a in advice.items()} if isinstance(advice, dict) else join(advice)
+        if not entry["action"]:
+            raise KnowledgeError(f"interactions.toml: {iid} has neither hours nor advice")
 
 
 def _code_key(code: str) -> str:
@@ -199,7 +244,9 @@ def _check(kb: Knowledge) -> None:
         cite(key, concept.sources)
         if concept.risk and concept.risk not in kb.risk["factors"]:
             errors.append(f"{key}: unknown risk factor {concept.risk!r}")
-        for rule in concept.contra.values():
+        for route, rule in concept.contra.items():
+            if route not in ("oral", "iv"):
+                errors.append(f"{key}: unknown route {route!r}")
             if rule not in kb.contraindications["rules"]:
                 errors.append(f"{key}: unknown contraindication rule {rule!r}")
         if concept.interaction and concept.interaction not in kb.interactions:
@@ -208,6 +255,12 @@ def _check(kb: Knowledge) -> None:
             errors.append(f"{key}: unknown symptom {concept.symptom!r}")
         if concept.form and concept.form not in kb.dosing["forms"]:
             errors.append(f"{key}: unknown form rule {concept.form!r}")
+    for abbreviation, (_readings, keys) in kb.ambiguous.items():
+        for key in keys:
+            if key not in kb.concepts:
+                errors.append(f"ambiguous {abbreviation!r}: unknown concept {key!r}")
+            elif not kb.concepts[key].contra:
+                errors.append(f"ambiguous {abbreviation!r}: counts {key!r}, which is no contraindication or caution")
     for name, section in (("forms", kb.dosing["forms"]), ("seed conflicts", kb.seed_conflicts)):
         for sid, entry in section.items():
             cite(f"{name} {sid}", _sources_of(entry))
@@ -228,9 +281,19 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
         sid: Source(sid, s["label"], s["title"], s["url"], s["grade"]) for sid, s in data["sources.toml"].items()
     }
     fields = tuple(
-        Field(f["name"], f["kind"], f["label"], tuple(f["aliases"]), f.get("min"), f.get("max"))
+        Field(
+            f["name"],
+            f["kind"],
+            f["label"],
+            tuple(f["aliases"]),
+            f.get("min"),
+            f.get("max"),
+            tuple(norm(w) for w in f.get("yes", ())),
+            f.get("dose_header"),
+        )
         for f in data["fields.toml"]["field"]
     )
+    _render_actions(data["interactions.toml"])
     drug_concepts, drug_names = _drug_concepts(data["drugs.toml"])
     conditions = data["conditions.toml"]
     symptoms = data["symptoms.toml"]
@@ -267,6 +330,15 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
     form_names = {norm(k): k for k in dosing["elemental"] if k != "source"}
     form_names.update({norm(k): v for k, v in dosing["form_synonyms"].items()})
 
+    ambiguous = {
+        norm(abbreviation): (entry["readings"], tuple(f"condition:{c}" for c in _listed(entry.get("count", ()))))
+        for abbreviation, entry in conditions.get("ambiguous", {}).items()
+    }
+    kept_whole = [
+        *(name for name in drug_names if "/" in name),
+        *(name for name in (*condition_names, *symptom_names) if re.search(r"[/&+,;|]|\band\b|\bplus\b", name)),
+        *symptoms.get("joined_abbreviations", ()),
+    ]
     kb = Knowledge(
         version=manifest["version"],
         released=manifest["released"],
@@ -291,9 +363,22 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
         uncertain_prefixes=tuple(sorted(symptoms["uncertain"], key=len, reverse=True)),
         unit_spellings=unit_spellings,
         form_names=form_names,
+        ambiguous=ambiguous,
+        stopped_words=_by_length(symptoms.get("stopped_words", ())),
+        family_words=_by_length(symptoms.get("family_words", ())),
+        history_words=_by_length(symptoms.get("history_words", ())),
+        kept_whole=tuple(sorted(set(kept_whole), key=len, reverse=True)),
     )
     _check(kb)
     return kb
+
+
+def _listed(value: Any) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _by_length(words: Any) -> tuple[str, ...]:
+    return tuple(sorted({norm(w) for w in words}, key=len, reverse=True))
 
 
 @cache

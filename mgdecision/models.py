@@ -14,6 +14,7 @@ __all__ = [
     "Problem",
     "Reason",
     "Risk",
+    "shown_name",
 ]
 
 
@@ -56,22 +57,38 @@ class Risk:
 
 @dataclass(frozen=True, slots=True)
 class Contraindication:
+    """The contraindication level, the reasons (urgent first, then by level, each in firing order), what could
+    not be checked, and the ids of the rules that fired, in the order of their reasons."""
+
     level: str
     reasons: tuple[Reason, ...]
     not_checked: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+
+
+def shown_name(generic: str, written: str) -> str:
+    """'omeprazole (Prilosec 20 mg)' when the row used another name, else the name as written."""
+    if not written:
+        return generic
+    return written if written.lower() == generic.lower() else f"{generic} ({written})"
 
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
+    """An interaction with a drug on the row. ``drug`` is the canonical generic, ``as_written`` the row's text;
+    ``before_h`` / ``after_h`` are the hours the drug is taken before / after magnesium, from which ``action``
+    is rendered."""
+
     drug: str
     severity: str
     action: str
     before_h: float | None = None
     after_h: float | None = None
     sources: tuple[str, ...] = ()
+    as_written: str = ""
 
     def __str__(self) -> str:
-        return f"{self.drug} ({self.severity}): {self.action}"
+        return f"{shown_name(self.drug, self.as_written)} ({self.severity}): {self.action}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,10 @@ from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from .kb import Field, knowledge
+import numpy as np
+import pandas as pd
+
+from .kb import Field, knowledge, norm
 from .models import Problem
 from .terms import EMPTY, TermList, parse_list
 from .units import salt_form
@@ -23,7 +26,8 @@ from .vocab import ProblemCode
 
 __all__ = ["HeaderMap", "Patient", "Serum", "convert_serum", "map_headers", "read_row", "read_values"]
 
-_NUMBER = re.compile(r"^\s*([<>]=?|≤|≥)?\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+))\s*(.*?)\s*$")
+_NUMBER = re.compile(r"([<>]=?|≤|≥)?\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+))(.*)", re.S)  # on stripped text: linear
+_RANGE = re.compile(r"(.*?\d)\s*(?:-|–|—|to)\s*([.,]?\d.*)", re.S)
 _BRACKETED = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
 _HEADER_UNITS = re.compile(r"(mmol/l|mg/dl|meq/l|mg%|months|month|mo|years|yrs|y|weeks|wk|days)\s*$", re.I)
 _YES = frozenset({"yes", "y", "true", "t", "1", "x", "pregnant", "lactating", "breastfeeding", "on dialysis", "ja"})
@@ -56,7 +60,8 @@ _AGE_UNITS = {
     "years old": 1.0,
     "mo": 1 / 12,
     "mos": 1 / 12,
-    "m": 1 / 12,
+    "mth": 1 / 12,
+    "mths": 1 / 12,
     "month": 1 / 12,
     "months": 1 / 12,
     "wk": 7 / 365.25,
@@ -80,6 +85,28 @@ _DOSE_UNITS = {
     "mmol/day": 24.305,
 }
 _EXCEL_EPOCH = date(1899, 12, 30)
+_AGE_SEX = {"m": "M", "f": "F"}  # "45M", "70 f": age and sex in one cell
+_AGE_SEX_FROM = 24  # below this "6m" may be months: not read
+
+
+def normal_cell(value: Any) -> Any:
+    """A cell as plain Python: numpy scalars as their Python value, every kind of missing value as None.
+
+    ``pd.NA``, ``pd.NaT``, nullable-dtype nulls and NaN are empty; ``np.True_`` is a boolean, never 1.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is float or value is None or kind is bool:
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+        return None if value is pd.NaT else value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def _is_empty(value: Any) -> bool:
@@ -89,15 +116,18 @@ def _is_empty(value: Any) -> bool:
         return not value.strip()
     if isinstance(value, float):
         return math.isnan(value)
-    try:  # pandas NA / NaT / numpy nan
-        return bool(value != value) or str(value) in ("<NA>", "NaT")
+    try:  # Decimal('NaN') and other values unequal to themselves
+        return bool(value != value)
     except (TypeError, ValueError):
         return False
 
 
 def _text(value: Any) -> str:
+    """A value as shown in a message; an integer too long to print is described, never printed."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, int) and abs(value) >= 10**30:  # never printed whole (beyond 4300 digits it cannot be)
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     return str(value).strip()
 
 
@@ -145,24 +175,31 @@ def _parse_number(value: Any) -> tuple[float | None, str, str]:
     """(number, comparator, trailing unit text); number None when the value is not numeric."""
     if isinstance(value, bool):
         return None, "", ""
-    if isinstance(value, (int, float)):
-        number = float(value)
-        return (None, "", "") if math.isnan(number) or math.isinf(number) else (number, "", "")
-    if not isinstance(value, str):
+    if isinstance(value, int):
         try:
             return float(value), "", ""
-        except (TypeError, ValueError):
+        except OverflowError:  # 10**400: a number, and far outside every plausible range
+            return math.inf if value > 0 else -math.inf, "", ""
+    if isinstance(value, float):
+        return (None, "", "") if math.isnan(value) or math.isinf(value) else (value, "", "")
+    if not isinstance(value, str):
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             return None, "", ""
-    match = _NUMBER.match(value)
+        return (None, "", "") if math.isnan(number) else (number, "", "")
+    match = _NUMBER.match(value.strip())
     if not match:
         return None, "", ""
     comparator, digits, rest = match.groups()
+    rest = rest.strip()
     if digits.count(",") == 1 and "." not in digits:
         digits = digits.replace(",", ".")  # decimal comma: "1,5 mg/dL"
     elif "," in digits:
         return None, "", ""
     comparator = {"≤": "<=", "≥": ">="}.get(comparator or "", comparator or "")
-    return float(digits), comparator, rest
+    number = float(digits)
+    return (None, "", "") if math.isinf(number) else (number, comparator, rest)
 
 
 def _censor(number: float, comparator: str) -> float:
@@ -201,6 +238,15 @@ class HeaderMap:
     duplicates: tuple[tuple[Any, str], ...]
     near_misses: Mapping[Any, str]  # ignored column -> field it is probably a misspelling of
 
+    def notes(self) -> tuple[tuple[Any, str], ...]:
+        """(column, probable field or message) of every column that is not used but is reported on each row:
+        a misspelt field, and a second column for a field already given (only the first is read)."""
+        seconds = tuple(
+            (col, f"column '{col}' not used: an earlier column already gives {name}; only the first is read")
+            for col, name in self.duplicates
+        )
+        return (*self.near_misses.items(), *seconds)
+
     def describe(self) -> str:
         lines = [
             f"  {col!s} -> {name}" + (f" ({self.units[name]})" if name in self.units else "")
@@ -223,14 +269,22 @@ def _header_field(header: str) -> tuple[str | None, str, str | None]:
     base = re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
     aliases = _alias_index()
     if base in aliases:
-        return aliases[base], unit, None
+        return _by_unit(aliases[base], unit), unit, None
     trailing = _HEADER_UNITS.search(text.strip())
     if trailing and not unit:
         stem = re.sub(r"[^0-9a-z]+", " ", text[: trailing.start()].lower()).strip()
         if stem in aliases:
-            return aliases[stem], trailing.group(1), None
+            return _by_unit(aliases[stem], trailing.group(1)), trailing.group(1), None
     close = [a for a in aliases if len(base) >= 4 and _similar(base, a)]
     return None, unit, aliases[close[0]] if close else None
+
+
+def _by_unit(name: str, unit: str) -> str:
+    """The field a header names, its unit deciding where it could mean two ("Magnesium supplement (mg/day)")."""
+    redirect = _fields()[name].dose_header
+    if redirect and unit and unit.lower().strip().rstrip(".") in _DOSE_UNITS:
+        return redirect
+    return name
 
 
 def _similar(a: str, b: str) -> bool:
@@ -321,20 +375,30 @@ def _read_number(
 
 
 @lru_cache(maxsize=4096, typed=True)
-def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem, ...]]:
+def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem, ...], str | None]:
+    """(years, problems, sex written with the age: "45M" is 45 years and male; months need "mo")."""
     number, comparator, rest = _parse_number(value)
     if number is None:
-        return None, (_p("age", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not an age"),)
+        return None, (_p("age", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not an age"),), None
     unit_text = (rest or header_unit).lower().strip().rstrip(".")
+    sex = _AGE_SEX.get(rest.lower().strip().rstrip("."))
+    if sex is not None:
+        if number < _AGE_SEX_FROM and sex == "M" and not comparator:
+            message = f"'{_text(value)}' could be {number:g} months or {number:g} years and male; not used"
+            message += ": write mo for months"
+            return None, (_p("age", value, ProblemCode.AMBIGUOUS, message),), None
+        unit_text = header_unit.lower().strip().rstrip(".")
     factor = _AGE_UNITS.get(unit_text)
     if factor is None:
-        return None, (_p("age", value, ProblemCode.UNIT_UNKNOWN, f"age unit '{unit_text}' not understood"),)
+        return None, (_p("age", value, ProblemCode.UNIT_UNKNOWN, f"age unit '{unit_text}' not understood"),), None
     years = number * factor
     if comparator or not 0 <= years <= 120:
-        return None, (
-            _p("age", value, ProblemCode.IMPLAUSIBLE, f"age '{_text(value)}' is outside 0-120 years; not used"),
+        return (
+            None,
+            (_p("age", value, ProblemCode.IMPLAUSIBLE, f"age '{_text(value)}' is outside 0-120 years; not used"),),
+            None,
         )
-    return years, ()
+    return years, (), sex
 
 
 @lru_cache(maxsize=1024, typed=True)
@@ -343,7 +407,7 @@ def _read_choice(field_name: str, kind: str, value: Any) -> tuple[Any, tuple[Pro
     if kind == "yesno":
         if isinstance(value, bool):
             return value, ()
-        if text in _YES:
+        if text in _YES or norm(text) in _fields()[field_name].yes:
             return True, ()
         if text in _NO:
             return False, ()
@@ -447,6 +511,30 @@ def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | N
     return Serum(_censor(number, comparator), canonical, mmol, comparator=comparator.rstrip("=")), problems
 
 
+def _plausible_limit(
+    field_name: str, value: Any, limit: float | None, unit: str, problems: list[Problem]
+) -> float | None:
+    """A lab limit within the plausible band for it, else None with a problem (the default limit applies)."""
+    if limit is None:
+        return None
+    kb = knowledge()
+    bounds = kb.serum["lab_range"]
+    side = "low" if field_name == "ref_low" else "high"
+    lo, hi = bounds[f"{side}_min_mmol"], bounds[f"{side}_max_mmol"]
+    mmol = limit * kb.serum["units"][unit]["to_mmol"]
+    if lo <= mmol <= hi:
+        return limit
+    problems.append(
+        _p(
+            field_name,
+            value,
+            ProblemCode.IMPLAUSIBLE,
+            f"lab range {side} {limit:g} {unit} is outside {lo:g}-{hi:g} mmol/L; the default limit is used",
+        )
+    )
+    return None
+
+
 def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, tuple[Problem, ...]]:
     number, _comparator, rest = _parse_number(value)
     if number is None:
@@ -475,9 +563,11 @@ def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
 
 
 @lru_cache(maxsize=4096, typed=True)
-def _read_dose(field_name: str, value: Any, limit: float) -> tuple[float | None, tuple[Problem, ...]]:
+def _read_dose(
+    field_name: str, value: Any, limit: float, header_unit: str = ""
+) -> tuple[float | None, tuple[Problem, ...]]:
     number, comparator, rest = _parse_number(value)
-    factor = _DOSE_UNITS.get(rest.lower().strip()) if number is not None else None
+    factor = _DOSE_UNITS.get((rest or header_unit).lower().strip()) if number is not None else None
     if number is None or factor is None or comparator:
         return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a dose in mg"),)
     mg = number * factor
@@ -510,7 +600,7 @@ def read_row(
         header_map = _headers_of(tuple(row.keys()))
     values = {name: row[col] for name, col in header_map.fields.items()}
     patient = _read_fields(values, header_map.units, as_of)
-    for col, probable in header_map.near_misses.items():
+    for col, probable in header_map.notes():
         patient.problems.append(near_miss_problem(col, probable, row[col]))
     return patient
 
@@ -522,7 +612,10 @@ def _headers_of(headers: tuple[Any, ...]) -> HeaderMap:
 
 
 def near_miss_problem(column: Any, probable: str, value: Any) -> Problem:
-    """The problem for a column that was not used because its header looks like a misspelt field."""
+    """The problem for a column that was not used: its header looks like the misspelt field ``probable``,
+    or ``probable`` is the message of :meth:`HeaderMap.notes` (a second column for one field)."""
+    if probable not in _fields():
+        return _p(str(column), value, ProblemCode.CONFLICT, probable)
     return _p(str(column), value, ProblemCode.UNKNOWN_FIELD, f"column '{column}' not used; did you mean '{probable}'?")
 
 
@@ -542,7 +635,10 @@ def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, 
             )
             return patient
         return _read_fields(dict(zip(names, values, strict=False)), {}, as_of)
-    return read_row(dict(zip(headers, values, strict=False)), as_of=as_of)
+    row: dict[Any, Any] = {}
+    for header, value in zip(headers, values, strict=False):
+        row.setdefault(header, value)  # a repeated header: the first is read, the second reported
+    return read_row(row, header_map=_headers_of(tuple(headers)), as_of=as_of)
 
 
 @cache
@@ -554,13 +650,13 @@ _CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
 _CHOICES = ("sex", "pregnant", "lactating", "dialysis", "route")
 _LISTS = ("diagnoses", "medications", "symptoms")
 # The fields that are read together, in the order _read_fields reports their problems (the lists come between
-# the serum and the supplement). No group's reading depends on another's, so a table can read each group once
+# the serum and the supplement). Age and sex are one group ("45M" gives both). No group's reading depends on
+# another's, so a table can read each group once
 # per distinct combination of its cells (patient_id is only echoed).
 SCALAR_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("age", "date_of_birth", "assessment_date"),
-    ("sex", "pregnant", "lactating", "dialysis", "route"),
+    ("age", "date_of_birth", "assessment_date", "sex", "pregnant", "lactating", "dialysis", "route"),  # "45M"
     ("egfr",),
-    ("serum_mg", "serum_mg_unit", "ref_low", "ref_high"),
+    ("serum_mg", "serum_mg_unit", "ref_low", "ref_high", "ref_range"),
     ("supplement_form", "supplement_dose_mg", "supplement_compound_mg"),
 )
 
@@ -573,6 +669,9 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
     present: dict[str, Any] = {}
     for name, value in values.items():
         kind = type(value)
+        if kind is not str and kind is not int and kind is not float and value is not None:
+            value = normal_cell(value)
+            kind = type(value)
         if kind is str:
             if value and not value.isspace():
                 present[name] = value
@@ -588,8 +687,11 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
 
     if (v := given("patient_id")) is not None:
         p.patient_id = _text(v)
+    age_sex = None
     if (v := given("age")) is not None:
-        p.age, found = _read_age(v if v is not True and v is not False else "TRUE", header_units.get("age", ""))
+        p.age, found, age_sex = _read_age(
+            v if v is not True and v is not False else "TRUE", header_units.get("age", "")
+        )
         if found:
             problems.extend(found)
     dob = given("date_of_birth")
@@ -631,6 +733,18 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
                 problems.extend(found)
             if choice is not None:
                 setattr(p, name, choice)
+    if age_sex is not None:
+        if p.sex is None:
+            p.sex = age_sex
+        elif p.sex != age_sex:
+            problems.append(
+                _p(
+                    "age",
+                    given("age"),
+                    ProblemCode.CONFLICT,
+                    f"age cell says sex {age_sex}, the sex column {p.sex}; the sex column is used",
+                )
+            )
     if p.sex == "M" and (p.pregnant or p.lactating):
         problems.append(
             Problem(
@@ -651,12 +765,15 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         if found:
             problems.extend(found)
         if serum is not None:
-            serum = _with_range(serum, given("ref_low"), given("ref_high"), problems)
+            low, high = _lab_limits(given("ref_low"), given("ref_high"), given("ref_range"), problems)
+            serum = _with_range(serum, low, high, problems)
         p.serum = serum
     if p.serum is None:  # a lab range without a usable value is not used, but an unreadable one is still reported
         for name in ("ref_low", "ref_high"):
             if (v := given(name)) is not None and _parse_number(v)[0] is None:
                 problems.append(_p(name, v, ProblemCode.NOT_A_NUMBER, f"'{_text(v)}' is not a number"))
+        if (v := given("ref_range")) is not None and _split_range(v) is None:
+            problems.append(_range_problem(v))
     for name in _LISTS:
         if (v := given(name)) is not None:
             terms = parse_list(name, _text(v))
@@ -668,7 +785,12 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
         if found:
             problems.extend(found)
     if (v := given("supplement_dose_mg")) is not None:
-        p.supplement_dose_mg, found = _read_dose("supplement_dose_mg", v, fields["supplement_dose_mg"].max or 10000)
+        p.supplement_dose_mg, found = _read_dose(
+            "supplement_dose_mg",
+            v,
+            fields["supplement_dose_mg"].max or 10000,
+            header_units.get("supplement_dose_mg", ""),
+        )
         if found:
             problems.extend(found)
     elif (v := given("supplement_compound_mg")) is not None:
@@ -689,14 +811,57 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
     return p
 
 
+def _split_range(value: Any) -> tuple[str, str] | None:
+    """('0.70', '1.00 mmol/L') from '0.70-1.00 mmol/L' (the unit after the high end applies to both)."""
+    match = _RANGE.fullmatch(_text(value))
+    if match is None:
+        return None
+    low, high = match.group(1).strip(), match.group(2).strip()
+    number, _comparator, unit = _parse_number(high)
+    if number is not None and unit and _parse_number(low)[2] == "":
+        low = f"{low} {unit}"
+    return low, high
+
+
+def _range_problem(value: Any) -> Problem:
+    return _p(
+        "ref_range", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a lab range; write it as 0.70-1.00"
+    )
+
+
+def _lab_limits(low: Any, high: Any, both: Any, problems: list[Problem]) -> tuple[Any, Any]:
+    """The lab limits, from their own columns or from a range column ("0.70-1.00") for the ones not given."""
+    if both is None:
+        return low, high
+    parts = _split_range(both)
+    if parts is None:
+        problems.append(_range_problem(both))
+        return low, high
+    if (low is not None and _parse_number(low)[0] != _parse_number(parts[0])[0]) or (
+        high is not None and _parse_number(high)[0] != _parse_number(parts[1])[0]
+    ):
+        problems.append(
+            _p(
+                "ref_range",
+                both,
+                ProblemCode.CONFLICT,
+                "lab range differs from the low/high columns; the columns are used",
+            )
+        )
+    return (parts[0] if low is None else low), (parts[1] if high is None else high)
+
+
 def _with_range(serum: Serum, low: Any, high: Any, problems: list[Problem]) -> Serum:
+    """The serum value with the lab's own range where it is plausible (amendment 2026-12, 3)."""
     ref_low = ref_high = None
     if low is not None:
         ref_low, found = _read_limit("ref_low", low, serum.unit)
         problems.extend(found)
+        ref_low = _plausible_limit("ref_low", low, ref_low, serum.unit, problems)
     if high is not None:
         ref_high, found = _read_limit("ref_high", high, serum.unit)
         problems.extend(found)
+        ref_high = _plausible_limit("ref_high", high, ref_high, serum.unit, problems)
     if ref_low is not None and ref_high is not None and ref_low >= ref_high:
         problems.append(
             Problem(

@@ -16,7 +16,7 @@ from typing import Any
 from .kb import Concept, knowledge
 from .models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from .reading import Patient, Serum
-from .terms import TermList
+from .terms import TermList, unchecked_lines
 from .vocab import ContraLevel, DoseStatus, RiskLevel
 
 __all__ = ["Findings", "decide", "rda_mg", "ul_mg"]
@@ -46,6 +46,7 @@ class _SerumStatus:
     cut: float
     hypo_grade: int | None
     hyper_grade: int | None
+    urgent: bool  # above the urgent limit for hypermagnesaemia
 
 
 @cache
@@ -59,6 +60,8 @@ def _tables() -> dict[str, Any]:
         "limit_sources": tuple({*_src(serum["limits"]["lower"]), *_src(serum["limits"]["upper"])}),
         "ctcae_hypo": serum["ctcae_hypo"],
         "ctcae_hyper": serum["ctcae_hyper"],
+        "urgent": serum["urgent"]["above"],
+        "flag_hypo_grade": serum["lab_range"]["flag_hypo_grade"],
         "factors": kb.risk["factors"],
         "levels": kb.risk["levels"],
         "symptom_rule": kb.risk["symptom_rule"],
@@ -139,7 +142,10 @@ def _serum_status(serum: Serum) -> _SerumStatus:
     lower = serum.ref_low if serum.ref_low is not None else t["lower"][unit]
     upper = serum.ref_high if serum.ref_high is not None else t["upper"][unit]
     cut = t["cut"][unit]
-    below, above = value < lower, value > upper
+    urgent = value > t["urgent"][unit]
+    below, above = value < lower, value > upper or urgent
+    if not below and value < t["lower"][unit]:  # a lab range never hides CTCAE grade 3-4 (amendment 2026-12, 3)
+        below = _grade(t["ctcae_hypo"], value, unit, "below") >= t["flag_hypo_grade"]
     return _SerumStatus(
         below=below,
         above=above,
@@ -150,6 +156,7 @@ def _serum_status(serum: Serum) -> _SerumStatus:
         cut=cut,
         hypo_grade=_grade(t["ctcae_hypo"], value, unit, "below") if below else None,
         hyper_grade=_grade(t["ctcae_hyper"], value, unit, "above") if above else None,
+        urgent=urgent,
     )
 
 
@@ -160,6 +167,7 @@ def _serum_status(serum: Serum) -> _SerumStatus:
 class _ListEffects:
     """Everything the diagnosis, medication and symptom lists contribute, for one route."""
 
+    risk_factors: tuple[str, ...]  # factor ids, in the order of risk_reasons
     risk_reasons: tuple[Reason, ...]
     risk_points: int
     symptom_reason: Reason | None
@@ -178,7 +186,6 @@ class _ListEffects:
 
 _NO_RULES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 _NO_SETS: frozenset[str] = frozenset()
-_RENAL_CONCEPTS = frozenset({"ckd_3", "ckd_severe", "ckd_unstaged", "dialysis", "aki"})
 
 
 @lru_cache(maxsize=16384)
@@ -251,7 +258,7 @@ def _resolve_effect(concept: Concept, route: str) -> _Effect:
     conflicts = tuple(cid for cid, c in knowledge().seed_conflicts.items() if concept.id in c["when"])
     contra = concept.contra.get(route)
     indication = concept.label if concept.indication else None
-    renal = concept.id in _RENAL_CONCEPTS
+    renal = concept.kidney
     active = any((concept.risk, contra, symptom, interaction, indication, concept.form, concept.note, concept.sets))
     return _Effect(
         concept.risk,
@@ -270,9 +277,15 @@ def _resolve_effect(concept: Concept, route: str) -> _Effect:
 
 
 @lru_cache(maxsize=8192)
-def _interaction(who: str, found: tuple[int, str, str, Any, Any, tuple[str, ...]]) -> Interaction:
+def _interaction(drug: str, written: str, found: tuple[int, str, str, Any, Any, tuple[str, ...]]) -> Interaction:
     _order, severity, action, before, after, sources = found
-    return Interaction(who, severity, action, before, after, sources)
+    return Interaction(drug, severity, action, before, after, sources, written)
+
+
+@lru_cache(maxsize=8192)
+def interaction_text(shown: str, found: tuple[int, str, str, Any, Any, tuple[str, ...]]) -> str:
+    """The interaction as listed in ``mg_interactions`` (``str`` of its :class:`Interaction`), from the name shown."""
+    return f"{shown} ({found[1]}): {found[2]}"
 
 
 @lru_cache(maxsize=8192)
@@ -326,7 +339,9 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         if e.symptom and e.symptom not in symptoms:
             symptoms[e.symptom] = named
         if e.interaction:
-            interactions.append((e.interaction[0], len(interactions), _interaction(who, e.interaction)))
+            interactions.append(
+                (e.interaction[0], len(interactions), _interaction(concept.label, named, e.interaction))
+            )
         if e.indication:
             indications[e.indication] = None
         if e.form:
@@ -353,13 +368,13 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         interactions.sort()
     chosen, diarrhoea = form_choice(frozenset(forms)) if forms else ((), False)
     unrecognized: tuple[str, ...] = ()
-    if dx.unrecognized or meds.unrecognized:
-        unrecognized = tuple(
-            f"{terms.field} not recognised: {', '.join(terms.unrecognized)}"
-            for terms in (dx, meds)
-            if terms.unrecognized
+    if dx.unrecognized or meds.unrecognized or dx.history or meds.history:
+        unrecognized = (
+            *unchecked_lines(dx.field, dx.unrecognized, dx.history),
+            *unchecked_lines(meds.field, meds.unrecognized, meds.history),
         )
     return _ListEffects(
+        risk_factors=tuple(hits) if hits else (),
         risk_reasons=tuple([_factor_reason(fid, tuple(who)) for fid, who in hits.items()]) if hits else (),
         risk_points=sum([factors[fid]["points"] for fid in hits]) if hits else 0,
         symptom_reason=_symptom_reason(tuple(compatible))
@@ -400,7 +415,22 @@ def decide(p: Patient) -> Findings:
     contra = _contraindication(p, status, le, pregnant, dialysis, t)
     rda, ul, age_class = _intake(p.age, p.sex, pregnant, lactating)
     grade = status.hypo_grade if status is not None else None
-    dose, form = _dose(contra.level, risk.level, grade, age_class, rda, ul, le.indications, le.forms, le.diarrhoea)
+    urgent = status is not None and status.urgent
+    kidney_unknown = p.egfr is None and p.dialysis is None and not le.renal_codes
+    dose, form = _dose(
+        contra.level,
+        risk.level,
+        grade,
+        age_class,
+        rda,
+        ul,
+        le.indications,
+        le.forms,
+        le.diarrhoea,
+        urgent,
+        kidney_unknown,
+        p.serum is None,
+    )
     notes = (*le.notes, Reason(p.age_note, ())) if p.age_note else le.notes
     return Findings(risk, contra, le.interactions, dose, form, notes)
 
@@ -420,6 +450,11 @@ def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str
     factors = t["factors"]
     reasons = list(le.risk_reasons)
     points = le.risk_points
+    if status is not None and not status.below:  # a history that a measured normal value overrides
+        for k, fid in enumerate(le.risk_factors):
+            if factors[fid].get("not_with_normal_serum"):
+                points -= factors[fid]["points"]
+                reasons[k] = overridden_reason(fid)
     if p.age is not None and p.age >= 65:
         factor = factors["age65"]
         points += factor["points"]
@@ -458,6 +493,13 @@ def risk_level(points: int, below: bool, unknown: bool, normal_serum: bool) -> t
             return RiskLevel(levels["cap_with_normal_serum"]), True
         return RiskLevel.HIGH, False
     return (RiskLevel.MODERATE if points >= levels["moderate_from"] else RiskLevel.LOW), False
+
+
+@cache
+def overridden_reason(fid: str) -> Reason:
+    """A history factor not counted because the row's measured serum value is not low."""
+    factor = _tables()["factors"][fid]
+    return Reason(f"{factor['label']}: history, not counted: the current serum value is not low", _src(factor), 0)
 
 
 @lru_cache(maxsize=256)
@@ -501,7 +543,7 @@ def _contraindication(
     fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
     serum = p.serum
     if status is not None and serum is not None and status.above:
-        _fire(fired, "hypermagnesaemia", _hyper_detail(serum))
+        _fire(fired, *_hyper_detail(serum))
     egfr = p.egfr
     if egfr is not None:
         found = _egfr_detail(egfr)
@@ -515,9 +557,9 @@ def _contraindication(
         _fire(fired, "k_sparing_renal", ", ".join(le.k_sparing))
     dose = p.supplement_dose_mg
     if dose is not None:
-        detail = _dose_detail(dose, p.age)
-        if detail is not None:
-            _fire(fired, "supplement_above_ul", detail)
+        found = _dose_detail(dose, p.age)
+        if found is not None:
+            _fire(fired, *found)
     if pregnant and p.route == "iv":
         _fire(fired, "pregnancy_iv", PREGNANCY_IV_DETAIL)
 
@@ -526,7 +568,7 @@ def _contraindication(
     not_checked = unchecked(egfr is None and p.dialysis is None and not le.renal_codes, serum is None, le.unrecognized)
     if level == ContraLevel.NONE_FOUND:
         reasons.append(_none_found(not_checked))
-    return Contraindication(level, tuple(reasons), not_checked)
+    return Contraindication(level, tuple(reasons), not_checked, order)
 
 
 def unchecked(kidney_unknown: bool, serum_unknown: bool, unrecognized: tuple[str, ...]) -> tuple[str, ...]:
@@ -549,9 +591,13 @@ def _contra_outcome(rule_ids: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     return contra_level(frozenset(rule_ids)), tuple(sorted(rule_ids, key=contra_rank))
 
 
+@cache
 def contra_rank(rule_id: str) -> int:
-    """Where a fired rule's reason goes: 0 for a contraindication, 1 for a caution."""
-    return int(_tables()["rules"][rule_id]["level"] != ContraLevel.CONTRAINDICATED)
+    """Where a fired rule's reason goes: 0 for an urgent rule, 1 for a contraindication, 2 for a caution."""
+    rule = _tables()["rules"][rule_id]
+    if rule.get("urgent"):
+        return 0
+    return 1 if rule["level"] == ContraLevel.CONTRAINDICATED else 2
 
 
 @lru_cache(maxsize=1024)
@@ -559,13 +605,23 @@ def contra_level(rule_ids: frozenset[str]) -> ContraLevel:
     """The highest level among the rules that fired (NONE_FOUND when none did)."""
     if not rule_ids:
         return ContraLevel.NONE_FOUND
-    return ContraLevel.CAUTION if all(contra_rank(r) for r in rule_ids) else ContraLevel.CONTRAINDICATED
+    return ContraLevel.CAUTION if all(contra_rank(r) == 2 for r in rule_ids) else ContraLevel.CONTRAINDICATED
 
 
 @lru_cache(maxsize=4096)
-def _hyper_detail(serum: Serum) -> str:
+def _hyper_detail(serum: Serum) -> tuple[str, str]:
+    """(rule, detail) for a serum value above the upper limit; the urgent rule above the urgent limit."""
     status = _serum_status(serum)
-    return f"serum {serum.display()} above {status.upper:g} {serum.unit} (CTCAE grade {status.hyper_grade})"
+    if status.urgent:
+        limit = _tables()["urgent"][serum.unit]
+        return (
+            "hypermagnesaemia_severe",
+            f"serum {serum.display()} above {limit:g} {serum.unit} (CTCAE grade {status.hyper_grade})",
+        )
+    return (
+        "hypermagnesaemia",
+        f"serum {serum.display()} above {status.upper:g} {serum.unit} (CTCAE grade {status.hyper_grade})",
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -579,12 +635,16 @@ def _egfr_detail(egfr: float) -> tuple[str, str] | None:
 
 
 @lru_cache(maxsize=8192)
-def _dose_detail(dose: float, age: float | None) -> str | None:
-    """Why a current supplement dose is above the upper limit for the age (None when it is not)."""
+def _dose_detail(dose: float, age: float | None) -> tuple[str, str] | None:
+    """(rule, detail) when a current supplement dose needs a caution: an infant on any dose, a dose above the UL."""
+    if age is not None and age < 1:
+        return ("infant_supplement", f"{dose:g} mg/day at age {age * 12:.0f} months") if dose > 0 else None
     limit = ul_mg(age) if age is not None else float(_tables()["ul_preg"])
     if limit is None or dose <= limit:
         return None
-    return f"{dose:g} mg/day > UL {limit:g} mg" + (f" for age {age:g}" if age is not None else " (any age)")
+    return "supplement_above_ul", f"{dose:g} mg/day > UL {limit:g} mg" + (
+        f" for age {age:g}" if age is not None else " (any age)"
+    )
 
 
 @lru_cache(maxsize=16384)
@@ -613,14 +673,34 @@ def _dose(
     indications: tuple[str, ...],
     forms: tuple[str, ...],
     diarrhoea: bool,
+    urgent: bool = False,
+    kidney_unknown: bool = False,
+    serum_unknown: bool = False,
 ) -> tuple[Dose, Form]:
-    """Dose status, range and text, with form and timing; a function of discrete inputs only (memoised)."""
+    """Dose status, range and text, with form and timing; a function of discrete inputs only (memoised).
+
+    ``urgent``: severe hypermagnesaemia; ``kidney_unknown``: no eGFR, dialysis or kidney diagnosis;
+    ``serum_unknown``: no usable serum value (amendments 2026-12, 1, 4 and 6).
+    """
     status, mn, mx, text, notes = _dose_range(contra, risk, grade, age_class, rda, ul, indications)
     dosing = _tables()["dosing"]
     supplementing = status in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY)
+    if age_class == "infant" and status == DoseStatus.PRESCRIBER_ONLY:
+        supplementing = False  # no supplement for infants unless prescribed: nothing to keep to or check before
     if contra == ContraLevel.CAUTION and supplementing:
         text += f"; {dosing['caution']['text']}"
         notes = (*notes, _dosing_note("caution"))
+    leads = []
+    if urgent:
+        leads.append(_tables()["rules"]["hypermagnesaemia_severe"]["text"].split(": ", 1)[1])
+    if serum_unknown and status == DoseStatus.RECOMMENDED and risk in (RiskLevel.MODERATE, RiskLevel.HIGH):
+        leads.append(dosing["check_serum"]["text"])
+        notes = (*notes, _dosing_note("check_serum"))
+    if kidney_unknown and supplementing:
+        leads.append(dosing["check_egfr"]["text"])
+        notes = (*notes, _dosing_note("check_egfr"))
+    if leads:
+        text = "; ".join([*leads, text])
     form = _form(status, forms, diarrhoea) if age_class != "infant" else _infant_form(dosing)
     if form.timing and supplementing:
         text += f"; {form.form}, {form.timing}"
@@ -636,7 +716,7 @@ def _dose_range(
     rda: float | None,
     ul: float | None,
     indications: tuple[str, ...],
-) -> tuple[DoseStatus, float, float, str, tuple[Reason, ...]]:
+) -> tuple[DoseStatus, float | None, float | None, str, tuple[Reason, ...]]:
     """Status, range, text up to the RDA, and notes: the part of the dose that does not depend on the form."""
     t = _tables()
     dosing = t["dosing"]
@@ -651,25 +731,45 @@ def _dose_range(
         else "UL not known: age not given"
     )
     severe = grade is not None and grade >= 2
+    mn: float | None
+    mx: float | None
+    refer = texts["REFER"]
     if contra == ContraLevel.CONTRAINDICATED:
         status, mn, mx, text = DoseStatus.DO_NOT_SUPPLEMENT, 0.0, 0.0, texts["DO_NOT_SUPPLEMENT"]["text"]
+        if grade:
+            text += f"; {dosing['low_serum_contraindicated']['text']} (CTCAE grade {grade})"
+            notes.append(_dosing_note("low_serum_contraindicated"))
         if severe:
-            text += f"; serum at CTCAE grade {grade}: urgent specialist review"
-    elif severe:
+            text += "; urgent specialist review"
+    elif severe:  # at any age, before the infant and child statuses (amendment 2026-12, 2)
         status = DoseStatus.REFER
-        mn, mx = (lo, hi) if age_class in (None, "adult") else (0.0, ul or 0.0)
-        text = f"{texts['REFER']['text']}; {texts['REFER']['after']}: {mn:g}-{mx:g} mg/day elemental ({ul_text})"
+        if age_class == "adult":
+            mn, mx = lo, hi
+            text = f"{refer['text']}; {refer['after']}: {mn:g}-{mx:g} mg/day elemental ({ul_text})"
+        elif age_class == "child":
+            mn, mx = 0.0, float(ul or 0)
+            text = f"{refer['text']}; {refer['after_child']}, up to {mx:g} mg/day elemental ({ul_text})"
+        elif age_class == "infant":
+            mn = mx = None
+            text = f"{refer['text']}; {refer['after_infant']}"
+        else:
+            mn = mx = None
+            text = f"{refer['text']}; {dosing['age_unknown']['text']}"
     elif age_class == "infant":
         status, mn, mx, text = DoseStatus.PRESCRIBER_ONLY, 0.0, 0.0, texts["PRESCRIBER_ONLY_INFANT"]["text"]
     elif age_class == "child":
         status, mn, mx = DoseStatus.PRESCRIBER_ONLY, 0.0, float(ul or 0)
         text = f"{texts['PRESCRIBER_ONLY_CHILD']['text']}: up to {mx:g} mg/day elemental ({ul_text})"
     elif risk in (RiskLevel.MODERATE, RiskLevel.HIGH) or indications:
-        status, mn, mx = DoseStatus.RECOMMENDED, lo, hi
+        status = DoseStatus.RECOMMENDED
         why = f"risk {risk}" if risk in (RiskLevel.MODERATE, RiskLevel.HIGH) else ", ".join(indications)
-        text = f"{mn:g}-{mx:g} mg/day {texts['RECOMMENDED']['text']} ({ul_text}); for {why}"
-        if age_class is None:
-            text += f"; {dosing['age_unknown']['text']}"
+        if age_class is None:  # no numeric range without the age (amendment 2026-12, 6)
+            mn = mx = None
+            text = f"{dosing['age_unknown']['text']}; for {why}"
+            notes.append(_dosing_note("age_unknown"))
+        else:
+            mn, mx = lo, hi
+            text = f"{mn:g}-{mx:g} mg/day {texts['RECOMMENDED']['text']} ({ul_text}); for {why}"
         notes.append(_dosing_note("above_ul"))
     else:
         status, mn, mx, text = DoseStatus.NOT_INDICATED, 0.0, 0.0, texts["NOT_INDICATED"]["text"]

@@ -1,10 +1,13 @@
 """Read list cells (diagnoses, medications, symptoms) into recognised concepts.
 
-A cell is split on ``; , / |`` and new lines. Each item is matched against the knowledge base:
-medications by the longest run of words that names a generic or brand (so "Prilosec 20 mg" is
-omeprazole and the dose is ignored); diagnoses by name, then by ICD-10 code prefix (the most specific
-entry wins; "G35A" and "G35.A" are the same); symptoms by whole-word phrases in free text.
-Items starting with a negation ("no cramps", "stopped furosemide") are recognised as absent.
+A cell is split on ``; , / | + &``, "and", "plus" and line breaks of every kind; names that hold one of
+these ("dolutegravir/rilpivirine", "head and neck cancer", "h/o") are kept whole. Each item is matched
+against the knowledge base: medications by every run of words that names a generic or brand (so
+"Prilosec 20 mg" is omeprazole, the dose is ignored, and "omeprazole levothyroxine" is both); diagnoses by
+name, then by ICD-10 code prefix (the most specific entry wins; "G35A" and "G35.A" are the same);
+symptoms by whole-word phrases in free text. Items starting with a negation ("no cramps") or holding a
+stopped, family-history or past-history word anywhere ("omeprazole - stopped 2023") are recognised and
+not counted; ambiguous abbreviations ("HD") are reported and counted only for a safer reading.
 Nothing is dropped: an item that matches nothing is returned in ``unrecognized`` with a problem, and a
 close spelling is offered as "did you mean", never applied.
 """
@@ -13,24 +16,80 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from .kb import Concept, Knowledge, knowledge, norm
-from .models import Problem
+from .models import Problem, shown_name
 from .vocab import ProblemCode
 
-__all__ = ["TermList", "parse_list", "split_items"]
+__all__ = ["TermList", "parse_list", "prepare", "restore", "split_items", "unchecked_lines"]
 
-SEPARATORS = ";,/|\n\r\t"  # between list items
+# between list items: punctuation and every line break (vertical tab and form feed from Word, the Unicode ones)
+SEPARATORS = ";,/|+&\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _SPLIT = re.compile(f"[{re.escape(SEPARATORS)}]+")
+_WORD_SEPARATOR = re.compile(r"(?<!\s)\s+(?:and|plus)\s+", re.I)  # the look-behind keeps it linear
+_STRENGTHS = re.compile(r"(?<=\d)\s*/\s*(?=\d)")  # "Dovato 50/300": one item
+# inside a name kept whole, separators and spaces stand as private-use characters until the item is split off
+_HIDE = {c: chr(0xE000 + k) for k, c in enumerate(SEPARATORS + " ")}
+_SHOW = str.maketrans({v: k for k, v in _HIDE.items()})
+_HIDE_TABLE = str.maketrans(_HIDE)
 _CODE = re.compile(r"^([A-TV-Za-tv-z])(\d)([0-9AaBb])\.?([0-9A-Za-z]{0,4})(?=$|[\s(\[:-])")
 _BRACKETS = str.maketrans({"(": " ", ")": " ", "[": " ", "]": " ", '"': " ", "*": " "})
 _MAX_PHRASE = 5
 
 
+@cache
+def _kept_whole() -> re.Pattern[str] | None:
+    """One pattern for every name that holds a separator; a combination's parts may be joined by any of them."""
+    parts = []
+    for name in knowledge().kept_whole:
+        pieces = [re.escape(p) for p in re.split(r"\s+", name)]
+        pattern = r"\s+".join(pieces)
+        if "/" in name and len(name) > 4:  # a combination written as generics: any joiner between its parts
+            pattern = pattern.replace(re.escape("/"), r"\s*(?:/|\+|&|-|\band\b|\bplus\b|\s)\s*")
+        parts.append(pattern)
+    return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])", re.I) if parts else None
+
+
+def _hide(match: re.Match[str]) -> str:
+    text = match.group(0)
+    for name in knowledge().kept_whole:  # a combination is shown by its name
+        if "/" in name and len(name) > 4 and norm(re.sub(r"\W+", " ", text)) == norm(name.replace("/", " ")):
+            text = name
+            break
+    return text.translate(_HIDE_TABLE)
+
+
+def prepare(text: str) -> str:
+    """A list cell ready to split on :data:`SEPARATORS`: names kept whole hidden, "and"/"plus" as ";"."""
+    pattern = _kept_whole()
+    if pattern is not None:
+        text = pattern.sub(_hide, text)
+    if "/" in text:
+        text = _STRENGTHS.sub(_HIDE["/"], text)
+    return _WORD_SEPARATOR.sub(";", text)
+
+
+def restore(item: str) -> str:
+    """An item as written (the separators :func:`prepare` hid put back), stripped."""
+    return item.translate(_SHOW).strip()
+
+
 def split_items(text: str) -> list[str]:
     """Split a list cell into its items, keeping their original spelling."""
-    return [item for item in map(str.strip, _SPLIT.split(text)) if item]
+    return [item for item in map(restore, _SPLIT.split(prepare(text))) if item]
+
+
+def unchecked_lines(field: str, unrecognized: Sequence[str], history: Sequence[str]) -> tuple[str, ...]:
+    """The "not checked" lines of one list: items not recognised, and past-history items that name a rule."""
+    lines = []
+    if unrecognized:
+        lines.append(f"{field} not recognised: {', '.join(unrecognized)}")
+    if history:
+        lines.append(f"{field} in past history only (confirm not current): {', '.join(history)}")
+    return tuple(lines)
 
 
 @dataclass(slots=True, eq=False)
@@ -43,6 +102,7 @@ class TermList:
     unrecognized: tuple[str, ...]
     negated: tuple[str, ...]
     problems: tuple[Problem, ...]
+    history: tuple[str, ...] = ()  # past-history items that name a contraindication or caution: not checked
 
     @property
     def given(self) -> bool:
@@ -72,14 +132,20 @@ def _strip_uncertain(words: str, kb: Knowledge) -> str:
 
 
 def _match_drug(words: str, kb: Knowledge) -> tuple[str, ...]:
-    """Longest run of words naming a drug; runs starting at the first three words are tried."""
+    """Every drug the item names: at each word the longest run naming a drug ("omeprazole levothyroxine")."""
     tokens = words.split()
-    for start in range(min(3, len(tokens))):
+    found: list[str] = []
+    start = 0
+    while start < len(tokens):
         for end in range(min(len(tokens), start + _MAX_PHRASE), start, -1):
             keys = kb.drug_names.get(" ".join(tokens[start:end]))
             if keys:
-                return keys
-    return ()
+                found.extend(k for k in keys if k not in found)
+                start = end
+                break
+        else:
+            start += 1
+    return tuple(found)
 
 
 def _match_condition(words: str, kb: Knowledge) -> tuple[str, ...]:
@@ -136,11 +202,55 @@ def _suggest(words: str, kind: str, kb: Knowledge) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    """One list item as read: the concept keys it names, or why it was not counted."""
+    """One list item as read: the concept keys it counts, or why it was not counted.
+
+    ``negated``: recognised and not counted (absent, stopped, family or past history); ``unrecognized``:
+    not checked; ``history``: a past-history item naming a contraindication or caution (also not checked).
+    """
 
     keys: tuple[str, ...]
     negated: bool
     problem: Problem | None
+    unrecognized: bool = False
+    history: bool = False
+
+
+def _match(field: str, words: str, kb: Knowledge) -> tuple[str, ...]:
+    if field == "medications":
+        return _match_drug(words, kb)
+    if field == "diagnoses":
+        codes = words.split()
+        if len(codes) > 1 and all(_CODE.fullmatch(c.upper()) or _CODE.match(c.upper() + " ") for c in codes):
+            return tuple(dict.fromkeys(k for c in codes for k in _match_condition(c, kb)))  # "G35 N18.4"
+        return _match_condition(words, kb)
+    return _match_symptoms(words, kb)
+
+
+def _has_word(words: str, wanted: tuple[str, ...]) -> str | None:
+    padded = f" {words} "
+    return next((w for w in wanted if f" {w} " in padded), None)
+
+
+def _not_current(field: str, item: str, words: str, kb: Knowledge) -> _Item | None:
+    """An item that holds a stopped, family-history or past-history word anywhere (amendment 2026-12, 10)."""
+    if kb.drug_names.get(words) or kb.condition_names.get(words) or kb.symptom_names.get(words):
+        return None  # a known name as a whole ("prior mi")
+    if _has_word(words, kb.family_words):
+        return _Item(
+            (), True, Problem(field, item, ProblemCode.HISTORY, f"'{item}' read as family history; not counted")
+        )
+    if _has_word(words, kb.stopped_words):
+        return _Item((), True, Problem(field, item, ProblemCode.NEGATED, f"'{item}' read as stopped; not counted"))
+    marker = _has_word(words, kb.history_words)
+    if marker is None:
+        return None
+    rest = f" {words} ".replace(f" {marker} ", " ").strip()
+    named = [kb.concepts[k] for k in _match(field, rest, kb)] if rest else []
+    rules = [c.label for c in named if c.contra]
+    message = f"'{item}' read as past history; not counted as current"
+    if rules:
+        message += f": confirm it is not current ({', '.join(rules)} would apply)"
+    return _Item((), True, Problem(field, item, ProblemCode.HISTORY, message), history=bool(rules))
 
 
 def _read_item(field: str, item: str) -> _Item | None:
@@ -153,13 +263,18 @@ def _read_item(field: str, item: str) -> _Item | None:
         return _Item(
             (), True, Problem(field, item, ProblemCode.NEGATED, f"'{item}' read as absent or stopped; not counted")
         )
+    past = _not_current(field, item, words, kb)
+    if past is not None:
+        return past
     words = _strip_uncertain(words, kb)  # shown as written ("?MG"), counted as present
-    if field == "medications":
-        keys = _match_drug(words, kb)
-    elif field == "diagnoses":
-        keys = _match_condition(words, kb)
-    else:
-        keys = _match_symptoms(words, kb)
+    if field == "diagnoses" and words in kb.ambiguous:
+        readings, keys = kb.ambiguous[words]
+        counted = " and ".join(kb.concepts[k].label for k in keys)
+        how = f"counted as {counted}, the safer reading" if keys else "not counted; write the diagnosis in full"
+        return _Item(
+            keys, False, Problem(field, item, ProblemCode.AMBIGUOUS, f"'{item}' is ambiguous ({readings}); {how}")
+        )
+    keys = _match(field, words, kb)
     if keys:
         return _Item(keys, False, None)
     if field == "diagnoses" and _CODE.match(item.strip()):
@@ -172,12 +287,13 @@ def _read_item(field: str, item: str) -> _Item | None:
                 ProblemCode.UNRECOGNIZED_CODE,
                 f"ICD-10 code '{item}' is not in the knowledge base; not checked",
             ),
+            unrecognized=True,
         )
     message = f"'{item}' not recognised; not checked"
     hint = _suggest(words, field, kb)
     if hint:
         message += f" (did you mean '{hint}'?)"
-    return _Item((), False, Problem(field, item, ProblemCode.UNRECOGNIZED, message))
+    return _Item((), False, Problem(field, item, ProblemCode.UNRECOGNIZED, message), unrecognized=True)
 
 
 _ITEMS: dict[str, dict[str, tuple[tuple[tuple[Concept, str], ...], _Item | None]]] = {}  # field -> item -> reading
@@ -185,8 +301,7 @@ _ITEMS: dict[str, dict[str, tuple[tuple[tuple[Concept, str], ...], _Item | None]
 
 def _named_as(concept: Concept, named: str) -> str:
     """'omeprazole (Prilosec 20 mg)' when the row used another name, else the name as written."""
-    label = concept.label
-    return named if named.lower() == label.lower() else f"{label} ({named})"
+    return shown_name(concept.label, named)
 
 
 def item_reading(field: str, item: str) -> tuple[tuple[tuple[Concept, str], ...], _Item | None]:
@@ -208,6 +323,7 @@ def _parse(field: str, raw: str) -> TermList:
     found: dict[int, tuple[Concept, str, str]] = {}
     unrecognized: list[str] = []
     negated: list[str] = []
+    history: list[str] = []
     problems: list[Problem] = []
     for item in split_items(raw):
         entry = table.get(item)
@@ -216,7 +332,12 @@ def _parse(field: str, raw: str) -> TermList:
             continue
         if read.problem is not None:
             problems.append(read.problem)
-            (negated if read.negated else unrecognized).append(item)
+            if read.negated:
+                negated.append(item)
+            elif read.unrecognized:
+                unrecognized.append(item)
+            if read.history:
+                history.append(item)
         for concept, shown in concepts:
             if id(concept) not in found:
                 found[id(concept)] = (concept, item, shown)
@@ -227,6 +348,7 @@ def _parse(field: str, raw: str) -> TermList:
         tuple(unrecognized) if unrecognized else (),
         tuple(negated) if negated else (),
         tuple(problems) if problems else (),
+        tuple(history) if history else (),
     )
 
 

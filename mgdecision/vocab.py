@@ -56,5 +56,7 @@ class ProblemCode(StrEnum):
     UNRECOGNIZED_CODE = "unrecognized_code"
     CENSORED = "censored_value"
     NEGATED = "negated_term"
+    HISTORY = "history_term"
+    AMBIGUOUS = "ambiguous_term"
     UNKNOWN_FIELD = "unknown_field"
     UNREADABLE = "unreadable_value"

@@ -1,0 +1,115 @@
+"""Values as tables really hold them: pandas and numpy nulls and scalars, huge numbers, lone surrogates,
+repeated headers, very long cells. None of them raises, each is read as a single row reads it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mgdecision as mg
+from mgdecision.frame import iter_assessments
+
+
+def _frame_equals_rows(df: pd.DataFrame) -> None:
+    out = mg.assess_frame(df)
+    for i, a in enumerate(iter_assessments(df)):
+        got = out.iloc[i][list(mg.COLUMNS)].tolist()
+        want = list(a.row_values())
+        assert [None if isinstance(g, float) and np.isnan(g) else g for g in got] == want
+
+
+@pytest.mark.parametrize("missing", [pd.NA, pd.NaT, None, np.nan, float("nan"), np.datetime64("NaT")])
+def test_every_missing_value_is_empty_not_a_problem(missing):
+    a = mg.assess({"age": missing, "egfr": missing, "serum_mg": missing, "medications": missing, "sex": missing})
+    assert a.problems == () and a.risk.level == "UNKNOWN"
+
+
+def test_numpy_booleans_are_booleans_never_one():
+    a = mg.assess({"age": 40, "egfr": np.True_})
+    assert a.patient.egfr is None and [p.code for p in a.problems] == ["not_a_number"]
+    assert mg.assess({"age": 30, "sex": "F", "pregnant": np.True_}).patient.pregnant is True
+    assert mg.assess({"age": np.int64(70), "egfr": np.float64(45.0)}).contraindication.level == "CAUTION"
+
+
+@pytest.mark.parametrize("column", [[None, pd.NA], [False, np.False_], [np.True_, True], [pd.NaT, "yes"]])
+def test_a_row_never_depends_on_its_neighbours(column):
+    df = pd.DataFrame({"age": [40, 40], "sex": ["F", "F"], "pregnant": pd.Series(column, dtype=object)})
+    out = mg.assess_frame(df)
+    for i, value in enumerate(column):
+        alone = mg.assess({"age": 40, "sex": "F", "pregnant": value}).row()
+        assert out.iloc[i]["mg_input_problems"] == alone["mg_input_problems"]
+        assert out.iloc[i]["mg_dose"] == alone["mg_dose"]
+
+
+def test_nullable_dtypes_read_like_plain_ones():
+    df = pd.DataFrame(
+        {
+            "age": pd.array([40, None, 70], dtype="Int64"),
+            "egfr": pd.array([None, 50.0, 25.0], dtype="Float64"),
+            "sex": pd.array(["F", None, "M"], dtype="string"),
+            "dialysis": pd.array([None, True, False], dtype="boolean"),
+        }
+    )
+    out = mg.assess_frame(df)
+    assert out["mg_input_problems"].tolist() == ["", "", ""]
+    assert out["mg_contraindication"].tolist() == ["NONE_FOUND", "CONTRAINDICATED", "CONTRAINDICATED"]
+    _frame_equals_rows(df)
+    _frame_equals_rows(df.convert_dtypes())
+
+
+def test_huge_numbers_and_ids_never_raise():
+    row = {"patient_id": 10**5000, "age": 10**400, "egfr": -(10**400), "serum_mg": 10**400, "serum_mg_unit": "mmol/L"}
+    a = mg.assess(row)
+    assert {p.code for p in a.problems} == {"implausible_value"}
+    assert all(len(p.value) < 80 for p in a.problems)
+    _frame_equals_rows(pd.DataFrame([row, {"age": 40}], dtype=object))
+
+
+def test_lone_surrogates_never_make_failure_cases_raise():
+    df = pd.DataFrame({"Meds": ["omeprazole; x\ud800y", "\udfff"], "age": [40, "a\ud83d"]}, dtype=object)
+    table = mg.failure_cases(df)
+    assert table["value"].tolist() == ["x\ud800y", "a\ud83d", "\udfff"]
+    assert set(table["reason_code"]) == {"unrecognized_term", "not_a_number"}
+    _frame_equals_rows(df)
+
+
+def test_repeated_column_names_are_a_problem_on_the_row_not_an_error():
+    df = pd.DataFrame([[40, "omeprazole", "furosemide"]], columns=["age", "Meds", "Meds"])
+    out = mg.assess_frame(df)
+    assert "only the first is read" in out.iloc[0]["mg_input_problems"]
+    assert "proton pump inhibitor" in out.iloc[0]["mg_reasons"] and "loop diuretic" not in out.iloc[0]["mg_reasons"]
+    assert mg.assess(df.iloc[0]).row() == {c: out.iloc[0][c] for c in mg.COLUMNS}
+    assert mg.failure_cases(df)["reason_code"].tolist() == ["conflicting_values"]
+
+
+def test_two_columns_for_one_field_are_reported_on_every_row():
+    row = {"Serum Mg (mmol/L)": 0.6, "Magnesium (mg/dL)": 2.0, "age": 50}
+    a = mg.assess(row)
+    assert a.risk.level == "HIGH"  # the first column is read
+    assert [p.code for p in a.problems] == ["conflicting_values"] and "Magnesium (mg/dL)" in a.problems[0].message
+    _frame_equals_rows(pd.DataFrame([row]))
+
+
+def test_long_cells_are_read_in_linear_time():
+    """A 32,767-character cell (Excel's limit) of spaces is read (the old number pattern backtracked for ~50 s)."""
+    cell = " " * 32766 + "x"
+    a = mg.assess({"age": cell, "egfr": cell, "serum_mg": cell, "medications": "omeprazole" + " " * 32756 + "and"})
+    assert {p.field for p in a.problems} == {"age", "egfr", "serum_mg"}
+    assert a.risk.level == "MODERATE"
+
+
+def test_interaction_records_carry_the_generic_and_the_text_as_written():
+    (i,) = mg.assess({"medications": "Vibramycin 100 mg"}).interactions
+    assert (i.drug, i.as_written, i.before_h, i.after_h) == ("doxycycline", "Vibramycin 100 mg", 2, 6)
+    assert i.action == "take 2 h before or 4-6 h after magnesium"
+    assert str(i) == "doxycycline (Vibramycin 100 mg) (moderate): take 2 h before or 4-6 h after magnesium"
+
+
+def test_the_action_text_is_rendered_from_the_hours():
+    for iid, entry in mg.knowledge().interactions.items():
+        actions = entry["action"].values() if isinstance(entry["action"], dict) else [entry["action"]]
+        for action in actions:
+            for key in ("before_h", "after_h"):
+                if key in entry:
+                    assert f"{entry[key]:g} h" in action, (iid, action)
