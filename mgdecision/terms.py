@@ -64,12 +64,16 @@ def _hide(match: re.Match[str]) -> str:
 
 def prepare(text: str) -> str:
     """A list cell ready to split on :data:`SEPARATORS`: names kept whole hidden, "and"/"plus" as ";"."""
+    low = text.lower()
+    words = " and " in low or " plus " in low or "\tand" in low or "and\t" in low  # any blank around the word
+    if not words and "/" not in text and "+" not in text and "&" not in text and "and" not in low:
+        return text  # most cells: nothing to keep whole, no word separator
     pattern = _kept_whole()
     if pattern is not None:
         text = pattern.sub(_hide, text)
     if "/" in text:
         text = _STRENGTHS.sub(_HIDE["/"], text)
-    return _WORD_SEPARATOR.sub(";", text)
+    return _WORD_SEPARATOR.sub(";", text) if "and" in low or "plus" in low else text
 
 
 def restore(item: str) -> str:
