@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers the DataFrame accessor df.mg)
 from .assessment import COLUMNS, Assessment, assess
-from .errors import KnowledgeError, MgDecisionError, UsageError
+from .errors import FhirError, KnowledgeError, MgDecisionError, UsageError
+from .fhir import from_fhir
 from .frame import assess_frame, failure_cases
 from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
@@ -33,6 +34,7 @@ __all__ = [
     "Contraindication",
     "Dose",
     "DoseStatus",
+    "FhirError",
     "Form",
     "HeaderMap",
     "Indicator",
@@ -53,6 +55,7 @@ __all__ = [
     "convert_serum",
     "elemental_mg",
     "failure_cases",
+    "from_fhir",
     "knowledge",
     "map_headers",
     "rda_mg",

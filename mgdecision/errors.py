@@ -2,12 +2,13 @@
 
 MgDecisionError
 ├── KnowledgeError      a knowledge file is missing, malformed or cites an unknown id
-└── UsageError          the caller passed something the API cannot take (wrong type, no mappable column)
+├── UsageError          the caller passed something the API cannot take (wrong type, no mappable column)
+└── FhirError           ``from_fhir`` was given something that is not FHIR JSON at all (also a ValueError)
 """
 
 from __future__ import annotations
 
-__all__ = ["KnowledgeError", "MgDecisionError", "UsageError"]
+__all__ = ["FhirError", "KnowledgeError", "MgDecisionError", "UsageError"]
 
 
 class MgDecisionError(Exception):
@@ -20,3 +21,10 @@ class KnowledgeError(MgDecisionError):
 
 class UsageError(MgDecisionError, TypeError):
     """The API was called with an argument it cannot take."""
+
+
+class FhirError(MgDecisionError, ValueError):
+    """The input to ``from_fhir`` is not FHIR JSON (not an object, no resourceType, a malformed Bundle).
+
+    Unusable parts of valid FHIR never raise: they are listed in the row's ``notes``.
+    """

@@ -19,6 +19,7 @@ EXPECTED_API = [
     "Contraindication",
     "Dose",
     "DoseStatus",
+    "FhirError",
     "Form",
     "HeaderMap",
     "Indicator",
@@ -39,6 +40,7 @@ EXPECTED_API = [
     "convert_serum",
     "elemental_mg",
     "failure_cases",
+    "from_fhir",
     "knowledge",
     "map_headers",
     "rda_mg",
@@ -70,7 +72,8 @@ def test_output_columns_match_the_specification():
 def test_core_imports_no_front_end_library():
     code = (
         "import sys, mgdecision as mg; mg.assess({'age': 50}); "
-        "bad = [m for m in ('ipywidgets', 'xlwings', 'openpyxl', 'xlsxwriter', 'voila') if m in sys.modules]; "
+        "bad = [m for m in ('ipywidgets', 'xlwings', 'openpyxl', 'xlsxwriter', 'voila', 'fastapi', 'uvicorn') "
+        "if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -80,6 +83,7 @@ def test_core_imports_no_front_end_library():
 def test_exception_hierarchy():
     assert issubclass(mg.KnowledgeError, mg.MgDecisionError)
     assert issubclass(mg.UsageError, mg.MgDecisionError)
+    assert issubclass(mg.FhirError, mg.MgDecisionError) and issubclass(mg.FhirError, ValueError)
     with pytest.raises(mg.UsageError):
         mg.assess(42)  # type: ignore[arg-type]
     with pytest.raises(mg.UsageError):
