@@ -57,7 +57,7 @@ def _labels(ids: tuple[str, ...]) -> str:
 _DOSE_GROUPS: dict[int, tuple[Dose, Form, str]] = {}  # id(dose) -> (dose, form, text); holds both, so ids stay unique
 
 
-def _dose_group(dose: Dose, form: Form) -> str:
+def dose_group_text(dose: Dose, form: Form) -> str:
     """'Dose STATUS: notes and evidence' (memoised per dose and form object: the rules share them across rows)."""
     found = _DOSE_GROUPS.get(id(dose))
     if found is not None and found[0] is dose and found[1] is form:
@@ -125,7 +125,7 @@ class Assessment:
             f"Risk {f.risk.level}: " + "; ".join([format_reason(r) for r in f.risk.reasons]),
             f"Contraindication {f.contraindication.level}: "
             + "; ".join([format_reason(r) for r in f.contraindication.reasons]),
-            _dose_group(f.dose, f.form),
+            dose_group_text(f.dose, f.form),
         ]
         if f.notes:
             groups.append("Notes: " + "; ".join([format_reason(r) for r in f.notes]))

@@ -22,42 +22,51 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .assessment import COLUMNS, Assessment, _dose_group, format_reason
+from .assessment import COLUMNS, Assessment, dose_group_text, format_reason
 from .errors import KnowledgeError
 from .kb import knowledge
 from .models import Reason
-from .reading import _CONTAINERS, _LISTS, SCALAR_GROUPS, Patient, _read_fields, _text, near_miss_problem, normal_cell
+from .reading import (
+    CONTAINERS,
+    LIST_FIELDS,
+    SCALAR_GROUPS,
+    Patient,
+    near_miss_problem,
+    normal_cell,
+    read_fields,
+    shown_text,
+)
 from .rules import (
-    _NO_FACTOR_REASON,
-    _SEVERITY_ORDER,
-    _UNKNOWN_REASON,
     DIALYSIS_DETAIL,
+    NO_FACTOR_REASON,
     PREGNANCY_IV_DETAIL,
     RENAL_RULES,
-    _age_reason,
-    _conflict_notes,
-    _contra_reason,
-    _dose,
-    _dose_detail,
-    _effects,
-    _egfr_detail,
-    _factor_reason,
-    _hyper_detail,
-    _intake,
-    _none_found,
-    _note,
-    _serum_reason,
-    _serum_status,
-    _symptom_effects,
-    _symptom_reason,
-    _tables,
+    SEVERITY_ORDER,
+    UNKNOWN_REASON,
+    age_reason,
+    conflict_notes,
     contra_level,
     contra_rank,
+    contra_reason,
     decide,
+    dose_and_form,
+    dose_detail,
+    egfr_detail,
+    factor_reason,
     form_choice,
+    hyper_detail,
+    intake_for,
     interaction_text,
+    none_found_reason,
+    note_reason,
     overridden_reason,
     risk_level,
+    route_effects,
+    serum_reason,
+    serum_status,
+    symptom_effects,
+    symptom_reason,
+    tables,
     unchecked,
 )
 from .terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
@@ -223,7 +232,7 @@ def _column(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
 
 
 def _unreadable(value: Any) -> bool:
-    if type(value) in _CONTAINERS:
+    if type(value) in CONTAINERS:
         return True
     try:
         hash(value)
@@ -262,7 +271,7 @@ def _read_group(
         return _Group(np.zeros(len(odd), dtype=np.int64), [Patient()])
     combined, k = _combine(*[codes[f] for f in present])
     first = _first_of(np.where(odd, -1, combined), k)  # an unhashable cell shares the code of an empty one
-    read = [_read_fields({f: cells[f][r] for f in present}, units, as_of) for r in first.tolist()]
+    read = [read_fields({f: cells[f][r] for f in present}, units, as_of) for r in first.tolist()]
     return _Group(combined, read)
 
 
@@ -293,7 +302,7 @@ def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
         big = _END.join(distinct)
         texts = distinct
     except TypeError:  # not all text
-        texts = [v if type(v) is str else _text(v) for v in distinct]
+        texts = [v if type(v) is str else shown_text(v) for v in distinct]
         big = _END.join(texts)
     if _SEP in big or big.count(_END) != k - 1:  # cells holding them are read one by one (see _column)
         texts = [x if _SEP not in x and _END not in x else "" for x in texts]
@@ -397,15 +406,15 @@ _ROUTES = ("oral", "iv")
 
 @cache
 def _effect_table() -> _EffectTable:
-    t = _tables()
+    t = tables()
     kb = knowledge()
     factors = list(t["factors"])
     rules = list(t["rules"])
-    symptoms = sorted(_symptom_effects())
+    symptoms = sorted(symptom_effects())
     conflict_ids = list(kb.seed_conflicts)
     interactions: list[Any] = []
     labels: list[str] = []
-    forms: list[str] = sorted({e[1] for e in _symptom_effects().values() if e[1]})
+    forms: list[str] = sorted({e[1] for e in symptom_effects().values() if e[1]})
     notes: list[tuple[str, tuple[str, ...]]] = []
     columns: dict[str, list[int]] = {
         name: []
@@ -433,7 +442,7 @@ def _effect_table() -> _EffectTable:
         return values.index(value)
 
     for route in _ROUTES:
-        effects = _effects(route)
+        effects = route_effects(route)
         for concept in kb.concepts.values():
             e = effects[id(concept)]
             k_sparing = e.contra == "k_sparing_renal"
@@ -449,7 +458,7 @@ def _effect_table() -> _EffectTable:
             columns["sets"].append(_SETS.get(e.sets or "", 0))
             columns["conflicts"].append(sum(1 << conflict_ids.index(c) for c in e.conflicts))
             columns["renal"].append(int(e.renal))
-    table = _symptom_effects()
+    table = symptom_effects()
     if max(len(rules), len(forms), len(conflict_ids)) > 62:  # each is a bit of an int64 mask per row
         raise KnowledgeError("more than 62 contraindication rules, form rules or seed conflicts")
     arrays = {name: np.asarray(values, dtype=np.int64) for name, values in columns.items()}
@@ -522,7 +531,7 @@ class _Engine:
         self.codes = codes
         self.pool = pool
         self.e = _effect_table()
-        self.t = _tables()
+        self.t = tables()
         self.reasons = _Segments(n, 4)
 
     # --- per row: the row's values, read once per distinct group of cells
@@ -544,7 +553,7 @@ class _Engine:
         self.age65 = self.age_value >= 65
         self.route_iv = self._flag(self.choice, lambda p: p.route == "iv")
         self.egfr_value = self._number(self.egfr, "egfr")
-        self.status = [_serum_status(p.serum) if p.serum is not None else None for p in self.serum.read]
+        self.status = [serum_status(p.serum) if p.serum is not None else None for p in self.serum.read]
         self.has_serum = self._by_serum(lambda s, st: True, False, bool)
         self.below = self._by_serum(lambda s, st: st.below, False, bool)
         self.grade = self._by_serum(lambda s, st: st.hypo_grade or 0, 0, np.int64)
@@ -565,7 +574,7 @@ class _Engine:
     def _occurrences(self) -> None:
         """Every recognised concept on every row, in row order, then diagnoses, medications, symptoms."""
         rows, concepts, named, shown = [], [], [], []
-        for field in _LISTS:
+        for field in LIST_FIELDS:
             if field not in self.lists:
                 continue
             cells, cell = self.lists[field], self._cell(field)
@@ -625,7 +634,7 @@ class _Engine:
         count = len(e.factors)
 
         def reason(k: int, who: tuple[str, ...]) -> str:
-            found = overridden_reason(e.factors[k - count]) if k >= count else _factor_reason(e.factors[k], who)
+            found = overridden_reason(e.factors[k - count]) if k >= count else factor_reason(e.factors[k], who)
             return format_reason(found)
 
         made = _group_texts(starts, ends, f + overridden * count, w, texts, reason)
@@ -653,7 +662,7 @@ class _Engine:
             np.zeros(int(keep.sum()), np.int64),
             nm[keep],
             self.pool.texts,
-            lambda _k, names: format_reason(_symptom_reason(names)),
+            lambda _k, names: format_reason(symptom_reason(names)),
         )
         self.reasons.add(_RISK, r[keep][starts], self.m + 3, made)
         return r, sy, i, counted
@@ -695,7 +704,7 @@ class _Engine:
         e = self.e
         r, it, w, _i = self._select(e.interaction)
         severity = np.asarray([x[0] for x in e.interactions], dtype=np.int64)[it]  # (order, severity, ...)
-        o = np.argsort(r * len(_SEVERITY_ORDER) + severity, kind="stable")
+        o = np.argsort(r * len(SEVERITY_ORDER) + severity, kind="stable")
         r, it, w = r[o], it[o], w[o]
         single = np.arange(len(r))
         made = _group_texts(
@@ -714,13 +723,13 @@ class _Engine:
             nt,
             w,
             self.pool.texts,
-            lambda k, who: format_reason(_note(e.notes[k][0], who[0], e.notes[k][1])),
+            lambda k, who: format_reason(note_reason(e.notes[k][0], who[0], e.notes[k][1])),
         )
         self.reasons.add(_NOTES, r, i, made)
         conflicts = self._mask(self.row, e.conflicts[self.eff])
         rows = np.flatnonzero(conflicts)
         codes, masks = pd.factorize(conflicts[rows])
-        notes = [_conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
+        notes = [conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
         made = _objects(["; ".join([format_reason(x) for x in found]) for found in notes])
         self.reasons.add(_NOTES, rows, m, made[codes] if len(rows) else made[:0])
         age_note = self.age.take_text(lambda p: format_reason(Reason(p.age_note, ())) if p.age_note else "")
@@ -742,10 +751,10 @@ class _Engine:
             fired_detail.append(np.broadcast_to(details, hit.shape))
 
         hit = np.flatnonzero(self._by_serum(lambda s, st: st.above, False, bool))
-        hyper_rule = self._by_serum(lambda s, st: rule_of[_hyper_detail(s)[0]] if st.above else -1, -1, np.int64)
-        hyper = self._by_serum(lambda s, st: pool.id(_hyper_detail(s)[1]) if st.above else -1, -1, np.int64)
+        hyper_rule = self._by_serum(lambda s, st: rule_of[hyper_detail(s)[0]] if st.above else -1, -1, np.int64)
+        hyper = self._by_serum(lambda s, st: pool.id(hyper_detail(s)[1]) if st.above else -1, -1, np.int64)
         fire(hit, hyper_rule[hit], hyper[hit], 0)
-        detail = [_egfr_detail(p.egfr) if p.egfr is not None else None for p in self.egfr.read]
+        detail = [egfr_detail(p.egfr) if p.egfr is not None else None for p in self.egfr.read]
         egfr_rule = np.asarray([rule_of[d[0]] if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
         egfr_text = np.asarray([pool.id(d[1]) if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
         hit = np.flatnonzero(egfr_rule >= 0)
@@ -761,7 +770,7 @@ class _Engine:
         hit = np.flatnonzero((names != "") & (low_egfr | (so_far & renal > 0)))
         fire(hit, "k_sparing_renal", np.asarray([pool.id(x) for x in names[hit].tolist()], dtype=np.int64), 3)
         key, k = _combine(self.supp.codes, self.age.codes)
-        found = _by_key(key, k, self._dose_detail)
+        found = _by_key(key, k, self._row_dose_detail)
         dose_rule = np.asarray([rule_of[x[0]] if x else -1 for x in found.tolist()], dtype=np.int64)
         hit = np.flatnonzero(dose_rule >= 0)
         fire(hit, dose_rule[hit], np.asarray([pool.id(found[x][1]) for x in hit.tolist()], dtype=np.int64), 4)
@@ -774,7 +783,7 @@ class _Engine:
         cr, cu, cq, cd = cr[o], cu[o], cq[o], cd[o]
         starts, ends = _group_bounds(cr, cu)
         made = _group_texts(
-            starts, ends, cu, cd, pool.texts, lambda k, details: format_reason(_contra_reason(rules[k], details))
+            starts, ends, cu, cd, pool.texts, lambda k, details: format_reason(contra_reason(rules[k], details))
         )
         ranks = np.asarray([contra_rank(x) for x in rules], dtype=np.int64)
         g_row, g_rule = cr[starts], cu[starts]
@@ -802,7 +811,7 @@ class _Engine:
         def text(x: int) -> str:
             r = rows[x]
             lines = tuple(found[c] for c, found in ((dx[r], dx_lines), (meds[r], med_lines)) if c >= 0)
-            return format_reason(_none_found(unchecked(bool(kidney_unknown[r]), not self.has_serum[r], lines)))
+            return format_reason(none_found_reason(unchecked(bool(kidney_unknown[r]), not self.has_serum[r], lines)))
 
         self.reasons.add(_CONTRA, rows, 0, _by_key(key, k, text) if len(rows) else _objects([]))
 
@@ -827,22 +836,22 @@ class _Engine:
         capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes]
         cap = f"capped at {RiskLevel(t['levels']['cap_with_normal_serum'])}"
         for seq, rows, text in (
-            (0, self.below, lambda s, st: format_reason(_serum_reason("below", s)) if st.below else ""),
-            (m + 2, low_normal, lambda s, st: format_reason(_serum_reason("low_normal", s)) if st.low_normal else ""),
-            (m + 4, capped, lambda s, st: format_reason(_serum_reason(cap, s)) if st.at_or_above_cut else ""),
+            (0, self.below, lambda s, st: format_reason(serum_reason("below", s)) if st.below else ""),
+            (m + 2, low_normal, lambda s, st: format_reason(serum_reason("low_normal", s)) if st.low_normal else ""),
+            (m + 4, capped, lambda s, st: format_reason(serum_reason(cap, s)) if st.at_or_above_cut else ""),
         ):
             hit = np.flatnonzero(rows)
             self.reasons.add(_RISK, hit, seq, self._by_serum(text, "")[hit])
         hit = np.flatnonzero(self.age65)
         age = self.age.take_text(
-            lambda p: format_reason(_age_reason(p.age)) if p.age is not None and p.age >= 65 else ""
+            lambda p: format_reason(age_reason(p.age)) if p.age is not None and p.age >= 65 else ""
         )
         self.reasons.add(_RISK, hit, m + 1, age[hit])
         given = np.bincount(np.concatenate([p[1] for p in self.reasons.parts if p[0] == _RISK]), minlength=n) > 0
         hit = np.flatnonzero(unknown)
-        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(_UNKNOWN_REASON), dtype=object))
+        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(UNKNOWN_REASON), dtype=object))
         hit = np.flatnonzero(~given & ~unknown)
-        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(_NO_FACTOR_REASON), dtype=object))
+        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(NO_FACTOR_REASON), dtype=object))
         return level
 
     def run(self, near_lines: Sequence[str]) -> dict[str, np.ndarray]:
@@ -869,7 +878,7 @@ class _Engine:
             np.full(n, " | Notes: ", dtype=object),
         ]
         problems = [self.age.problems(), self.egfr.problems(), self.serum.problems()]
-        problems += [self._per_cell(field, lambda c: c.problems, "") for field in _LISTS]
+        problems += [self._per_cell(field, lambda c: c.problems, "") for field in LIST_FIELDS]
         problems.append(self.supp.problems())
         problems += [np.full(n, line, dtype=object) for line in near_lines]
         return {
@@ -898,7 +907,7 @@ class _Engine:
         pregnant, lactating = self.pregnant, self.lactating
         key, k = _combine(self.age.codes, pregnant, lactating)
         intake_key, intakes = _outcome_codes(
-            key, k, lambda x: _intake(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x]))
+            key, k, lambda x: intake_for(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x]))
         )
         r_key, r_levels = pd.factorize(r_level)
         c_key, c_levels = pd.factorize(c_level)
@@ -910,11 +919,11 @@ class _Engine:
         inputs = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks))
         for c, r, g, i, ind, f, u, kidney, serum in zip(*inputs, strict=True):
             rda, ul, age_class = intakes[i]
-            dose, form = _dose(
+            dose, form = dose_and_form(
                 c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f], u, kidney, serum
             )
             low, high = (np.nan if x is None else x for x in (dose.min_mg, dose.max_mg))
-            made.append((str(dose.status), low, high, dose.text, form.text, _dose_group(dose, form)))
+            made.append((str(dose.status), low, high, dose.text, form.text, dose_group_text(dose, form)))
         return tuple(_objects(column)[key] for column in zip(*made, strict=True))
 
     # --- small per-distinct-key helpers
@@ -924,10 +933,10 @@ class _Engine:
     def _sex_of(self, r: int) -> str | None:
         return self.choice.read[int(self.choice.codes[r])].sex
 
-    def _dose_detail(self, r: int) -> tuple[str, str] | None:
+    def _row_dose_detail(self, r: int) -> tuple[str, str] | None:
         """(rule, detail) when the row's supplement dose needs a caution, else None."""
         dose = self.supp.read[int(self.supp.codes[r])].supplement_dose_mg
-        return _dose_detail(dose, self._age_of(r)) if dose is not None else None
+        return dose_detail(dose, self._age_of(r)) if dose is not None else None
 
     def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
         """Per row, a code for its "not recognised" line (-1 for none), and the distinct lines."""
@@ -982,13 +991,13 @@ def assess_columns(
         codes[name], distinct[name] = _column(values, odd)
     groups = [_read_group(g, cells, codes, odd, units, as_of) for g in SCALAR_GROUPS]
     pool = _Pool()
-    lists = {f: _read_lists(f, distinct[f], pool) for f in _LISTS if f in cells}
+    lists = {f: _read_lists(f, distinct[f], pool) for f in LIST_FIELDS if f in cells}
     lines = [str(near_miss_problem(column, probable, None)) for column, probable, _ in near_misses]
     out = _Engine(n, groups, lists, codes, pool).run(lines)
     if odd.any():  # rows read one by one
         version = knowledge().version
         for r in np.flatnonzero(odd).tolist():
-            patient = _read_fields({f: cells[f][r] for f in cells}, units, as_of)
+            patient = read_fields({f: cells[f][r] for f in cells}, units, as_of)
             for column, probable, values in near_misses:
                 patient.problems.append(near_miss_problem(column, probable, values[r]))
             row = Assessment(patient, decide(patient), version).row_values()

@@ -18,7 +18,7 @@ from .assessment import COLUMNS, Assessment
 from .columnar import assess_columns
 from .errors import UsageError
 from .kb import knowledge
-from .reading import HeaderMap, _read_fields, map_headers, near_miss_problem
+from .reading import HeaderMap, map_headers, near_miss_problem, read_fields
 from .rules import decide
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def iter_assessments(
     data = list(mapped.values())
     units = hmap.units
     for i, cells in enumerate(zip(*data, strict=True) if data else ([()] * len(df))):
-        patient = _read_fields(dict(zip(names, cells, strict=True)), units, as_of)
+        patient = read_fields(dict(zip(names, cells, strict=True)), units, as_of)
         for col, probable, values in near:
             patient.problems.append(near_miss_problem(col, probable, values[i]))
         yield Assessment(patient, decide(patient), version)

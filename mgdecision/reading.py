@@ -122,7 +122,7 @@ def _is_empty(value: Any) -> bool:
         return False
 
 
-def _text(value: Any) -> str:
+def shown_text(value: Any) -> str:
     """A value as shown in a message; an integer too long to print is described, never printed."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -340,7 +340,7 @@ def map_headers(headers: Iterable[Any], overrides: Mapping[str, str] | None = No
 
 
 def _p(field_name: str, value: Any, code: str, message: str) -> Problem:
-    return Problem(field_name, _text(value), code, message)
+    return Problem(field_name, shown_text(value), code, message)
 
 
 @lru_cache(maxsize=65536, typed=True)
@@ -349,7 +349,7 @@ def _read_number(
 ) -> tuple[float | None, tuple[Problem, ...]]:
     number, comparator, rest = _parse_number(value)
     if number is None:
-        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a number"),)
+        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a number"),)
     if rest and not re.fullmatch(r"(ml/min(/1\.73 ?m2?|/1\.73m²)?|ml/min/1\.73 m²|%)", rest.lower()):
         return None, (_p(field_name, value, ProblemCode.UNIT_UNKNOWN, f"unit '{rest}' not understood"),)
     problems: tuple[Problem, ...] = ()
@@ -359,7 +359,7 @@ def _read_number(
                 field_name,
                 value,
                 ProblemCode.CENSORED,
-                f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g}",
+                f"'{shown_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g}",
             ),
         )
     if (lo is not None and number < lo) or (hi is not None and number > hi):
@@ -379,12 +379,12 @@ def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem
     """(years, problems, sex written with the age: "45M" is 45 years and male; months need "mo")."""
     number, comparator, rest = _parse_number(value)
     if number is None:
-        return None, (_p("age", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not an age"),), None
+        return None, (_p("age", value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not an age"),), None
     unit_text = (rest or header_unit).lower().strip().rstrip(".")
     sex = _AGE_SEX.get(rest.lower().strip().rstrip("."))
     if sex is not None:
         if number < _AGE_SEX_FROM and sex == "M" and not comparator:
-            message = f"'{_text(value)}' could be {number:g} months or {number:g} years and male; not used"
+            message = f"'{shown_text(value)}' could be {number:g} months or {number:g} years and male; not used"
             message += ": write mo for months"
             return None, (_p("age", value, ProblemCode.AMBIGUOUS, message),), None
         unit_text = header_unit.lower().strip().rstrip(".")
@@ -395,7 +395,7 @@ def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem
     if comparator or not 0 <= years <= 120:
         return (
             None,
-            (_p("age", value, ProblemCode.IMPLAUSIBLE, f"age '{_text(value)}' is outside 0-120 years; not used"),),
+            (_p("age", value, ProblemCode.IMPLAUSIBLE, f"age '{shown_text(value)}' is outside 0-120 years; not used"),),
             None,
         )
     return years, (), sex
@@ -403,7 +403,7 @@ def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem
 
 @lru_cache(maxsize=1024, typed=True)
 def _read_choice(field_name: str, kind: str, value: Any) -> tuple[Any, tuple[Problem, ...]]:
-    text = _text(value).lower().strip(" .")
+    text = shown_text(value).lower().strip(" .")
     if kind == "yesno":
         if isinstance(value, bool):
             return value, ()
@@ -424,7 +424,9 @@ def _read_choice(field_name: str, kind: str, value: Any) -> tuple[Any, tuple[Pro
         allowed = "oral or iv"
     if text in _UNKNOWN:
         return None, ()
-    return None, (_p(field_name, value, ProblemCode.INVALID_CHOICE, f"'{_text(value)}' not understood; use {allowed}"),)
+    return None, (
+        _p(field_name, value, ProblemCode.INVALID_CHOICE, f"'{shown_text(value)}' not understood; use {allowed}"),
+    )
 
 
 def _read_date(field_name: str, value: Any) -> tuple[date | None, tuple[Problem, ...]]:
@@ -437,7 +439,7 @@ def _read_date(field_name: str, value: Any) -> tuple[date | None, tuple[Problem,
     to_pydatetime = getattr(value, "to_pydatetime", None)
     if to_pydatetime is not None:
         return to_pydatetime().date(), ()
-    text = _text(value)
+    text = shown_text(value)
     try:
         return date.fromisoformat(text[:10]), ()
     except ValueError:
@@ -452,7 +454,7 @@ def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | N
     number, comparator, rest = _parse_number(value)
     if number is None:
         return None, (
-            _p("serum_mg", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a serum magnesium value"),
+            _p("serum_mg", value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a serum magnesium value"),
         )
     candidates = [(text, serum_unit(text)) for text in (rest, unit_cell, header_unit) if text]
     for text, unit in candidates:
@@ -505,7 +507,8 @@ def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | N
                 "serum_mg",
                 value,
                 ProblemCode.CENSORED,
-                f"'{_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g} {canonical}",
+                f"'{shown_text(value)}' read as just {'below' if '<' in comparator else 'above'} "
+                f"{number:g} {canonical}",
             ),
         )
     return Serum(_censor(number, comparator), canonical, mmol, comparator=comparator.rstrip("=")), problems
@@ -538,7 +541,7 @@ def _plausible_limit(
 def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, tuple[Problem, ...]]:
     number, _comparator, rest = _parse_number(value)
     if number is None:
-        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a number"),)
+        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a number"),)
     if rest:
         own = serum_unit(rest)
         if own is None:
@@ -549,7 +552,7 @@ def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, t
 
 @lru_cache(maxsize=1024, typed=True)
 def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
-    form = salt_form(_text(value))
+    form = salt_form(shown_text(value))
     if form is not None:
         return form, ()
     return None, (
@@ -557,7 +560,7 @@ def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
             "supplement_form",
             value,
             ProblemCode.UNRECOGNIZED,
-            f"supplement form '{_text(value)}' not recognised (e.g. glycinate, citrate, oxide)",
+            f"supplement form '{shown_text(value)}' not recognised (e.g. glycinate, citrate, oxide)",
         ),
     )
 
@@ -569,7 +572,7 @@ def _read_dose(
     number, comparator, rest = _parse_number(value)
     factor = _DOSE_UNITS.get((rest or header_unit).lower().strip()) if number is not None else None
     if number is None or factor is None or comparator:
-        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a dose in mg"),)
+        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a dose in mg"),)
     mg = number * factor
     if not 0 <= mg <= limit:
         return None, (
@@ -599,7 +602,7 @@ def read_row(
     if header_map is None:
         header_map = _headers_of(tuple(row.keys()))
     values = {name: row[col] for name, col in header_map.fields.items()}
-    patient = _read_fields(values, header_map.units, as_of)
+    patient = read_fields(values, header_map.units, as_of)
     for col, probable in header_map.notes():
         patient.problems.append(near_miss_problem(col, probable, row[col]))
     return patient
@@ -624,7 +627,7 @@ def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, 
     if headers is None:
         names = [f.name for f in knowledge().fields]
         if len(values) > len(names):
-            patient = _read_fields(dict(zip(names, values, strict=False)), {}, as_of)
+            patient = read_fields(dict(zip(names, values, strict=False)), {}, as_of)
             patient.problems.append(
                 Problem(
                     "row",
@@ -634,7 +637,7 @@ def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, 
                 )
             )
             return patient
-        return _read_fields(dict(zip(names, values, strict=False)), {}, as_of)
+        return read_fields(dict(zip(names, values, strict=False)), {}, as_of)
     row: dict[Any, Any] = {}
     for header, value in zip(headers, values, strict=False):
         row.setdefault(header, value)  # a repeated header: the first is read, the second reported
@@ -646,10 +649,10 @@ def _fields() -> dict[str, Field]:
     return {f.name: f for f in knowledge().fields}
 
 
-_CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
+CONTAINERS = (list, dict, set, tuple, bytes, frozenset)
 _CHOICES = ("sex", "pregnant", "lactating", "dialysis", "route")
-_LISTS = ("diagnoses", "medications", "symptoms")
-# The fields that are read together, in the order _read_fields reports their problems (the lists come between
+LIST_FIELDS = ("diagnoses", "medications", "symptoms")
+# The fields that are read together, in the order read_fields reports their problems (the lists come between
 # the serum and the supplement). Age and sex are one group ("45M" gives both). No group's reading depends on
 # another's, so a table can read each group once
 # per distinct combination of its cells (patient_id is only echoed).
@@ -661,7 +664,7 @@ SCALAR_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
+def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
     fields = _fields()
     p = Patient()
     problems = p.problems
@@ -679,14 +682,14 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
             present[name] = value
         elif value is None or kind is float:
             continue
-        elif kind in _CONTAINERS or _hashable(value) is None:
+        elif kind in CONTAINERS or _hashable(value) is None:
             problems.append(_p(name, value, ProblemCode.UNREADABLE, f"a {kind.__name__} cannot be read here"))
         elif not _is_empty(value):
             present[name] = value
     given = present.get
 
     if (v := given("patient_id")) is not None:
-        p.patient_id = _text(v)
+        p.patient_id = shown_text(v)
     age_sex = None
     if (v := given("age")) is not None:
         p.age, found, age_sex = _read_age(
@@ -761,7 +764,9 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
             problems.extend(found)
     if (v := given("serum_mg")) is not None:
         unit_cell = given("serum_mg_unit")
-        serum, found = _read_serum(v, "" if unit_cell is None else _text(unit_cell), header_units.get("serum_mg", ""))
+        serum, found = _read_serum(
+            v, "" if unit_cell is None else shown_text(unit_cell), header_units.get("serum_mg", "")
+        )
         if found:
             problems.extend(found)
         if serum is not None:
@@ -771,12 +776,12 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
     if p.serum is None:  # a lab range without a usable value is not used, but an unreadable one is still reported
         for name in ("ref_low", "ref_high"):
             if (v := given(name)) is not None and _parse_number(v)[0] is None:
-                problems.append(_p(name, v, ProblemCode.NOT_A_NUMBER, f"'{_text(v)}' is not a number"))
+                problems.append(_p(name, v, ProblemCode.NOT_A_NUMBER, f"'{shown_text(v)}' is not a number"))
         if (v := given("ref_range")) is not None and _split_range(v) is None:
             problems.append(_range_problem(v))
-    for name in _LISTS:
+    for name in LIST_FIELDS:
         if (v := given(name)) is not None:
-            terms = parse_list(name, _text(v))
+            terms = parse_list(name, shown_text(v))
             setattr(p, name, terms)
             if terms.problems:
                 problems.extend(terms.problems)
@@ -813,7 +818,7 @@ def _read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_
 
 def _split_range(value: Any) -> tuple[str, str] | None:
     """('0.70', '1.00 mmol/L') from '0.70-1.00 mmol/L' (the unit after the high end applies to both)."""
-    match = _RANGE.fullmatch(_text(value))
+    match = _RANGE.fullmatch(shown_text(value))
     if match is None:
         return None
     low, high = match.group(1).strip(), match.group(2).strip()
@@ -825,7 +830,7 @@ def _split_range(value: Any) -> tuple[str, str] | None:
 
 def _range_problem(value: Any) -> Problem:
     return _p(
-        "ref_range", value, ProblemCode.NOT_A_NUMBER, f"'{_text(value)}' is not a lab range; write it as 0.70-1.00"
+        "ref_range", value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a lab range; write it as 0.70-1.00"
     )
 
 

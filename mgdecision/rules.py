@@ -21,7 +21,7 @@ from .vocab import ContraLevel, DoseStatus, RiskLevel
 
 __all__ = ["Findings", "decide", "rda_mg", "ul_mg"]
 
-_SEVERITY_ORDER = {"major": 0, "moderate": 1, "minor": 2}
+SEVERITY_ORDER = {"major": 0, "moderate": 1, "minor": 2}
 _FORM_PRIORITY = ("sleep", "anxiety", "cramps", "constipation", "brain_fog", "fatigue", "migraine")
 
 
@@ -50,7 +50,7 @@ class _SerumStatus:
 
 
 @cache
-def _tables() -> dict[str, Any]:
+def tables() -> dict[str, Any]:
     kb = knowledge()
     serum = kb.serum
     return {
@@ -101,7 +101,7 @@ def _band(bands: list[dict[str, Any]], age: float) -> dict[str, Any] | None:
 
 def rda_mg(age: float, sex: str | None, pregnant: bool = False, lactating: bool = False) -> float | None:
     """RDA (or AI under 1 year) of magnesium in mg/day from all sources; None if sex is needed and not given."""
-    band = _band(_tables()["rda"], float(age))
+    band = _band(tables()["rda"], float(age))
     if band is None:
         return None
     if pregnant and "pregnant" in band:
@@ -116,7 +116,7 @@ def rda_mg(age: float, sex: str | None, pregnant: bool = False, lactating: bool 
 
 def ul_mg(age: float) -> float | None:
     """Upper limit of supplemental magnesium in mg/day for the age; None under 1 year (not established)."""
-    band = _band(_tables()["ul"], float(age))
+    band = _band(tables()["ul"], float(age))
     if band is None or not band["ul"]:
         return None
     return float(band["ul"])
@@ -136,8 +136,8 @@ def _grade(table: Any, value: float, unit: str, key: str) -> int:
 
 
 @lru_cache(maxsize=65536)
-def _serum_status(serum: Serum) -> _SerumStatus:
-    t = _tables()
+def serum_status(serum: Serum) -> _SerumStatus:
+    t = tables()
     unit, value = serum.unit, serum.value
     lower = serum.ref_low if serum.ref_low is not None else t["lower"][unit]
     upper = serum.ref_high if serum.ref_high is not None else t["upper"][unit]
@@ -189,19 +189,19 @@ _NO_SETS: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=16384)
-def _factor_reason(fid: str, who: tuple[str, ...]) -> Reason:
-    factor = _tables()["factors"][fid]
+def factor_reason(fid: str, who: tuple[str, ...]) -> Reason:
+    factor = tables()["factors"][fid]
     return Reason(f"{factor['label']}: {', '.join(who)}", _src(factor), factor["points"])
 
 
 @lru_cache(maxsize=1024)
-def _symptom_reason(names: tuple[str, ...]) -> Reason:
-    rule = _tables()["symptom_rule"]
+def symptom_reason(names: tuple[str, ...]) -> Reason:
+    rule = tables()["symptom_rule"]
     return Reason(f"{rule['label']}: {', '.join(names)}", _src(rule), rule["points"])
 
 
 @lru_cache(maxsize=64)
-def _conflict_notes(conflicts: frozenset[str]) -> tuple[Reason, ...]:
+def conflict_notes(conflicts: frozenset[str]) -> tuple[Reason, ...]:
     kb = knowledge()
     return tuple(
         Reason(f"seed article conflict: {c['claim']}; the evidence: {c['fact']}", _src(c))
@@ -231,7 +231,7 @@ class _Effect:
 _EFFECTS: dict[str, dict[int, _Effect]] = {}  # route -> id(concept) -> effect (concepts live as long as the process)
 
 
-def _effects(route: str) -> dict[int, _Effect]:
+def route_effects(route: str) -> dict[int, _Effect]:
     found = _EFFECTS.get(route)
     if found is None:
         found = _EFFECTS[route] = {id(c): _resolve_effect(c, route) for c in knowledge().concepts.values()}
@@ -239,7 +239,7 @@ def _effects(route: str) -> dict[int, _Effect]:
 
 
 def _resolve_effect(concept: Concept, route: str) -> _Effect:
-    t = _tables()
+    t = tables()
     interaction = None
     if concept.interaction:
         inter = t["interactions"][concept.interaction]
@@ -247,7 +247,7 @@ def _resolve_effect(concept: Concept, route: str) -> _Effect:
         severity = severity[route] if isinstance(severity, dict) else severity  # by route where they differ
         action = action[route] if isinstance(action, dict) else action
         interaction = (
-            _SEVERITY_ORDER[severity],
+            SEVERITY_ORDER[severity],
             severity,
             action,
             inter.get("before_h"),
@@ -289,12 +289,12 @@ def interaction_text(shown: str, found: tuple[int, str, str, Any, Any, tuple[str
 
 
 @lru_cache(maxsize=8192)
-def _note(note: str, who: str, sources: tuple[str, ...]) -> Reason:
+def note_reason(note: str, who: str, sources: tuple[str, ...]) -> Reason:
     return Reason(f"{note} ({who})", sources)
 
 
 @cache
-def _symptom_effects() -> dict[str, tuple[str | None, str | None, bool]]:
+def symptom_effects() -> dict[str, tuple[str | None, str | None, bool]]:
     """Symptom id -> (indication label, form rule, compatible with low magnesium)."""
     out = {}
     for key, c in knowledge().concepts.items():
@@ -305,7 +305,7 @@ def _symptom_effects() -> dict[str, tuple[str | None, str | None, bool]]:
 
 def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffects:
     """What the three lists contribute together: each factor, rule and symptom counts once."""
-    t = _tables()
+    t = tables()
     hits: dict[str, list[str]] = {}
     contra: dict[str, list[str]] = {}
     k_sparing: list[str] = []
@@ -317,7 +317,7 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
     conflicts: set[str] = set()
     sets: set[str] = set()
     renal = False
-    effects = _effects(route)
+    effects = route_effects(route)
     for concept, named, who in (*dx.concepts, *meds.concepts, *sym.concepts):
         e = effects[id(concept)]
         if not e.active:
@@ -347,14 +347,14 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         if e.form:
             forms.add(e.form)
         if e.note:
-            notes.append(_note(e.note, who, e.sources))
+            notes.append(note_reason(e.note, who, e.sources))
         if e.sets:
             sets.add(e.sets)
         if e.conflicts:
             conflicts.update(e.conflicts)
     compatible = []
     if symptoms:
-        table = _symptom_effects()
+        table = symptom_effects()
         for sid, named in symptoms.items():
             indication, form, fits = table[sid]
             if indication:
@@ -375,11 +375,9 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         )
     return _ListEffects(
         risk_factors=tuple(hits) if hits else (),
-        risk_reasons=tuple([_factor_reason(fid, tuple(who)) for fid, who in hits.items()]) if hits else (),
+        risk_reasons=tuple([factor_reason(fid, tuple(who)) for fid, who in hits.items()]) if hits else (),
         risk_points=sum([factors[fid]["points"] for fid in hits]) if hits else 0,
-        symptom_reason=_symptom_reason(tuple(compatible))
-        if len(compatible) >= t["symptom_rule"]["min_count"]
-        else None,
+        symptom_reason=symptom_reason(tuple(compatible)) if len(compatible) >= t["symptom_rule"]["min_count"] else None,
         contra={k: tuple(v) for k, v in contra.items()} if contra else _NO_RULES,
         k_sparing=tuple(k_sparing) if k_sparing else (),
         renal_codes=renal,
@@ -387,7 +385,7 @@ def _merge(dx: TermList, meds: TermList, sym: TermList, route: str) -> _ListEffe
         indications=tuple(indications) if indications else (),
         forms=chosen,
         diarrhoea=diarrhoea,
-        notes=(*notes, *_conflict_notes(frozenset(conflicts))) if conflicts else tuple(notes) if notes else (),
+        notes=(*notes, *conflict_notes(frozenset(conflicts))) if conflicts else tuple(notes) if notes else (),
         sets=frozenset(sets) if sets else _NO_SETS,
         readable=dx.readable or meds.readable or sym.readable,
         unrecognized=unrecognized,
@@ -405,19 +403,19 @@ def form_choice(forms: frozenset[str]) -> tuple[tuple[str, ...], bool]:
 
 def decide(p: Patient) -> Findings:
     """Apply every rule to one patient."""
-    t = _tables()
+    t = tables()
     le = _merge(p.diagnoses, p.medications, p.symptoms, p.route)
-    status = _serum_status(p.serum) if p.serum is not None else None
+    status = serum_status(p.serum) if p.serum is not None else None
     pregnant = bool(p.pregnant) or "pregnant" in le.sets
     lactating = bool(p.lactating) or "lactating" in le.sets
     dialysis = bool(p.dialysis) or "dialysis" in le.sets
     risk = _risk(p, status, le, t)
     contra = _contraindication(p, status, le, pregnant, dialysis, t)
-    rda, ul, age_class = _intake(p.age, p.sex, pregnant, lactating)
+    rda, ul, age_class = intake_for(p.age, p.sex, pregnant, lactating)
     grade = status.hypo_grade if status is not None else None
     urgent = status is not None and status.urgent
     kidney_unknown = p.egfr is None and p.dialysis is None and not le.renal_codes
-    dose, form = _dose(
+    dose, form = dose_and_form(
         contra.level,
         risk.level,
         grade,
@@ -436,13 +434,13 @@ def decide(p: Patient) -> Findings:
 
 
 @lru_cache(maxsize=8192)
-def _intake(age: float | None, sex: str | None, pregnant: bool, lactating: bool) -> tuple[Any, Any, str | None]:
+def intake_for(age: float | None, sex: str | None, pregnant: bool, lactating: bool) -> tuple[Any, Any, str | None]:
     """(RDA, UL, age class) for the person; UL 350 in pregnancy and lactation from age 14."""
     if age is None:
         return None, None, None
     ul = ul_mg(age)
     if age >= 14 and (pregnant or lactating):
-        ul = float(_tables()["ul_preg"])
+        ul = float(tables()["ul_preg"])
     return rda_mg(age, sex, pregnant, lactating), ul, "infant" if age < 1 else "child" if age < 14 else "adult"
 
 
@@ -458,12 +456,12 @@ def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str
     if p.age is not None and p.age >= 65:
         factor = factors["age65"]
         points += factor["points"]
-        reasons.append(_age_reason(p.age))
+        reasons.append(age_reason(p.age))
     serum = p.serum
     if status is not None and serum is not None and status.low_normal:
         factor = factors["low_normal_serum"]
         points += factor["points"]
-        reasons.append(_serum_reason("low_normal", serum))
+        reasons.append(serum_reason("low_normal", serum))
     if le.symptom_reason is not None:
         points += le.symptom_reason.points or 0
         reasons.append(le.symptom_reason)
@@ -471,19 +469,19 @@ def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str
     unknown = status is None and p.age is None and not le.readable
     level, capped = risk_level(points, below, unknown, status is not None and status.at_or_above_cut)
     if below and serum is not None and status is not None:
-        reasons.insert(0, _serum_reason("below", serum))
+        reasons.insert(0, serum_reason("below", serum))
         return Risk(level, points, tuple(reasons), status.hypo_grade)
     if unknown:
-        return Risk(level, 0, (_UNKNOWN_REASON,))
+        return Risk(level, 0, (UNKNOWN_REASON,))
     if capped and serum is not None:
-        reasons.append(_serum_reason(f"capped at {level}", serum))
-    return Risk(level, points, tuple(reasons) or (_NO_FACTOR_REASON,))
+        reasons.append(serum_reason(f"capped at {level}", serum))
+    return Risk(level, points, tuple(reasons) or (NO_FACTOR_REASON,))
 
 
 @lru_cache(maxsize=1024)
 def risk_level(points: int, below: bool, unknown: bool, normal_serum: bool) -> tuple[RiskLevel, bool]:
     """(level, capped): HIGH below the serum limit, UNKNOWN without data, else by points, capped by a normal serum."""
-    levels = _tables()["levels"]
+    levels = tables()["levels"]
     if below:
         return RiskLevel.HIGH, False
     if unknown:
@@ -498,21 +496,21 @@ def risk_level(points: int, below: bool, unknown: bool, normal_serum: bool) -> t
 @cache
 def overridden_reason(fid: str) -> Reason:
     """A history factor not counted because the row's measured serum value is not low."""
-    factor = _tables()["factors"][fid]
+    factor = tables()["factors"][fid]
     return Reason(f"{factor['label']}: history, not counted: the current serum value is not low", _src(factor), 0)
 
 
 @lru_cache(maxsize=256)
-def _age_reason(age: float) -> Reason:
-    factor = _tables()["factors"]["age65"]
+def age_reason(age: float) -> Reason:
+    factor = tables()["factors"]["age65"]
     return Reason(f"{factor['label']}: age {age:g}", _src(factor), factor["points"])
 
 
 @lru_cache(maxsize=8192)
-def _serum_reason(kind: str, serum: Serum) -> Reason:
+def serum_reason(kind: str, serum: Serum) -> Reason:
     """The risk reason a serum value gives: 'below' the limit, 'low_normal', or a cap ('capped at LEVEL')."""
-    t = _tables()
-    status = _serum_status(serum)
+    t = tables()
+    status = serum_status(serum)
     if kind == "below":
         return Reason(
             f"serum {serum.display()} below the lower limit {status.lower:g} {serum.unit}"
@@ -532,8 +530,8 @@ def _serum_reason(kind: str, serum: Serum) -> Reason:
 DIALYSIS_DETAIL = "dialysis"
 PREGNANCY_IV_DETAIL = "pregnant, route iv"
 RENAL_RULES = ("renal_severe", "renal_moderate", "ckd_unstaged", "aki")  # kidney rules a potassium-sparing drug joins
-_UNKNOWN_REASON = Reason("not enough data: no usable serum value, age, diagnosis, medication or symptom", ("mg_rules",))
-_NO_FACTOR_REASON = Reason("no risk factor found in the data given", ("mg_rules",), 0)
+UNKNOWN_REASON = Reason("not enough data: no usable serum value, age, diagnosis, medication or symptom", ("mg_rules",))
+NO_FACTOR_REASON = Reason("no risk factor found in the data given", ("mg_rules",), 0)
 
 
 def _contraindication(
@@ -543,10 +541,10 @@ def _contraindication(
     fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
     serum = p.serum
     if status is not None and serum is not None and status.above:
-        _fire(fired, *_hyper_detail(serum))
+        _fire(fired, *hyper_detail(serum))
     egfr = p.egfr
     if egfr is not None:
-        found = _egfr_detail(egfr)
+        found = egfr_detail(egfr)
         if found is not None:
             _fire(fired, *found)
     if dialysis:
@@ -557,17 +555,17 @@ def _contraindication(
         _fire(fired, "k_sparing_renal", ", ".join(le.k_sparing))
     dose = p.supplement_dose_mg
     if dose is not None:
-        found = _dose_detail(dose, p.age)
+        found = dose_detail(dose, p.age)
         if found is not None:
             _fire(fired, *found)
     if pregnant and p.route == "iv":
         _fire(fired, "pregnancy_iv", PREGNANCY_IV_DETAIL)
 
     level, order = _contra_outcome(tuple(fired))
-    reasons = [_contra_reason(rule_id, fired[rule_id]) for rule_id in order]
+    reasons = [contra_reason(rule_id, fired[rule_id]) for rule_id in order]
     not_checked = unchecked(egfr is None and p.dialysis is None and not le.renal_codes, serum is None, le.unrecognized)
     if level == ContraLevel.NONE_FOUND:
-        reasons.append(_none_found(not_checked))
+        reasons.append(none_found_reason(not_checked))
     return Contraindication(level, tuple(reasons), not_checked, order)
 
 
@@ -594,7 +592,7 @@ def _contra_outcome(rule_ids: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
 @cache
 def contra_rank(rule_id: str) -> int:
     """Where a fired rule's reason goes: 0 for an urgent rule, 1 for a contraindication, 2 for a caution."""
-    rule = _tables()["rules"][rule_id]
+    rule = tables()["rules"][rule_id]
     if rule.get("urgent"):
         return 0
     return 1 if rule["level"] == ContraLevel.CONTRAINDICATED else 2
@@ -609,11 +607,11 @@ def contra_level(rule_ids: frozenset[str]) -> ContraLevel:
 
 
 @lru_cache(maxsize=4096)
-def _hyper_detail(serum: Serum) -> tuple[str, str]:
+def hyper_detail(serum: Serum) -> tuple[str, str]:
     """(rule, detail) for a serum value above the upper limit; the urgent rule above the urgent limit."""
-    status = _serum_status(serum)
+    status = serum_status(serum)
     if status.urgent:
-        limit = _tables()["urgent"][serum.unit]
+        limit = tables()["urgent"][serum.unit]
         return (
             "hypermagnesaemia_severe",
             f"serum {serum.display()} above {limit:g} {serum.unit} (CTCAE grade {status.hyper_grade})",
@@ -625,8 +623,8 @@ def _hyper_detail(serum: Serum) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=4096)
-def _egfr_detail(egfr: float) -> tuple[str, str] | None:
-    renal = _tables()["renal"]
+def egfr_detail(egfr: float) -> tuple[str, str] | None:
+    renal = tables()["renal"]
     if egfr < renal["severe_below"]:
         return "renal_severe", f"eGFR {egfr:g} below {renal['severe_below']}"
     if egfr < renal["moderate_below"]:
@@ -635,11 +633,11 @@ def _egfr_detail(egfr: float) -> tuple[str, str] | None:
 
 
 @lru_cache(maxsize=8192)
-def _dose_detail(dose: float, age: float | None) -> tuple[str, str] | None:
+def dose_detail(dose: float, age: float | None) -> tuple[str, str] | None:
     """(rule, detail) when a current supplement dose needs a caution: an infant on any dose, a dose above the UL."""
     if age is not None and age < 1:
         return ("infant_supplement", f"{dose:g} mg/day at age {age * 12:.0f} months") if dose > 0 else None
-    limit = ul_mg(age) if age is not None else float(_tables()["ul_preg"])
+    limit = ul_mg(age) if age is not None else float(tables()["ul_preg"])
     if limit is None or dose <= limit:
         return None
     return "supplement_above_ul", f"{dose:g} mg/day > UL {limit:g} mg" + (
@@ -648,13 +646,13 @@ def _dose_detail(dose: float, age: float | None) -> tuple[str, str] | None:
 
 
 @lru_cache(maxsize=16384)
-def _contra_reason(rule_id: str, details: tuple[str, ...]) -> Reason:
-    rule = _tables()["rules"][rule_id]
+def contra_reason(rule_id: str, details: tuple[str, ...]) -> Reason:
+    rule = tables()["rules"][rule_id]
     return Reason(f"{rule['text']} ({'; '.join(details)})", _src(rule))
 
 
 @lru_cache(maxsize=4096)
-def _none_found(not_checked: tuple[str, ...]) -> Reason:
+def none_found_reason(not_checked: tuple[str, ...]) -> Reason:
     return Reason(
         "no contraindication found in the data given"
         + (f"; not checked: {'; '.join(not_checked)}" if not_checked else ""),
@@ -663,7 +661,7 @@ def _none_found(not_checked: tuple[str, ...]) -> Reason:
 
 
 @lru_cache(maxsize=65536)
-def _dose(
+def dose_and_form(
     contra: str,
     risk: str,
     grade: int | None,
@@ -683,7 +681,7 @@ def _dose(
     ``serum_unknown``: no usable serum value (amendments 2026-12, 1, 4 and 6).
     """
     status, mn, mx, text, notes = _dose_range(contra, risk, grade, age_class, rda, ul, indications)
-    dosing = _tables()["dosing"]
+    dosing = tables()["dosing"]
     supplementing = status in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY)
     if age_class == "infant" and status == DoseStatus.PRESCRIBER_ONLY:
         supplementing = False  # no supplement for infants unless prescribed: nothing to keep to or check before
@@ -692,7 +690,7 @@ def _dose(
         notes = (*notes, _dosing_note("caution"))
     leads = []
     if urgent:
-        leads.append(_tables()["rules"]["hypermagnesaemia_severe"]["text"].split(": ", 1)[1])
+        leads.append(tables()["rules"]["hypermagnesaemia_severe"]["text"].split(": ", 1)[1])
     if serum_unknown and status == DoseStatus.RECOMMENDED and risk in (RiskLevel.MODERATE, RiskLevel.HIGH):
         leads.append(dosing["check_serum"]["text"])
         notes = (*notes, _dosing_note("check_serum"))
@@ -718,7 +716,7 @@ def _dose_range(
     indications: tuple[str, ...],
 ) -> tuple[DoseStatus, float | None, float | None, str, tuple[Reason, ...]]:
     """Status, range, text up to the RDA, and notes: the part of the dose that does not depend on the form."""
-    t = _tables()
+    t = tables()
     dosing = t["dosing"]
     texts = dosing["status"]
     lo, hi = float(dosing["range"]["min_mg"]), float(dosing["range"]["max_mg"])
@@ -780,7 +778,7 @@ def _dose_range(
 
 @cache
 def _dosing_note(key: str) -> Reason:
-    entry = _tables()["dosing"][key]
+    entry = tables()["dosing"][key]
     return Reason(entry["text"], _src(entry))
 
 
@@ -790,7 +788,7 @@ def _infant_form(dosing: dict[str, Any]) -> Form:
 
 @lru_cache(maxsize=1024)
 def _form(status: str, wanted: tuple[str, ...], diarrhoea: bool) -> Form:
-    dosing = _tables()["dosing"]
+    dosing = tables()["dosing"]
     forms = dosing["forms"]
     if status in (DoseStatus.DO_NOT_SUPPLEMENT, DoseStatus.NOT_INDICATED):
         text = (
