@@ -5,6 +5,7 @@ python3 dev.py main     # batch-flag the MS clinic sample workbook (the main job
 python3 dev.py test     # lint, type-check and run the whole test suite
 python3 dev.py demo     # print a few sample assessments
 python3 dev.py bench    # print the benchmark figures
+python3 dev.py build    # build the wheel (dist/mgdecision-<version>-py3-none-any.whl) for pip or xlwings Lite
 """
 
 from __future__ import annotations
@@ -70,7 +71,15 @@ def bench() -> None:
         _run(PY, script)
 
 
-TASKS = {"main": main_job, "test": test, "demo": lambda: _run(PY, "-m", "mgdecision.demo"), "bench": bench}
+def build() -> None:
+    """The pure-Python wheel in dist/ (the ready workbook, the app and the Lite files inside), with pip only."""
+    _run(PY, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", ROOT / "dist", ROOT)
+    for wheel in sorted((ROOT / "dist").glob("mgdecision-*.whl")):
+        print(wheel)
+
+
+TASKS = {"main": main_job, "test": test, "demo": lambda: _run(PY, "-m", "mgdecision.demo"), "bench": bench,
+         "build": build}
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):  # noqa: UP036 - this script is what tells an older Python so

@@ -1,9 +1,11 @@
 """Write the ready-to-use workbook ``mgdecision_addin.xlsx`` (run: ``python -m mgdecision.excel.build_workbook``).
 
 Sheets: Patients (the template's columns, example rows, flag formulas filled down, a review column and
-COUNTIF summary), Table (``=MG_TABLE(...)`` as a dynamic array), Flags (``=MG_FLAGS(...)`` per patient),
-Calculators (MG_RDA, MG_UL, MG_CONVERT, MG_ELEMENTAL), Instructions, and ``xlwings.conf`` naming the UDF
-module. Written without Excel, so cells hold formulas and no computed values until Excel calculates.
+COUNTIF summary that says "functions not loaded" instead of counting zeros when the functions are missing),
+Table (``=MG_TABLE(...)`` as a dynamic array), Flags (``=MG_FLAGS(...)`` per patient), Calculators (MG_RDA,
+MG_UL, MG_CONVERT, MG_ELEMENTAL), Instructions, and ``xlwings.conf`` naming the UDF module. Level words are
+coloured by conditional formats from ``mgdecision.palette``. Written without Excel, so cells hold formulas
+and no computed values until Excel calculates.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 import mgdecision as mg
+from mgdecision.palette import HEADER, LEVELS
 
-__all__ = ["EXAMPLE_ROWS", "FLAG_FUNCTIONS", "PATIENT_ROWS", "UDF_MODULE", "WORKBOOK", "build", "main"]
+__all__ = ["EXAMPLE_ROWS", "FLAG_FUNCTIONS", "NOT_LOADED", "PATIENT_ROWS", "UDF_MODULE", "WORKBOOK", "build", "main"]
 
 WORKBOOK = Path(__file__).with_name("mgdecision_addin.xlsx")
 UDF_MODULE = "mgdecision.excel.udfs"
 PATIENT_ROWS = 20  # rows with formulas filled in, examples first, the rest left for new patients
 FLAG_FUNCTIONS = ("MG_RISK", "MG_CONTRA", "MG_DOSE", "MG_INTERACTIONS", "MG_WHY")
+NOT_LOADED = "functions not loaded"  # what the summary shows instead of counts when the flags are #NAME?
+INSTRUCTION_WIDTH = 120  # characters; the Instructions rows are made tall enough for their wrapped text
 
 # Fictional example patients, by field name; showing the value shapes Excel cells hold.
 EXAMPLE_ROWS: tuple[dict[str, Any], ...] = (
@@ -63,7 +68,10 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     last_row = patient_rows + 1
     wb = xlsxwriter.Workbook(str(path))
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
-    flag_head = wb.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1, "text_wrap": True, "valign": "top"})
+    flag_head = wb.add_format({"bold": True, "bg_color": HEADER.fill, "font_color": HEADER.text, "border": 1,
+                               "text_wrap": True, "valign": "top"})
+    levels = {word: wb.add_format({"bg_color": sw.fill, "font_color": sw.text, "bold": True})
+              for word, sw in LEVELS.items()}
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
     top = wb.add_format({"valign": "top"})
     day = wb.add_format({"num_format": "yyyy-mm-dd", "valign": "top"})
@@ -96,18 +104,23 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
             ws.write_formula(r, flag_col + i, f"={prefix}{name}(A{excel_row}:{last_col}{excel_row})", wrap, "")
         ws.write_formula(r, review_col, f'=IF(OR({risk_col}{excel_row}="HIGH",{contra_col}{excel_row}='
                                         f'"CONTRAINDICATED"),"REVIEW","")', top, "")
+    _level_colours(ws, levels, 1, flag_col, last_row - 1, flag_col + 1)
     summary_col = review_col + 2
-    ws.set_column(summary_col, summary_col, 24)
+    ws.set_column(summary_col, summary_col + 1, 24)
     ws.write_string(0, summary_col, "Summary", flag_head)
     ws.write_string(0, summary_col + 1, "Patients", flag_head)
-    counts = (("Risk HIGH", f'=COUNTIF({risk_col}2:{risk_col}{last_row},"HIGH")'),
-              ("Risk MODERATE", f'=COUNTIF({risk_col}2:{risk_col}{last_row},"MODERATE")'),
-              ("Contraindicated", f'=COUNTIF({contra_col}2:{contra_col}{last_row},"CONTRAINDICATED")'),
-              ("To review", f'=COUNTIF({xl_col_to_name(review_col)}2:{xl_col_to_name(review_col)}{last_row},'
-                            '"REVIEW")'))
-    for i, (label, formula) in enumerate(counts, start=1):
+    review = xl_col_to_name(review_col)
+    counts = (("Risk HIGH", f'COUNTIF({risk_col}2:{risk_col}{last_row},"HIGH")'),
+              ("Risk MODERATE", f'COUNTIF({risk_col}2:{risk_col}{last_row},"MODERATE")'),
+              ("Contraindicated", f'COUNTIF({contra_col}2:{contra_col}{last_row},"CONTRAINDICATED")'),
+              ("To review", f'COUNTIF({review}2:{review}{last_row},"REVIEW")'))
+    for i, (label, count) in enumerate(counts, start=1):
         ws.write_string(i, summary_col, label)
-        ws.write_formula(i, summary_col + 1, formula, top, 0)
+        # a missing function makes every flag #NAME?, which COUNTIF would count as 0: say so instead
+        ws.write_formula(i, summary_col + 1, f'=IF(ISERROR({risk_col}2),"{NOT_LOADED}",{count})', top, NOT_LOADED)
+    ws.write_string(len(counts) + 1, summary_col, "Functions")
+    ws.write_formula(len(counts) + 1, summary_col + 1,
+                     f'=IF(ISERROR({prefix}MG_UL(30)),"{NOT_LOADED}: see Instructions","loaded")', top, NOT_LOADED)
     ws.freeze_panes(1, 1)
     ws.activate()
 
@@ -116,6 +129,7 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     wt.set_column(0, len(mg.COLUMNS) - 1, 18, wrap)
     wt.write_dynamic_array_formula(0, 0, last_row - 1, len(mg.COLUMNS) - 1,
                                    f"={prefix}MG_TABLE(Patients!A1:{last_col}{last_row})", wrap, "")
+    _level_colours(wt, levels, 1, 0, last_row - 1, 2)
 
     # Flags: MG_FLAGS spills all ten outputs of one patient to the right.
     wf = wb.add_worksheet("Flags")
@@ -127,6 +141,7 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
         wf.write_formula(r, 0, f'=IF(Patients!A{r + 1}="","",Patients!A{r + 1})', top, "")
         wf.write_dynamic_array_formula(r, 1, r, len(mg.COLUMNS),
                                        f"={prefix}MG_FLAGS(Patients!A{r + 1}:{last_col}{r + 1})", wrap, "")
+    _level_colours(wf, levels, 1, 1, len(rows), 3)
 
     # Calculators: the reference functions.
     wc = wb.add_worksheet("Calculators")
@@ -148,10 +163,11 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
 
     # Instructions.
     wi = wb.add_worksheet("Instructions")
-    wi.set_column(0, 0, 120, wrap)
+    wi.set_column(0, 0, INSTRUCTION_WIDTH, wrap)
     wi.write_string(0, 0, "mgdecision: magnesium decision support in Excel", title)
-    for r, line in enumerate(_instructions(last_col), start=2):
-        wi.write_string(r, 0, line)
+    for r, line in enumerate(_instructions(last_col, risk_col), start=2):
+        wi.write_string(r, 0, line, wrap)
+        wi.set_row(r, instruction_height(line))  # viewers do not fit wrapped rows themselves: lines would overlap
 
     # xlwings.conf: key in column A, value in column B, starting at A1 with no header row.
     wx = wb.add_worksheet("xlwings.conf")
@@ -162,7 +178,21 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     return path
 
 
-def _instructions(last_col: str) -> list[str]:
+def _level_colours(ws: Any, levels: dict[str, Any], first_row: int, first_col: int, last_row: int,
+                   last_col: int) -> None:
+    """Colour the level words in a block of cells with the palette (the word stays: colour is never alone)."""
+    for word, fmt in levels.items():
+        ws.conditional_format(first_row, first_col, last_row, last_col,
+                              {"type": "cell", "criteria": "==", "value": f'"{word}"', "format": fmt})
+
+
+def instruction_height(line: str, width: int = INSTRUCTION_WIDTH) -> float:
+    """Row height (points) that shows ``line`` wrapped in a column ``width`` characters wide, with some slack."""
+    lines = -(-len(line) // int(width * 0.95))  # proportional fonts fit about as many characters as the width
+    return 15.0 * max(lines, 1) + 3
+
+
+def _instructions(last_col: str, risk_col: str) -> list[str]:
     return [
         "The flags support and do not replace clinical judgement. Every example patient is fictional.",
         f"Patients sheet: one row per patient in the template's column order (A:{last_col}); keep the header row. "
@@ -177,13 +207,16 @@ def _instructions(last_col: str) -> list[str]:
         "to_unit) converts serum magnesium between mmol/L, mg/dL and mEq/L; =MG_ELEMENTAL(form, compound_mg) gives "
         "elemental magnesium in a salt (Calculators sheet).",
         "A cell starting with #MG! means an argument needs fixing; the text says what to change. "
-        "Check for it before relying on a flag, e.g. =IF(LEFT(U2,3)=\"#MG\",\"fix input\",U2).",
+        f"Check for it before relying on a flag, e.g. =IF(LEFT({risk_col}2,3)=\"#MG\",\"fix input\",{risk_col}2).",
         "Input problems (a serum value without a unit, an unknown drug name, ...) are listed by =MG_WHY(...) and in "
         "the mg_input_problems output; values that cannot be read are never guessed.",
-        "Setting up: install Python with mgdecision and xlwings, run 'xlwings addin install', save this workbook as "
-        ".xlsm, and click Import Functions on the xlwings ribbon. The xlwings.conf sheet already names the "
-        f"module ({UDF_MODULE}). With xlwings Lite, paste main.py and requirements.txt from the add-in's lite "
-        "folder instead. Details: excel_addin/README.md.",
+        f"If the flag cells show #NAME? and the summary says '{NOT_LOADED}', Excel does not know the functions yet: "
+        "set them up as below (or restart the xlwings add-in); the flags never count as zero patients.",
+        "Setting up without Python (Excel 365/2021 on Windows or macOS, Excel on the web): add the free xlwings Lite "
+        "add-in, open it, and list mgdecision in its requirements.txt tab (see excel_addin/README.md).",
+        "Setting up with Python (Excel for Windows): pip install the mgdecision wheel with its excel extra, run "
+        "'xlwings addin install', save this workbook as .xlsm, and click Import Functions on the xlwings ribbon. The "
+        f"xlwings.conf sheet already names the module ({UDF_MODULE}). Details: excel_addin/README.md.",
         "This file was written without Excel: cells show values once Excel calculates (press Ctrl+Alt+F9 if needed).",
     ]
 

@@ -85,7 +85,7 @@ def matrix(value: Any) -> list[list[Any]]:
 def row_cells(value: Any, example: str, what: str = "the patient's row") -> list[Any]:
     """One patient's cells from a row range (1xN), or from a column range (Nx1) holding one record.
 
-    ``example`` is a formula shown in the message when ``value`` is not a row, e.g. ``=MG_RISK(A2:N2)``.
+    ``example`` is a formula shown in the message when ``value`` is not a row, e.g. ``=MG_RISK(A2:U2)``.
     """
     rows = matrix(value)
     if len(rows) == 1:
@@ -93,7 +93,7 @@ def row_cells(value: Any, example: str, what: str = "the patient's row") -> list
     elif all(len(r) == 1 for r in rows):
         cells = [r[0] for r in rows]
     else:
-        raise ArgumentError(f"pass one patient's row, not {len(rows)} rows; for a whole table use =MG_TABLE(A1:N501)")
+        raise ArgumentError(f"pass one patient's row, not {len(rows)} rows; for a whole table use =MG_TABLE(A1:U501)")
     if len(cells) < 2:
         raise ArgumentError(f"pass {what}, e.g. {example}")
     return [normalise(v) for v in cells]
@@ -157,10 +157,12 @@ def flag(value: Any, what: str) -> bool:
 
 
 def excel_value(value: Any) -> Any:
-    """An output value as a cell shows it: ``None`` -> "" (an empty-looking cell, never 0); numbers as floats."""
+    """An output value as a cell shows it: ``None`` or NaN -> "" (an empty-looking cell, never 0); numbers as floats."""
     kind = type(value)
-    if kind is str or kind is float or kind is bool:
+    if kind is str or kind is bool:
         return value
+    if kind is float:
+        return value if value == value else ""  # NaN (no number) from the column path: empty, as from mg.assess
     if value is None:
         return ""
     if isinstance(value, (int, float)):

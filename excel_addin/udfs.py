@@ -41,8 +41,8 @@ __all__ = [
 
 _INDEX = {column: i for i, column in enumerate(mg.COLUMNS)}
 _BLANK_ROW = tuple("" for _ in mg.COLUMNS)
-_ROW_DOC = "The patient's row, e.g. A2:N2 (columns in the template's order, or give headers)."
-_HEADERS_DOC = "Optional: the header cells for the row, e.g. A$1:N$1, when the columns are not in the template's order."
+_ROW_DOC = "The patient's row, e.g. A2:U2 (columns in the template's order, or give headers)."
+_HEADERS_DOC = "Optional: the header cells for the row, e.g. A$1:U$1, when the columns are not in the template's order."
 _UNITS = "mmol/L, mg/dL or mEq/L"
 _CACHE_ROWS = 10_000
 
@@ -68,11 +68,8 @@ def _header_map(headers: tuple[str, ...]) -> mg.HeaderMap:
 @lru_cache(maxsize=_CACHE_ROWS)
 def _assessed(cells: tuple[Any, ...], headers: tuple[str, ...] | None, today: date) -> tuple[Any, ...]:
     """The core's output columns for one row, as cell values (``today`` keys ages from dates of birth)."""
-    if headers is None:
-        assessment = mg.assess(list(cells))
-    else:
-        assessment = mg.assess(dict(zip(headers, cells, strict=True)), header_map=_header_map(headers))
-    row = assessment.row()
+    # headers may repeat: the core reads the first column of a field and reports the others
+    row = mg.assess(list(cells), headers=None if headers is None else list(headers)).row()
     return tuple(excel_value(row[column]) for column in mg.COLUMNS)
 
 
@@ -94,11 +91,11 @@ def _headers(headers: Any, width: int, name: str) -> tuple[str, ...] | None:
     rows = matrix(headers)
     cells = rows[0] if len(rows) == 1 else [r[0] for r in rows] if all(len(r) == 1 for r in rows) else None
     if cells is None:
-        raise ArgumentError(f"headers must be one row of header cells, e.g. ={name}(A2:N2, A$1:N$1)")
+        raise ArgumentError(f"headers must be one row of header cells, e.g. ={name}(A2:U2, A$1:U$1)")
     texts = tuple(header_text(cell) for cell in cells)
     if len(texts) != width:
         raise ArgumentError(f"the headers ({len(texts)} cells) and the row ({width} cells) differ in length; "
-                            f"pass matching ranges, e.g. ={name}(A2:N2, A$1:N$1)")
+                            f"pass matching ranges, e.g. ={name}(A2:U2, A$1:U$1)")
     if not _header_map(texts).fields:
         raise ArgumentError("none of the headers names a patient field (e.g. Age, Sex, Serum Mg); "
                             "check the headers range")
@@ -106,7 +103,7 @@ def _headers(headers: Any, width: int, name: str) -> tuple[str, ...] | None:
 
 
 def _row_outputs(name: str, row: Any, headers: Any) -> tuple[Any, ...]:
-    cells = row_cells(row, f"={name}(A2:N2)")
+    cells = row_cells(row, f"={name}(A2:U2)")
     return _outputs(cells, _headers(headers, len(cells), name))
 
 
@@ -127,11 +124,11 @@ def _flags(row: Any, headers: Any) -> list[list[Any]]:
 def _table(table: Any) -> list[list[Any]]:
     rows = matrix(table)
     if len(rows[0]) < 2:
-        raise ArgumentError("pass the whole table including its header row, e.g. =MG_TABLE(A1:N501)")
+        raise ArgumentError("pass the whole table including its header row, e.g. =MG_TABLE(A1:U501)")
     headers = tuple(header_text(cell) for cell in rows[0])
     if not _header_map(headers).fields:
         raise ArgumentError("the table's first row must be its header row (e.g. Age, Sex, Serum Mg); "
-                            "none of its cells names a patient field; e.g. =MG_TABLE(A1:N501)")
+                            "none of its cells names a patient field; e.g. =MG_TABLE(A1:U501)")
     if any(len(cells) != len(headers) for cells in rows[1:]):
         raise ArgumentError("the table's rows differ in length; pass a rectangular range")
     with paused_gc():  # many small objects and no cycles: a collection pass would only cost time
@@ -146,12 +143,15 @@ def _table(table: Any) -> list[list[Any]]:
 def _table_outputs(body: tuple[tuple[Any, ...], ...], headers: tuple[str, ...], today: date) -> list[list[Any]]:
     """The output rows of a table body, assessed column by column in one call (memoised for recalculation)."""
     hmap = _header_map(headers)
-    position = {header: i for i, header in enumerate(headers)}  # a repeated header reads its last column
+    position: dict[str, int] = {}
+    for i, header in enumerate(headers):
+        position.setdefault(header, i)  # a repeated header reads its first column, as the core does
     given = [i for i, cells in enumerate(body) if any(cell is not None for cell in cells)]
     picked = [body[i] for i in given]
     columns = list(zip(*picked, strict=True)) if picked else [() for _ in headers]
     cells = {name: list(columns[position[header]]) for name, header in hmap.fields.items()}
-    near = [(header, probable, list(columns[position[header]])) for header, probable in hmap.near_misses.items()]
+    # columns not used but reported on every row (misspelt fields, second columns for one field): the core's notes
+    near = [(header, note, list(columns[position[header]])) for header, note in hmap.notes()]
     found = assess_columns(cells, len(picked), hmap.units, today, near)
     values = [list(map(excel_value, found[column].tolist())) for column in mg.COLUMNS]
     out = [list(_BLANK_ROW) for _ in body]
@@ -225,7 +225,7 @@ def _elemental(form: Any, compound_mg: Any) -> float:
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_RISK(row, headers=None):
-    """Magnesium deficiency risk for one patient: LOW, MODERATE, HIGH or UNKNOWN (not enough data). Supports, never replaces, clinical judgement. Example: =MG_RISK(A2:N2)"""  # noqa: E501
+    """Magnesium deficiency risk for one patient: LOW, MODERATE, HIGH or UNKNOWN (not enough data). Supports, never replaces, clinical judgement. Example: =MG_RISK(A2:U2)"""  # noqa: E501
     return _safely(_column, "MG_RISK", "mg_risk", row, headers)
 
 
@@ -233,7 +233,7 @@ def MG_RISK(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_CONTRA(row, headers=None):
-    """Contraindication to magnesium supplements for one patient (CONTRAINDICATED, CAUTION or NONE_FOUND), from kidney function, serum level and conditions. Example: =MG_CONTRA(A2:N2)"""  # noqa: E501
+    """Contraindication to magnesium supplements for one patient (CONTRAINDICATED, CAUTION or NONE_FOUND), from kidney function, serum level and conditions. Example: =MG_CONTRA(A2:U2)"""  # noqa: E501
     return _safely(_column, "MG_CONTRA", "mg_contraindication", row, headers)
 
 
@@ -241,7 +241,7 @@ def MG_CONTRA(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_DOSE(row, headers=None):
-    """Dose advice for one patient in one line: elemental mg/day range (or why not to supplement), upper limit, form and monitoring. Example: =MG_DOSE(A2:N2)"""  # noqa: E501
+    """Dose advice for one patient in one line: elemental mg/day range (or why not to supplement), upper limit, form and monitoring. Example: =MG_DOSE(A2:U2)"""  # noqa: E501
     return _safely(_column, "MG_DOSE", "mg_dose", row, headers)
 
 
@@ -249,7 +249,7 @@ def MG_DOSE(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_INTERACTIONS(row, headers=None):
-    """Drug interactions of magnesium with the patient's medications and what to do (e.g. separate doses); empty when none found. Example: =MG_INTERACTIONS(A2:N2)"""  # noqa: E501
+    """Drug interactions of magnesium with the patient's medications and what to do (e.g. separate doses); empty when none found. Example: =MG_INTERACTIONS(A2:U2)"""  # noqa: E501
     return _safely(_column, "MG_INTERACTIONS", "mg_interactions", row, headers)
 
 
@@ -257,7 +257,7 @@ def MG_INTERACTIONS(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_WHY(row, headers=None):
-    """Why: the reasons and sources behind the risk, contraindication and dose, then any input problems (cells not read and why). Example: =MG_WHY(A2:N2)"""  # noqa: E501
+    """Why: the reasons and sources behind the risk, contraindication and dose, then any input problems (cells not read and why). Example: =MG_WHY(A2:U2)"""  # noqa: E501
     return _safely(_why, row, headers)
 
 
@@ -265,14 +265,14 @@ def MG_WHY(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_FLAGS(row, headers=None):
-    """All 10 outputs for one patient, spilling right: risk, contraindication, dose status, min mg, max mg, dose, interactions, form, reasons, input problems. Example: =MG_FLAGS(A2:N2)"""  # noqa: E501
+    """All 10 outputs for one patient, spilling right: risk, contraindication, dose status, min mg, max mg, dose, interactions, form, reasons, input problems. Example: =MG_FLAGS(A2:U2)"""  # noqa: E501
     return _safely(_flags, row, headers)
 
 
 @func(category="Magnesium")
-@arg("table", ndim=2, doc="The whole patient table including its header row, e.g. A1:N501. Empty rows stay empty.")
+@arg("table", ndim=2, doc="The whole patient table including its header row, e.g. A1:U501. Empty rows stay empty.")
 def MG_TABLE(table):
-    """Outputs for a whole table, spilling: a header row, then one row of all 10 outputs per patient. The fast way for many patients. Example: =MG_TABLE(A1:N501)"""  # noqa: E501
+    """Outputs for a whole table, spilling: a header row, then one row of all 10 outputs per patient. The fast way for many patients. Example: =MG_TABLE(A1:U501)"""  # noqa: E501
     return _safely(_table, table)
 
 

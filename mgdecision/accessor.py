@@ -5,8 +5,9 @@
     df.mg.style()               # a pandas Styler, flag columns coloured like the cards
     df.mg.table()               # the interactive CohortTable (needs the ``widgets`` extra)
 
-The flag colours are the cards' Okabe-Ito palette (``mgdecision.render.PALETTE``), always with the text
-colour that keeps WCAG AA contrast; the cell keeps its word, so colour is never the only signal.
+Flag cells take their colours from ``mgdecision.palette`` (level words as in the batch workbook and
+Excel; interactions and input problems in the cards' indicator colours), always with the text colour
+that keeps WCAG AA contrast; the cell keeps its word, so colour is never the only signal.
 ipywidgets is imported only by ``.table()``.
 """
 
@@ -18,40 +19,34 @@ import pandas as pd
 
 from .assessment import COLUMNS
 from .frame import assess_frame
-from .render import PALETTE, TEXT_ON
+from .palette import INDICATORS, LEVELS, Swatch
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
-__all__ = ["FLAG_COLUMNS", "MgAccessor", "flag_css", "flag_indicator", "style_flags"]
+__all__ = ["FLAG_COLUMNS", "LEVEL_COLUMNS", "MgAccessor", "flag_css", "flag_swatch", "style_flags"]
 
-FLAG_COLUMNS = ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_interactions", "mg_input_problems")
-_LEVELS = {
-    "mg_risk": {"HIGH": "warning", "MODERATE": "info"},
-    "mg_contraindication": {"CONTRAINDICATED": "critical", "CAUTION": "warning"},
-    "mg_dose_status": {"REFER": "critical", "DO_NOT_SUPPLEMENT": "warning", "PRESCRIBER_ONLY": "info"},
-}
+LEVEL_COLUMNS = ("mg_risk", "mg_contraindication", "mg_dose_status")
+FLAG_COLUMNS = (*LEVEL_COLUMNS, "mg_interactions", "mg_input_problems")
 
 
-def flag_indicator(column: str, value: Any) -> str | None:
-    """The card indicator (critical, warning, info) for one flag cell, or None when it needs no colour."""
+def flag_swatch(column: str, value: Any) -> Swatch | None:
+    """The palette swatch of one flag cell, or None when it is not coloured (empty, or not a flag)."""
     if not isinstance(value, str) or not value:
         return None
-    if column in _LEVELS:
-        return _LEVELS[column].get(value)
+    if column in LEVEL_COLUMNS:
+        return LEVELS.get(value)
     if column == "mg_interactions":
-        return "warning" if "(major)" in value else "info"
+        return INDICATORS["warning" if "(major)" in value else "info"]
     if column == "mg_input_problems":
-        return "warning"
+        return INDICATORS["warning"]
     return None
 
 
 def flag_css(column: str, value: Any) -> str:
     """CSS for one flag cell ("" when uncoloured)."""
-    indicator = flag_indicator(column, value)
-    if indicator is None:
-        return ""
-    return f"background-color: {PALETTE[indicator]}; color: {TEXT_ON[indicator]}"
+    swatch = flag_swatch(column, value)
+    return "" if swatch is None else f"background-color: {swatch.fill}; color: {swatch.text}"
 
 
 def style_flags(frame: pd.DataFrame) -> Styler:

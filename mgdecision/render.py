@@ -1,9 +1,10 @@
 """Render an assessment's cards as terminal text or as accessible HTML (no ipywidgets needed).
 
 The HTML is the one rendering every notebook front-end shows: cards ordered critical, warning, info;
-each with a word and an inline SVG icon (never colour alone), an Okabe-Ito colour-blind-safe palette,
+each with a word and an inline SVG icon (never colour alone), the colours of ``mgdecision.palette``,
 JupyterLab theme variables for light and dark themes, ``role="status"`` so screen readers announce
-changes, and sources in a collapsible ``<details>``.
+changes, and sources in a collapsible ``<details>``. The card details' light markup (``**bold**``,
+```code```) becomes HTML tags in HTML and is dropped in terminal text.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .kb import knowledge
+from .palette import INDICATORS
 
 if TYPE_CHECKING:
     from .assessment import Assessment
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CSS", "PALETTE", "TEXT_ON", "WORDS", "cards_html", "to_html", "to_text"]
 
-PALETTE = {"critical": "#D55E00", "warning": "#E69F00", "info": "#0072B2"}  # Okabe-Ito
+PALETTE = {name: swatch.fill for name, swatch in INDICATORS.items()}  # card indicator -> fill
+TEXT_ON = {name: swatch.text for name, swatch in INDICATORS.items()}  # WCAG AA text colour on that fill
 WORDS = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
 _ICONS = {
     # octagon / triangle / circle with a glyph: shapes differ, so the icon reads without colour
@@ -46,8 +49,6 @@ CSS = """
 .mg-meta{font-size:0.8em;color:var(--jp-ui-font-color2,#555)}
 """
 
-TEXT_ON = {"critical": "#000", "warning": "#000", "info": "#fff"}  # WCAG AA contrast on each fill
-
 
 def _badge(indicator: str) -> str:
     return (
@@ -57,13 +58,19 @@ def _badge(indicator: str) -> str:
 
 
 _CODE = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
 
 
 def _inline(text: str) -> str:
-    """Escape a line of the card's markdown detail, keeping its `code` and **bold** marks as HTML."""
+    """A line of the card's detail as HTML: escaped, its `code` and **bold** marks made tags."""
     escaped = html.escape(text)
     escaped = _CODE.sub(r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    return _BOLD.sub(r"<strong>\1</strong>", escaped)
+
+
+def _plain(text: str) -> str:
+    """A line of the card's detail as terminal text: the `code` and **bold** marks dropped."""
+    return _BOLD.sub(r"\1", _CODE.sub(r"\1", text))
 
 
 def _card_html(card: Card) -> str:
@@ -81,7 +88,7 @@ def _card_html(card: Card) -> str:
         f'<article class="mg-card" data-indicator="{card.indicator}" data-topic="{card.topic}" '
         f'style="--mg-c:{PALETTE[card.indicator]};--mg-t:{TEXT_ON[card.indicator]}">'
         f'<header>{_badge(card.indicator)}<span class="mg-summary">{e(card.summary)}</span></header>'
-        + (f'<div class="mg-detail">{e(other)}</div>' if other else "")
+        + (f'<div class="mg-detail">{other}</div>' if other else "")  # already escaped by _inline
         + (f"<ul>{items}</ul>" if items else "")
         + source
         + "</article>"
@@ -109,7 +116,7 @@ def to_text(a: Assessment) -> str:
     lines = [f"Patient {a.patient_id}" if a.patient_id else "Patient (no id)"]
     for card in a.cards:
         lines.append(f"[{WORDS[card.indicator]}] {card.summary}")
-        lines.extend(f"    {ln}" for ln in card.detail.splitlines())
+        lines.extend(f"    {_plain(ln)}" for ln in card.detail.splitlines())
         lines.append("    sources: " + "; ".join(label for label, _ in (card.links or ((card.source_label, ""),))))
     lines.append(f"knowledge {a.knowledge_version}. {knowledge().notice}")
     return "\n".join(lines)

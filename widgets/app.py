@@ -2,11 +2,16 @@
 
     mgdecision app                      # http://127.0.0.1:8866, opens a browser
     mgdecision app --port 9000 --no-browser --theme dark
+
+Voila serves ``app.ipynb`` (the app and nothing else) with the ``mgapp`` template (Voila's lab template
+minus its CDN icon-font links: the page asks nothing of other machines) and keeps one kernel preheated,
+so a visitor gets a running app without waiting for a kernel to start.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,9 +23,11 @@ import mgdecision as mg
 from .cohort import CohortTable
 from .form import PatientForm
 
-__all__ = ["DEMO_PATIENTS", "NOTEBOOK", "build_app", "main"]
+__all__ = ["DEMO_PATIENTS", "EXAMPLE", "NOTEBOOK", "TEMPLATE_ROOT", "build_app", "main", "voila_args"]
 
-NOTEBOOK = Path(__file__).with_name("example.ipynb")
+NOTEBOOK = Path(__file__).with_name("app.ipynb")  # what the app serves: the app only
+EXAMPLE = Path(__file__).with_name("example.ipynb")  # the notebook for JupyterLab, with Python examples
+TEMPLATE_ROOT = Path(__file__).with_name("share")  # a Jupyter data dir holding voila/templates/mgapp
 
 DEMO_PATIENTS = pd.DataFrame([
     {"patient_id": "DEMO-1", "age": 52, "sex": "F", "serum_mg": 0.62, "serum_mg_unit": "mmol/L", "egfr": 85,
@@ -38,10 +45,12 @@ def build_app(cohort: pd.DataFrame | None = None) -> w.Widget:
     form = PatientForm()
     form.add_class("mg-app-form")
     table = CohortTable(DEMO_PATIENTS if cohort is None else cohort)
+    header = w.HTML('<h1 class="mg-title">Magnesium decision support</h1><p class="mg-meta">These flags support '
+                    "and do not replace clinical judgement.</p>")
     version = w.HTML(f'<p class="mg-meta">mgdecision {mg.__version__} · knowledge {mg.KNOWLEDGE_VERSION}</p>')
     tabs = w.Tab([form, table], titles=("One patient", "Cohort"))
     tabs.add_class("mg-app")
-    return w.VBox([tabs, version])
+    return w.VBox([header, tabs, version], layout=w.Layout(width="100%"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +66,7 @@ def voila_args(argv: list[str]) -> list[str]:
     """The Voila command-line arguments for ``mgdecision app`` arguments."""
     args = _parser().parse_args(argv)
     out = [str(NOTEBOOK), "--strip_sources=True", f"--port={args.port}", f"--Voila.ip={args.ip}",
-           f"--theme={args.theme}"]
+           f"--theme={args.theme}", "--template=mgapp", "--preheat_kernel=True", "--pool_size=1"]
     if args.no_browser:
         out.append("--no-browser")
     return out
@@ -66,6 +75,7 @@ def voila_args(argv: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     """``mgdecision app``: serve the example notebook as an app until interrupted. Returns the exit code."""
     args = voila_args(argv)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, (str(TEMPLATE_ROOT), os.environ.get("JUPYTER_PATH"))))
     from voila.app import Voila
 
     try:

@@ -1,7 +1,8 @@
 """The flag cards shown by the widgets: the core's rendering (``mgdecision.render``), nothing else.
 
-``flags_html`` adds only a small style block for the form's own problem lines; the cards themselves are
-``render.to_html(assessment)``, the same HTML as ``Assessment._repr_html_``.
+``flags_html`` adds only a small style block for the form (its problem lines, and on a phone each label
+above its box); the cards themselves are ``render.to_html(assessment)``, the same HTML as
+``Assessment._repr_html_``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ FORM_CSS = """
 .mg-problem{color:var(--jp-ui-font-color1,#111);background:var(--jp-layout-color2,#f3f3f3);
   border-left:4px solid #E69F00;padding:1px 6px;margin:1px 0 4px;font-size:0.9em;line-height:1.3}
 .mg-section{margin:10px 0 2px;font-weight:600;color:var(--jp-ui-font-color1,#111)}
+.mg-title{font-size:1.5em;margin:4px 0 0}
+.mg-cards{line-height:1.4}
+@media (max-width: 600px) {  /* phones: each label above its box, boxes the full width */
+  .mg-patient-form .widget-inline-hbox{flex-wrap:wrap;height:auto !important}
+  .mg-patient-form select{min-height:28px}
+  .mg-patient-form .widget-inline-hbox > .widget-label{width:100% !important;max-width:100% !important;
+    text-align:left;margin-bottom:0}
+  .mg-patient-form .widget-inline-hbox > :not(.widget-label){flex:1 1 auto;min-width:0}
+  .mg-patient-form .mg-field-error, .mg-patient-form .jupyter-widget-tagsinput{margin-left:0 !important}
+  .mg-app .lm-TabBar-tab{min-width:0;flex:1 1 auto}
+  .mg-app > .widget-tab-contents, .mg-app .lm-TabPanel-stackedPanel{padding:4px}
+}
 """
 
 

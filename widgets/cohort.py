@@ -4,63 +4,105 @@
     table                        # select a row -> it opens in the PatientForm below; Save recomputes it
 
 The table is an ``itables`` ``ITable`` (a DOM ``<table>``: screen readers and browser tests see the
-cells) whose flag cells are coloured with the accessor's palette. Each row's flags come from
-``mg.assess_frame``; nothing is decided here.
+cells) whose flag cells are coloured with the one palette (``mgdecision.palette``, via the accessor).
+Rows are numbered as in the spreadsheet (and in the batch output's Input problems sheet); long text is
+shown on two lines, whole on hover and in the form. Page, search and order survive a Save. Each row's
+flags come from ``mg.assess_frame``; nothing is decided here.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import math
+import tempfile
+import uuid
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
+from itables import JavascriptFunction
 from itables.widget import ITable
 
 import mgdecision as mg
 from mgdecision.accessor import FLAG_COLUMNS, flag_css
 
+from .download import DownloadButton
 from .export import XLSX_MIME, export_xlsx
 from .form import PatientForm
 from .inputs import is_empty
 
-__all__ = ["CohortTable", "read_workbook"]
+__all__ = ["ROW", "CohortTable", "read_workbook"]
 
-SHOWN_FLAGS = ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_dose", "mg_interactions", "mg_input_problems")
+ROW = "Row"  # the spreadsheet row number, shown first
+SHOWN_FLAGS = ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_reasons", "mg_dose", "mg_interactions",
+               "mg_input_problems")
 LAYOUT = {"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"}
 CHUNK = 500  # rows assessed between two progress-bar updates
-_FLAG_BOX = "display:block;padding:1px 4px;border-radius:3px;font-weight:600;"
+CLAMP_AT = 40  # characters: longer cells show two lines, the whole text on hover
+_FLAG_BOX = "display:inline-block;padding:1px 4px;border-radius:3px;font-weight:600;white-space:nowrap;"
+TABLE_CSS = """
+.mg-cohort .mg-clamp{display:-webkit-box;-webkit-line-clamp:2;line-clamp:2;-webkit-box-orient:vertical;
+  overflow:hidden;min-width:16em;max-width:30em;line-height:1.3;white-space:normal}
+.mg-cohort table.dataTable td{vertical-align:top;padding:3px 6px}
+.mg-cohort table.dataTable td:nth-child(-n+2){white-space:nowrap}
+.mg-cohort .mg-download-button{background:var(--jp-brand-color1,#0072B2);color:#fff;border:0;border-radius:2px;
+  padding:0 12px;height:28px;font-weight:600;cursor:pointer}
+.mg-cohort .mg-download-button:disabled{opacity:.6;cursor:progress}
+"""
+# DataTables keeps page, search and order in the browser, under a key that changes when new data is loaded.
+_STATE_SAVE = "function (settings, data) { window.__mgTableState = window.__mgTableState || {}; " \
+              "delete data.select; window.__mgTableState['{key}'] = data; }"  # the selection comes from Python
+_STATE_LOAD = "function (settings) { return (window.__mgTableState || {})['{key}'] || null; }"
 
 
-def read_workbook(content: bytes) -> pd.DataFrame:
-    """The first sheet of an .xlsx file as a DataFrame (headers on the first row)."""
-    return pd.read_excel(io.BytesIO(content), sheet_name=0, engine="openpyxl")
+def read_workbook(content: bytes) -> tuple[pd.DataFrame, int]:
+    """The patient table of an .xlsx file's first sheet and the spreadsheet row number of its first patient.
+
+    Read by the batch command's reader when installed (header = first non-empty row, archive checks,
+    cached values of formulas), so row numbers match its output; otherwise headers on row 1.
+    """
+    try:
+        from mgdecision.batch.source import open_openpyxl
+    except ImportError:
+        return pd.read_excel(io.BytesIO(content), sheet_name=0, engine="openpyxl"), 2
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.xlsx"
+        path.write_bytes(content)
+        table = open_openpyxl(path, None)
+        rows = list(table.rows)
+    return pd.DataFrame(rows, columns=table.names, dtype=object), table.header_row + 1
 
 
 def _text_html(value: Any) -> str:
     if is_empty(value):
         return ""
-    return html.escape(f"{value:g}" if isinstance(value, float) else str(value))
+    text = html.escape(f"{value:g}" if isinstance(value, float) else str(value))
+    return f'<div class="mg-clamp" title="{text}">{text}</div>' if len(text) > CLAMP_AT else text
 
 
 def _cells_html(view: pd.DataFrame) -> pd.DataFrame:
-    """The shown frame as escaped HTML cells; flag cells carry the cards' colours (``df.mg.style()`` palette).
+    """The shown frame as escaped HTML cells; flag cells coloured from the palette (as ``df.mg.style()``).
 
     Cells rather than a Styler: DataTables then draws only the visible page, and 5,000 rows stay fast.
     """
     out = pd.DataFrame(index=view.index)
     for column in view.columns:
         values = view[column].tolist()
-        if column in FLAG_COLUMNS:
-            out[column] = [f'<span class="mg-flag" style="{_FLAG_BOX}{flag_css(column, v)}">{_text_html(v)}</span>'
-                           if flag_css(column, v) else _text_html(v) for v in values]
-        else:
-            out[column] = [_text_html(v) for v in values]
+        out[column] = [_flag_html(column, v) for v in values] if column in FLAG_COLUMNS \
+            else [_text_html(v) for v in values]
     return out
+
+
+def _flag_html(column: str, value: Any) -> str:
+    css = flag_css(column, value)
+    if not css:
+        return _text_html(value)
+    box = _FLAG_BOX if len(str(value)) <= CLAMP_AT else "display:block;padding:1px 4px;border-radius:3px;"
+    return f'<span class="mg-flag" style="{box}{css}">{_text_html(value)}</span>'
 
 
 def _cell(value: Any) -> Any:
@@ -90,19 +132,17 @@ class CohortTable(w.VBox):
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Assessing",
                                       layout=w.Layout(visibility="hidden", width="360px"))
         self.progress.add_class("mg-progress")
-        self.add_button = w.Button(description="Add patient", icon="plus", tooltip="Add an empty row")
+        self.add_button = w.Button(description="Add patient", tooltip="Add an empty row")
         self.add_button.on_click(lambda _b: self.add_patient())
-        self.delete_button = w.Button(description="Delete selected", icon="trash", button_style="danger",
+        self.delete_button = w.Button(description="Delete selected", button_style="danger",
                                       tooltip="Delete the selected rows")
         self.delete_button.on_click(lambda _b: self.delete_selected())
-        self.export_button = w.Button(description="Export .xlsx", icon="download",
-                                      tooltip="Export the flagged table as an Excel workbook")
-        self.export_button.on_click(lambda _b: self._export_link())
+        self.export_button = DownloadButton(self.to_xlsx, "mg_flags.xlsx", XLSX_MIME, description="Export .xlsx",
+                                            tooltip="Save the flagged table as an Excel workbook (the batch output)")
         for b, cls in ((self.add_button, "mg-add"), (self.delete_button, "mg-delete"),
                        (self.export_button, "mg-export")):
             b.add_class(cls)
-        self.download = w.HTML("")
-        self.download.add_class("mg-download")
+        self._state_key = ""
         self.message = w.HTML("")
         self.message.add_class("mg-table-message")
         self.table = ITable(pd.DataFrame(), allow_html=True, showIndex=False,
@@ -114,18 +154,23 @@ class CohortTable(w.VBox):
         self.current: Any = None  # index label of the row in the form
         self.editing = w.HTML("")
         self.editing.add_class("mg-editing")
-        toolbar = w.HBox([self.upload, self.add_button, self.delete_button, self.export_button, self.download],
+        toolbar = w.HBox([self.upload, self.add_button, self.delete_button, self.export_button],
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        super().__init__([toolbar, self.progress, self.message, self.table, self.editing, self.form])
+        super().__init__([w.HTML(f"<style>{TABLE_CSS}</style>"), toolbar, self.progress, self.message, self.table,
+                          self.editing, self.form])
         self.add_class("mg-cohort")
         if df is not None:
             self.load(df)
 
     # --- loading ----------------------------------------------------------------------------------
-    def load(self, df: pd.DataFrame) -> None:
-        """Assess every row of ``df`` (a progress bar shows on large loads) and show the table."""
+    def load(self, df: pd.DataFrame, *, first_row: int = 2) -> None:
+        """Assess every row of ``df`` (a progress bar shows on large loads) and show the table.
+
+        Rows are labelled with their spreadsheet row number, ``first_row`` for the first (header on row 1).
+        """
         data = df.astype(object).copy()  # cells edited in the form may change type; the input is not touched
         n = len(data)
+        data.index = pd.RangeIndex(first_row, first_row + n)
         self.progress.max = max(n, 1)
         self.progress.value = 0
         self.progress.layout.visibility = "visible" if n > CHUNK else "hidden"
@@ -139,6 +184,7 @@ class CohortTable(w.VBox):
         self.message.value = f'<span role="status">{n} patient(s) loaded.</span>'
         self.current = None
         self.editing.value = "<b>Select a row to open it in the form.</b>"
+        self._state_key = uuid.uuid4().hex  # new data: start on page 1 with no search
         self.refresh()
 
     def _uploaded(self, change: dict[str, Any]) -> None:
@@ -147,12 +193,12 @@ class CohortTable(w.VBox):
             return
         f = files[0]
         try:
-            df = read_workbook(bytes(f["content"]))
+            df, first_row = read_workbook(bytes(f["content"]))
         except Exception as exc:
             self.message.value = (f'<span class="mg-problem" role="alert">Could not read {html.escape(f["name"])}: '
                                   f"{html.escape(str(exc))}</span>")
             return
-        self.load(df)
+        self.load(df, first_row=first_row)
         self.message.value = (f'<span role="status">{len(df)} patient(s) loaded from '
                               f"{html.escape(f['name'])}.</span>")
 
@@ -162,18 +208,28 @@ class CohortTable(w.VBox):
         return mg.map_headers(list(self.data.columns)).fields.get("patient_id")
 
     def view(self) -> pd.DataFrame:
-        """The columns shown: patient id, flags, then the input columns."""
+        """The columns shown: spreadsheet row, patient id, flags and reasons, then the input columns."""
         if self.result.empty and not len(self.result.columns):
             return pd.DataFrame()
         ident = self.id_column()
-        inputs = [c for c in self.data.columns if c != ident]
+        inputs = [c for c in self.data.columns if c != ident and c != ROW]
         cols = ([ident] if ident is not None else []) + [c for c in SHOWN_FLAGS if c in self.result] + inputs
-        return self.result[cols]
+        view = self.result[cols]
+        view.insert(0, ROW, list(self.result.index))
+        return view
 
     def refresh(self, selected: list[int] | None = None) -> None:
-        """Redraw the table from ``self.result``."""
+        """Redraw the table from ``self.result``; the browser keeps its page, search and order."""
+        key = self._state_key
+        with warnings.catch_warnings():  # the state callbacks are DataTables options itables does not list
+            warnings.filterwarnings("ignore", "These arguments are not documented", SyntaxWarning)
+            self._update_table(key, selected)
+
+    def _update_table(self, key: str, selected: list[int] | None) -> None:
         self.table.update(_cells_html(self.view()), selected_rows=selected or [], select={"style": "single"},
-                          allow_html=True, maxBytes=0, pageLength=self.page_length, scrollX=True, layout=LAYOUT)
+                          allow_html=True, maxBytes=0, pageLength=self.page_length, scrollX=True, layout=LAYOUT,
+                          stateSave=True, stateSaveCallback=JavascriptFunction(_STATE_SAVE.replace("{key}", key)),
+                          stateLoadCallback=JavascriptFunction(_STATE_LOAD.replace("{key}", key)))
 
     # --- editing ----------------------------------------------------------------------------------
     def _selected(self, change: dict[str, Any]) -> None:
@@ -189,14 +245,14 @@ class CohortTable(w.VBox):
         self.form.status.value = ""
         self.form.load(row)
         ident = row.get(self.id_column()) if self.id_column() is not None else None
-        self.editing.value = (f"<b>Editing row {html.escape(str(label))}"
+        self.editing.value = (f"<b>Editing spreadsheet row {html.escape(str(label))}"
                               + (f" (patient {html.escape(str(ident))})" if ident is not None else "") + "</b>")
 
     def save_row(self, values: Mapping[str, Any]) -> None:
         """Write the form's values back to the open row (or a new row) and re-assess that row only."""
         hmap = mg.map_headers(list(self.data.columns))
         if self.current is None or self.current not in self.data.index:
-            self.current = (max(self.data.index) + 1) if len(self.data) else 0
+            self.current = (max(self.data.index) + 1) if len(self.data) else 2  # next spreadsheet row
             self.data.loc[self.current] = [None] * len(self.data.columns)
         label = self.current
         unit_column = "serum_mg_unit" in hmap.fields
@@ -247,8 +303,3 @@ class CohortTable(w.VBox):
     def to_xlsx(self, path: Any = None) -> bytes:
         """The flagged table as .xlsx bytes (also written to ``path`` when given)."""
         return export_xlsx(self.result, path)
-
-    def _export_link(self) -> None:
-        data = base64.b64encode(self.to_xlsx()).decode("ascii")
-        self.download.value = (f'<a download="mg_flags.xlsx" href="data:{XLSX_MIME};base64,{data}">'
-                               "Download mg_flags.xlsx</a>")

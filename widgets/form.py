@@ -96,12 +96,12 @@ class PatientForm(w.VBox):
         self.cards = w.HTML("")
         self.cards.add_class("mg-flags")
         self.on_save = on_save
-        self.save_button = w.Button(description="Save patient", button_style="primary", icon="check",
+        self.save_button = w.Button(description="Save patient", button_style="primary",
                                     tooltip="Save this patient back to the table",
                                     layout=w.Layout(display="flex" if on_save else "none"))
         self.save_button.add_class("mg-save")
         self.save_button.on_click(lambda _b: self.save())
-        self.clear_button = w.Button(description="Clear form", icon="eraser", tooltip="Empty every field")
+        self.clear_button = w.Button(description="Clear form", tooltip="Empty every field (the unit too)")
         self.clear_button.add_class("mg-clear")
         self.clear_button.on_click(lambda _b: self.load({}))
         self.status = w.HTML("")
@@ -113,13 +113,14 @@ class PatientForm(w.VBox):
             wide = [self.inputs[n].box for n in names if n == "serum_mg"]  # value and unit side by side
             boxes = [self.inputs[n].box for n in names if n in self.inputs and n != "serum_mg"]
             grid = w.GridBox(boxes, layout=w.Layout(
-                grid_template_columns="repeat(auto-fill, minmax(330px, 1fr))", grid_gap="2px 16px", width="100%",
-                overflow="visible", padding="0 8px 0 0"))
+                grid_template_columns="repeat(auto-fill, minmax(min(330px, 100%), 1fr))", grid_gap="2px 16px",
+                width="100%", overflow="visible", padding="0 8px 0 0"))
             sections.append(w.HTML(f'<h4 class="mg-section">{html.escape(title)}</h4>'))
             sections.extend([*wide, grid])
         buttons = w.HBox([self.save_button, self.clear_button, self.status])
-        left = w.VBox([*sections, buttons], layout=w.Layout(flex="1 1 520px", min_width="340px", padding="0 8px"))
-        right = w.VBox([self.general, self.cards], layout=w.Layout(flex="1 1 420px", min_width="320px",
+        left = w.VBox([*sections, buttons], layout=w.Layout(flex="1 1 520px", min_width="min(340px, 100%)",
+                                                             padding="0 8px"))
+        right = w.VBox([self.general, self.cards], layout=w.Layout(flex="1 1 420px", min_width="min(320px, 100%)",
                                                                      padding="0 8px"))
         super().__init__([w.HBox([left, right], layout=w.Layout(flex_flow="row wrap", width="100%"))])
         self.add_class("mg-patient-form")
@@ -156,9 +157,7 @@ class PatientForm(w.VBox):
                     value = f"{value} {unit}"
                 inp.set(value)
             unit = given.get("serum_mg_unit")
-            if is_empty(unit):
-                unit = hmap.units.get("serum_mg") or ("" if not is_empty(given.get("serum_mg")) else "mmol/L")
-            self.serum.unit.set(unit)
+            self.serum.unit.set(hmap.units.get("serum_mg", "") if is_empty(unit) else unit)  # never a default
             used = set(hmap.fields.values())
             self.extra = {k: v for k, v in row.items() if k not in used}
         finally:

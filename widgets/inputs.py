@@ -154,21 +154,27 @@ class ChoiceInput(FieldInput):
 
 
 class SerumInput(FieldInput):
-    """Serum magnesium value and its unit; the unit applies to the lab range too."""
+    """Serum magnesium value and its unit; the unit applies to the lab range too.
+
+    There is no default unit: 0.7 mmol/L is normal, 0.7 mg/dL life-threatening. A number with no unit
+    chosen reaches the core without one, and the core reports ``unit_missing`` below the field.
+    """
 
     UNITS = ("mmol/L", "mg/dL", "mEq/L")
+    NO_UNIT = "choose unit"  # the label of the empty choice, shown until the user picks a unit
 
     def __init__(self, label: str = "Serum Mg") -> None:
         super().__init__("serum_mg")
         self.value = TextInput("serum_mg", label, placeholder="e.g. 0.62", width="auto")
-        self.value.text.layout = w.Layout(width="calc(100% - 124px)")
-        self.unit = ChoiceInput("serum_mg_unit", "Unit", [("no unit", ""), *((u, u) for u in self.UNITS)])
+        self.value.text.layout = w.Layout(flex="1 1 260px", min_width="0")
+        self.value.text.add_class("mg-serum-value")
+        self.unit = ChoiceInput("serum_mg_unit", "Unit", [(self.NO_UNIT, ""), *((u, u) for u in self.UNITS)])
         self.unit.dropdown.description = ""
-        self.unit.dropdown.layout = w.Layout(width="110px")
-        self.unit.dropdown.tooltip = "Serum Mg unit"
-        self.unit.set("mmol/L")
-        self.box = w.VBox([w.HBox([self.value.text, self.unit.dropdown], layout=w.Layout(width="100%")),
-                           self.error], layout={**_BOX, "max_width": "520px"})
+        self.unit.dropdown.layout = w.Layout(width="120px", flex="0 0 120px")
+        self.unit.dropdown.tooltip = "Serum Mg unit (required: no unit is ever assumed)"
+        self.box = w.VBox([w.HBox([self.value.text, self.unit.dropdown],
+                                  layout=w.Layout(width="100%", flex_flow="row wrap")),
+                           self.error], layout={**_BOX, "max_width": "560px"})
 
     def get(self) -> Any:
         return self.value.get()

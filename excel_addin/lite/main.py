@@ -1,6 +1,7 @@
-"""xlwings Lite: the mgdecision magnesium functions (=MG_RISK(A2:N2), =MG_TABLE(A1:N501), ...).
+"""xlwings Lite: the mgdecision magnesium functions (=MG_RISK(A2:U2), =MG_TABLE(A1:U501), ...).
 
-Paste this file into the xlwings Lite editor's main.py and requirements.txt into its requirements tab.
+Paste this file into the xlwings Lite editor's main.py and requirements.txt into its requirements tab
+(or build the plugin from it with pyproject.toml, so workbooks need no code: excel_addin/README.md).
 The functions live in the mgdecision package; importing them here is all xlwings Lite needs to offer them.
 """
 

@@ -55,11 +55,29 @@ def register() -> dict[str, Any]:
     return names
 
 
-def calculate(path: Path | str) -> dict[tuple[str, str], Any]:
-    """Load and calculate a workbook; map (SHEET, cell such as "U2") to its value (a scalar per cell)."""
-    register()
-    model = formulas.ExcelModel().loads(str(path)).finish()
-    solution = model.calculate()
+def unregister() -> None:
+    """Forget every function again, as in an Excel where the add-in or its functions are not loaded."""
+    table = formulas.get_functions()
+    for name in udfs.__all__:
+        table.pop(name, None)
+        for namespace in NAMESPACES:
+            table.pop(f"_XLDUDF_{namespace}_{name}", None)
+
+
+def calculate(path: Path | str, *, functions: bool = True) -> dict[tuple[str, str], Any]:
+    """Load and calculate a workbook; map (SHEET, cell such as "U2") to its value (a scalar per cell).
+
+    ``functions=False`` calculates it with the mgdecision functions unknown (they give ``#NAME?``).
+    """
+    if functions:
+        register()
+    else:
+        unregister()
+    try:
+        model = formulas.ExcelModel().loads(str(path)).finish()
+        solution = model.calculate()
+    finally:
+        unregister()  # every calculation states what it needs
     cells: dict[tuple[str, str], Any] = {}
     for key, ranges in solution.items():
         ref = str(key)

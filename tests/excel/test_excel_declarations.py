@@ -111,3 +111,16 @@ def test_lite_main_exposes_the_same_functions():
     requirements = (ADDIN / "lite" / "requirements.txt").read_text().splitlines()
     packages = [line.split("=")[0].split(">")[0].split("<")[0] for line in requirements if line and line[0] != "#"]
     assert packages == ["xlwings", "mgdecision"]
+
+
+def test_lite_plugin_and_requirements_name_this_version():
+    """The plugin metadata and the requirements pin the version the wheel (``python3 dev.py build``) carries."""
+    import tomllib
+
+    import mgdecision as mg
+
+    plugin = tomllib.loads((ADDIN / "lite" / "pyproject.toml").read_text())["project"]
+    assert plugin["name"] == "mgdecision-excel" and plugin["version"] == mg.__version__
+    requirements = (ADDIN / "lite" / "requirements.txt").read_text()
+    assert f"mgdecision=={mg.__version__}" in requirements.splitlines()
+    assert "python3 dev.py build" in requirements

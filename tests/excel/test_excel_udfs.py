@@ -11,7 +11,7 @@ import mgdecision as mg
 from mgdecision.excel import cells, udfs
 from tests.excel.excel_conformance import cell_value
 
-# One patient in the template's column order (the first 14 columns, A2:N2), as stored in a workbook.
+# One patient in the template's column order (its first 14 of 20 columns, A2:N2), as stored in a workbook.
 ROW = ["P-001", 52, "F", "no", None, 0.62, "mmol/L", 45, "no", "E11.9; hypertension",
        "omeprazole 20 mg; metformin", "leg cramps at night", "glycinate", 200]
 FIELDS = [f.name for f in mg.knowledge().fields]
@@ -50,23 +50,33 @@ def test_each_row_function_returns_its_column():
         assert getattr(udfs, name)(ROW) == want[column]
 
 
+def _in_template_order(values: dict) -> list:
+    """A row of cells in the template's column order (the knowledge base's field order) from field -> value."""
+    return [values.get(f.name) for f in mg.knowledge().fields]
+
+
 def test_classic_and_lite_value_types_read_the_same():
     """Floats for whole numbers, numbers as text, booleans, blank text, dates as datetime or serial numbers."""
     dob, visit = datetime(1961, 5, 1), datetime(2026, 11, 1)
-    base = ["P-9", None, "M", None, None, "0.7 mmol/L", None, 88, "no", "", "pantoprazole", None, "oxide", None,
-            None, None, None, dob, visit, 400]
-    classic = [1001.0, None, "M", False, None, "0.7 mmol/L", "", 88.0, False, "  ", "pantoprazole", None,
-               "oxide", None, None, None, None, dob, visit, 400.0]
-    lite = [1001, None, "M", False, "", "0.7 mmol/L", None, 88, "no", None, "pantoprazole", "", "oxide", "",
-            "", None, None, (dob - datetime(1899, 12, 30)).days, (visit - datetime(1899, 12, 30)).days, 400]
-    text = ["1001", "", "M", "FALSE", "", "0.7 mmol/L", "", "88", "n", "", "pantoprazole", "", "oxide", "", "",
-            "", "", "1961-05-01", "2026-11-01", "400"]
-    want = flags(["1001", *base[1:]])
+    serial = {d: (d - datetime(1899, 12, 30)).days for d in (dob, visit)}
+    base = {"patient_id": "1001", "sex": "M", "serum_mg": "0.7 mmol/L", "egfr": 88, "dialysis": "no", "diagnoses": "",
+            "medications": "pantoprazole", "supplement_form": "oxide", "date_of_birth": dob, "assessment_date": visit,
+            "supplement_compound_mg": 400}
+    classic = {**base, "patient_id": 1001.0, "pregnant": False, "serum_mg_unit": "", "egfr": 88.0, "dialysis": False,
+               "diagnoses": "  ", "supplement_compound_mg": 400.0}
+    lite = {**base, "patient_id": 1001, "pregnant": False, "lactating": "", "diagnoses": None, "symptoms": "",
+            "supplement_dose_mg": "", "route": "", "date_of_birth": serial[dob], "assessment_date": serial[visit]}
+    text = {f.name: "" for f in mg.knowledge().fields} | {
+        "patient_id": "1001", "sex": "M", "pregnant": "FALSE", "serum_mg": "0.7 mmol/L", "egfr": "88", "dialysis": "n",
+        "medications": "pantoprazole", "supplement_form": "oxide", "date_of_birth": "1961-05-01",
+        "assessment_date": "2026-11-01", "supplement_compound_mg": "400"}
+    want = flags(_in_template_order(base))
     assert want["mg_risk"] != "UNKNOWN"  # the age came from the date of birth
     assert "1001.0" not in want["mg_reasons"] + want["mg_input_problems"]
     for variant in (classic, lite, text):
-        assert flags(variant) == want
-        assert flags(variant) == expected(variant)
+        cells = _in_template_order(variant)
+        assert flags(cells) == want, variant
+        assert flags(cells) == expected(cells)
 
 
 def test_whole_number_floats_and_numbers_as_text_match_integers():
@@ -222,21 +232,21 @@ def test_elemental():
 # ---------------------------------------------------------------- every #MG! message
 
 ERRORS = [
-    ("MG_RISK", (5,), "#MG! pass the patient's row, e.g. =MG_RISK(A2:N2)"),
-    ("MG_RISK", ([[5]],), "#MG! pass the patient's row, e.g. =MG_RISK(A2:N2)"),
-    ("MG_CONTRA", ([5],), "#MG! pass the patient's row, e.g. =MG_CONTRA(A2:N2)"),
-    ("MG_DOSE", (None,), "#MG! pass the patient's row, e.g. =MG_DOSE(A2:N2)"),
-    ("MG_INTERACTIONS", ("text",), "#MG! pass the patient's row, e.g. =MG_INTERACTIONS(A2:N2)"),
-    ("MG_WHY", (1.0,), "#MG! pass the patient's row, e.g. =MG_WHY(A2:N2)"),
-    ("MG_FLAGS", (datetime(2026, 1, 1),), "#MG! pass the patient's row, e.g. =MG_FLAGS(A2:N2)"),
+    ("MG_RISK", (5,), "#MG! pass the patient's row, e.g. =MG_RISK(A2:U2)"),
+    ("MG_RISK", ([[5]],), "#MG! pass the patient's row, e.g. =MG_RISK(A2:U2)"),
+    ("MG_CONTRA", ([5],), "#MG! pass the patient's row, e.g. =MG_CONTRA(A2:U2)"),
+    ("MG_DOSE", (None,), "#MG! pass the patient's row, e.g. =MG_DOSE(A2:U2)"),
+    ("MG_INTERACTIONS", ("text",), "#MG! pass the patient's row, e.g. =MG_INTERACTIONS(A2:U2)"),
+    ("MG_WHY", (1.0,), "#MG! pass the patient's row, e.g. =MG_WHY(A2:U2)"),
+    ("MG_FLAGS", (datetime(2026, 1, 1),), "#MG! pass the patient's row, e.g. =MG_FLAGS(A2:U2)"),
     ("MG_RISK", ([ROW, ROW, ROW],), "#MG! pass one patient's row, not 3 rows; for a whole table use =MG_TABLE"),
     ("MG_RISK", ([1, [2, 3]],), "#MG! the range mixes single cells and rows"),
     ("MG_RISK", (ROW, FIELDS[:3]), "#MG! the headers (3 cells) and the row (14 cells) differ in length; "
-                                   "pass matching ranges, e.g. =MG_RISK(A2:N2, A$1:N$1)"),
+                                   "pass matching ranges, e.g. =MG_RISK(A2:U2, A$1:U$1)"),
     ("MG_FLAGS", (ROW, "age"), "#MG! the headers (1 cells) and the row (14 cells) differ in length"),
     ("MG_RISK", (ROW, [FIELDS[:14], FIELDS[:14]]), "#MG! headers must be one row of header cells"),
     ("MG_RISK", (ROW, ["x"] * 14), "#MG! none of the headers names a patient field"),
-    ("MG_TABLE", ("A1",), "#MG! pass the whole table including its header row, e.g. =MG_TABLE(A1:N501)"),
+    ("MG_TABLE", ("A1",), "#MG! pass the whole table including its header row, e.g. =MG_TABLE(A1:U501)"),
     ("MG_TABLE", ([ROW, ROW],), "#MG! the table's first row must be its header row"),
     ("MG_TABLE", ([FIELDS[:14], ROW[:5]],), "#MG! the table's rows differ in length"),
     ("MG_RDA", ("abc", "F"), "#MG! age must be a number, not 'abc', e.g. =MG_RDA(52, \"F\")"),

@@ -44,12 +44,12 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def start_app(port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """Start ``mgdecision app`` (``mgdecision.widgets.app.main``) in a subprocess."""
+def start_app(port: int, *extra: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``mgdecision app`` (``mgdecision.widgets.app.main``) in a subprocess; its output to ``log``, if given."""
     code = "import sys; from mgdecision.widgets.app import main; sys.exit(main(sys.argv[1:]))"
-    log = open(ARTIFACTS / f"voila-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
     return subprocess.Popen([sys.executable, "-c", code, "--port", str(port), "--no-browser", *extra],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+                            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -71,7 +71,7 @@ def artifacts() -> Path:
 def app_url(artifacts: Path) -> Iterator[str]:
     """The app served on 127.0.0.1 by ``mgdecision app``, for the whole session."""
     port = free_port()
-    proc = start_app(port)
+    proc = start_app(port, log=artifacts / f"voila-{port}.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/", 90, proc)
         yield f"http://127.0.0.1:{port}/"

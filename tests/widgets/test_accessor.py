@@ -9,8 +9,8 @@ import pandas as pd
 
 import mgdecision as mg
 import mgdecision.accessor
-from mgdecision.accessor import flag_css, flag_indicator
-from mgdecision.render import PALETTE
+from mgdecision.accessor import flag_css, flag_swatch
+from mgdecision.palette import INDICATORS, LEVELS
 
 DF = pd.DataFrame({"Patient": ["A", "B", "C"], "Age": [45, 80, 29], "Serum Mg (mg/dL)": [1.4, 2.1, 1.9],
                    "eGFR": [90, 25, 120], "Meds": ["omeprazole", "digoxin", "zzzdrug"]})
@@ -22,22 +22,27 @@ def test_assess_is_assess_frame_and_leaves_df_alone() -> None:
     pd.testing.assert_frame_equal(DF, before)
 
 
-def test_style_colours_flag_columns_with_the_card_palette() -> None:
+def test_style_colours_flag_columns_with_the_palette() -> None:
     out = DF.mg.style().to_html()
-    assert f"background-color: {PALETTE['critical']}" in out  # B: eGFR 25 -> CONTRAINDICATED
-    assert f"background-color: {PALETTE['warning']}" in out  # C: input problem
-    assert "CONTRAINDICATED" in out
     assessed = DF.mg.assess()
+    for column in ("mg_risk", "mg_contraindication", "mg_dose_status"):
+        for word in set(assessed[column]):
+            assert f"background-color: {LEVELS[word].fill};\n  color: {LEVELS[word].text};" in out, word
+    assert "CONTRAINDICATED" in set(assessed["mg_contraindication"])  # B: eGFR 25 (robust anchor)
+    assert f"background-color: {INDICATORS['warning'].fill}" in out  # C: input problem
     assert assessed.mg.style().data.equals(assessed)  # already assessed: not assessed again
 
 
 def test_flag_mapping() -> None:
-    assert flag_indicator("mg_contraindication", "CONTRAINDICATED") == "critical"
-    assert flag_indicator("mg_contraindication", "NONE_FOUND") is None
-    assert flag_indicator("mg_risk", "HIGH") == "warning"
-    assert flag_indicator("mg_interactions", "doxycycline (major): separate") == "warning"
-    assert flag_indicator("mg_interactions", "") is None
-    assert flag_css("mg_dose_status", "REFER") == f"background-color: {PALETTE['critical']}; color: #000"
+    assert flag_swatch("mg_contraindication", "CONTRAINDICATED") == LEVELS["CONTRAINDICATED"]
+    assert flag_swatch("mg_risk", "HIGH") == LEVELS["HIGH"]
+    assert flag_swatch("mg_risk", "not a level") is None
+    assert flag_swatch("mg_interactions", "doxycycline (major): separate") == INDICATORS["warning"]
+    assert flag_swatch("mg_interactions", "digoxin (moderate): separate") == INDICATORS["info"]
+    assert flag_swatch("mg_interactions", "") is None
+    assert flag_swatch("patient_id", "HIGH") is None
+    refer = LEVELS["REFER"]
+    assert flag_css("mg_dose_status", "REFER") == f"background-color: {refer.fill}; color: {refer.text}"
     assert flag_css("mg_input_problems", None) == ""
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import mgdecision as mg
+from mgdecision.palette import LEVELS
 from mgdecision.widgets import CohortTable
 from mgdecision.widgets.app import DEMO_PATIENTS, build_app
+from mgdecision.widgets.cohort import ROW
+from mgdecision.widgets.export import XLSX_MIME
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_workbooks"
 
@@ -25,18 +30,37 @@ def html(t: CohortTable) -> str:
     return t.table._dt_args["data_json"]
 
 
-def test_table_shows_flags_coloured_like_the_cards(table: CohortTable) -> None:
+def test_table_shows_flags_coloured_with_the_palette(table: CohortTable) -> None:
     assert list(table.result.columns[-len(mg.COLUMNS):]) == list(mg.COLUMNS)
     out = html(table)
-    assert "DEMO-2" in out and "CONTRAINDICATED" in out
-    assert "background-color: #D55E00; color: #000" in out  # critical, as the cards
-    assert "background-color: #E69F00; color: #000" in out  # warning, as the cards
-    assert table.view().columns[0] == "patient_id"
+    assert "DEMO-3" in out and "CONTRAINDICATED" in out  # myasthenia gravis
+    for column in ("mg_risk", "mg_contraindication", "mg_dose_status"):
+        for word in set(table.result[column]):
+            assert f"background-color: {LEVELS[word].fill}; color: {LEVELS[word].text}" in out, word
+    assert list(table.view().columns[:5]) == [ROW, "patient_id", "mg_risk", "mg_contraindication", "mg_dose_status"]
+    assert "mg_reasons" in table.view().columns[:6]  # the reasons next to the flags, not off to the right
+
+
+def test_rows_are_numbered_as_in_the_spreadsheet(table: CohortTable) -> None:
+    assert list(table.data.index) == [2, 3, 4]  # header on row 1, like the batch output's Input problems sheet
+    assert list(table.view()[ROW]) == [2, 3, 4]
+    table.table.selected_rows = [1]
+    assert "row 3" in table.editing.value and "DEMO-2" in table.editing.value
+
+
+def test_long_text_is_clamped_with_the_whole_text_on_hover(table: CohortTable) -> None:
+    rows = json.loads(html(table))
+    column = list(table.view().columns).index("mg_reasons")
+    reasons = table.result["mg_reasons"].iloc[0]
+    assert len(reasons) > 40
+    cell = rows[0][column]
+    assert cell.startswith('<div class="mg-clamp" title="') and f">{escape(reasons)}</div>" in cell
 
 
 def test_table_matches_assess_frame(table: CohortTable) -> None:
     want = mg.assess_frame(DEMO_PATIENTS.astype(object))
-    pd.testing.assert_frame_equal(table.result[list(mg.COLUMNS)], want[list(mg.COLUMNS)])
+    got = table.result[list(mg.COLUMNS)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want[list(mg.COLUMNS)])
 
 
 def test_patient_text_is_escaped() -> None:
@@ -46,16 +70,27 @@ def test_patient_text_is_escaped() -> None:
 
 def test_selecting_a_row_opens_it_and_saving_recomputes_only_that_row(table: CohortTable) -> None:
     table.table.selected_rows = [0]
-    assert table.current == 0 and "DEMO-1" in table.editing.value
+    assert table.current == 2 and "DEMO-1" in table.editing.value
     assert table.form.inputs["patient_id"].text.value == "DEMO-1"
-    assert table.form.assessment.row() == table.result.loc[0, list(mg.COLUMNS)].to_dict()
-    before = table.result.loc[[1, 2]].copy()
+    assert table.form.assessment.row() == table.result.loc[2, list(mg.COLUMNS)].to_dict()
+    before = table.result.loc[[3, 4]].copy()
     table.form.inputs["egfr"].text.value = "20"
     table.form.save_button.click()
-    assert table.result.loc[0, "mg_contraindication"] == "CONTRAINDICATED"
-    assert table.data.loc[0, "egfr"] == 20.0
-    pd.testing.assert_frame_equal(table.result.loc[[1, 2]], before)
+    assert table.result.loc[2, "mg_contraindication"] == "CONTRAINDICATED"
+    assert table.data.loc[2, "egfr"] == 20.0
+    pd.testing.assert_frame_equal(table.result.loc[[3, 4]], before)
     assert table.table.selected_rows == [0] and "saved" in table.message.value
+
+
+def test_saving_keeps_the_browser_state_key_and_loading_renews_it(table: CohortTable) -> None:
+    key = table._state_key
+    assert key and key in str(table.table._dt_args["stateLoadCallback"])
+    assert table.table._dt_args["stateSave"] is True
+    table.table.selected_rows = [0]
+    table.form.save()
+    assert table._state_key == key  # same page, search and order after Save
+    table.load(DEMO_PATIENTS)
+    assert table._state_key != key  # new data starts on page 1 with no search
 
 
 def test_saving_a_new_serum_unit_keeps_it(table: CohortTable) -> None:
@@ -63,8 +98,8 @@ def test_saving_a_new_serum_unit_keeps_it(table: CohortTable) -> None:
     table.form.serum.value.text.value = "0.5"
     table.form.serum.unit.dropdown.value = "mmol/L"
     table.form.save()
-    assert table.data.loc[1, "serum_mg_unit"] == "mmol/L"
-    assert table.result.loc[1, "mg_risk"] == mg.assess(table.data.loc[1].to_dict()).row()["mg_risk"]
+    assert table.data.loc[3, "serum_mg_unit"] == "mmol/L"
+    assert table.result.loc[3, "mg_risk"] == mg.assess(table.data.loc[3].to_dict()).row()["mg_risk"]
 
 
 def test_add_and_delete_patients(table: CohortTable) -> None:
@@ -97,8 +132,12 @@ def test_export_xlsx_round_trips(table: CohortTable, tmp_path: Path) -> None:
     assert list(back["mg_contraindication"]) == list(table.result["mg_contraindication"])
     sheets = pd.ExcelFile(io.BytesIO(data), engine="openpyxl").sheet_names
     assert sheets[1:] == ["Input problems", "Summary", "Sources"]  # the batch command's workbook
-    table.export_button.click()
-    assert 'download="mg_flags.xlsx"' in table.download.value and "base64," in table.download.value
+    sent: list[tuple] = []
+    table.export_button.send = lambda content, buffers=None: sent.append((content, buffers))  # type: ignore
+    table.export_button._message(table.export_button, {"event": "download"}, [])  # what one click sends
+    (content, buffers), = sent
+    assert content == {"event": "file", "filename": "mg_flags.xlsx", "mime": XLSX_MIME}
+    assert pd.read_excel(io.BytesIO(buffers[0]), engine="openpyxl").equals(back)
 
 
 def _sample() -> Path:
@@ -117,6 +156,21 @@ def test_upload_a_workbook() -> None:
     assert len(table.result) == len(want) and "loaded from ms_clinic.xlsx" in table.message.value
     assert list(table.result["mg_risk"]) == list(want["mg_risk"])
     assert "MS-0001" in html(table)
+
+
+def test_row_numbers_are_the_batch_outputs(tmp_path: Path) -> None:
+    path = _sample()
+    batch = pytest.importorskip("mgdecision.batch")
+    table = CohortTable()
+    table.upload.value = ({"name": path.name, "type": "", "size": path.stat().st_size,
+                           "content": memoryview(path.read_bytes()), "last_modified": datetime.now(UTC)},)
+    out = tmp_path / "flagged.xlsx"
+    batch.assess_file(batch.RunOptions(path, output=out, quiet=True))
+    problems = pd.read_excel(out, sheet_name="Input problems", engine="openpyxl")
+    assert len(problems)
+    ident = table.id_column()
+    for row, patient in zip(problems["Row"], problems["Patient ID"], strict=True):
+        assert str(table.data.loc[int(row), ident]) == str(patient), row
 
 
 def test_unreadable_upload_is_reported() -> None:
@@ -138,5 +192,6 @@ def test_large_load_uses_the_progress_bar() -> None:
 
 def test_app_has_both_tabs() -> None:
     app = build_app()
-    tabs = app.children[0]
+    tabs = app.children[1]
     assert tabs.titles == ("One patient", "Cohort")
+    assert "Magnesium decision support" in app.children[0].value

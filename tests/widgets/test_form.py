@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,8 @@ VALIDATION = [
 @pytest.mark.parametrize(("name", "text", "shown_at", "code"), VALIDATION, ids=[f"{v[0]}={v[1]}" for v in VALIDATION])
 def test_validation_is_shown_next_to_the_field_and_nothing_is_clamped(
         form: PatientForm, name: str, text: str, shown_at: str, code: str) -> None:
+    if name in ("serum_mg", "ref_low", "ref_high"):
+        form.serum.unit.dropdown.value = "mmol/L"  # chosen by the user: the form has no default unit
     if name in ("ref_low", "ref_high"):
         typed(form, "serum_mg", "0.8")
     typed(form, name, text)
@@ -139,18 +142,38 @@ def test_validation_is_shown_next_to_the_field_and_nothing_is_clamped(
     assert form.problems_for(shown_at) == ""
 
 
-def test_serum_without_unit_is_not_used(form: PatientForm) -> None:
-    typed(form, "serum_mg", "0.5")
-    form.serum.unit.dropdown.value = ""
+def test_no_unit_is_ever_assumed(form: PatientForm) -> None:
+    assert form.serum.unit.dropdown.value == ""  # a new form has no unit chosen
+    typed(form, "serum_mg", "0.9")  # severely low in mg/dL, normal in mmol/L: the form must not guess
+    assert "serum_mg_unit" not in form.values() and form.values()["serum_mg"] == "0.9"
+    assert {str(p.code) for p in form.assessment.problems} == {"unit_missing"}
     assert "unit" in form.problems_for("serum_mg")
+    assert form.assessment.row() == mg.assess({"serum_mg": "0.9"}).row()  # the core's answer, value passed as typed
+    form.serum.unit.dropdown.value = "mg/dL"
+    assert form.assessment.row() == mg.assess({"serum_mg": "0.9", "serum_mg_unit": "mg/dL"}).row()
+    assert not form.assessment.problems
+    form.clear_button.click()
+    assert form.serum.unit.dropdown.value == "" and form.values() == {}  # Clear form clears the unit too
+    form.load({"age": 40, "serum_mg": 0.9})  # a loaded row without a unit gets none either
+    assert form.serum.unit.dropdown.value == ""
     assert {str(p.code) for p in form.assessment.problems} == {"unit_missing"}
 
 
-def test_lab_range_conflict_is_shown(form: PatientForm) -> None:
+def test_serum_with_its_unit_in_the_text_is_read_by_the_core(form: PatientForm) -> None:
+    typed(form, "serum_mg", "0.9 mg/dL")
+    assert form.assessment.row() == mg.assess({"serum_mg": "0.9 mg/dL"}).row()
+    assert "unit_missing" not in {str(p.code) for p in form.assessment.problems}
+
+
+def test_lab_range_problems_are_shown_at_their_field(form: PatientForm) -> None:
+    form.serum.unit.dropdown.value = "mmol/L"
     typed(form, "serum_mg", "0.8")
     typed(form, "ref_low", "1.0")
     typed(form, "ref_high", "0.7")
-    assert "not below high" in form.problems_for("ref_low")
+    core = mg.assess({"serum_mg": "0.8", "serum_mg_unit": "mmol/L", "ref_low": "1.0", "ref_high": "0.7"})
+    assert core.problems and form.assessment.row() == core.row()
+    for p in core.problems:
+        assert escape(p.message) in form.problems_for(p.field), p
 
 
 def test_loaded_odd_choice_is_kept_as_given_and_reported(form: PatientForm) -> None:
