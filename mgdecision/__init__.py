@@ -11,6 +11,7 @@ The flags support and do not replace clinical judgement.
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers the DataFrame accessor df.mg)
+from . import palette  # noqa: F401  (mg.palette: the colours of every level, one palette for all front-ends)
 from .assessment import COLUMNS, Assessment, assess
 from .errors import FhirError, KnowledgeError, MgDecisionError, UsageError
 from .fhir import from_fhir

@@ -194,7 +194,10 @@ class Assessment:
             Indicator.WARNING if r.level == RiskLevel.HIGH else Indicator.INFO,
             f"Deficiency risk {r.level}"
             + (f" ({r.points} points)" if r.level != RiskLevel.UNKNOWN else "")
-            + (f"; CTCAE grade {r.ctcae_grade}" if r.ctcae_grade else ""),
+            + (f"; CTCAE grade {r.ctcae_grade}" if r.ctcae_grade else "")
+            + (
+                "; the serum value could not be used" if self.patient.serum is None and self.patient.serum_given else ""
+            ),
             r.reasons,
             "risk",
         )

@@ -41,6 +41,7 @@ from .rules import (
     NO_FACTOR_REASON,
     PREGNANCY_IV_DETAIL,
     RENAL_RULES,
+    SERUM_UNUSED_REASON,
     SEVERITY_ORDER,
     UNKNOWN_REASON,
     age_reason,
@@ -852,6 +853,8 @@ class _Engine:
         self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(UNKNOWN_REASON), dtype=object))
         hit = np.flatnonzero(~given & ~unknown)
         self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(NO_FACTOR_REASON), dtype=object))
+        hit = np.flatnonzero(self._flag(self.serum, lambda p: p.serum is None and p.serum_given))
+        self.reasons.add(_RISK, hit, m + 5, np.full(len(hit), format_reason(SERUM_UNUSED_REASON), dtype=object))
         return level
 
     def run(self, near_lines: Sequence[str]) -> dict[str, np.ndarray]:

@@ -157,6 +157,7 @@ class Patient:
     pregnant: bool | None = None
     lactating: bool | None = None
     serum: Serum | None = None
+    serum_given: bool = False  # a serum value was on the row (usable or not)
     egfr: float | None = None
     dialysis: bool | None = None
     diagnoses: TermList = EMPTY["diagnoses"]
@@ -763,6 +764,7 @@ def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_o
         if found:
             problems.extend(found)
     if (v := given("serum_mg")) is not None:
+        p.serum_given = True
         unit_cell = given("serum_mg_unit")
         serum, found = _read_serum(
             v, "" if unit_cell is None else shown_text(unit_cell), header_units.get("serum_mg", "")

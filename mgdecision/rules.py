@@ -472,10 +472,11 @@ def _risk(p: Patient, status: _SerumStatus | None, le: _ListEffects, t: dict[str
         reasons.insert(0, serum_reason("below", serum))
         return Risk(level, points, tuple(reasons), status.hypo_grade)
     if unknown:
-        return Risk(level, 0, (UNKNOWN_REASON,))
+        return Risk(level, 0, (UNKNOWN_REASON, SERUM_UNUSED_REASON) if p.serum_given else (UNKNOWN_REASON,))
     if capped and serum is not None:
         reasons.append(serum_reason(f"capped at {level}", serum))
-    return Risk(level, points, tuple(reasons) or (NO_FACTOR_REASON,))
+    found = tuple(reasons) or (NO_FACTOR_REASON,)
+    return Risk(level, points, (*found, SERUM_UNUSED_REASON) if serum is None and p.serum_given else found)
 
 
 @lru_cache(maxsize=1024)
@@ -532,6 +533,10 @@ PREGNANCY_IV_DETAIL = "pregnant, route iv"
 RENAL_RULES = ("renal_severe", "renal_moderate", "ckd_unstaged", "aki")  # kidney rules a potassium-sparing drug joins
 UNKNOWN_REASON = Reason("not enough data: no usable serum value, age, diagnosis, medication or symptom", ("mg_rules",))
 NO_FACTOR_REASON = Reason("no risk factor found in the data given", ("mg_rules",), 0)
+SERUM_UNUSED_REASON = Reason(
+    "the serum magnesium value on the row could not be used (see the input problems): this level leaves it out",
+    ("mg_rules",),
+)
 
 
 def _contraindication(
