@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -247,7 +248,8 @@ def test_an_internal_error_is_a_json_500_without_traceback_or_data(monkeypatch: 
             return await in_process.post(f"/cds-services/{PV}", json=f.request("patient-view", _mg_prefetch()))
 
     monkeypatch.setattr(service_app, "evaluate", broken)
-    r = asyncio.run(call())
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, even where a browser test left one running
+        r = pool.submit(asyncio.run, call()).result()
     assert r.status_code == 500 and "incident" in r.json()["error"]
     assert f.PATIENT_ID not in r.text and "Traceback" not in r.text
     assert "RuntimeError" in caplog.text and f.PATIENT_ID not in caplog.text
