@@ -57,12 +57,13 @@ def test() -> None:
         "batch",
         "excel_addin",
         "widgets",
+        "service",
         "tests",
         "benchmarks",
         "sample_workbooks",
         "dev.py",
     )
-    _run(PY, "-m", "mypy", "mgdecision")
+    _run(PY, "-m", "mypy", "mgdecision", "service")
     _run(PY, "-m", "pytest", "-q", *sys.argv[2:])
 
 
