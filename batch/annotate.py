@@ -1,8 +1,8 @@
 """Annotate mode: the user's workbook (openpyxl) with the output columns appended and three sheets added.
 
-Other sheets, formatting and formulas elsewhere are kept. On the patient sheet, formula cells are
-replaced by the saved value that was assessed, so the flagged sheet shows exactly what was read.
-Every string is written as text, never as a formula.
+Other sheets and formatting are kept. Every formula of the workbook was made inert before
+(:mod:`~mgdecision.batch.neutralise`: saved values as text, risky names, validations and conditional
+formats removed). Every string is written as text, never as a formula.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import mgdecision as mg
 
 from .engine import Flagged, ProblemLine
-from .io_safety import looks_like_formula
+from .neutralise import put
 from .sheets import (
     HEADER_FILL,
     LEVEL_COLUMNS,
@@ -23,24 +23,21 @@ from .sheets import (
     OUTPUT_WIDTHS,
     PROBLEM_HEADERS,
     PROBLEM_WIDTHS,
+    REVIEW_CHOICES,
+    REVIEW_HEADERS,
+    REVIEW_REASONS,
+    REVIEW_WIDTHS,
     WRAP_COLUMNS,
     SheetContent,
     input_width,
     problem_row,
+    review_list,
     row_height,
     sheet_names,
 )
 from .source import Table, column_letter
 
 __all__ = ["put", "write_annotated"]
-
-
-def put(cell: Any, value: Any) -> None:
-    """Set a cell; text that looks like a formula stays text (``data_type 's'`` and a quote prefix)."""
-    cell.value = value
-    if isinstance(value, str) and (cell.data_type == "f" or looks_like_formula(value)):
-        cell.data_type = "s"
-        cell.quotePrefix = True
 
 
 class _Styles:
@@ -62,6 +59,53 @@ class _Styles:
         fill = self.level.get(str(cell.value))
         if fill is not None:
             cell.fill, cell.font = fill, self.bold
+
+
+class _CellStyles:
+    """Style arrays made once and copied onto cells (assigning openpyxl style objects cell by cell is slow)."""
+
+    def __init__(self, wb: Any, st: _Styles) -> None:
+        from openpyxl.styles.cell_style import StyleArray
+
+        self.wb, self.array = wb, StyleArray
+
+        def make(font: Any = None, fill: Any = None, alignment: Any = None) -> Any:
+            a = StyleArray()
+            if font is not None:
+                a.fontId = wb._fonts.add(font)
+            if fill is not None:
+                a.fillId = wb._fills.add(fill)
+            if alignment is not None:
+                a.alignmentId = wb._alignments.add(alignment)
+            return a
+
+        self.columns = [make(alignment=st.wrap if n in WRAP_COLUMNS else st.top) for n in mg.COLUMNS]
+        self.levels = {level: make(st.bold, fill, st.top) for level, fill in st.level.items()}
+        self.top_ids: dict[int, int] = {}
+
+    def output(self, k: int, level: Any) -> Any:
+        """A fresh style array for output column ``k`` (a level column gets its level's fill)."""
+        made = self.levels.get(level) if level is not None else None
+        return self.array(self.columns[k] if made is None else made)
+
+    def top_align(self, cell: Any) -> None:
+        """Align ``cell`` to the top unless its own alignment says otherwise."""
+        if cell._style is None:
+            cell._style = self.array()
+        old = cell._style.alignmentId
+        new = self.top_ids.get(old)
+        if new is None:
+            alignment = self.wb._alignments[old]
+            if alignment.vertical is None:
+                alignment = copy(alignment)
+                alignment.vertical = "top"
+                new = self.wb._alignments.add(alignment)
+            else:
+                new = old
+            self.top_ids[old] = new
+        if new != old:
+            cell._style = self.array(cell._style)
+            cell._style.alignmentId = new
 
 
 def _render(wb: Any, content: SheetContent, st: _Styles, title: str) -> None:
@@ -113,6 +157,26 @@ def _problems_sheet(wb: Any, lines: Iterable[ProblemLine], st: _Styles, title: s
     ws.auto_filter.ref = f"A1:{column_letter(len(PROBLEM_HEADERS) - 1)}{max(r, 2)}"
 
 
+def _review_columns(ws: Any, existing: dict[str, int], col: int, hr: int, last: int, st: _Styles) -> int:
+    """The clinician's Review columns with their drop-downs; kept untouched when the sheet has them already."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    for header, choices, width in zip(REVIEW_HEADERS, (REVIEW_CHOICES, REVIEW_REASONS), REVIEW_WIDTHS, strict=True):
+        if header in existing:  # a re-run: the clinician's decisions stay as they are
+            continue
+        cell = ws.cell(hr, col)
+        put(cell, header)
+        st.header(cell)
+        letter = column_letter(col - 1)
+        dv = DataValidation(type="list", formula1=review_list(choices), allow_blank=True, showDropDown=False)
+        dv.promptTitle, dv.prompt = header, "accepted, or overridden with a reason"
+        dv.add(f"{letter}{hr + 1}:{letter}{max(last, hr + 1) + 1000}")
+        ws.add_data_validation(dv)
+        ws.column_dimensions[letter].width = width
+        col += 1
+    return col
+
+
 def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], list[SheetContent]], path: Path) -> None:
     """Append the output columns to ``table``'s sheet, add the extra sheets, save to ``path``.
 
@@ -135,30 +199,31 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
         put(cell, name)
         st.header(cell)
     targets = [out_cols[n] for n in mg.COLUMNS]
-    level_cols = {out_cols[n] for n in LEVEL_COLUMNS}
+    styles = _CellStyles(wb, st)
+    cells = ws._cells  # (row, column) -> cell, read without making empty cells
+    level_at = {mg.COLUMNS.index(n) for n in LEVEL_COLUMNS}
     lines: list[ProblemLine] = []
     last = hr
     for f in rows:
         r = hr + 1 + f.index
         last = r
-        for j, value in enumerate(f.values):  # formula cells -> the saved value that was assessed
-            cell = ws.cell(r, c0 + j)
-            if cell.data_type == "f":
-                put(cell, value)
+        if f.output is None:  # an empty row: not a patient
+            continue
         height = row_height(f.output)
         if height and (ws.row_dimensions[r].height or 0) < height:
             ws.row_dimensions[r].height = height
             for j in range(len(f.values)):  # taller row: top-align input cells that had no alignment of their own
-                cell = ws.cell(r, c0 + j)
-                if cell.alignment.vertical is None:
-                    alignment = copy(cell.alignment)
-                    alignment.vertical = "top"
-                    cell.alignment = alignment
-        for col, value in zip(targets, f.output, strict=True):
+                cell = cells.get((r, c0 + j))  # empty cells are not made (every cell made is written)
+                if cell is not None:
+                    styles.top_align(cell)
+        for k, (col, value) in enumerate(zip(targets, f.output, strict=True)):
+            if value is None or value == "":
+                if (r, col) in cells:  # a re-run: clear the old flag
+                    cells[r, col].value = None
+                continue
             cell = ws.cell(r, col)
+            cell._style = styles.output(k, value if k in level_at else None)
             put(cell, value)
-            if col in level_cols:
-                st.level_cell(cell)
         lines.extend(f.problems)
     sample_rows = min(last, hr + 200)
     for j, name in enumerate(table.names):
@@ -168,13 +233,18 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
             ws.column_dimensions[letter].width = input_width(name, sample)
     for name, col in out_cols.items():
         ws.column_dimensions[column_letter(col - 1)].width = OUTPUT_WIDTHS[name]
-        alignment = st.wrap if name in WRAP_COLUMNS else st.top
-        for r in range(hr + 1, last + 1):
-            ws.cell(r, col).alignment = alignment
+    end_col = _review_columns(ws, existing, next_col, hr, last, st)  # 1-based, after the last column written
+    id_col = c0 + table.names.index(table.id_column) if table.id_column in table.names else 0  # 1-based, 0: none
     ws.print_title_rows = f"{hr}:{hr}"
+    if id_col:
+        ws.print_title_cols = f"{column_letter(c0 - 1)}:{column_letter(id_col - 1)}"
     ws.page_setup.orientation = "landscape"
-    ws.freeze_panes = ws.cell(hr + 1, 1).coordinate
-    ws.auto_filter.ref = f"{column_letter(c0 - 1)}{hr}:{column_letter(next_col - 2)}{max(last, hr + 1)}"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.freeze_panes = ws.cell(hr + 1, id_col + 1).coordinate  # the header and the patient id stay in view
+    ws.auto_filter.ref = f"{column_letter(c0 - 1)}{hr}:{column_letter(end_col - 2)}{max(last, hr + 1)}"
     names = sheet_names(wb.sheetnames)
     _problems_sheet(wb, lines, st, names["Input problems"])
     for content in extra():

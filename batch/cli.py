@@ -1,12 +1,14 @@
 """``mgdecision`` command line: ``assess`` flags a patient workbook; ``app`` starts the clinician app.
 
-    mgdecision assess INPUT [-o OUTPUT] [--sheet NAME] [--map "Serum Mg=serum_mg" ...] [--streaming] [--force]
+    mgdecision assess INPUT [-o OUTPUT] [--sheet NAME] [--header-row N] [--map "Serum Mg=serum_mg" ...]
+                      [--streaming | --annotate] [--workers N] [--force]
 
 Exit codes:
   0  success (problems on rows are data, listed in the output, not a failure)
-  2  usage error (bad option, unknown --map field, no column could be mapped, output exists or equals the input)
-  3  input unreadable or refused (missing, damaged, zip bomb, XML protection unavailable)
-  4  output could not be written (nothing is left behind)
+  2  usage error (bad option, --map to a missing header or field, no column could be mapped, no header row,
+     output exists or equals the input, input is a folder)
+  3  input unreadable or refused (missing, damaged, encrypted, zip bomb, XML protection unavailable, too wide)
+  4  output could not be written, e.g. disk full (one line; nothing is left behind)
   130 interrupted (nothing is left behind)
 """
 
@@ -16,10 +18,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import mgdecision as mg
 
-from .io_safety import RefusedInput, resolve_output
+from .io_safety import OutputNotWritten, RefusedInput, resolve_output
 from .run import STREAMING_THRESHOLD_BYTES, RunOptions, RunResult, assess_file, report
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_WRITE", "main"]
@@ -28,16 +31,17 @@ EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_WRITE, EXIT_INTERRUPTED = 0, 2, 3, 4, 13
 
 EPILOG = """exit codes:
   0    success (problems on rows are data, listed in the output, not a failure)
-  2    usage error (bad option, unknown --map field, no column mapped, output exists or equals the input)
-  3    input unreadable or refused (missing, damaged, zip bomb, XML protection unavailable)
-  4    output could not be written (nothing is left behind)
+  2    usage error (bad option, --map to a missing header or field, no column mapped, no header row,
+       output exists or equals the input, input is a folder)
+  3    input unreadable or refused (missing, damaged, encrypted, zip bomb, XML protection unavailable, too wide)
+  4    output could not be written, e.g. disk full (one line; nothing is left behind)
   130  interrupted (nothing is left behind)
 
 The flags support and do not replace clinical judgement."""
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors exit 2 with the usage line
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2 with the usage line
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -66,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-o", "--output", type=Path,
                    help="output path (.xlsx, .csv or .parquet); default NAME.flagged.xlsx beside the input")
     a.add_argument("--sheet", help="patient sheet name (default: the first sheet)")
+    a.add_argument("--header-row", type=int, metavar="N",
+                   help="the sheet row (from 1) holding the column headers (default: found automatically)")
     a.add_argument("--map", action="append", default=[], metavar='"HEADER=field"',
                    help="map a column header (as written) to a field; repeatable")
     mode = a.add_mutually_exclusive_group()
@@ -76,12 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep the user's workbook and append the columns (default for ordinary sizes)")
     a.add_argument("--force", action="store_true", help="replace an existing output file")
     a.add_argument("--workers", type=int, metavar="N",
-                   help="streaming mode: processes assessing rows while the file is written (default: automatic)")
+                   help="processes assessing rows while this one reads and writes (default: none under 1 MB of "
+                        "input, else all cores but one); --engine dask: local cluster workers (default 2)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or mapping printout")
     a.add_argument("--engine", choices=("local", "dask"), default="local",
                    help="dask: CSV/Parquet in and out on a Dask cluster (local by default)")
     a.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: an existing scheduler address")
     sub.add_parser("app", help="start the clinician app (widgets); its options follow 'app'", add_help=False)
+    sub.add_parser("serve", help="start the CDS Hooks service (mgdecision[service]); its options follow 'serve'",
+                   add_help=False)
+    sub.add_parser("audit", help="export the CDS service's feedback audit: audit export [--db PATH] [-o FILE]",
+                   add_help=False)
     return parser
 
 
@@ -90,9 +101,12 @@ def _run_dask(args: argparse.Namespace, columns: dict[str, str]) -> RunResult:
 
     if not args.input.exists():
         raise RefusedInput(f"input not found: {args.input}")
+    if args.workers is not None and args.workers < 1:
+        raise mg.UsageError("--workers needs at least 1 with --engine dask")
     target = resolve_output(args.input, args.output or args.input.with_name(f"{args.input.stem}.flagged.csv"),
                             force=args.force, folder_ok=True)
-    tally = run_dask(args.input, target, columns, scheduler=args.scheduler)
+    tally = run_dask(args.input, target, columns, scheduler=args.scheduler, n_workers=args.workers or 2,
+                     force=args.force)
     return RunResult(target, "dask", tally, None)
 
 
@@ -105,11 +119,26 @@ def _app(rest: list[str]) -> int:
     return int(app_main(rest) or 0)
 
 
+def _quiet_write_errors() -> None:
+    """After a failed write, writers' half-closed files may fail again when freed: already reported once."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: object) -> None:
+        if not isinstance(getattr(unraisable, "exc_value", None), OSError):
+            previous(unraisable)  # type: ignore[arg-type]
+
+    sys.unraisablehook = hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["app"]:  # everything after "app" belongs to the app's own parser
         return _app(argv[1:])
+    if argv[:1] in (["serve"], ["audit"]):  # the CDS Hooks service and its feedback audit (mgdecision.service)
+        from mgdecision.service import cli as service_cli
+
+        return (service_cli.serve_main if argv[0] == "serve" else service_cli.audit_main)(argv[1:])
     args = build_parser().parse_args(argv)
     err = sys.stderr
     try:
@@ -120,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.scheduler:
                 raise mg.UsageError("--scheduler needs --engine dask")
             opts = RunOptions(args.input, args.output, args.sheet, columns, args.streaming, args.force, args.quiet,
-                              workers=args.workers)
+                              workers=args.workers, header_row=args.header_row)
             result = assess_file(opts, err=err)
     except mg.UsageError as exc:
         print(f"mgdecision: error: {exc}", file=err)
@@ -131,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mgdecision: interrupted; no output written", file=err)
         return EXIT_INTERRUPTED
+    except OutputNotWritten as exc:
+        print(f"mgdecision: could not write the output: {exc}; nothing was left behind", file=err)
+        _quiet_write_errors()
+        return EXIT_WRITE
     except OSError as exc:
         print(f"mgdecision: could not write the output: {exc.strerror or exc}", file=err)
         return EXIT_WRITE

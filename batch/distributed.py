@@ -1,12 +1,14 @@
 """``--engine dask``: the same :func:`mgdecision.assess_frame` on every partition of a CSV/Parquet input.
 
-A local cluster is started by default; ``scheduler`` connects to an existing one instead. Output is a
+CSV partitions are split at record ends, never inside a quoted line break. A local cluster
+(``--workers`` processes) is started by default; ``scheduler`` connects to an existing one instead. Output is a
 single CSV (OWASP-prefixed text) or a Parquet folder; counts per level are computed in the same pass.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -19,17 +21,70 @@ import mgdecision as mg
 
 from .engine import Tally
 from .flat import csv_safe_frame
+from .headers import check_map
 from .io_safety import RefusedInput, atomic_output
 
 __all__ = ["assess_partitions", "cluster", "run_dask"]
 
 
+def record_offsets(path: Path, blocksize: int) -> list[int]:
+    """Byte offsets at which to split a CSV into partitions: always at a record end, never inside a quoted field.
+
+    A line break inside quotes (an odd number of quote characters so far) is not a record end."""
+    offsets = [0]
+    position, odd, header_done = 0, False, False
+    with path.open("rb") as fh:
+        for line in fh:
+            position += len(line)
+            odd ^= line.count(b'"') % 2 == 1
+            if odd:
+                continue
+            if not header_done:
+                header_done = True
+                offsets[0] = position
+            elif position - offsets[-1] >= blocksize:
+                offsets.append(position)
+    if offsets[-1] != position:
+        offsets.append(position)
+    return offsets
+
+
+def _read_part(span: tuple[str, int, int, str]) -> Any:
+    import io
+
+    import pandas as pd
+
+    name, start, end, sep = span
+    with open(name, "rb") as fh:
+        header = fh.readline()
+        fh.seek(start)
+        body = fh.read(end - start)
+    return pd.read_csv(io.BytesIO(header + body), dtype=object, keep_default_na=False, sep=sep,
+                       encoding_errors="replace")
+
+
+def _blocksize(value: str | int) -> int:
+    if isinstance(value, int):
+        return value
+    from dask.utils import parse_bytes
+
+    return int(parse_bytes(value))
+
+
 def read_frame(path: Path, blocksize: str | int = "16MB") -> Any:
+    """A Dask frame of ``path``: CSV partitions split at record ends (quoted line breaks kept), or Parquet."""
     import dask.dataframe as dd
+
+    from .source import sniff_delimiter
 
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return dd.read_csv(str(path), dtype=object, keep_default_na=False, blocksize=blocksize)
+        sep = sniff_delimiter(path)
+        offsets = record_offsets(path, _blocksize(blocksize))
+        spans = [(str(path), a, b, sep) for a, b in itertools.pairwise(offsets)]
+        if not spans:  # a header and no rows
+            spans = [(str(path), offsets[0], offsets[0], sep)]
+        return dd.from_map(_read_part, spans)
     if suffix == ".parquet" or path.is_dir():
         return dd.read_parquet(str(path))
     raise mg.UsageError("--engine dask reads .csv or .parquet")
@@ -71,10 +126,10 @@ def cluster(scheduler: str | None, *, n_workers: int = 2, processes: bool = True
 
 
 @contextlib.contextmanager
-def _staged(target: Path) -> Iterator[Path]:
+def _staged(target: Path, force: bool = True) -> Iterator[Path]:
     """A CSV file (atomic rename) or a Parquet folder built beside ``target`` and moved into place at the end."""
     if target.suffix.lower() == ".csv":
-        with atomic_output(target) as tmp:
+        with atomic_output(target, force=force) as tmp:
             yield tmp
         return
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
@@ -90,7 +145,7 @@ def _staged(target: Path) -> Iterator[Path]:
 
 
 def run_dask(source: Path, target: Path, columns: Mapping[str, str] | None, *, scheduler: str | None = None,
-             processes: bool = True, blocksize: str | int = "16MB") -> Tally:
+             processes: bool = True, blocksize: str | int = "16MB", n_workers: int = 2, force: bool = True) -> Tally:
     """Flag ``source`` into ``target`` (.csv or .parquet) on a cluster; return the counts."""
     import dask
 
@@ -102,13 +157,14 @@ def run_dask(source: Path, target: Path, columns: Mapping[str, str] | None, *, s
         raise
     except Exception as exc:
         raise RefusedInput(f"{source.name} could not be read ({type(exc).__name__}: {exc})") from exc
+    check_map(columns or {}, [str(c) for c in ddf.columns])
     if not mg.map_headers(list(ddf.columns), columns).fields:
         raise mg.UsageError("no column could be mapped to a patient field; headers were: " + ", ".join(ddf.columns))
     flagged = assess_partitions(ddf, columns)
-    with cluster(scheduler, processes=processes), _staged(target) as tmp:
+    with cluster(scheduler, processes=processes, n_workers=n_workers), _staged(target, force) as tmp:
         if target.suffix.lower() == ".csv":
             write = flagged.map_partitions(csv_safe_frame, meta=flagged._meta).to_csv(
-                str(tmp), single_file=True, index=False, compute=False)
+                str(tmp), single_file=True, index=False, compute=False, lineterminator="\r\n")
         else:
             write = flagged.to_parquet(str(tmp), write_index=False, compute=False)
         counts = [flagged[c].value_counts() for c in ("mg_risk", "mg_contraindication", "mg_dose_status")]

@@ -1,7 +1,11 @@
-"""Run every row of a :class:`~mgdecision.batch.source.Table` through the core, chunk by chunk.
+"""Run every row of a :class:`~mgdecision.batch.source.Table` through the core's column engine, chunk by chunk.
 
-Yields :class:`Flagged` rows in input order (none skipped) and keeps a :class:`Tally` for the summary.
-All clinical logic is the core's (:func:`mgdecision.frame.iter_assessments`).
+Each chunk is one :func:`mgdecision.assess_frame` call (the column engine). The problem lines of the
+"Input problems" sheet come from :func:`mgdecision.failure_cases`, run on one row per distinct
+``mg_input_problems`` text (the lines of a row follow from that text and the row's own ids), and the
+interaction counts of the summary from one :func:`~mgdecision.frame.iter_assessments` row per distinct
+``mg_interactions`` text. No clinical rule lives here. Rows come back in input order, none skipped;
+empty rows are not patients (no flags, not counted) but keep their place.
 """
 
 from __future__ import annotations
@@ -16,18 +20,20 @@ from itertools import islice
 from typing import Any
 
 import mgdecision as mg
-from mgdecision.frame import iter_assessments, paused_gc
+from mgdecision.frame import iter_assessments
 
+from .headers import ExtraProblems
 from .source import Table, column_letter
 
-__all__ = ["CHUNK_ROWS", "KEY_FIELDS", "Flagged", "ProblemLine", "Tally", "default_workers", "flag_rows",
-           "header_map", "worker_pool"]
+__all__ = ["CHUNK_ROWS", "KEY_FIELDS", "MAX_CELL_CHARS", "Flagged", "ProblemLine", "Tally", "default_workers",
+           "flag_rows", "worker_pool"]
 
-CHUNK_ROWS = 5_000
+CHUNK_ROWS = 20_000
 PARALLEL_MIN_BYTES = 1_000_000  # smaller inputs: worker processes cost more than they save
-_RISK, _CONTRA, _DOSE, _PROBLEMS = (mg.COLUMNS.index(c) for c in
-                                    ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_input_problems"))
+MAX_CELL_CHARS = 32_767  # the most characters one spreadsheet cell holds
+CUT_CODE = "text_cut"  # batch-level reason code: a text longer than a cell holds
 KEY_FIELDS = {"serum_mg": "serum magnesium", "egfr": "eGFR", "medications": "medications", "diagnoses": "diagnoses"}
+_LEVELS = ("mg_risk", "mg_contraindication", "mg_dose_status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,7 @@ class ProblemLine:
 class Flagged:
     index: int  # 0-based data row
     values: list[Any]  # the input row
-    output: list[Any]  # the output columns, in mg.COLUMNS order
+    output: list[Any] | None  # the output columns, in mg.COLUMNS order; None for an empty row (not a patient)
     problems: list[ProblemLine]
 
 
@@ -64,17 +70,14 @@ class Tally:
     unrecognized: Counter[str] = field(default_factory=Counter)
     problem_codes: Counter[str] = field(default_factory=Counter)
     rows_with_problems: int = 0
+    empty_rows: int = 0
 
-    def add(self, out: list[Any], problems: list[ProblemLine], interactions: list[str], terms: list[str]) -> None:
-        """Count one flagged row (``out`` in :data:`mgdecision.COLUMNS` order)."""
-        self.rows += 1
-        self.risk[out[_RISK]] += 1
-        self.contraindication[out[_CONTRA]] += 1
-        self.dose_status[out[_DOSE]] += 1
-        self.rows_with_problems += bool(out[_PROBLEMS])
-        self.interactions.update(interactions)
-        self.unrecognized.update(terms)
-        self.problem_codes.update(p.reason_code for p in problems)
+    def merge(self, other: Tally) -> None:
+        self.rows += other.rows
+        self.rows_with_problems += other.rows_with_problems
+        self.empty_rows += other.empty_rows
+        for name in ("risk", "contraindication", "dose_status", "interactions", "unrecognized", "problem_codes"):
+            getattr(self, name).update(getattr(other, name))
 
     def levels(self) -> list[tuple[str, Counter[str], list[str]]]:
         """(title, counts, every level in order) for each flag column."""
@@ -88,53 +91,152 @@ class Tally:
                          for title, counts, order in self.levels())
 
 
-def header_map(table: Table, overrides: Mapping[str, str] | None) -> mg.HeaderMap:
-    """Map the table's headers (``--map`` first); refuse when nothing maps."""
-    hmap = mg.map_headers(table.names, overrides)
-    if not hmap.fields:
-        raise mg.UsageError("no column could be mapped to a patient field; headers were: "
-                            + ", ".join(table.names) + '. Use --map "Header=field".')
-    return hmap
-
-
 def missing_key_fields(hmap: mg.HeaderMap) -> list[str]:
     return [label for name, label in KEY_FIELDS.items() if name not in hmap.fields]
 
 
-Chunk = list[tuple[list[Any], list[ProblemLine], list[str], list[str]]]  # output, problems, interactions, terms
+@dataclass
+class ChunkResult:
+    """One assessed chunk: output rows (None for empty rows), problem lines by row offset, counts."""
+
+    outputs: list[list[Any] | None]
+    problems: dict[int, list[ProblemLine]]
+    tally: Tally
+    cut: list[int] = field(default_factory=list)  # row offsets whose input texts were cut to fit a cell
 
 
-def _flag_chunk(chunk: list[list[Any]], start: int, columns: list[str], hmap: mg.HeaderMap,
-                formula_problems: Mapping[int, list[mg.Problem]], header_row: int, first_col: int,
-                as_of: date | None) -> Chunk:
-    """Assess one chunk (in this process or a worker); plain picklable results, in row order."""
+@dataclass(frozen=True)
+class Context:
+    """What every chunk needs (picklable, sent to worker processes)."""
+
+    names: tuple[str, ...]
+    columns: Mapping[str, str]  # --map overrides
+    hmap: mg.HeaderMap
+    extra: ExtraProblems
+    header_row: int
+    first_col: int
+    as_of: date | None
+
+
+def _cut(text: str, where: str) -> str:
+    note = f" [cut: {len(text):,} characters; the full text is on the Input problems sheet, {where}]"
+    return text[:MAX_CELL_CHARS - len(note)] + note
+
+
+def _cut_lines(text: str, row: int, cell: str, pid: str, column: str) -> list[ProblemLine]:
+    size = MAX_CELL_CHARS - 100
+    parts = [text[k:k + size] for k in range(0, len(text), size)]
+    return [ProblemLine(row, cell, pid, column, column, part, CUT_CODE,
+                        f"{column} was longer than a cell holds ({len(text):,} characters); "
+                        f"full text, part {k} of {len(parts)}") for k, part in enumerate(parts, start=1)]
+
+
+def _nan_to_none(values: list[Any]) -> list[Any]:
+    return [None if v != v else v for v in values]  # NaN != NaN
+
+
+def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
+    """Assess one chunk (in this process or a worker) with the column engine; plain picklable results."""
     import pandas as pd
 
-    df = pd.DataFrame(chunk, columns=columns, dtype=object)
-    at = {c: j for j, c in enumerate(columns)}
-    results: Chunk = []
-    with paused_gc():
-        _collect(results, df, start, hmap, formula_problems, header_row, first_col, at, as_of)
-    return results
+    n = len(chunk)
+    tally = Tally()
+    empty = [all(v is None for v in row) for row in chunk]
+    keep = [k for k in range(n) if not empty[k]]
+    tally.empty_rows = n - len(keep)
+    outputs: list[list[Any] | None] = [None] * n
+    problems: dict[int, list[ProblemLine]] = {}
+    cut: list[int] = []
+    if not keep:
+        return ChunkResult(outputs, problems, tally)
+    df = pd.DataFrame([chunk[k] for k in keep], columns=list(ctx.names), dtype=object)
+    out = mg.assess_frame(df, columns=ctx.columns or None, as_of=ctx.as_of)
+    cols = {c: out[c].tolist() for c in mg.COLUMNS}
+    for c in ("mg_dose_min_mg", "mg_dose_max_mg"):
+        cols[c] = _nan_to_none(cols[c])
+    texts = cols["mg_input_problems"]
+    at = {c: j for j, c in enumerate(ctx.names)}
+    pid_col = ctx.hmap.fields.get("patient_id")
+    pids = [("" if v is None else str(v)) for v in df[pid_col].tolist()] if pid_col is not None else [""] * len(keep)
+    # columns whose value is on a problem line but not in the row's problem text: near misses, second columns
+    near_cols = [c for c in [*ctx.hmap.near_misses, *(col for col, _ in ctx.hmap.duplicates)] if c in df.columns]
+    near_vals = list(zip(*[df[c].tolist() for c in near_cols], strict=True)) if near_cols else [()] * len(keep)
 
+    # problem lines: failure_cases on one row per distinct (problems text, values of those columns)
+    first: dict[tuple[Any, ...], int] = {}
+    for j, text in enumerate(texts):
+        if text:
+            first.setdefault((text, near_vals[j]), j)
+    by_key: dict[tuple[Any, ...], list[tuple[str, str, str, str, str]]] = {key: [] for key in first}
+    if first:
+        reps = list(first.values())
+        fc = mg.failure_cases(df.iloc[reps].reset_index(drop=True), columns=ctx.columns or None, as_of=ctx.as_of)
+        keys = list(first)
+        for pos, column, fld, value, code, message in zip(fc["row"], fc["column"], fc["field"], fc["value"],
+                                                          fc["reason_code"], fc["message"], strict=True):
+            by_key[keys[pos]].append((str(column), str(fld), "" if value is None else str(value), str(code),
+                                      str(message)))
+    # interaction counts: one row per distinct interactions text
+    inter_first: dict[str, int] = {}
+    for j, text in enumerate(cols["mg_interactions"]):
+        if text:
+            inter_first.setdefault(text, j)
+    labels: dict[str, list[str]] = {}
+    if inter_first:
+        reps_df = df.iloc[list(inter_first.values())].reset_index(drop=True)
+        for text, a in zip(inter_first, iter_assessments(reps_df, header_map=ctx.hmap, as_of=ctx.as_of),
+                           strict=True):
+            labels[text] = [f"{i.drug.split(' (')[0]} ({i.severity})" for i in a.interactions]
 
-def _collect(results: Chunk, df: Any, start: int, hmap: mg.HeaderMap, formula_problems: Mapping[int, list[mg.Problem]],
-             header_row: int, first_col: int, at: Mapping[str, int], as_of: date | None) -> None:
-    for index, a in enumerate(iter_assessments(df, header_map=hmap, as_of=as_of), start=start):
-        out = a.row()
-        problems = [*a.problems, *formula_problems.get(index, ())]
-        if index in formula_problems:
-            out["mg_input_problems"] = "; ".join(str(p) for p in problems)
-        pid = "" if a.patient_id is None else str(a.patient_id)
-        lines = []
-        for p in problems:
-            column = str(hmap.fields.get(p.field, p.field))
-            cell = f"{column_letter(first_col + at[column])}{header_row + 1 + index}" if column in at else ""
-            lines.append(ProblemLine(header_row + 1 + index, cell, pid, column, p.field, p.value, str(p.code),
-                                     p.message))
-        results.append(([out[c] for c in mg.COLUMNS], lines,
-                        [f"{i.drug.split(' (')[0]} ({i.severity})" for i in a.interactions],
-                        [t.lower() for t in a.unrecognized]))
+    header_row, first_col = ctx.header_row, ctx.first_col
+    rows_out = list(zip(*[cols[c] for c in mg.COLUMNS], strict=True))
+    text_at = [k for k, c in enumerate(mg.COLUMNS) if c not in ("mg_dose_min_mg", "mg_dose_max_mg")]
+    problems_at = mg.COLUMNS.index("mg_input_problems")
+    for j, k in enumerate(keep):
+        index = start + k
+        row = header_row + 1 + index
+        output = list(rows_out[j])
+        lines: list[ProblemLine] = []
+        text = texts[j]
+        if text:
+            for column, fld, value, code, message in by_key[text, near_vals[j]]:
+                cell = f"{column_letter(first_col + at[column])}{row}" if column in at else ""
+                lines.append(ProblemLine(row, cell, pids[j], column, fld, value, code, message))
+        extra = ctx.extra.for_row(index, chunk[k])
+        if extra:
+            for column, fld, value, code, message in extra:
+                cell = f"{column_letter(first_col + at[column])}{row}" if column in at else ""
+                lines.append(ProblemLine(row, cell, pids[j], column, fld, value, code, message))
+            joined = "; ".join(f"{fld}: {message}" for _, fld, _, _, message in extra)
+            output[problems_at] = f"{output[problems_at]}; {joined}" if output[problems_at] else joined
+        for q, value in enumerate(chunk[k]):
+            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                cell = f"{column_letter(first_col + q)}{row}"
+                chunk[k][q] = _cut(value, f"row {row}")
+                cut.append(k)
+                lines.extend(_cut_lines(value, row, cell, pids[j], ctx.names[q]))
+                note = f"{ctx.names[q]}: cell {cell} was cut to fit a cell; full text on the Input problems sheet"
+                output[problems_at] = f"{output[problems_at]}; {note}" if output[problems_at] else note
+        for q in text_at:
+            value = output[q]
+            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                name = mg.COLUMNS[q]
+                output[q] = _cut(value, f"row {row}")
+                lines.extend(_cut_lines(value, row, "", pids[j], name))
+        outputs[k] = output
+        if lines:
+            problems[k] = lines
+            tally.problem_codes.update(line.reason_code for line in lines)
+            tally.unrecognized.update(line.value.lower() for line in lines
+                                      if line.reason_code == mg.ProblemCode.UNRECOGNIZED)
+        if output[problems_at]:
+            tally.rows_with_problems += 1
+        if cols["mg_interactions"][j]:
+            tally.interactions.update(labels[cols["mg_interactions"][j]])
+    tally.rows = len(keep)
+    for name, counter in zip(_LEVELS, (tally.risk, tally.contraindication, tally.dose_status), strict=True):
+        counter.update(cols[name])
+    return ChunkResult(outputs, problems, tally, cut)
 
 
 def _ready() -> bool:
@@ -167,29 +269,45 @@ def default_workers(input_bytes: int) -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def flag_rows(table: Table, hmap: mg.HeaderMap, tally: Tally, *, as_of: date | None = None,
-              chunk_rows: int | None = None, pool: Any = None, in_flight: int = 2) -> Iterator[Flagged]:
+def flag_rows(table: Table, ctx: Context, tally: Tally, *, chunk_rows: int | None = None, pool: Any = None,
+              in_flight: int = 2) -> Iterator[Flagged]:
     """Assess the table in chunks; yield one :class:`Flagged` per row, in input order.
 
     With a ``pool`` (:func:`worker_pool`) the chunks are assessed in worker processes while this process
     reads and writes; at most ``in_flight`` chunks (workers + 1) are pending, so memory stays bounded.
     """
     chunk_rows = chunk_rows or CHUNK_ROWS
-    args = (list(table.names), hmap, table.formula_problems, table.header_row, table.first_col, as_of)
     pending: deque[tuple[int, list[list[Any]], Any]] = deque()
     ahead = in_flight - 1 if pool is not None else 0
     start = 0
     while True:
         chunk = list(islice(table.rows, chunk_rows))
         if chunk:
-            result = pool.submit(_flag_chunk, chunk, start, *args) if pool else _flag_chunk(chunk, start, *args)
+            result = pool.submit(flag_chunk, chunk, start, ctx) if pool else flag_chunk(chunk, start, ctx)
             pending.append((start, chunk, result))
             start += len(chunk)
         if pending and (not chunk or len(pending) > ahead):
             first, rows, result = pending.popleft()
-            done = result.result() if pool else result
-            for k, (row, (out, lines, interactions, terms)) in enumerate(zip(rows, done, strict=True)):
-                tally.add(out, lines, interactions, terms)
-                yield Flagged(first + k, row, out, lines)
+            done: ChunkResult = result.result() if pool else result
+            tally.merge(done.tally)
+            if pool is not None and done.cut:  # texts cut in the worker: cut this process's copy alike
+                _recut(rows, done.cut, first, table)
+            for k, row in enumerate(rows):
+                yield Flagged(first + k, row, done.outputs[k], done.problems.get(k, []))
         elif not chunk:
             return
+
+
+def _recut(rows: list[list[Any]], offsets: list[int], start: int, table: Table) -> None:
+    """Cut input texts longer than a cell, as the worker did (its copy of the chunk is not sent back)."""
+    for k in set(offsets):
+        row = rows[k]
+        for q, value in enumerate(row):
+            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                row[q] = _cut(value, f"row {table.header_row + 1 + start + k}")
+
+
+def context(table: Table, hmap: mg.HeaderMap, columns: Mapping[str, str], extra: ExtraProblems,
+            as_of: date | None) -> Context:
+    return Context(tuple(table.names), dict(columns), hmap, extra, table.header_row, table.first_col, as_of)
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_COMPRESSION_RATIO",
     "MAX_MEMBERS",
     "MAX_UNCOMPRESSED_BYTES",
+    "OutputNotWritten",
     "RefusedInput",
     "atomic_output",
     "check_archive",
@@ -45,6 +47,22 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 class RefusedInput(Exception):
     """The input cannot be read safely (or at all); the CLI exits with code 3."""
+
+
+class OutputNotWritten(Exception):
+    """The output could not be written (disk full, no permission, ...); nothing was left behind. Exit 4."""
+
+
+OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")  # an encrypted .xlsx is an OLE compound file, not a zip
+
+
+def _not_a_zip(path: Path, exc: Exception) -> RefusedInput:
+    with contextlib.suppress(OSError), path.open("rb") as fh:
+        if fh.read(8) == OLE_MAGIC and path.suffix.lower() in (".xlsx", ".xlsm"):
+            return RefusedInput(f"{path.name} is password protected (encrypted); save an unprotected copy "
+                                "(in Excel: File > Info > Protect Workbook > Encrypt with Password, clear it) "
+                                "and run on that copy")
+    return RefusedInput(f"{path.name} is not a readable workbook ({exc})")
 
 
 def require_defusedxml() -> None:
@@ -71,7 +89,7 @@ def check_archive(path: Path, *, max_bytes: int | None = None, max_ratio: float 
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise RefusedInput(f"{path.name} is not a readable workbook ({exc})") from exc
+        raise _not_a_zip(path, exc) from exc
     if len(infos) > max_members:
         raise RefusedInput(f"refused {path.name}: {len(infos)} archive members (limit {max_members}); "
                            "possible zip bomb")
@@ -103,20 +121,53 @@ def resolve_output(source: Path, output: Path | None, *, force: bool, suffix: st
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path in ``path``'s folder; on success rename it to ``path``, on failure delete it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+def atomic_output(path: Path, *, force: bool = True) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder; on success move it to ``path``, on failure delete it.
+
+    Without ``force`` an output that appeared meanwhile (another run) is never replaced: the final move is a
+    hard link, which fails when the name exists. Write errors become :class:`OutputNotWritten`."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise OutputNotWritten(f"{path.parent}: {exc.strerror or exc}") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except Exception as exc:
+            cause = _os_error(exc)
+            if cause is None:
+                raise
+            raise OutputNotWritten(cause.strerror or str(cause)) from None
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # an ordinary file for the user's folder, not mkstemp's 0600
-        os.replace(tmp_path, path)
+        try:
+            os.chmod(tmp_path, 0o666 & ~umask)  # an ordinary file for the user's folder, not mkstemp's 0600
+            if force:
+                os.replace(tmp_path, path)
+            else:
+                os.link(tmp_path, path)
+        except FileExistsError as exc:
+            raise UsageError(f"{path} was created by someone else while this run worked; it was not replaced "
+                             "(use --force to replace it)") from exc
+        except OSError as exc:
+            raise OutputNotWritten(exc.strerror or str(exc)) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind a writer's own exception (XlsxWriter wraps them), if any."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        if isinstance(current, OSError):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
 
 
 def looks_like_formula(value: Any) -> bool:
@@ -124,6 +175,14 @@ def looks_like_formula(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
 
 
+_AFTER_BREAK = re.compile(r"([\r\n])(?=[=+\-@\t\0])")
+
+
 def csv_safe(value: Any) -> Any:
-    """OWASP: prefix ``'`` to text starting with = + - @ tab CR or NUL; other values unchanged."""
+    """OWASP: prefix ``'`` to text starting with = + - @ tab CR or NUL, and to every line that does after a
+    line break inside the text (a reader that splits records there must not see a formula); others unchanged."""
+    if not isinstance(value, str):
+        return value
+    if "\r" in value or "\n" in value:
+        value = _AFTER_BREAK.sub(r"\1'", value)
     return "'" + value if looks_like_formula(value) else value

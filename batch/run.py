@@ -15,13 +15,17 @@ from typing import TextIO
 
 import mgdecision as mg
 
-from .engine import Flagged, Tally, default_workers, flag_rows, header_map, missing_key_fields, worker_pool
+from .engine import Flagged, Tally, context, default_workers, flag_rows, missing_key_fields, worker_pool
+from .headers import check_map, describe, extra_problems, shown_header
 from .io_safety import RefusedInput, atomic_output, resolve_output
 from .sheets import SheetContent, sources_sheet, summary_sheet
 from .source import CALAMINE_SUFFIXES, EXCEL_SUFFIXES, FLAT_SUFFIXES, Table, open_flat, open_openpyxl, open_streaming
 from .streaming import MAX_ROWS
 
-__all__ = ["STREAMING_THRESHOLD_BYTES", "RunOptions", "RunResult", "assess_file"]
+MAX_COLUMNS = 16_384  # columns in one worksheet (A to XFD)
+REVIEW_COLUMNS = 2  # clinician review columns written beside the output columns (Review, Review reason)
+
+__all__ = ["MAX_COLUMNS", "STREAMING_THRESHOLD_BYTES", "RunOptions", "RunResult", "assess_file", "header_map"]
 
 #: Above this input size (about 20,000 rows of a typical clinic sheet) streaming mode is used automatically.
 STREAMING_THRESHOLD_BYTES = 1_000_000
@@ -38,7 +42,8 @@ class RunOptions:
     force: bool = False
     quiet: bool = False
     as_of: date | None = None
-    workers: int | None = None  # assessment processes in streaming mode; None: automatic
+    workers: int | None = None  # assessment processes; None: automatic (none under 1 MB of input)
+    header_row: int | None = None  # 1-based; None: found automatically
 
 
 @dataclass
@@ -75,16 +80,43 @@ def choose_mode(opts: RunOptions) -> str:
 def _open(opts: RunOptions, mode: str) -> Table:
     suffix = opts.source.suffix.lower()
     if suffix in FLAT_SUFFIXES:
-        return open_flat(opts.source)
+        return open_flat(opts.source, opts.header_row)
     if suffix in EXCEL_SUFFIXES and mode == "annotate":
-        return open_openpyxl(opts.source, opts.sheet)
+        return open_openpyxl(opts.source, opts.sheet, opts.header_row)
     if suffix in EXCEL_SUFFIXES or suffix in CALAMINE_SUFFIXES:
-        return open_streaming(opts.source, opts.sheet)
+        return open_streaming(opts.source, opts.sheet, opts.header_row)
     raise mg.UsageError(f"unsupported input type {suffix!r}; use .xlsx, .xlsm, .xls, .ods, .csv or .parquet")
+
+
+def header_map(table: Table, columns: Mapping[str, str]) -> mg.HeaderMap:
+    """Map the table's headers (``--map`` first, each naming a real header); refuse when nothing maps."""
+    check_map(columns, table.names)
+    hmap = mg.map_headers(table.names, columns or None)
+    if not hmap.fields:
+        shown = ", ".join(shown_header(v, table.first_col + j) for j, v in enumerate(table.raw_header or table.names))
+        raise mg.UsageError(f"no column could be mapped to a patient field; headers were: {shown}. "
+                            'Use --map "Header=field", or --header-row N if the headers are on another row.')
+    return hmap
+
+
+def check_width(table: Table, mode: str) -> None:
+    """Refuse a sheet so wide that the output columns would not fit (the last column is XFD)."""
+    if mode == "flat":
+        return
+    used = table.first_col + len(table.names)
+    if mode == "annotate" and table.workbook is not None:
+        used = max(used, table.workbook[table.sheet].max_column)
+    if used + len(mg.COLUMNS) + REVIEW_COLUMNS > MAX_COLUMNS:
+        raise RefusedInput(f"the sheet uses {used:,} columns; the {len(mg.COLUMNS) + REVIEW_COLUMNS} output columns "
+                           f"do not fit beside them (a sheet has {MAX_COLUMNS:,}). Write CSV or Parquet "
+                           "(-o NAME.csv), or remove unused columns")
 
 
 def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
     """Flag every row of ``opts.source`` into a new file; the input is only read."""
+    if opts.source.is_dir():
+        raise mg.UsageError(f"{opts.source} is a folder; give one workbook or CSV file (e.g. {opts.source}/clinic.xlsx)"
+                            "; --engine dask reads a Parquet folder")
     if not opts.source.is_file():
         raise RefusedInput(f"input not found: {opts.source}")
     requested = opts.output.suffix.lower() if opts.output else ".xlsx"
@@ -94,15 +126,15 @@ def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
     mode = choose_mode(opts)
     if requested != ".xlsx":
         mode = "flat"
-    if mode == "annotate":
-        workers = 0
-    else:
-        workers = opts.workers if opts.workers is not None else default_workers(opts.source.stat().st_size)
+    workers = opts.workers if opts.workers is not None else default_workers(opts.source.stat().st_size)
     with worker_pool(workers) as pool:
         table = _open(opts, mode)
+        check_width(table, mode)
         hmap = header_map(table, opts.columns)
+        table.id_column = hmap.fields.get("patient_id")
         if not opts.quiet:
-            print(f"Sheet {table.sheet!r}: {table.n_rows} rows; column mapping:\n{hmap.describe()}", file=err)
+            print(f"Sheet {table.sheet!r}: header on row {table.header_row}, {table.n_rows} rows; column mapping:\n"
+                  f"{describe(hmap, table.raw_header, table.names)}", file=err)
         for col, probable in hmap.near_misses.items():
             print(f"warning: column {col!s} is not used; did you mean {probable}? (use --map)", file=err)
         missing = missing_key_fields(hmap)
@@ -112,17 +144,25 @@ def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
         if mode != "flat" and table.header_row + table.n_rows > MAX_ROWS:
             raise mg.UsageError(f"{table.n_rows:,} rows do not fit in one worksheet; write CSV or Parquet "
                                 "(-o NAME.csv)")
+        if mode == "annotate":  # the kept workbook is made inert before anything is written into it
+            from .neutralise import neutralise
+
+            warning = neutralise(table.workbook, table.formula_cells).warning()
+            if warning:
+                print(warning, file=err)
+        extra = extra_problems(table.names, table.formula_problems, table.merged)
+        ctx = context(table, hmap, opts.columns, extra, opts.as_of)
         tally = Tally()
         count = [0]
-        flagged = flag_rows(table, hmap, tally, as_of=opts.as_of, pool=pool, in_flight=workers + 1)
+        flagged = flag_rows(table, ctx, tally, pool=pool, in_flight=workers + 1)
         rows = _counting(_progress(flagged, table.n_rows, opts.quiet, err), count)
 
-        def extra() -> list[SheetContent]:
+        def sheets() -> list[SheetContent]:
             return [summary_sheet(tally), sources_sheet(input_name=opts.source.name, sheet=table.sheet, mode=mode,
                                                         hmap=hmap)]
 
-        with atomic_output(target) as tmp:
-            _write(mode, table, rows, extra, tmp, requested)
+        with atomic_output(target, force=opts.force) as tmp:
+            _write(mode, table, rows, sheets, tmp, requested)
     return RunResult(target, mode, tally, count[0])
 
 
@@ -146,9 +186,8 @@ def report(result: RunResult, out: TextIO) -> None:
     """The closing printout: counts per level and where the output is."""
     t = result.tally
     listed = f" ({result.problems} problems)" if result.problems is not None else ""
-    print(f"Flagged {t.rows} rows ({result.mode} mode); {t.rows_with_problems} rows with input problems{listed}.",
-          file=out)
+    empty = f"; {t.empty_rows} empty rows left as they are (not patients)" if t.empty_rows else ""
+    print(f"Flagged {t.rows} rows ({result.mode} mode); {t.rows_with_problems} rows with input problems{listed}"
+          f"{empty}.", file=out)
     print(t.lines(), file=out)
     print(f"Output: {result.output}", file=out)
-
-

@@ -21,6 +21,9 @@ __all__ = [
     "LEVEL_FILLS",
     "OUTPUT_WIDTHS",
     "PROBLEM_HEADERS",
+    "REVIEW_CHOICES",
+    "REVIEW_HEADERS",
+    "REVIEW_REASONS",
     "WRAP_COLUMNS",
     "Block",
     "ChartSpec",
@@ -31,24 +34,23 @@ __all__ = [
     "summary_sheet",
 ]
 
-# Okabe-Ito colour-blind-safe hues; the level word is always written in the cell too. Levels that need
-# action get the full colour, benign and neutral ones a light tint of the same hue so warnings stand out.
-VERMILLION, ORANGE, YELLOW, PURPLE = "D55E00", "E69F00", "F0E442", "CC79A7"
-GREEN, SKY = "B3E2D5", "CCE8F8"  # tints of Okabe-Ito bluish green 009E73 and sky blue 56B4E9
-LEVEL_FILLS: dict[str, str] = {
-    "HIGH": VERMILLION, "MODERATE": YELLOW, "LOW": GREEN, "UNKNOWN": SKY,
-    "CONTRAINDICATED": VERMILLION, "CAUTION": ORANGE, "NONE_FOUND": GREEN,
-    "DO_NOT_SUPPLEMENT": VERMILLION, "REFER": PURPLE, "PRESCRIBER_ONLY": ORANGE, "RECOMMENDED": GREEN,
-    "NOT_INDICATED": SKY,
-}
+# The one palette of every front-end (mgdecision.palette), as openpyxl/XlsxWriter hex without "#"; every level
+# has black text on its fill, and the level word is always written in the cell too.
+LEVEL_FILLS: dict[str, str] = {level: swatch.fill.lstrip("#") for level, swatch in mg.palette.LEVELS.items()}
 LEVEL_COLUMNS = ("mg_risk", "mg_contraindication", "mg_dose_status")
-HEADER_FILL = "0072B2"  # Okabe-Ito blue, white bold text
+HEADER_FILL = mg.palette.HEADER.fill.lstrip("#")  # white bold text
 OUTPUT_WIDTHS = {"mg_risk": 12, "mg_contraindication": 21, "mg_dose_status": 21, "mg_dose_min_mg": 16,
                  "mg_dose_max_mg": 16, "mg_dose": 40, "mg_interactions": 45, "mg_form": 40, "mg_reasons": 90,
                  "mg_input_problems": 40}
 WRAP_COLUMNS = ("mg_dose", "mg_interactions", "mg_form", "mg_reasons", "mg_input_problems")  # long text, wrapped
-LINE_HEIGHT, MAX_LINES, CHARS_PER_WIDTH = 15.0, 3, 1.15
+LINE_HEIGHT, MAX_LINES, CHARS_PER_WIDTH = 15.0, 27, 1.15  # 27 lines: 405 pt, near the 409 pt a row can be
 _WRAP_AT = [(mg.COLUMNS.index(n), OUTPUT_WIDTHS[n] * CHARS_PER_WIDTH) for n in WRAP_COLUMNS]
+#: Clinician review columns beside the flags: a re-run in annotate mode never writes into them.
+REVIEW_HEADERS = ("Review", "Review reason")
+REVIEW_CHOICES = ("accepted", "overridden")
+REVIEW_REASONS = ("clinical judgement", "patient preference", "newer lab result", "dose adjusted",
+                  "interaction managed", "not applicable to this patient", "other (see notes)")
+REVIEW_WIDTHS = (14, 30)
 PROBLEM_HEADERS = ("Row", "Cell", "Patient ID", "Column", "Field", "Value", "Reason code", "Message")
 PROBLEM_WIDTHS = (7, 8, 14, 22, 20, 28, 20, 80)
 TOP_N = 15
@@ -61,13 +63,26 @@ def input_width(name: str, sample: Sequence[Any]) -> float:
 
 
 def row_height(output: Sequence[Any]) -> float | None:
-    """Height for a row whose wrapped output text needs several lines (viewers do not always fit rows)."""
+    """Height for a row whose wrapped output text needs several lines, so the full reasons can be read
+    (viewers do not always fit rows); at most :data:`MAX_LINES` lines."""
     lines = 1
     for k, chars in _WRAP_AT:
         text = output[k]
-        if text and len(text) > chars:
+        if not text:
+            continue
+        if "\n" in text:
+            width = int(chars)
+            lines = max(lines, sum(-(-len(part) // width) or 1 for part in text.split("\n")))
+        elif len(text) > chars:
             lines = max(lines, -(-len(text) // int(chars)))
     return None if lines == 1 else LINE_HEIGHT * min(lines, MAX_LINES)
+
+
+def review_list(choices: Sequence[str]) -> str:
+    """A data-validation list formula (a literal list, under Excel's 255 characters)."""
+    text = '"' + ",".join(choices) + '"'
+    assert len(text) <= 255
+    return text
 
 
 def problem_row(p: ProblemLine) -> list[Any]:

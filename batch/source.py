@@ -1,7 +1,8 @@
 """Read the patient table of a workbook (or CSV/Parquet): header row, column names, data rows.
 
-The header is the first non-empty row; every row below it up to the last non-empty one is a patient
-row (none skipped, none reordered). Formula cells are never evaluated: their saved (cached) value is
+The header row is found by :func:`~mgdecision.batch.headers.find_header_row` (or given); every row below
+it up to the last non-empty one is kept in place (none skipped, none reordered; empty rows are not
+patients). Formula cells are never evaluated: their saved (cached) value is
 used, and a formula without a saved value is reported as a problem on its row.
 """
 
@@ -13,19 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mgdecision import Problem, ProblemCode, UsageError
+from mgdecision import ProblemCode, UsageError
 
+from .headers import SCAN_ROWS, Line, find_header_row
 from .io_safety import RefusedInput, check_archive, require_defusedxml
 
 __all__ = ["CALAMINE_SUFFIXES", "EXCEL_SUFFIXES", "FLAT_SUFFIXES", "LARGE_XLSX_BYTES", "Table", "column_letter",
-           "open_flat", "open_openpyxl", "open_streaming"]
+           "open_flat", "open_openpyxl", "open_slices", "open_streaming"]
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")  # annotate or streaming
 CALAMINE_SUFFIXES = (".xls", ".ods")  # streaming only (read by python-calamine)
 FLAT_SUFFIXES = (".csv", ".parquet")
-#: Above this uncompressed size (about 500,000 rows of a clinic sheet) an .xlsx is read row by row with
-#: openpyxl's read-only mode: python-calamine holds the whole sheet in memory (about 1 GB at 1,000,000 rows).
-LARGE_XLSX_BYTES = 200_000_000
+#: Above this uncompressed size (about 250,000 rows of a clinic sheet) an .xlsx is read slice by slice
+#: (:mod:`~mgdecision.batch.xlsx_slices`): python-calamine holds a whole sheet in memory (1 GB at 1,000,000 rows).
+LARGE_XLSX_BYTES = 100_000_000
 
 
 def column_letter(index: int) -> str:
@@ -67,25 +69,42 @@ class Table:
     first_col: int  # 0-based spreadsheet column of the first header cell
     rows: Iterator[list[Any]]
     n_rows: int
-    formula_problems: dict[int, list[Problem]] = field(default_factory=dict)  # data row index -> problems
+    formula_problems: dict[int, tuple[Line, ...]] = field(default_factory=dict)  # data row index -> problems
     workbook: Any = None  # the openpyxl workbook (annotate mode only)
+    raw_header: list[Any] = field(default_factory=list)  # header cells as read (for printing, masked)
+    merged: dict[int, str] = field(default_factory=dict)  # column index -> merged header it sits under
+    formula_cells: dict[tuple[str, int, int], tuple[Any, Any]] = field(default_factory=dict)  # annotate only
+    id_column: str | None = None  # the column mapped to patient_id (set once the headers are mapped)
 
     def cell(self, row_index: int, col_index: int) -> str:
         return f"{column_letter(self.first_col + col_index)}{self.header_row + 1 + row_index}"
 
 
-def _trim(raw: list[list[Any]]) -> tuple[int, list[Any], list[list[Any]]]:
-    """(header row index, header values, data rows) from a sheet's rows."""
-    header_at = next((i for i, r in enumerate(raw) if any(not _empty(v) for v in r)), None)
-    if header_at is None:
-        raise UsageError("the sheet is empty: no header row found")
+def _header_cells(raw: list[list[Any]], header_at: int, merged: Sequence[tuple[int, int, int, int]]
+                  ) -> tuple[list[Any], dict[int, str]]:
+    """The header row with vertically merged labels filled in, and the columns under a header merged across.
+
+    ``merged`` holds 0-based (first row, first col, last row, last col) ranges."""
+    header = list(raw[header_at])
+    covered: dict[int, str] = {}
+    for r0, c0, r1, c1 in merged:
+        if not r0 <= header_at <= r1:
+            continue
+        label = raw[r0][c0] if r0 < len(raw) and c0 < len(raw[r0]) else None
+        if c0 < len(header) and _empty(header[c0]):
+            header[c0] = label
+        for c in range(c0 + 1, c1 + 1):
+            covered[c] = "" if label is None else str(label)
+    while header and _empty(header[-1]):
+        header.pop()
+    return header, covered
+
+
+def _data_rows(raw: list[list[Any]], header_at: int) -> list[list[Any]]:
     last = len(raw)
     while last > header_at + 1 and all(_empty(v) for v in raw[last - 1]):
         last -= 1
-    header = list(raw[header_at])
-    while header and _empty(header[-1]):
-        header.pop()
-    return header_at, header, raw[header_at + 1:last]
+    return raw[header_at + 1:last]
 
 
 def _pick_sheet(names: Sequence[str], wanted: str | None) -> str:
@@ -101,7 +120,18 @@ def _fit(row: Sequence[Any], width: int) -> list[Any]:
     return row + [None] * (width - len(row))
 
 
-def open_openpyxl(path: Path, sheet: str | None) -> Table:
+def _covered(covered: dict[int, str], first: int, width: int, names: list[str]) -> dict[int, str]:
+    return {c - first: label for c, label in covered.items() if 0 <= c - first < width and names}
+
+
+def _workbook_error(path: Path, exc: Exception) -> RefusedInput:
+    text = str(exc).lower()
+    if "password" in text or "encrypt" in text:
+        return RefusedInput(f"{path.name} is password protected (encrypted); save an unprotected copy and run on it")
+    return RefusedInput(f"{path.name} could not be read as a workbook ({type(exc).__name__}: {exc})")
+
+
+def open_openpyxl(path: Path, sheet: str | None, header_row: int | None = None) -> Table:
     """Load the whole workbook with openpyxl (kept for annotate mode) and read its patient table."""
     require_defusedxml()
     check_archive(path)
@@ -110,142 +140,208 @@ def open_openpyxl(path: Path, sheet: str | None) -> Table:
     try:
         wb = openpyxl.load_workbook(path, keep_links=False, keep_vba=False, rich_text=False)
     except Exception as exc:  # openpyxl raises many types on damaged files
-        raise RefusedInput(f"{path.name} could not be read as a workbook ({type(exc).__name__}: {exc})") from exc
+        raise _workbook_error(path, exc) from exc
     ws = wb[_pick_sheet(wb.sheetnames, sheet)]
-    raw = [list(r) for r in ws.iter_rows(values_only=False)]
-    formulas = {(i, j) for i, r in enumerate(raw) for j, c in enumerate(r) if c.data_type == "f"}
-    values = [[c.value for c in r] for r in raw]
-    if formulas:  # saved values of formula cells, from a second read-only pass; never evaluated
-        cached = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-        for i, r in enumerate(cached[ws.title].iter_rows(values_only=True)):
-            for j, v in enumerate(r):
-                if (i, j) in formulas:
-                    values[i][j] = v
-        cached.close()
-    header_at, header, data = _trim(values)
+    formula_cells = formula_values(path, wb)
+    values = [[c.value for c in r] for r in ws.iter_rows(values_only=False)]
+    formulas = {(r - 1, c - 1): raw for (title, r, c), (raw, _) in formula_cells.items() if title == ws.title}
+    for (i, j) in formulas:
+        values[i][j] = formula_cells[ws.title, i + 1, j + 1][1]
+    header_at = find_header_row(values, header_row)
+    merged = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1) for m in ws.merged_cells.ranges]
+    header, covered = _header_cells(values, header_at, merged)
+    data = _data_rows(values, header_at)
+    if not any(not _empty(v) for v in header):
+        raise UsageError("the sheet is empty: no header row found")
     first_col = next(j for j, v in enumerate(header) if not _empty(v))
     width = len(header) - first_col
-    table = Table(ws.title, unique_names(header[first_col:]), header_at + 1, first_col,
-                  iter([_fit(r[first_col:], width) for r in data]), len(data), workbook=wb)
-    for i, j in sorted(formulas):
+    names = unique_names(header[first_col:])
+    table = Table(ws.title, names, header_at + 1, first_col,
+                  iter([_fit(r[first_col:], width) for r in data]), len(data), workbook=wb,
+                  raw_header=header[first_col:], merged=_covered(covered, first_col, width, names))
+    table.formula_cells = formula_cells
+    for (i, j), raw in sorted(formulas.items()):
         k, col = i - header_at - 1, j - first_col
         if 0 <= k < len(data) and 0 <= col < width and values[i][j] is None:
-            table.formula_problems.setdefault(k, []).append(Problem(
-                table.names[col], str(raw[i][j].value), ProblemCode.UNREADABLE,
-                f"cell {table.cell(k, col)} holds a formula with no saved value; it was not evaluated "
-                "(open and save the workbook in Excel, or paste values)"))
+            line = (names[col], names[col], str(raw), str(ProblemCode.UNREADABLE),
+                    f"cell {table.cell(k, col)} holds a formula with no saved value; it was not evaluated "
+                    "(open and save the workbook in Excel, or paste values)")
+            table.formula_problems[k] = (*table.formula_problems.get(k, ()), line)
     return table
 
 
-def open_streaming(path: Path, sheet: str | None) -> Table:
-    """The reader of streaming mode: python-calamine, or openpyxl row by row for very large .xlsx/.xlsm.
+def formula_values(path: Path, wb: Any) -> dict[tuple[str, int, int], tuple[Any, Any]]:
+    """Every formula cell of every sheet: (sheet, row, col) -> (formula as written, saved value or None).
+
+    The saved values come from a second, read-only pass; nothing is evaluated."""
+    import openpyxl
+
+    found: dict[tuple[str, int, int], tuple[Any, Any]] = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    raw = c.value
+                    text = getattr(raw, "text", raw)  # ArrayFormula / DataTableFormula
+                    found[ws.title, c.row, c.column] = (text if isinstance(text, str) else str(raw), None)
+    if found:
+        cached = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+        titles = {t for t, _, _ in found}
+        for title in titles:
+            for r, row in enumerate(cached[title].iter_rows(values_only=True), start=1):
+                for c, v in enumerate(row, start=1):
+                    key = (title, r, c)
+                    if key in found and v is not None:
+                        found[key] = (found[key][0], v)
+        cached.close()
+    return found
+
+
+def open_streaming(path: Path, sheet: str | None, header_row: int | None = None) -> Table:
+    """The reader of streaming mode: python-calamine, slice by slice for very large .xlsx/.xlsm.
 
     The archive is checked for zip bombs here, once, before either reader parses anything."""
     suffix = path.suffix.lower()
     size = check_archive(path) if suffix != ".xls" else 0  # .xls is not a zip archive
     if suffix in EXCEL_SUFFIXES and size > LARGE_XLSX_BYTES:
-        return open_openpyxl_rows(path, sheet)
-    return open_calamine(path, sheet)
+        return open_slices(path, sheet, header_row)
+    return open_calamine(path, sheet, header_row)
 
 
-def open_openpyxl_rows(path: Path, sheet: str | None) -> Table:
-    """Read the patient table row by row (openpyxl read-only: bounded memory; saved values, nothing evaluated).
+def _head(rows: Iterator[Sequence[Any]], header_row: int | None) -> list[list[Any]]:
+    """The sheet's first rows: up to the ``header_row`` or the :data:`SCAN_ROWS` non-empty rows searched."""
+    head: list[list[Any]] = []
+    non_empty = 0
+    for r in rows:
+        head.append([None if isinstance(v, str) and v == "" else v for v in r])
+        non_empty += any(not _empty(v) for v in r)
+        if (header_row is not None and len(head) >= header_row) or (header_row is None and non_empty >= SCAN_ROWS):
+            break
+    return head
+
+
+def _stream(head: list[list[Any]], rows: Iterator[Sequence[Any]], header_at: int, first: int, width: int,
+            blank: Any) -> Iterator[list[Any]]:
+    """Data rows after the header (buffered head first); empty rows only when a non-empty row follows."""
+    pending = 0
+
+    def emit(r: Sequence[Any]) -> Iterator[list[Any]]:
+        nonlocal pending
+        cells = _fit(r[first:], width)
+        if all(v is None or v == blank or v == "" for v in cells):
+            pending += 1
+            return
+        for _ in range(pending):
+            yield [None] * width
+        pending = 0
+        yield [None if isinstance(v, str) and not v else v for v in cells]
+
+    for buffered in head[header_at + 1:]:
+        yield from emit(buffered)
+    for row in rows:
+        yield from emit(row)
+
+
+def open_slices(path: Path, sheet: str | None, header_row: int | None = None) -> Table:
+    """Read a very large sheet slice by slice (python-calamine on each slice: bounded memory, Rust speed).
 
     Reached through :func:`open_streaming`, which has checked the archive."""
-    require_defusedxml()
-    import openpyxl
+    from .xlsx_slices import SheetSlices
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-        ws = wb[_pick_sheet(wb.sheetnames, sheet)]
-        rows = ws.iter_rows(values_only=True)
-        header_at, header = 0, None
-        for r in rows:
-            if any(not _empty(v) for v in r):
-                header = list(r)
-                break
-            header_at += 1
-    except UsageError:
+        book = SheetSlices(path, sheet)
+        rows = book.rows()
+        head = _head(rows, header_row)
+    except (UsageError, RefusedInput):
         raise
-    except Exception as exc:  # openpyxl raises many types on damaged files
-        raise RefusedInput(f"{path.name} could not be read as a workbook ({type(exc).__name__}: {exc})") from exc
-    while header and _empty(header[-1]):
-        header.pop()
-    if not header:
-        raise UsageError("the sheet is empty: no header row found")
+    except Exception as exc:
+        raise _workbook_error(path, exc) from exc
+    header_at = find_header_row(head, header_row)
+    header, _ = _header_cells(head, header_at, ())
     first = next(j for j, v in enumerate(header) if not _empty(v))
     width = len(header) - first
-    n_rows = max((ws.max_row or 0) - header_at - 1, 0)
 
     def data() -> Iterator[list[Any]]:
-        pending = 0  # empty rows are emitted only when a non-empty row follows
-        for r in rows:
-            cells = _fit(r[first:], width)
-            if all(v is None or v == "" for v in cells):  # as in the calamine reader: whitespace is kept
-                pending += 1
-                continue
-            for _ in range(pending):
-                yield [None] * width
-            pending = 0
-            yield [None if isinstance(v, str) and not v else v for v in cells]
-        wb.close()
+        yield from _stream(head, rows, header_at, first, width, "")
+        book.close()
 
-    return Table(ws.title, unique_names(header[first:]), header_at + 1, first, data(), n_rows)
+    n_rows = max(int(path.stat().st_size // 55) - header_at, 0)  # an estimate, for the progress bar only
+    return Table(book.name, unique_names(header[first:]), header_at + 1, first, data(), n_rows,
+                 raw_header=header[first:])
 
 
-def open_calamine(path: Path, sheet: str | None) -> Table:
+def open_calamine(path: Path, sheet: str | None, header_row: int | None = None) -> Table:
     """Read the patient table with python-calamine (saved values of formula cells; nothing evaluated).
 
-    Reached through :func:`open_streaming`, which has checked the archive."""
+    Reached through :func:`open_streaming`, which has checked the archive. Rows come from the first
+    sheet row; columns from the first used column (``ws.start``)."""
     import python_calamine
 
     try:
         wb = python_calamine.CalamineWorkbook.from_path(str(path))
         ws = wb.get_sheet_by_name(_pick_sheet(wb.sheet_names, sheet))
         rows = ws.iter_rows()
+        head = _head(rows, header_row)
+        merged_ranges = ws.merged_cell_ranges or []
+    except UsageError:
+        raise
     except Exception as exc:
-        raise RefusedInput(f"{path.name} could not be read as a workbook ({type(exc).__name__}: {exc})") from exc
-    header_at = ws.start[0] if ws.start else 0
-    for _ in range(header_at):
-        next(rows)
-    header = list(next(rows, []))
-    while header and _empty(header[-1]):
-        header.pop()
-    if not header:
+        raise _workbook_error(path, exc) from exc
+    c0 = ws.start[1] if ws.start else 0
+    header_at = find_header_row(head, header_row)
+    merged = [(r0, a - c0, r1, b - c0) for (r0, a), (r1, b) in merged_ranges]
+    header, covered = _header_cells(head, header_at, merged)
+    if not any(not _empty(v) for v in header):
         raise UsageError("the sheet is empty: no header row found")
-    first = ws.start[1] if ws.start else 0
-    width = len(header)
+    first = next(j for j, v in enumerate(header) if not _empty(v))
+    width = len(header) - first
     n_rows = max(ws.end[0] - header_at, 0) if ws.end else 0
-
-    def data() -> Iterator[list[Any]]:
-        pending = 0  # empty rows are emitted only when a non-empty row follows
-        for r in rows:
-            if not any(v != "" for v in r):
-                pending += 1
-                continue
-            for _ in range(pending):
-                yield [None] * width
-            pending = 0
-            yield [None if v == "" else v for v in (r if len(r) == width else _fit(r, width))]
-
-    return Table(ws.name, unique_names(header), header_at + 1, first, data(), n_rows)
+    names = unique_names(header[first:])
+    return Table(ws.name, names, header_at + 1, c0 + first, _stream(head, rows, header_at, first, width, ""),
+                 n_rows, raw_header=header[first:], merged=_covered(covered, first, width, names))
 
 
-def open_flat(path: Path) -> Table:
-    """CSV (every value read as text) or Parquet, through pandas."""
+def sniff_delimiter(path: Path) -> str:
+    """The CSV field separator: comma, semicolon, tab or pipe, from the first 64 KB."""
+    import csv
+
+    sample = path.open("r", encoding="utf-8", errors="replace", newline="").read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: sample.split("\n", 1)[0].count(d) for d in ",;\t|"}
+        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def open_flat(path: Path, header_row: int | None = None) -> Table:
+    """CSV (delimiter detected; every value read as text) or Parquet, through pandas."""
     import pandas as pd
 
     try:
         if path.suffix.lower() == ".csv":
-            df = pd.read_csv(path, dtype=object, keep_default_na=False, encoding_errors="replace")
-        else:
-            df = pd.read_parquet(path)
+            sep = sniff_delimiter(path)
+            raw = pd.read_csv(path, dtype=object, keep_default_na=False, encoding_errors="replace", sep=sep,
+                              header=None)
+            values = raw.to_numpy(dtype=object).tolist()
+            head = [[None if _empty(v) else v for v in r] for r in values[:max(SCAN_ROWS, header_row or 0) * 2]]
+            header_at = find_header_row(head, header_row)
+            header = list(values[header_at])
+            while header and _empty(header[-1]):
+                header.pop()
+            width = len(header)
+            data = [r[:width] for r in values[header_at + 1:]]
+            names = unique_names(header)
+            rows = ([None if _empty(v) else v for v in r] for r in data)
+            return Table(path.stem, names, header_at + 1, 0, rows, len(data), raw_header=header)
+        df = pd.read_parquet(path)
+    except (UsageError, RefusedInput):
+        raise
     except Exception as exc:
         raise RefusedInput(f"{path.name} could not be read ({type(exc).__name__}: {exc})") from exc
     names = unique_names(list(df.columns))
     rows = ([None if _empty(v) or (isinstance(v, float) and v != v) else v for v in r]
             for r in df.itertuples(index=False, name=None))
-    return Table(path.stem, names, 1, 0, rows, len(df))
+    return Table(path.stem, names, 1, 0, rows, len(df), raw_header=list(df.columns))
 
 
 def to_naive(value: Any) -> Any:

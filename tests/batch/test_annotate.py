@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 import mgdecision as mg
-from mgdecision.batch.sheets import LEVEL_FILLS
+from mgdecision.batch.sheets import HEADER_FILL, LEVEL_FILLS, REVIEW_HEADERS
 
 from .conftest import HEADERS, ROWS, flagged_table, sha256, write_clinic
 
@@ -26,13 +26,13 @@ def test_annotate_writes_every_sheet_and_column(clinic: Path, run_cli) -> None:
     assert wb.sheetnames == ["Patients", "Notes", "Input problems", "Summary", "Sources"]
     ws = wb["Patients"]
     header = [c.value for c in ws[1]]
-    assert header == HEADERS + list(mg.COLUMNS)
-    assert ws.freeze_panes == "A2"
+    assert header == HEADERS + list(mg.COLUMNS) + list(REVIEW_HEADERS)
+    assert ws.freeze_panes == "B2"  # the header row and the patient id column stay in view
     assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{len(ROWS) + 1}"
     assert ws.column_dimensions["A"].width == 13  # the user's width is kept
     assert ws["A1"].font.italic  # and the user's header style
     out_first = len(HEADERS) + 1
-    assert ws.cell(1, out_first).fill.fgColor.rgb.endswith("0072B2")
+    assert ws.cell(1, out_first).fill.fgColor.rgb.endswith(HEADER_FILL)
     assert ws.column_dimensions[openpyxl.utils.get_column_letter(out_first + 8)].width == 90  # mg_reasons
 
     ids = [ws.cell(r, 1).value for r in range(2, len(ROWS) + 2)]
@@ -46,7 +46,8 @@ def test_annotate_writes_every_sheet_and_column(clinic: Path, run_cli) -> None:
 
     notes = wb["Notes"]  # the other sheet, formatting and formula kept
     assert notes["A1"].value == "Clinic notes" and notes["A1"].font.color.rgb.endswith("FF0000")
-    assert notes["B2"].value == "=1+1" and notes.column_dimensions["A"].width == 33
+    assert notes["B2"].value == "=1+1" and notes["B2"].data_type == "s"  # kept as text, never live
+    assert notes.column_dimensions["A"].width == 33
 
 
 def test_values_equal_core_assess_row_by_row(clinic: Path, run_cli) -> None:
@@ -109,7 +110,7 @@ def test_header_below_blank_rows_and_variants(tmp_path: Path, run_cli) -> None:
     assert "MRN -> patient_id" in err
     wb = openpyxl.load_workbook(tmp_path / "late.flagged.xlsx")
     ws = wb["Patients"]
-    assert ws.freeze_panes == "A4"
+    assert ws.freeze_panes == "B4"
     assert ws.cell(3, len(headers) + 1).value == "mg_risk"
     assert [ws.cell(r, 1).value for r in range(4, 4 + len(ROWS))] == [r[0] for r in ROWS]
     expected = [mg.assess(dict(zip(headers, r, strict=True))).row()["mg_risk"] for r in ROWS]

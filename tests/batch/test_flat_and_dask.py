@@ -95,3 +95,41 @@ def test_dask_cli_with_worker_processes(tmp_path: Path, run_cli) -> None:
     assert code == 0 and "dask mode" in out
     result = pd.read_parquet(tmp_path / "list.flagged.parquet")
     assert result["mg_risk"].tolist() == mg.assess_frame(df)["mg_risk"].tolist()
+
+
+def test_dask_csv_quoted_line_breaks_do_not_break_partitions(tmp_path: Path) -> None:
+    from mgdecision.batch.distributed import read_frame, record_offsets, run_dask
+
+    df = _frame(120)
+    df["Symptoms"] = [f"cramps\nat night {i}\r\n=not a formula" if i % 3 == 0 else s
+                      for i, s in enumerate(df["Symptoms"])]
+    src = tmp_path / "breaks.csv"
+    df.to_csv(src, index=False)
+    offsets = record_offsets(src, 500)
+    assert len(offsets) > 10  # many partitions, each split at a record end
+    ddf = read_frame(src, 500)
+    assert ddf.npartitions == len(offsets) - 1
+    whole = ddf.compute()
+    assert len(whole) == 120 and whole["Patient ID"].tolist() == df["Patient ID"].tolist()
+    assert whole["Symptoms"].tolist() == df["Symptoms"].tolist()
+    target = tmp_path / "out.csv"
+    tally = run_dask(src, target, None, processes=False, blocksize=500, n_workers=1)
+    assert tally.rows == 120
+    with target.open(newline="") as fh:
+        records = list(csv.reader(fh))
+    assert len(records) == 121
+    expected = mg.assess_frame(pd.read_csv(src, dtype=object, keep_default_na=False))
+    assert [r[len(HEADERS)] for r in records[1:]] == expected["mg_risk"].tolist()
+    assert records[1][HEADERS.index("Symptoms")] == "cramps\nat night 0\r\n'=not a formula"
+
+
+@pytest.mark.slow
+def test_dask_workers_option(tmp_path: Path, run_cli) -> None:
+    df = _frame(30)
+    src = tmp_path / "list.csv"
+    df.to_csv(src, index=False)
+    code, out, err = run_cli("assess", src, "--engine", "dask", "--workers", "1", "-o", tmp_path / "o.csv")
+    assert code == 0 and "dask mode" in out, err
+    assert run_cli("assess", src, "--engine", "dask", "--workers", "0", "-o", tmp_path / "p.csv")[0] == 2
+    code, _, err = run_cli("assess", src, "--engine", "dask", "--map", "Nope=serum_mg", "-o", tmp_path / "q.csv")
+    assert code == 2 and "not in the header row" in err

@@ -122,7 +122,7 @@ def test_formula_without_saved_value_reported_not_evaluated(tmp_path: Path, run_
     wb.save(path)
     assert run_cli("assess", path, "-q")[0] == 0
     out = openpyxl.load_workbook(tmp_path / "f.flagged.xlsx")
-    assert out["Patients"]["E2"].value is None and out["Patients"]["E2"].data_type != "f"
+    assert out["Patients"]["E2"].value == "=40+5" and out["Patients"]["E2"].data_type == "s"  # kept, as text
     problems = [[c.value for c in r] for r in out["Input problems"].iter_rows(min_row=2)]
     line = next(p for p in problems if p[1] == "E2")
     assert line[5] == "=40+5" and line[6] == "unreadable_value" and "not evaluated" in line[7]

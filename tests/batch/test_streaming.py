@@ -10,7 +10,7 @@ import pytest
 import mgdecision as mg
 import mgdecision.batch.engine as engine
 from mgdecision.batch import RunOptions, assess_file
-from mgdecision.batch.sheets import LEVEL_FILLS
+from mgdecision.batch.sheets import HEADER_FILL, LEVEL_FILLS, REVIEW_HEADERS
 
 from .conftest import HEADERS, ROWS, flagged_table, write_clinic
 
@@ -27,7 +27,7 @@ def test_streaming_equals_annotate(many: Path, run_cli) -> None:
     assert run_cli("assess", many, "--streaming", "-o", many.with_name("s.xlsx"), "-q")[0] == 0
     ha, a = flagged_table(many.with_name("a.xlsx"))
     hs, s = flagged_table(many.with_name("s.xlsx"))
-    assert ha == hs == HEADERS + list(mg.COLUMNS)
+    assert ha == hs == HEADERS + list(mg.COLUMNS) + list(REVIEW_HEADERS)
     assert [r["Patient ID"] for r in s] == [r[0] for r in MANY]
     for ra, rs in zip(a, s, strict=True):
         assert {c: ra[c] for c in mg.COLUMNS} == {c: rs[c] for c in mg.COLUMNS}
@@ -35,11 +35,11 @@ def test_streaming_equals_annotate(many: Path, run_cli) -> None:
     wb = openpyxl.load_workbook(many.with_name("s.xlsx"))
     ws = wb["Patients"]
     assert wb.sheetnames == ["Patients", "Input problems", "Summary", "Sources"]
-    assert ws.freeze_panes == "A3"  # header on row 2, as in the input
-    assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(HEADERS) + 10)}{len(MANY) + 2}"
+    assert ws.freeze_panes == "B3"  # header on row 2, as in the input, and the patient id column stay in view
+    assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(HEADERS) + 12)}{len(MANY) + 2}"
     risk = ws.cell(3, len(HEADERS) + 1)
     assert risk.fill.fgColor.rgb.endswith(LEVEL_FILLS[risk.value]) and risk.font.b
-    assert ws.cell(2, 1).font.b and ws.cell(2, 1).fill.fgColor.rgb.endswith("0072B2")
+    assert ws.cell(2, 1).font.b and ws.cell(2, 1).fill.fgColor.rgb.endswith(HEADER_FILL)
     assert len(wb["Summary"]._charts) == 3
     heights = [ws.row_dimensions[r].height for r in range(3, len(MANY) + 3)]
     assert all(h for h in heights)  # long wrapped text gets taller rows, on every row (none lost when flushed)
@@ -81,23 +81,49 @@ def test_automatic_streaming_above_threshold(many: Path, monkeypatch: pytest.Mon
     assert assess_file(RunOptions(many, force=True, quiet=True)).mode == "annotate"
 
 
-def test_very_large_inputs_are_read_row_by_row_with_the_same_result(
+def test_very_large_inputs_are_read_slice_by_slice_with_the_same_result(
     many: Path, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import mgdecision.batch.source as source
 
     assert run_cli("assess", many, "--streaming", "-o", many.with_name("calamine.xlsx"), "-q")[0] == 0
     used: list[Path] = []
-    real = source.open_openpyxl_rows
+    real = source.open_slices
 
-    def spy(path: Path, sheet: str | None) -> source.Table:
+    def spy(path: Path, sheet: str | None, header_row: int | None = None) -> source.Table:
         used.append(path)
-        return real(path, sheet)
+        return real(path, sheet, header_row)
 
     monkeypatch.setattr(source, "LARGE_XLSX_BYTES", 0)
-    monkeypatch.setattr(source, "open_openpyxl_rows", spy)
+    monkeypatch.setattr(source, "open_slices", spy)
+    monkeypatch.setattr("mgdecision.batch.xlsx_slices.SLICE_BYTES", 2000)  # many slices
     assert run_cli("assess", many, "--streaming", "-o", many.with_name("rows.xlsx"), "-q")[0] == 0
     assert used == [many]
     hc, c = flagged_table(many.with_name("calamine.xlsx"))
     hr, r = flagged_table(many.with_name("rows.xlsx"))
     assert hc == hr and c == r  # same input values echoed, same flags, same order
+
+
+@pytest.mark.slow
+def test_streaming_output_opens_in_libreoffice(many: Path, run_cli, tmp_path: Path) -> None:
+    import csv
+    import shutil
+    import subprocess
+
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    out = many.with_name("lo.xlsx")
+    assert run_cli("assess", many, "--streaming", "-o", out, "-q")[0] == 0
+    folder = tmp_path / "csv"
+    subprocess.run(["soffice", "--headless", "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,"
+                    "true,false,false,false,-1", "--outdir", str(folder), str(out)],
+                   check=True, capture_output=True, timeout=180)
+    with (folder / "lo-Patients.csv").open(newline="", encoding="utf-8") as fh:
+        seen = [r for r in csv.reader(fh) if any(r)]
+    header, rows = flagged_table(out)
+    assert seen[0] == header
+    assert len(seen) == len(rows) + 1
+    for got, want in zip(seen[1:], rows, strict=True):
+        assert got[0] == want["Patient ID"] and got[len(HEADERS)] == want["mg_risk"]
+        assert got[len(HEADERS) + 8] == want["mg_reasons"]
+    assert (folder / "lo-Input problems.csv").exists() and (folder / "lo-Summary.csv").exists()
