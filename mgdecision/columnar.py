@@ -857,7 +857,7 @@ class _Engine:
         self.reasons.add(_RISK, hit, m + 5, np.full(len(hit), format_reason(SERUM_UNUSED_REASON), dtype=object))
         return level
 
-    def run(self, near_lines: Sequence[str]) -> dict[str, np.ndarray]:
+    def run(self, near_lines: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         n = self.n
         self._scalars()
         self._occurrences()
@@ -883,7 +883,7 @@ class _Engine:
         problems = [self.age.problems(), self.egfr.problems(), self.serum.problems()]
         problems += [self._per_cell(field, lambda c: c.problems, "") for field in LIST_FIELDS]
         problems.append(self.supp.problems())
-        problems += [np.full(n, line, dtype=object) for line in near_lines]
+        problems += list(near_lines)
         return {
             "mg_risk": _strings(r_level),
             "mg_contraindication": _strings(c_level),
@@ -968,6 +968,16 @@ def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
 # ---------------------------------------------------------------- the engine
 
 
+def _note_lines(column: Any, probable: str, values: list[Any]) -> np.ndarray:
+    """Per row, the problem line of a column not used ("" where :func:`near_miss_problem` gives none)."""
+    try:
+        codes, distinct = pd.factorize(_objects(values), use_na_sentinel=False)
+    except TypeError:  # unhashable cells: one by one
+        codes, distinct = np.arange(len(values)), pd.Index(_objects(values))
+    made = [near_miss_problem(column, probable, v) for v in distinct.tolist()]
+    return _objects(["" if p is None else str(p) for p in made])[codes]
+
+
 def assess_columns(
     cells: Mapping[str, list[Any]],
     n: int,
@@ -995,14 +1005,15 @@ def assess_columns(
     groups = [_read_group(g, cells, codes, odd, units, as_of) for g in SCALAR_GROUPS]
     pool = _Pool()
     lists = {f: _read_lists(f, distinct[f], pool) for f in LIST_FIELDS if f in cells}
-    lines = [str(near_miss_problem(column, probable, None)) for column, probable, _ in near_misses]
+    lines = [_note_lines(column, probable, values) for column, probable, values in near_misses]
     out = _Engine(n, groups, lists, codes, pool).run(lines)
     if odd.any():  # rows read one by one
         version = knowledge().version
         for r in np.flatnonzero(odd).tolist():
             patient = read_fields({f: cells[f][r] for f in cells}, units, as_of)
             for column, probable, values in near_misses:
-                patient.problems.append(near_miss_problem(column, probable, values[r]))
+                if (note := near_miss_problem(column, probable, values[r])) is not None:
+                    patient.problems.append(note)
             row = Assessment(patient, decide(patient), version).row_values()
             for column, value in zip(COLUMNS, row, strict=True):
                 out[column][r] = value

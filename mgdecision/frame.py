@@ -85,7 +85,8 @@ def iter_assessments(
     for i, cells in enumerate(zip(*data, strict=True) if data else ([()] * len(df))):
         patient = read_fields(dict(zip(names, cells, strict=True)), units, as_of)
         for col, probable, values in near:
-            patient.problems.append(near_miss_problem(col, probable, values[i]))
+            if (note := near_miss_problem(col, probable, values[i])) is not None:
+                patient.problems.append(note)
         yield Assessment(patient, decide(patient), version)
 
 

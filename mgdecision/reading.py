@@ -277,7 +277,21 @@ def _header_field(header: str) -> tuple[str | None, str, str | None]:
         if stem in aliases:
             return _by_unit(aliases[stem], trailing.group(1)), trailing.group(1), None
     close = [a for a in aliases if len(base) >= 4 and _similar(base, a)]
+    if not close:  # "Serum Mg repeat (mg/dL)": holds a field's name of two or more words
+        padded = f" {base} "
+        close = [a for a in _contained_aliases() if f" {a} " in padded]
     return None, unit, aliases[close[0]] if close else None
+
+
+_CONTAINED = ("serum_mg", "egfr", "dialysis", "supplement_dose_mg", "medications", "diagnoses")
+
+
+@cache
+def _contained_aliases() -> tuple[str, ...]:
+    """Aliases of two or more words of the fields a column must not be dropped for silently, longest first."""
+    aliases = _alias_index()
+    found = [a for a, name in aliases.items() if " " in a and name in _CONTAINED]
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 def _by_unit(name: str, unit: str) -> str:
@@ -605,7 +619,8 @@ def read_row(
     values = {name: row[col] for name, col in header_map.fields.items()}
     patient = read_fields(values, header_map.units, as_of)
     for col, probable in header_map.notes():
-        patient.problems.append(near_miss_problem(col, probable, row[col]))
+        if (note := near_miss_problem(col, probable, row[col])) is not None:
+            patient.problems.append(note)
     return patient
 
 
@@ -615,12 +630,16 @@ def _headers_of(headers: tuple[Any, ...]) -> HeaderMap:
     return map_headers(headers)
 
 
-def near_miss_problem(column: Any, probable: str, value: Any) -> Problem:
+def near_miss_problem(column: Any, probable: str, value: Any) -> Problem | None:
     """The problem for a column that was not used: its header looks like the misspelt field ``probable``,
-    or ``probable`` is the message of :meth:`HeaderMap.notes` (a second column for one field)."""
+    or ``probable`` is the message of :meth:`HeaderMap.notes` for a second column of one field, reported only
+    where that column holds a value (None where it is empty)."""
+    value = normal_cell(value)
+    empty = _is_empty(value)
     if probable not in _fields():
-        return _p(str(column), value, ProblemCode.CONFLICT, probable)
-    return _p(str(column), value, ProblemCode.UNKNOWN_FIELD, f"column '{column}' not used; did you mean '{probable}'?")
+        return None if empty else _p(str(column), value, ProblemCode.CONFLICT, probable)
+    shown = "" if empty else value
+    return _p(str(column), shown, ProblemCode.UNKNOWN_FIELD, f"column '{column}' not used; did you mean '{probable}'?")
 
 
 def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, as_of: date | None = None) -> Patient:

@@ -113,3 +113,20 @@ def test_the_action_text_is_rendered_from_the_hours():
             for key in ("before_h", "after_h"):
                 if key in entry:
                     assert f"{entry[key]:g} h" in action, (iid, action)
+
+
+def test_a_second_column_is_reported_only_where_it_holds_a_value():
+    df = pd.DataFrame(
+        {"Serum Mg (mmol/L)": [0.6, 0.9, None], "Magnesium (mg/dL)": [2.0, None, np.nan], "age": [50, 50, 50]}
+    )
+    out = mg.assess_frame(df)
+    assert [bool(p) for p in out["mg_input_problems"]] == [True, False, False]
+    assert mg.failure_cases(df)[["row", "value"]].to_dict("records") == [{"row": 0, "value": "2"}]
+    _frame_equals_rows(df)
+
+
+def test_a_header_that_holds_a_field_name_is_a_near_miss_not_dropped():
+    hmap = mg.map_headers(["Serum Mg repeat (mg/dL)", "Patient name", "Notes"])
+    assert hmap.near_misses == {"Serum Mg repeat (mg/dL)": "serum_mg"}
+    a = mg.assess({"age": 50, "Serum Mg repeat (mg/dL)": 1.2})
+    assert [p.code for p in a.problems] == ["unknown_field"] and "did you mean 'serum_mg'" in a.problems[0].message
