@@ -27,10 +27,14 @@ from .vocab import ProblemCode
 __all__ = ["HeaderMap", "Patient", "Serum", "convert_serum", "map_headers", "read_row", "read_values"]
 
 _NUMBER = re.compile(r"([<>]=?|≤|≥)?\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+))(.*)", re.S)  # on stripped text: linear
+_LAB_FLAG = re.compile(r"\((?:l|h|low|high|ll|hh)\)|[↓↑*!]|(?:(?<=\s)|^)(?:l|h|low|high|ll|hh)(?=\s|$)", re.I)
 _RANGE = re.compile(r"(.*?\d)\s*(?:-|–|—|to)\s*([.,]?\d.*)", re.S)
 _BRACKETED = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
 _HEADER_UNITS = re.compile(r"(mmol/l|mg/dl|meq/l|mg%|months|month|mo|years|yrs|y|weeks|wk|days)\s*$", re.I)
-_YES = frozenset({"yes", "y", "true", "t", "1", "x", "pregnant", "lactating", "breastfeeding", "on dialysis", "ja"})
+_YES = frozenset(
+    {"yes", "y", "true", "t", "1", "x", "✓", "✔", "☑", "pregnant", "lactating", "breastfeeding", "on dialysis", "ja"}
+)
+_NOT_NOW = frozenset({"no", "not", "pre", "planned", "plan", "future", "declined", "never", "stopped", "ceased", "off"})
 _NO = frozenset({"no", "n", "false", "f", "0", "not pregnant", "none", "nein"})
 _UNKNOWN = frozenset({"unknown", "unk", "?", "n/a", "na", "not known", "not applicable", "-", "--", "nk"})
 _FEMALE = frozenset({"f", "female", "woman", "w", "fem", "girl"})
@@ -44,6 +48,12 @@ _ROUTES = {
     "iv": "iv",
     "intravenous": "iv",
     "i.v.": "iv",
+    "i.v": "iv",
+    "ivi": "iv",
+    "iv infusion": "iv",
+    "intravenous infusion": "iv",
+    "infusion": "iv",
+    "iv bolus": "iv",
     "im": "iv",
     "intramuscular": "iv",
     "parenteral": "iv",
@@ -86,7 +96,7 @@ _DOSE_UNITS = {
 }
 _EXCEL_EPOCH = date(1899, 12, 30)
 _AGE_SEX = {"m": "M", "f": "F"}  # "45M", "70 f": age and sex in one cell
-_AGE_SEX_FROM = 24  # below this "6m" may be months: not read
+_AGE_SEX_FROM = 40  # below this "24m" may be months: not read
 
 
 def normal_cell(value: Any) -> Any:
@@ -416,13 +426,26 @@ def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem
     return years, (), sex
 
 
+def _names_yes(field_name: str, text: str) -> bool:
+    """A cell such as "Yes - HD", "HD MWF", "?PD" or "haemodialysis 3x/week" in a column whose words mean yes:
+    one of its words is such a word, and none says it is not current ("pre-dialysis", "HD planned")."""
+    yes = _fields()[field_name].yes
+    if not yes:
+        return False
+    words = re.sub(r"[^\w/]+", " ", norm(text).replace("?", " ")).split()
+    if not words or _NOT_NOW.intersection(words):
+        return False
+    padded = f" {' '.join(words)} "
+    return words[0] in _YES or any(f" {w} " in padded for w in yes)
+
+
 @lru_cache(maxsize=1024, typed=True)
 def _read_choice(field_name: str, kind: str, value: Any) -> tuple[Any, tuple[Problem, ...]]:
     text = shown_text(value).lower().strip(" .")
     if kind == "yesno":
         if isinstance(value, bool):
             return value, ()
-        if text in _YES or norm(text) in _fields()[field_name].yes:
+        if text in _YES or norm(text) in _fields()[field_name].yes or _names_yes(field_name, text):
             return True, ()
         if text in _NO:
             return False, ()
@@ -471,6 +494,7 @@ def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | N
         return None, (
             _p("serum_mg", value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a serum magnesium value"),
         )
+    rest = _LAB_FLAG.sub(" ", rest).strip()  # "0.7 mmol/L (low)", "1.5 mg/dl ↓": the lab's flag, not a unit
     candidates = [(text, serum_unit(text)) for text in (rest, unit_cell, header_unit) if text]
     for text, unit in candidates:
         if unit is None:
@@ -883,12 +907,10 @@ def _with_range(serum: Serum, low: Any, high: Any, problems: list[Problem]) -> S
     if low is not None:
         ref_low, found = _read_limit("ref_low", low, serum.unit)
         problems.extend(found)
-        ref_low = _plausible_limit("ref_low", low, ref_low, serum.unit, problems)
     if high is not None:
         ref_high, found = _read_limit("ref_high", high, serum.unit)
         problems.extend(found)
-        ref_high = _plausible_limit("ref_high", high, ref_high, serum.unit, problems)
-    if ref_low is not None and ref_high is not None and ref_low >= ref_high:
+    if ref_low is not None and ref_high is not None and ref_low >= ref_high:  # written backwards: neither is used
         problems.append(
             Problem(
                 "ref_low",
@@ -897,7 +919,9 @@ def _with_range(serum: Serum, low: Any, high: Any, problems: list[Problem]) -> S
                 "lab range low is not below high; default limits used",
             )
         )
-        ref_low = ref_high = None
+        return serum
+    ref_low = _plausible_limit("ref_low", low, ref_low, serum.unit, problems)
+    ref_high = _plausible_limit("ref_high", high, ref_high, serum.unit, problems)
     if ref_low is None and ref_high is None:
         return serum
     return Serum(serum.value, serum.unit, serum.mmol, ref_low, ref_high, serum.comparator)

@@ -30,7 +30,7 @@ __all__ = ["TermList", "parse_list", "prepare", "restore", "split_items", "unche
 SEPARATORS = ";,/|+&\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _SPLIT = re.compile(f"[{re.escape(SEPARATORS)}]+")
 _WORD_SEPARATOR = re.compile(r"(?<!\s)\s+(?:and|plus)\s+", re.I)  # the look-behind keeps it linear
-_STRENGTHS = re.compile(r"(?<=\d)\s*/\s*(?=\d)")  # "Dovato 50/300": one item
+_STRENGTHS = re.compile(r"(?<=\d)\s*([/,])\s*(?=\d)")  # "Dovato 50/300", "3,4-DAP": one item
 # inside a name kept whole, separators and spaces stand as private-use characters until the item is split off
 _HIDE = {c: chr(0xE000 + k) for k, c in enumerate(SEPARATORS + " ")}
 _SHOW = str.maketrans({v: k for k, v in _HIDE.items()})
@@ -66,13 +66,13 @@ def prepare(text: str) -> str:
     """A list cell ready to split on :data:`SEPARATORS`: names kept whole hidden, "and"/"plus" as ";"."""
     low = text.lower()
     words = " and " in low or " plus " in low or "\tand" in low or "and\t" in low  # any blank around the word
-    if not words and "/" not in text and "+" not in text and "&" not in text and "and" not in low:
+    if not words and "/" not in text and "+" not in text and "&" not in text and "and" not in low and "," not in text:
         return text  # most cells: nothing to keep whole, no word separator
     pattern = _kept_whole()
     if pattern is not None:
         text = pattern.sub(_hide, text)
-    if "/" in text:
-        text = _STRENGTHS.sub(_HIDE["/"], text)
+    if "/" in text or "," in text:
+        text = _STRENGTHS.sub(lambda m: _HIDE[m.group(1)], text)
     return _WORD_SEPARATOR.sub(";", text) if "and" in low or "plus" in low else text
 
 
@@ -168,8 +168,33 @@ def _match_condition(words: str, kb: Knowledge) -> tuple[str, ...]:
             if hit:
                 return (hit,)
         return ()
+    return _names_within(words, kb)
+
+
+@cache
+def _condition_names_by_length() -> tuple[tuple[str, str], ...]:
+    """(name, concept key) of the diagnosis names looked for inside a longer item, longest first: names of four
+    or more letters, and shorter ones ("MG", "MI", "AKI") where the diagnosis carries a contraindication or caution."""
+    kb = knowledge()
+    names = [(name, key) for name, key in kb.condition_names.items() if len(name) >= 4 or kb.concepts[key].contra]
+    return tuple(sorted(names, key=lambda x: len(x[0]), reverse=True))
+
+
+def _names_within(words: str, kb: Knowledge) -> tuple[str, ...]:
+    """Every diagnosis named inside a longer item ("thymoma with MG"), longest names first, never overlapping."""
     padded = f" {words} "
-    return tuple(key for name, key in kb.condition_names.items() if len(name) >= 4 and f" {name} " in padded)[:1]
+    taken: list[tuple[int, int]] = []
+    found: list[str] = []
+    for name, key in _condition_names_by_length():
+        at = padded.find(f" {name} ")
+        while at >= 0:
+            span = (at, at + len(name) + 2)
+            if not any(a < span[1] - 1 and span[0] + 1 < b for a, b in taken):
+                taken.append(span)
+                if key not in found:
+                    found.append(key)
+            at = padded.find(f" {name} ", at + 1)
+    return tuple(found)
 
 
 def _match_symptoms(words: str, kb: Knowledge) -> tuple[str, ...]:
@@ -230,8 +255,11 @@ def _match(field: str, words: str, kb: Knowledge) -> tuple[str, ...]:
     return _match_symptoms(words, kb)
 
 
+_PUNCTUATION = re.compile(r"[^\w/]+")
+
+
 def _has_word(words: str, wanted: tuple[str, ...]) -> str | None:
-    padded = f" {words} "
+    padded = f" {_PUNCTUATION.sub(' ', words)} "
     return next((w for w in wanted if f" {w} " in padded), None)
 
 
@@ -248,7 +276,7 @@ def _not_current(field: str, item: str, words: str, kb: Knowledge) -> _Item | No
     marker = _has_word(words, kb.history_words)
     if marker is None:
         return None
-    rest = f" {words} ".replace(f" {marker} ", " ").strip()
+    rest = f" {_PUNCTUATION.sub(' ', words)} ".replace(f" {marker} ", " ").strip()
     named = [kb.concepts[k] for k in _match(field, rest, kb)] if rest else []
     rules = [c.label for c in named if c.contra]
     message = f"'{item}' read as past history; not counted as current"
