@@ -22,6 +22,7 @@ from xlwings import arg, func
 import mgdecision as mg
 from mgdecision.columnar import assess_columns
 from mgdecision.frame import paused_gc
+from mgdecision.reading import gather_columns
 
 from .cells import ArgumentError, excel_value, flag, header_text, matrix, normalise, number, row_cells, text
 
@@ -143,15 +144,11 @@ def _table(table: Any) -> list[list[Any]]:
 def _table_outputs(body: tuple[tuple[Any, ...], ...], headers: tuple[str, ...], today: date) -> list[list[Any]]:
     """The output rows of a table body, assessed column by column in one call (memoised for recalculation)."""
     hmap = _header_map(headers)
-    position: dict[str, int] = {}
-    for i, header in enumerate(headers):
-        position.setdefault(header, i)  # a repeated header reads its first column, as the core does
     given = [i for i, cells in enumerate(body) if any(cell is not None for cell in cells)]
     picked = [body[i] for i in given]
     columns = list(zip(*picked, strict=True)) if picked else [() for _ in headers]
-    cells = {name: list(columns[position[header]]) for name, header in hmap.fields.items()}
-    # columns not used but reported on every row (misspelt fields, second columns for one field): the core's notes
-    near = [(header, note, list(columns[position[header]])) for header, note in hmap.notes()]
+    # the core's reading of the columns: a repeated header or a second column for a field as in assess_frame
+    cells, near = gather_columns(hmap, headers, lambda k: list(columns[k]))
     found = assess_columns(cells, len(picked), hmap.units, today, near)
     values = [list(map(excel_value, found[column].tolist())) for column in mg.COLUMNS]
     out = [list(_BLANK_ROW) for _ in body]

@@ -18,7 +18,7 @@ from .assessment import COLUMNS, Assessment
 from .columnar import assess_columns
 from .errors import UsageError
 from .kb import knowledge
-from .reading import HeaderMap, map_headers, near_miss_problem, read_fields
+from .reading import HeaderMap, gather_columns, map_headers, near_miss_problem, read_fields
 from .rules import decide
 
 if TYPE_CHECKING:
@@ -51,20 +51,8 @@ def _check_frame(df: Any) -> None:
 
 
 def _columns(df: pd.DataFrame, hmap: HeaderMap) -> tuple[dict[str, list[Any]], list[tuple[Any, str, list[Any]]]]:
-    """The cells of each mapped column, and (column, note, cells) of each column reported on every row.
-
-    Columns are taken by position, so two columns with the same header never raise: the first is read
-    and the second is reported (:meth:`HeaderMap.notes`)."""
-    labels = list(df.columns)
-    taken: set[int] = set()
-
-    def cells(label: Any) -> list[Any]:
-        position = next(k for k, c in enumerate(labels) if c == label and k not in taken)
-        taken.add(position)
-        return df.iloc[:, position].tolist()
-
-    mapped = {name: cells(col) for name, col in hmap.fields.items()}
-    return mapped, [(col, note, cells(col)) for col, note in hmap.notes()]
+    """The cells of each mapped column, and (column, note, cells) of each column reported on the rows."""
+    return gather_columns(hmap, list(df.columns), lambda k: df.iloc[:, k].tolist())
 
 
 def iter_assessments(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
@@ -640,12 +640,69 @@ def read_row(
     """Read one row given as a mapping of column name (any header variant) to cell value."""
     if header_map is None:
         header_map = _headers_of(tuple(row.keys()))
+    if header_map.duplicates:  # a second column for a field fills the first's blank
+        labels = list(row.keys())
+        return _read_cells(header_map, labels, [row[label] for label in labels], as_of)
     values = {name: row[col] for name, col in header_map.fields.items()}
     patient = read_fields(values, header_map.units, as_of)
-    for col, probable in header_map.notes():
+    for col, probable in header_map.near_misses.items():
         if (note := near_miss_problem(col, probable, row[col])) is not None:
             patient.problems.append(note)
     return patient
+
+
+def _read_cells(header_map: HeaderMap, labels: Sequence[Any], values: Sequence[Any], as_of: date | None) -> Patient:
+    """One row given by its labels (which may repeat) and cells, read through :func:`gather_columns`."""
+    cells, notes = gather_columns(header_map, labels, lambda k: [values[k]])
+    patient = read_fields({name: column[0] for name, column in cells.items()}, header_map.units, as_of)
+    for col, probable, column in notes:
+        if (note := near_miss_problem(col, probable, column[0])) is not None:
+            patient.problems.append(note)
+    return patient
+
+
+def _with_unit(value: Any, unit: str) -> Any:
+    """A bare number from a column whose header gives its unit, as text with that unit ("0.4 mmol/L")."""
+    number, _comparator, rest = _parse_number(normal_cell(value))
+    return f"{shown_text(value)} {unit}" if number is not None and not rest else value
+
+
+def gather_columns(
+    header_map: HeaderMap, labels: Sequence[Any], column: Callable[[int], list[Any]]
+) -> tuple[dict[str, list[Any]], list[tuple[Any, str, list[Any]]]]:
+    """The cells of each field, and (column, note, cells) of each column reported on the rows, for a table
+    given by its header labels and a function returning the cells of the column at a position.
+
+    Columns are taken by position, so a repeated header never raises. A second column for a field whose header
+    gives the same unit fills the first's blank cells; where both hold different values, and wherever a second
+    column with another unit holds one, it is reported on the row (:meth:`HeaderMap.notes`)."""
+    taken: set[int] = set()
+
+    def cells(label: Any) -> list[Any]:
+        position = next(k for k, c in enumerate(labels) if c == label and k not in taken)
+        taken.add(position)
+        return column(position)
+
+    mapped = {name: cells(col) for name, col in header_map.fields.items()}
+    notes = [(col, note, cells(col)) for col, note in header_map.near_misses.items()]
+    for (col, name), (_, note) in zip(
+        header_map.duplicates, header_map.notes()[len(header_map.near_misses) :], strict=True
+    ):
+        second = cells(col)
+        unit = _header_field("" if col is None else str(col))[1]
+        own = header_map.units.get(name, "")
+        if own and unit.lower() != own.lower():  # another unit than the first column's: reported, never mixed
+            notes.append((col, note, second))
+            continue
+        first = mapped[name] = list(mapped[name])
+        reported: list[Any] = []
+        for i, (a, b) in enumerate(zip(first, second, strict=True)):
+            a_empty, b_empty = _is_empty(normal_cell(a)), _is_empty(normal_cell(b))
+            if a_empty and not b_empty:
+                first[i] = _with_unit(b, unit) if unit and not own else b
+            reported.append(b if not a_empty and not b_empty and shown_text(a) != shown_text(b) else None)
+        notes.append((col, note, reported))
+    return mapped, notes
 
 
 @lru_cache(maxsize=256)
@@ -682,10 +739,8 @@ def read_values(values: Sequence[Any], headers: Sequence[Any] | None = None, *, 
             )
             return patient
         return read_fields(dict(zip(names, values, strict=False)), {}, as_of)
-    row: dict[Any, Any] = {}
-    for header, value in zip(headers, values, strict=False):
-        row.setdefault(header, value)  # a repeated header: the first is read, the second reported
-    return read_row(row, header_map=_headers_of(tuple(headers)), as_of=as_of)
+    labels = list(headers)[: len(values)]
+    return _read_cells(_headers_of(tuple(labels)), labels, list(values)[: len(labels)], as_of)
 
 
 @cache

@@ -130,3 +130,22 @@ def test_a_header_that_holds_a_field_name_is_a_near_miss_not_dropped():
     assert hmap.near_misses == {"Serum Mg repeat (mg/dL)": "serum_mg"}
     a = mg.assess({"age": 50, "Serum Mg repeat (mg/dL)": 1.2})
     assert [p.code for p in a.problems] == ["unknown_field"] and "did you mean 'serum_mg'" in a.problems[0].message
+
+
+def test_a_second_column_fills_the_first_blank_and_a_header_unit_goes_with_it():
+    assert mg.assess({"age": 50, "serum_mg": None, "Mg (mmol/L)": 0.4}).dose.status == "REFER"
+    df = pd.DataFrame({"age": [50, 50], "Mg": ["0.9 mmol/L", None], "Serum Mg (mg/dL)": [None, 0.9]})
+    out = mg.assess_frame(df)
+    assert out["mg_dose_status"].tolist() == ["NOT_INDICATED", "REFER"]  # 0.9 mg/dL is CTCAE grade 2
+    assert out["mg_input_problems"].tolist() == ["", ""]
+    _frame_equals_rows(df)
+    same = pd.DataFrame([[50, None, "0.4 mmol/L"], [50, "0.9 mmol/L", "0.4 mmol/L"]], columns=["age", "Mg", "Mg"])
+    assert mg.assess_frame(same)["mg_dose_status"].tolist() == ["REFER", "NOT_INDICATED"]
+    assert [bool(p) for p in mg.assess_frame(same)["mg_input_problems"]] == [False, True]  # two values disagree
+    _frame_equals_rows(same)
+
+
+def test_a_second_column_with_another_unit_is_never_mixed_in():
+    row = {"age": 50, "Serum Mg (mmol/L)": None, "Magnesium (mg/dL)": 0.9}
+    a = mg.assess(row)
+    assert a.patient.serum is None and [p.code for p in a.problems] == ["conflicting_values"]
