@@ -307,7 +307,7 @@ def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
         big = _END.join(texts)
     if _SEP in big or big.count(_END) != k - 1:  # cells holding them are read one by one (see _column)
         texts = [x if _SEP not in x and _END not in x else "" for x in texts]
-    big = _END.join([prepare(x) for x in texts])
+    big = prepare(_END.join(texts))  # no pattern of prepare crosses a row end: one pass for the column
     for separator in SEPARATORS:
         big = big.replace(separator, _SEP)
     pieces = big.replace(_END, _SEP + _END + _SEP).split(_SEP)

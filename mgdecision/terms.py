@@ -65,15 +65,14 @@ def _hide(match: re.Match[str]) -> str:
 def prepare(text: str) -> str:
     """A list cell ready to split on :data:`SEPARATORS`: names kept whole hidden, "and"/"plus" as ";"."""
     low = text.lower()
-    words = " and " in low or " plus " in low or "\tand" in low or "and\t" in low  # any blank around the word
-    if not words and "/" not in text and "+" not in text and "&" not in text and "and" not in low and "," not in text:
-        return text  # most cells: nothing to keep whole, no word separator
-    pattern = _kept_whole()
-    if pattern is not None:
-        text = pattern.sub(_hide, text)
-    if "/" in text or "," in text:
+    words = "and" in low or "plus" in low
+    if "/" in text or "," in text:  # strengths and numbered names: "Dovato 50/300", "3,4-DAP"
         text = _STRENGTHS.sub(lambda m: _HIDE[m.group(1)], text)
-    return _WORD_SEPARATOR.sub(";", text) if "and" in low or "plus" in low else text
+    if words or "/" in text or "+" in text or "&" in text:  # the joiners a name kept whole may hold
+        pattern = _kept_whole()
+        if pattern is not None:
+            text = pattern.sub(_hide, text)
+    return _WORD_SEPARATOR.sub(";", text) if words else text
 
 
 def restore(item: str) -> str:
