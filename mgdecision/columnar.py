@@ -299,12 +299,8 @@ class _Cells:
 
 def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
     k = len(distinct)
-    try:
-        big = _END.join(distinct)
-        texts = distinct
-    except TypeError:  # not all text
-        texts = [v if type(v) is str else shown_text(v) for v in distinct]
-        big = _END.join(texts)
+    texts = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row reads a cell
+    big = _END.join(texts)
     if _SEP in big or big.count(_END) != k - 1:  # cells holding them are read one by one (see _column)
         texts = [x if _SEP not in x and _END not in x else "" for x in texts]
     big = prepare(_END.join(texts))  # no pattern of prepare crosses a row end: one pass for the column
@@ -338,14 +334,14 @@ def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
     readable = np.zeros(k, dtype=bool)
     readable[cell_of[np.asarray(counted, dtype=bool)[piece_codes]]] = True
     problems = _cell_join(k, cell_of, piece_codes, problem_of, "; ")
-    unrec = _cell_join(k, cell_of, piece_codes, unrec_of, "\x00")
-    past = _cell_join(k, cell_of, piece_codes, history_of, "\x00")
+    unrec = _cell_join(k, cell_of, piece_codes, unrec_of, _SEP)  # no item holds _SEP (see _column)
+    past = _cell_join(k, cell_of, piece_codes, history_of, _SEP)
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
         some = np.flatnonzero((unrec != "") | (past != ""))
         unrecognized[some] = _objects(
             [
-                "; ".join(unchecked_lines(field, u.split("\x00") if u else (), h.split("\x00") if h else ()))
+                "; ".join(unchecked_lines(field, u.split(_SEP) if u else (), h.split(_SEP) if h else ()))
                 for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)
             ]
         )
@@ -799,7 +795,7 @@ class _Engine:
         """Rows without an eGFR, a dialysis answer or a diagnosis that tells the kidney function."""
         renal = np.zeros(self.n, dtype=bool)
         renal[self.row[self.e.renal[self.eff] == 1]] = True
-        given = self._flag(self.choice, lambda p: p.dialysis is not None)
+        given = self._flag(self.choice, lambda p: p.dialysis is True)  # "no dialysis" says nothing of the eGFR
         self.kidney_unknown = np.isnan(self.egfr_value) & ~given & ~renal
 
     def _none_found(self, rows: np.ndarray) -> None:

@@ -414,7 +414,7 @@ def decide(p: Patient) -> Findings:
     rda, ul, age_class = intake_for(p.age, p.sex, pregnant, lactating)
     grade = status.hypo_grade if status is not None else None
     urgent = status is not None and status.urgent
-    kidney_unknown = p.egfr is None and p.dialysis is None and not le.renal_codes
+    kidney_unknown = p.egfr is None and not p.dialysis and not le.renal_codes  # "no dialysis" says nothing of eGFR
     dose, form = dose_and_form(
         contra.level,
         risk.level,
@@ -568,7 +568,7 @@ def _contraindication(
 
     level, order = _contra_outcome(tuple(fired))
     reasons = [contra_reason(rule_id, fired[rule_id]) for rule_id in order]
-    not_checked = unchecked(egfr is None and p.dialysis is None and not le.renal_codes, serum is None, le.unrecognized)
+    not_checked = unchecked(egfr is None and not p.dialysis and not le.renal_codes, serum is None, le.unrecognized)
     if level == ContraLevel.NONE_FOUND:
         reasons.append(none_found_reason(not_checked))
     return Contraindication(level, tuple(reasons), not_checked, order)

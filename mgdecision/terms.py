@@ -48,7 +48,7 @@ def _kept_whole() -> re.Pattern[str] | None:
         pieces = [re.escape(p) for p in re.split(r"\s+", name)]
         pattern = r"\s+".join(pieces)
         if "/" in name and len(name) > 4:  # a combination written as generics: any joiner between its parts
-            pattern = pattern.replace(re.escape("/"), r"\s*(?:/|\+|&|-|\band\b|\bplus\b|\s)\s*")
+            pattern = pattern.replace(re.escape("/"), r"\s*(?:/|\+|&|\band\b|\bplus\b)\s*")
         parts.append(pattern)
     return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])", re.I) if parts else None
 
@@ -91,7 +91,7 @@ def unchecked_lines(field: str, unrecognized: Sequence[str], history: Sequence[s
     if unrecognized:
         lines.append(f"{field} not recognised: {', '.join(unrecognized)}")
     if history:
-        lines.append(f"{field} in past history only (confirm not current): {', '.join(history)}")
+        lines.append(f"{field} not counted as current (confirm): {', '.join(history)}")
     return tuple(lines)
 
 
@@ -182,14 +182,14 @@ def _condition_names_by_length() -> tuple[tuple[str, str], ...]:
 def _names_within(words: str, kb: Knowledge) -> tuple[str, ...]:
     """Every diagnosis named inside a longer item ("thymoma with MG"), longest names first, never overlapping."""
     padded = f" {words} "
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(padded))
     found: list[str] = []
     for name, key in _condition_names_by_length():
         at = padded.find(f" {name} ")
         while at >= 0:
-            span = (at, at + len(name) + 2)
-            if not any(a < span[1] - 1 and span[0] + 1 < b for a, b in taken):
-                taken.append(span)
+            start, end = at + 1, at + 1 + len(name)
+            if not any(taken[start:end]):
+                taken[start:end] = b"\x01" * (end - start)
                 if key not in found:
                     found.append(key)
             at = padded.find(f" {name} ", at + 1)
@@ -262,26 +262,40 @@ def _has_word(words: str, wanted: tuple[str, ...]) -> str | None:
     return next((w for w in wanted if f" {w} " in padded), None)
 
 
+def _at_edge(plain: str, wanted: tuple[str, ...]) -> str | None:
+    """The word of ``wanted`` that starts or ends the item ("hx of MG", "AKI - resolved")."""
+    padded = f" {plain} "
+    return next((w for w in wanted if padded.startswith(f" {w} ") or padded.endswith(f" {w} ")), None)
+
+
 def _not_current(field: str, item: str, words: str, kb: Knowledge) -> _Item | None:
-    """An item that holds a stopped, family-history or past-history word anywhere (amendment 2026-12, 10)."""
+    """An item about a family member, a stopped drug or the past (amendment 2026-12, 10): not counted, listed.
+
+    Family phrases ("family history of") count anywhere, a relative ("mother: MG") only first; stopped words
+    anywhere in a medication, first or last in a diagnosis; past-history words first or last. So a current
+    diagnosis is never lost to a word beside it ("myasthenia gravis with prior crisis", "son also affected")."""
     if kb.drug_names.get(words) or kb.condition_names.get(words) or kb.symptom_names.get(words):
         return None  # a known name as a whole ("prior mi")
-    if _has_word(words, kb.family_words):
-        return _Item(
-            (), True, Problem(field, item, ProblemCode.HISTORY, f"'{item}' read as family history; not counted")
-        )
-    if _has_word(words, kb.stopped_words):
-        return _Item((), True, Problem(field, item, ProblemCode.NEGATED, f"'{item}' read as stopped; not counted"))
-    marker = _has_word(words, kb.history_words)
-    if marker is None:
+    plain = _PUNCTUATION.sub(" ", words).strip()
+    phrases = tuple(w for w in kb.family_words if " " in w)
+    relatives = tuple(w for w in kb.family_words if " " not in w)
+    if (marker := _has_word(plain, phrases) or _at_edge(plain, relatives)) is not None:
+        code, how = ProblemCode.HISTORY, "family history; not counted"
+    elif (marker := _has_word(plain, kb.stopped_words) if field == "medications" else None) or (
+        marker := _at_edge(plain, kb.stopped_words)
+    ):
+        code, how = ProblemCode.NEGATED, "stopped; not counted"
+    elif (marker := _at_edge(plain, kb.history_words)) is not None:
+        code, how = ProblemCode.HISTORY, "past history; not counted as current"
+    else:
         return None
-    rest = f" {_PUNCTUATION.sub(' ', words)} ".replace(f" {marker} ", " ").strip()
+    rest = f" {plain} ".replace(f" {marker} ", " ").strip()
     named = [kb.concepts[k] for k in _match(field, rest, kb)] if rest else []
     rules = [c.label for c in named if c.contra]
-    message = f"'{item}' read as past history; not counted as current"
+    message = f"'{item}' read as {how}"
     if rules:
         message += f": confirm it is not current ({', '.join(rules)} would apply)"
-    return _Item((), True, Problem(field, item, ProblemCode.HISTORY, message), history=bool(rules))
+    return _Item((), True, Problem(field, item, code, message), history=bool(rules))
 
 
 def _read_item(field: str, item: str) -> _Item | None:
