@@ -521,7 +521,6 @@ class _Engine:
         pool: _Pool,
     ) -> None:
         self.n = n
-        self.groups = groups
         self.age, self.egfr, self.serum, self.supp = groups
         self.choice = self.age  # age and sex are read together ("45M")
         self.lists = lists

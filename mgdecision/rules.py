@@ -409,12 +409,12 @@ def decide(p: Patient) -> Findings:
     pregnant = bool(p.pregnant) or "pregnant" in le.sets
     lactating = bool(p.lactating) or "lactating" in le.sets
     dialysis = bool(p.dialysis) or "dialysis" in le.sets
+    kidney_unknown = p.egfr is None and not p.dialysis and not le.renal_codes  # "no dialysis" says nothing of eGFR
     risk = _risk(p, status, le, t)
-    contra = _contraindication(p, status, le, pregnant, dialysis, t)
+    contra = _contraindication(p, status, le, pregnant, dialysis, kidney_unknown, t)
     rda, ul, age_class = intake_for(p.age, p.sex, pregnant, lactating)
     grade = status.hypo_grade if status is not None else None
     urgent = status is not None and status.urgent
-    kidney_unknown = p.egfr is None and not p.dialysis and not le.renal_codes  # "no dialysis" says nothing of eGFR
     dose, form = dose_and_form(
         contra.level,
         risk.level,
@@ -540,7 +540,13 @@ SERUM_UNUSED_REASON = Reason(
 
 
 def _contraindication(
-    p: Patient, status: _SerumStatus | None, le: _ListEffects, pregnant: bool, dialysis: bool, t: dict[str, Any]
+    p: Patient,
+    status: _SerumStatus | None,
+    le: _ListEffects,
+    pregnant: bool,
+    dialysis: bool,
+    kidney_unknown: bool,
+    t: dict[str, Any],
 ) -> Contraindication:
     renal = t["renal"]
     fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
@@ -568,7 +574,7 @@ def _contraindication(
 
     level, order = _contra_outcome(tuple(fired))
     reasons = [contra_reason(rule_id, fired[rule_id]) for rule_id in order]
-    not_checked = unchecked(egfr is None and not p.dialysis and not le.renal_codes, serum is None, le.unrecognized)
+    not_checked = unchecked(kidney_unknown, serum is None, le.unrecognized)
     if level == ContraLevel.NONE_FOUND:
         reasons.append(none_found_reason(not_checked))
     return Contraindication(level, tuple(reasons), not_checked, order)
@@ -615,16 +621,12 @@ def contra_level(rule_ids: frozenset[str]) -> ContraLevel:
 def hyper_detail(serum: Serum) -> tuple[str, str]:
     """(rule, detail) for a serum value above the upper limit; the urgent rule above the urgent limit."""
     status = serum_status(serum)
-    if status.urgent:
-        limit = tables()["urgent"][serum.unit]
-        return (
-            "hypermagnesaemia_severe",
-            f"serum {serum.display()} above {limit:g} {serum.unit} (CTCAE grade {status.hyper_grade})",
-        )
-    return (
-        "hypermagnesaemia",
-        f"serum {serum.display()} above {status.upper:g} {serum.unit} (CTCAE grade {status.hyper_grade})",
+    rule, limit = (
+        ("hypermagnesaemia_severe", tables()["urgent"][serum.unit])
+        if status.urgent
+        else ("hypermagnesaemia", status.upper)
     )
+    return rule, f"serum {serum.display()} above {limit:g} {serum.unit} (CTCAE grade {status.hyper_grade})"
 
 
 @lru_cache(maxsize=4096)

@@ -257,8 +257,9 @@ def _match(field: str, words: str, kb: Knowledge) -> tuple[str, ...]:
 _PUNCTUATION = re.compile(r"[^\w/]+")
 
 
-def _has_word(words: str, wanted: tuple[str, ...]) -> str | None:
-    padded = f" {_PUNCTUATION.sub(' ', words)} "
+def _has_word(plain: str, wanted: tuple[str, ...]) -> str | None:
+    """The phrase of ``wanted`` found anywhere in an item already stripped of punctuation."""
+    padded = f" {plain} "
     return next((w for w in wanted if f" {w} " in padded), None)
 
 
