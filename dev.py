@@ -79,8 +79,13 @@ def build() -> None:
         print(wheel)
 
 
+def snapshot() -> None:
+    """Refresh the frozen outputs (tests/core/snapshots) after a change meant to alter them; review the diff."""
+    _run(PY, "-m", "tests.core.snapshot")
+
+
 TASKS = {"main": main_job, "test": test, "demo": lambda: _run(PY, "-m", "mgdecision.demo"), "bench": bench,
-         "build": build}
+         "build": build, "snapshot": snapshot}
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):  # noqa: UP036 - this script is what tells an older Python so
