@@ -20,7 +20,7 @@ from typing import Any
 from xlwings import arg, func
 
 import mgdecision as mg
-from mgdecision.columnar import assess_columns
+from mgdecision.frame import assess_columns
 from mgdecision.frame import paused_gc
 from mgdecision.reading import gather_columns
 

@@ -24,7 +24,7 @@ from .rules import decide
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FAILURE_COLUMNS", "assess_frame", "failure_cases", "iter_assessments", "paused_gc"]
+__all__ = ["FAILURE_COLUMNS", "assess_columns", "assess_frame", "failure_cases", "iter_assessments", "paused_gc"]
 
 FAILURE_COLUMNS = ("row", "patient_id", "column", "field", "value", "reason_code", "message")
 
