@@ -19,7 +19,7 @@ from .frame import assess_frame, failure_cases
 from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, convert_serum, map_headers
-from .rules import rda_mg, ul_mg
+from .engine import Engine, rda_mg, ul_mg
 from .units import elemental_mg
 from .vocab import ContraLevel, DoseStatus, Indicator, ProblemCode, RiskLevel, Severity
 
@@ -35,6 +35,7 @@ __all__ = [
     "Contraindication",
     "Dose",
     "DoseStatus",
+    "Engine",
     "FhirError",
     "Form",
     "HeaderMap",

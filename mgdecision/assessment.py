@@ -8,27 +8,15 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from . import render
+from .engine import Engine, Findings, default_engine
 from .errors import UsageError
 from .kb import knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
+from .outputs import COLUMNS  # declared once, with their types and layout, in outputs.py
 from .reading import HeaderMap, Patient, read_row, read_values
-from .rules import Findings, decide
 from .vocab import ContraLevel, DoseStatus, Indicator, RiskLevel
 
 __all__ = ["COLUMNS", "Assessment", "assess"]
-
-COLUMNS: tuple[str, ...] = (
-    "mg_risk",
-    "mg_contraindication",
-    "mg_dose_status",
-    "mg_dose_min_mg",
-    "mg_dose_max_mg",
-    "mg_dose",
-    "mg_interactions",
-    "mg_form",
-    "mg_reasons",
-    "mg_input_problems",
-)
 
 _SUMMARY_MAX = 139
 
@@ -37,37 +25,25 @@ def _short(text: str) -> str:
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1].rstrip() + "…"
 
 
+@lru_cache(maxsize=65536)
 def format_reason(reason: Reason) -> str:
-    """'text (+points) [source labels]', as shown in the mg_reasons column and on cards (kept on the reason)."""
-    shown = reason.shown
-    if shown is None:
-        points = f" (+{reason.points})" if reason.points else ""
-        shown = f"{reason.text}{points}{_labels(reason.sources)}"
-        object.__setattr__(reason, "shown", shown)
-    return shown
+    """'text (+points) [source labels]', as shown in the mg_reasons column and on cards (memoised per reason)."""
+    points = f" (+{reason.points})" if reason.points else ""
+    return f"{reason.text}{points}{_labels(reason.sources)}"
 
 
 @lru_cache(maxsize=4096)
 def _labels(ids: tuple[str, ...]) -> str:
     """' [label; label]' for source ids ('' for none)."""
     sources = knowledge().sources
-    return f" [{'; '.join(sources[s].label for s in ids)}]" if ids else ""
+    return f" [{'; '.join(sources[s].label if s in sources else s for s in ids)}]" if ids else ""
 
 
-_DOSE_GROUPS: dict[int, tuple[Dose, Form, str]] = {}  # id(dose) -> (dose, form, text); holds both, so ids stay unique
-
-
+@lru_cache(maxsize=65536)
 def dose_group_text(dose: Dose, form: Form) -> str:
-    """'Dose STATUS: notes and evidence' (memoised per dose and form object: the rules share them across rows)."""
-    found = _DOSE_GROUPS.get(id(dose))
-    if found is not None and found[0] is dose and found[1] is form:
-        return found[2]
+    """'Dose STATUS: notes and evidence' (memoised per dose and form)."""
     reasons = (*dose.notes, *form.evidence)
-    text = f"Dose {dose.status}" + (": " + "; ".join([format_reason(r) for r in reasons]) if reasons else "")
-    if len(_DOSE_GROUPS) > 65536:
-        _DOSE_GROUPS.clear()
-    _DOSE_GROUPS[id(dose)] = (dose, form, text)
-    return text
+    return f"Dose {dose.status}" + (": " + "; ".join([format_reason(r) for r in reasons]) if reasons else "")
 
 
 class Assessment:
@@ -264,13 +240,15 @@ def assess(
     headers: Sequence[Any] | None = None,
     header_map: HeaderMap | None = None,
     as_of: date | None = None,
+    engine: Engine | None = None,
 ) -> Assessment:
     """Assess one patient row.
 
     ``row`` is a mapping of column name to value (any header variant: "Serum Mg (mg/dL)", "Meds", "Dx"),
     a pandas Series, or a sequence of cell values with ``headers`` (or in the template's column order).
     Bad values never raise: they are reported in ``Assessment.problems``. ``as_of`` is the date used to
-    turn a date of birth into an age when the row has no assessment date.
+    turn a date of birth into an age when the row has no assessment date. ``engine`` runs the rules of
+    another knowledge base (:class:`mgdecision.engine.Engine`); the default is the shipped one.
     """
     if isinstance(row, Mapping):
         patient = read_row(row, header_map=header_map, as_of=as_of)
@@ -280,4 +258,5 @@ def assess(
         patient = read_values(row, headers, as_of=as_of)
     else:
         raise UsageError(f"assess() takes a mapping, a pandas Series or a sequence of cells, not {type(row).__name__}")
-    return Assessment(patient, decide(patient), knowledge().version)
+    engine = engine or default_engine()
+    return Assessment(patient, engine.decide(patient), engine.kb.version)

@@ -1,9 +1,10 @@
 """Assess a table of patients: ``assess_frame(df)`` and the tidy ``failure_cases`` problem table.
 
-Headers are mapped once. ``assess_frame`` works column by column (:mod:`mgdecision.columnar`): each distinct
-cell is read by the same readers, and the decisions are made by the same rule functions as
-:func:`~mgdecision.assess`, once per distinct combination of their inputs. ``iter_assessments`` yields one
-:class:`Assessment` per row through :func:`~mgdecision.rules.decide`. The tests check that both agree on every row.
+Headers are mapped once. ``assess_frame`` is the engine's table execution (:mod:`mgdecision.engine.table`):
+each distinct cell is read by the same readers, the conditions of ``rules.toml`` run on whole columns, and the
+decisions are made by the same engine methods as :func:`~mgdecision.assess`, once per distinct combination of
+their inputs. ``iter_assessments`` yields one :class:`Assessment` per row through the row execution. The tests
+check that both agree on every row and reproduce a frozen snapshot.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from .assessment import COLUMNS, Assessment
-from .columnar import assess_columns
+from .engine import Engine, default_engine
+from .engine.table import assess_columns
 from .errors import UsageError
-from .kb import knowledge
 from .reading import HeaderMap, gather_columns, map_headers, near_miss_problem, read_fields
-from .rules import decide
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,11 +61,13 @@ def iter_assessments(
     columns: Mapping[str, str] | None = None,
     as_of: date | None = None,
     header_map: HeaderMap | None = None,
+    engine: Engine | None = None,
 ) -> Iterator[Assessment]:
-    """Yield one :class:`Assessment` per row of ``df``, in order (no row is skipped)."""
+    """Yield one :class:`Assessment` per row of ``df``, in order (no row is skipped): the row execution."""
     _check_frame(df)
     hmap = header_map or map_headers(df.columns, columns)
-    version = knowledge().version
+    engine = engine or default_engine()
+    version = engine.kb.version
     mapped, near = _columns(df, hmap)
     names = list(mapped)
     data = list(mapped.values())
@@ -75,7 +77,7 @@ def iter_assessments(
         for col, probable, values in near:
             if (note := near_miss_problem(col, probable, values[i])) is not None:
                 patient.problems.append(note)
-        yield Assessment(patient, decide(patient), version)
+        yield Assessment(patient, engine.decide(patient), version)
 
 
 def assess_frame(
@@ -83,6 +85,7 @@ def assess_frame(
     *,
     columns: Mapping[str, str] | None = None,
     as_of: date | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Return ``df``'s columns followed by the output :data:`COLUMNS`, one row per input row, same index.
 
@@ -101,7 +104,7 @@ def assess_frame(
         )
     with paused_gc():
         cells, near = _columns(df, hmap)
-        values = assess_columns(cells, len(df), hmap.units, as_of, near)
+        values = assess_columns(cells, len(df), hmap.units, as_of, near, engine)
     out = pd.DataFrame(
         {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
             name: pd.Series(values[name], index=df.index, dtype=values[name].dtype)  # float64 or object

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -70,6 +70,7 @@ class Concept:
     confirmed: bool = True
     drug_class: str | None = None
     kidney: bool = False  # the concept tells the kidney function (a CKD stage, dialysis, AKI)
+    key: str = ""  # "kind:id", its key in Knowledge.concepts
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Knowledge:
     interactions: Mapping[str, Any]
     dosing: Mapping[str, Any]
     seed_conflicts: Mapping[str, Any]
+    rules: Mapping[str, Any]  # rules.toml: how the rules run (firing order, conditions, bands, orders)
     concepts: Mapping[str, Concept]  # "kind:id" -> concept
     drug_names: Mapping[str, tuple[str, ...]]  # normalised name -> concept keys
     condition_names: Mapping[str, str]
@@ -261,6 +263,7 @@ def _check(kb: Knowledge) -> None:
                 errors.append(f"ambiguous {abbreviation!r}: unknown concept {key!r}")
             elif not kb.concepts[key].contra:
                 errors.append(f"ambiguous {abbreviation!r}: counts {key!r}, which is no contraindication or caution")
+    cite("rules.toml", _sources_of(kb.rules))
     for name, section in (("forms", kb.dosing["forms"]), ("seed conflicts", kb.seed_conflicts)):
         for sid, entry in section.items():
             cite(f"{name} {sid}", _sources_of(entry))
@@ -299,7 +302,7 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
     symptoms = data["symptoms.toml"]
     condition_concepts = _term_concepts(conditions, "condition", _sources_of(conditions))
     symptom_concepts = _term_concepts(symptoms, "symptom", _sources_of(symptoms))
-    concepts = {**drug_concepts, **condition_concepts, **symptom_concepts}
+    concepts = {k: replace(c, key=k) for k, c in {**drug_concepts, **condition_concepts, **symptom_concepts}.items()}
 
     condition_names: dict[str, str] = {}
     condition_codes: dict[str, str] = {}
@@ -353,6 +356,7 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
         interactions=data["interactions.toml"],
         dosing=dosing,
         seed_conflicts=data["seed_conflicts.toml"],
+        rules=data["rules.toml"],
         concepts=concepts,
         drug_names=drug_names,
         condition_names=condition_names,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 __all__ = [
@@ -25,7 +25,6 @@ class Reason:
     text: str
     sources: tuple[str, ...] = ()
     points: int | None = None
-    shown: str | None = field(default=None, compare=False, repr=False)  # formatted text, filled on first use
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "sources": list(self.sources), "points": self.points}

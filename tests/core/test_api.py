@@ -19,6 +19,7 @@ EXPECTED_API = [
     "Contraindication",
     "Dose",
     "DoseStatus",
+    "Engine",
     "FhirError",
     "Form",
     "HeaderMap",

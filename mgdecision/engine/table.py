@@ -1,13 +1,13 @@
-"""Many rows at once: the reading and rules of :func:`~mgdecision.assess`, worked out column by column.
+"""The table execution: the rules of an :class:`~mgdecision.engine.Engine`, worked out column by column.
 
 Each input column is factorised, and each distinct cell (or combination of cells read together) is read
 once by the same reader as a single row. List cells are split for the whole column at once and each distinct
-item is matched once. What the lists contribute is grouped with numpy; the decisions (risk level,
+item is matched once. What the lists contribute is grouped with numpy; the conditions of ``rules.toml`` run
+on whole columns of facts (:meth:`~mgdecision.engine.expr.Condition.column`); the decisions (risk band,
 contraindication level, dose and form) are made once per distinct combination of their inputs by the
-functions :func:`~mgdecision.rules.decide` uses; reasons are built by the same memoised constructors, and
-the text columns are joined for the whole column at once. Rows holding a value this path does not read
-(a container, a control character, booleans beside numbers) go through :func:`~mgdecision.rules.decide`
-one by one. The tests check that every row equals :func:`~mgdecision.assess`.
+engine's methods, which the row execution also uses; reasons are built by the same memoised constructors,
+and the text columns are joined for the whole column at once. Rows holding a value this path does not read
+(a container, a control character, booleans beside numbers) go through the row execution one by one.
 """
 
 from __future__ import annotations
@@ -15,18 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from numbers import Number
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .assessment import COLUMNS, Assessment, dose_group_text, format_reason
-from .errors import KnowledgeError
-from .kb import knowledge
-from .models import Reason
-from .reading import (
+from ..assessment import COLUMNS, Assessment, dose_group_text, format_reason
+from ..errors import KnowledgeError
+from ..models import Reason
+from ..reading import (
     CONTAINERS,
     LIST_FIELDS,
     SCALAR_GROUPS,
@@ -36,42 +34,10 @@ from .reading import (
     read_fields,
     shown_text,
 )
-from .rules import (
-    DIALYSIS_DETAIL,
-    NO_FACTOR_REASON,
-    PREGNANCY_IV_DETAIL,
-    RENAL_RULES,
-    SERUM_UNUSED_REASON,
-    SEVERITY_ORDER,
-    UNKNOWN_REASON,
-    age_reason,
-    conflict_notes,
-    contra_level,
-    contra_rank,
-    contra_reason,
-    decide,
-    dose_and_form,
-    dose_detail,
-    egfr_detail,
-    factor_reason,
-    form_choice,
-    hyper_detail,
-    intake_for,
-    interaction_text,
-    none_found_reason,
-    note_reason,
-    overridden_reason,
-    risk_level,
-    route_effects,
-    serum_reason,
-    serum_status,
-    symptom_effects,
-    symptom_reason,
-    tables,
-    unchecked,
-)
-from .terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
-from .vocab import ContraLevel, RiskLevel
+from ..terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
+from ..vocab import ContraLevel, RiskLevel
+from .core import ROUTES, Engine, default_engine
+from .expr import Template
 
 __all__ = ["assess_columns"]
 
@@ -279,11 +245,6 @@ def _read_group(
 # ---------------------------------------------------------------- the lists
 
 
-@cache
-def _concept_index() -> dict[int, int]:
-    return {id(c): i for i, c in enumerate(knowledge().concepts.values())}
-
-
 @dataclass(slots=True)
 class _Cells:
     """The distinct cells of one list column, as read: per cell flags and texts, and what each names."""
@@ -297,7 +258,7 @@ class _Cells:
     occ_shown: np.ndarray  # pool id of 'label (as written)'
 
 
-def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
+def _read_lists(field: str, distinct: list[Any], pool: _Pool, index: Mapping[str, int]) -> _Cells:
     k = len(distinct)
     texts = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row reads a cell
     big = _END.join(texts)
@@ -319,12 +280,11 @@ def _read_lists(field: str, distinct: list[Any], pool: _Pool) -> _Cells:
     unrec_of: list[str | None] = []
     history_of: list[str | None] = []
     counted = []
-    index = _concept_index()
     for piece in piece_texts.tolist():
         item = restore(piece)
         found, read = item_reading(field, item) if item else ((), None)
         named = pool.id(item)
-        concepts_of.append([(index[id(c)], named, pool.id(shown)) for c, shown in found])
+        concepts_of.append([(index[c.key], named, pool.id(shown)) for c, shown in found])
         problem = read.problem if read is not None else None
         problem_of.append(str(problem) if problem is not None else None)
         unrec_of.append(item if read is not None and read.unrecognized else None)
@@ -370,13 +330,14 @@ def _cell_join(k: int, cell_of: np.ndarray, piece_codes: np.ndarray, texts: list
 
 
 @dataclass(slots=True)
-class _EffectTable:
+class EffectTable:
     """Per (route, concept): what it does, as integer codes (-1 for nothing); index route * concepts + concept."""
 
+    index: Mapping[str, int]  # concept key -> its number
     active: np.ndarray
     risk: np.ndarray
     contra: np.ndarray
-    k_sparing: np.ndarray
+    held: np.ndarray
     symptom: np.ndarray
     interaction: np.ndarray
     indication: np.ndarray
@@ -398,38 +359,27 @@ class _EffectTable:
     conflict_ids: list[str]
 
 
-_ROUTES = ("oral", "iv")
+def effect_table(engine: Engine) -> EffectTable:
+    """The engine's concept effects as arrays (made once per engine)."""
+    found = engine.derived.get("effect_table")
+    if found is None:
+        found = engine.derived["effect_table"] = _effect_table(engine)
+    return found  # type: ignore[no-any-return]
 
 
-@cache
-def _effect_table() -> _EffectTable:
-    t = tables()
-    kb = knowledge()
-    factors = list(t["factors"])
-    rules = list(t["rules"])
-    symptoms = sorted(symptom_effects())
+def _effect_table(engine: Engine) -> EffectTable:
+    kb = engine.kb
+    factors = list(engine.factors)
+    rules = list(engine.rules)
+    symptom_effects = engine.symptom_effects
+    symptoms = sorted(symptom_effects)
     conflict_ids = list(kb.seed_conflicts)
     interactions: list[Any] = []
     labels: list[str] = []
-    forms: list[str] = sorted({e[1] for e in symptom_effects().values() if e[1]})
+    forms: list[str] = sorted({e[1] for e in symptom_effects.values() if e[1]})
     notes: list[tuple[str, tuple[str, ...]]] = []
-    columns: dict[str, list[int]] = {
-        name: []
-        for name in (
-            "active",
-            "risk",
-            "contra",
-            "k_sparing",
-            "symptom",
-            "interaction",
-            "indication",
-            "form",
-            "note",
-            "sets",
-            "conflicts",
-            "renal",
-        )
-    }
+    names = ("active", "risk", "contra", "held", "symptom", "interaction", "indication", "form", "note", "sets")
+    columns: dict[str, list[int]] = {name: [] for name in (*names, "conflicts", "renal")}
 
     def code(values: list[Any], value: Any) -> int:
         if value is None:
@@ -438,15 +388,14 @@ def _effect_table() -> _EffectTable:
             values.append(value)
         return values.index(value)
 
-    for route in _ROUTES:
-        effects = route_effects(route)
-        for concept in kb.concepts.values():
-            e = effects[id(concept)]
-            k_sparing = e.contra == "k_sparing_renal"
+    for route in ROUTES:
+        effects = engine.effects[route]
+        for key in kb.concepts:
+            e = effects[key]
             columns["active"].append(int(e.active))
             columns["risk"].append(factors.index(e.risk) if e.risk else -1)
-            columns["contra"].append(rules.index(e.contra) if e.contra and not k_sparing else -1)
-            columns["k_sparing"].append(int(k_sparing))
+            columns["contra"].append(rules.index(e.contra) if e.contra else -1)
+            columns["held"].append(rules.index(e.held) if e.held else -1)
             columns["symptom"].append(symptoms.index(e.symptom) if e.symptom else -1)
             columns["interaction"].append(code(interactions, e.interaction))
             columns["indication"].append(code(labels, e.indication))
@@ -455,15 +404,15 @@ def _effect_table() -> _EffectTable:
             columns["sets"].append(_SETS.get(e.sets or "", 0))
             columns["conflicts"].append(sum(1 << conflict_ids.index(c) for c in e.conflicts))
             columns["renal"].append(int(e.renal))
-    table = symptom_effects()
     if max(len(rules), len(forms), len(conflict_ids)) > 62:  # each is a bit of an int64 mask per row
         raise KnowledgeError("more than 62 contraindication rules, form rules or seed conflicts")
     arrays = {name: np.asarray(values, dtype=np.int64) for name, values in columns.items()}
-    return _EffectTable(
+    return EffectTable(
+        index={key: k for k, key in enumerate(kb.concepts)},
         **arrays,
-        symptom_label=np.asarray([code(labels, table[s][0]) for s in symptoms], dtype=np.int64),
-        symptom_form=np.asarray([code(forms, table[s][1]) for s in symptoms], dtype=np.int64),
-        symptom_fits=np.asarray([table[s][2] for s in symptoms], dtype=bool),
+        symptom_label=np.asarray([code(labels, symptom_effects[s][0]) for s in symptoms], dtype=np.int64),
+        symptom_form=np.asarray([code(forms, symptom_effects[s][1]) for s in symptoms], dtype=np.int64),
+        symptom_fits=np.asarray([symptom_effects[s][2] for s in symptoms], dtype=bool),
         factors=factors,
         rules=rules,
         symptoms=symptoms,
@@ -509,11 +458,12 @@ class _Segments:
 _RISK, _CONTRA, _DOSE, _NOTES = range(4)  # the groups of the reasons column
 
 
-class _Engine:
+class _TableRun:
     """What the lists contribute, merged per row, then the rules; every step works on whole columns."""
 
     def __init__(
         self,
+        engine: Engine,
         n: int,
         groups: list[_Group],
         lists: dict[str, _Cells],
@@ -526,9 +476,11 @@ class _Engine:
         self.lists = lists
         self.codes = codes
         self.pool = pool
-        self.e = _effect_table()
-        self.t = tables()
+        self.engine = engine
+        self.spec = engine.spec
+        self.e = effect_table(engine)
         self.reasons = _Segments(n, 4)
+        self.facts = _ColumnFacts(self)
 
     # --- per row: the row's values, read once per distinct group of cells
     def _flag(self, group: _Group, test: Callable[[Patient], Any]) -> np.ndarray:
@@ -546,10 +498,10 @@ class _Engine:
 
     def _scalars(self) -> None:
         self.age_value = self._number(self.age, "age")
-        self.age65 = self.age_value >= 65
         self.route_iv = self._flag(self.choice, lambda p: p.route == "iv")
         self.egfr_value = self._number(self.egfr, "egfr")
-        self.status = [serum_status(p.serum) if p.serum is not None else None for p in self.serum.read]
+        status_of = self.engine.serum_status
+        self.status = [status_of(p.serum) if p.serum is not None else None for p in self.serum.read]
         self.has_serum = self._by_serum(lambda s, st: True, False, bool)
         self.below = self._by_serum(lambda s, st: st.below, False, bool)
         self.grade = self._by_serum(lambda s, st: st.hypo_grade or 0, 0, np.int64)
@@ -589,7 +541,7 @@ class _Engine:
         row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         order = np.argsort(row, kind="stable")
         row = row[order]
-        per_route = len(self.e.active) // len(_ROUTES)
+        per_route = len(self.e.active) // len(ROUTES)
         eff = self.route_iv[row] * per_route + (np.concatenate(concepts)[order] if rows else row)
         active = self.e.active[eff].astype(bool)
         self.row, self.eff = row[active], eff[active]
@@ -623,18 +575,23 @@ class _Engine:
         o = np.argsort(r * len(e.factors) + f, kind="stable")  # occurrences are in (row, index) order
         r, f, w, i = r[o], f[o], w[o], i[o]
         starts, ends = _group_bounds(r, f)
-        factors = self.t["factors"]
+        factors = self.engine.factors
         history = np.asarray([bool(factors[x].get("not_with_normal_serum")) for x in e.factors], dtype=bool)
         not_low = self._by_serum(lambda s, st: not st.below, False, bool)
         overridden = history[f] & not_low[r]  # a history a measured serum value overrides
         count = len(e.factors)
 
         def reason(k: int, who: tuple[str, ...]) -> str:
-            found = overridden_reason(e.factors[k - count]) if k >= count else factor_reason(e.factors[k], who)
+            engine = self.engine
+            found = (
+                engine.overridden_reason(e.factors[k - count])
+                if k >= count
+                else engine.factor_reason(e.factors[k], who)
+            )
             return format_reason(found)
 
         made = _group_texts(starts, ends, f + overridden * count, w, texts, reason)
-        self.reasons.add(_RISK, r[starts], 1 + i[starts], made)
+        self.reasons.add(_RISK, r[starts], self._risk_seq("list_factors", i[starts]), made)
         points = np.asarray([factors[x]["points"] for x in e.factors], dtype=np.int64)
         weights = points[f[starts]] * ~overridden[starts]
         return np.bincount(r[starts], weights=weights, minlength=self.n).astype(np.int64)
@@ -648,7 +605,7 @@ class _Engine:
         once.sort()
         r, sy, nm, i = r[once], sy[once], nm[once], i[once]
         fits = e.symptom_fits[sy]
-        rule = self.t["symptom_rule"]
+        rule = self.engine.symptom_rule
         counted = np.bincount(r[fits], minlength=self.n) >= rule["min_count"]
         keep = fits & counted[r]
         starts, ends = _group_bounds(r[keep])
@@ -658,9 +615,9 @@ class _Engine:
             np.zeros(int(keep.sum()), np.int64),
             nm[keep],
             self.pool.texts,
-            lambda _k, names: format_reason(symptom_reason(names)),
+            lambda _k, names: format_reason(self.engine.symptom_reason(names)),
         )
-        self.reasons.add(_RISK, r[keep][starts], self.m + 3, made)
+        self.reasons.add(_RISK, r[keep][starts], self._risk_seq("symptom_rule", 0), made)
         return r, sy, i, counted
 
     def _indications_and_forms(
@@ -692,7 +649,7 @@ class _Engine:
         f_sel = form[sy] >= 0
         forms = self._mask(np.concatenate([r, sr[f_sel]]), np.left_shift(1, np.concatenate([f, form[sy][f_sel]])))
         form_key, masks = pd.factorize(forms)
-        chosen = [form_choice(_named_bits(int(b), e.forms)) for b in masks.tolist()]
+        chosen = [self.engine.form_choice(_named_bits(int(b), e.forms)) for b in masks.tolist()]
         return ind_key, indications, form_key.astype(np.int64), chosen
 
     def _interactions(self) -> np.ndarray:
@@ -700,11 +657,16 @@ class _Engine:
         e = self.e
         r, it, w, _i = self._select(e.interaction)
         severity = np.asarray([x[0] for x in e.interactions], dtype=np.int64)[it]  # (order, severity, ...)
-        o = np.argsort(r * len(SEVERITY_ORDER) + severity, kind="stable")
+        o = np.argsort(r * len(self.spec.severity_rank) + severity, kind="stable")
         r, it, w = r[o], it[o], w[o]
         single = np.arange(len(r))
         made = _group_texts(
-            single, single + 1, it, w, self.pool.texts, lambda k, who: interaction_text(who[0], e.interactions[k])
+            single,
+            single + 1,
+            it,
+            w,
+            self.pool.texts,
+            lambda k, who: self.engine.interaction_text(who[0], e.interactions[k]),
         )
         return _row_join(self.n, r, made, "; ")
 
@@ -719,13 +681,13 @@ class _Engine:
             nt,
             w,
             self.pool.texts,
-            lambda k, who: format_reason(note_reason(e.notes[k][0], who[0], e.notes[k][1])),
+            lambda k, who: format_reason(self.engine.note_reason(e.notes[k][0], who[0], e.notes[k][1])),
         )
         self.reasons.add(_NOTES, r, i, made)
         conflicts = self._mask(self.row, e.conflicts[self.eff])
         rows = np.flatnonzero(conflicts)
         codes, masks = pd.factorize(conflicts[rows])
-        notes = [conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
+        notes = [self.engine.conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
         made = _objects(["; ".join([format_reason(x) for x in found]) for found in notes])
         self.reasons.add(_NOTES, rows, m, made[codes] if len(rows) else made[:0])
         age_note = self.age.take_text(lambda p: format_reason(Reason(p.age_note, ())) if p.age_note else "")
@@ -733,62 +695,70 @@ class _Engine:
         self.reasons.add(_NOTES, rows, m + 1, age_note[rows])
 
     def _contraindications(self) -> np.ndarray:
-        """Every rule that fired, once, with every detail (what the lists name, then the row's values)."""
-        e, m, n, t, pool = self.e, self.m, self.n, self.t, self.pool
+        """Every rule that fired, once, with every detail: what the lists name, then the triggers in order."""
+        e, m, n, pool, engine = self.e, self.m, self.n, self.pool, self.engine
         rules = e.rules
         rule_of = {rid: k for k, rid in enumerate(rules)}
         r, rule, w, i = self._select(e.contra)
         fired_rows, fired_rules, fired_seq, fired_detail = [r], [rule], [i], [w]
-
-        def fire(hit: np.ndarray, rule_id: str | np.ndarray, details: np.ndarray | int, seq: int) -> None:
+        so_far = self._mask(r, np.left_shift(1, rule))
+        facts = self.facts
+        for rid in self.spec.held:
+            facts[f"listed:{rid}"] = self._listed(rule_of[rid]) != ""
+        for seq, trigger in enumerate(self.spec.fire):
+            k = rule_of[trigger.rule]
+            for read in trigger.fired_reads:
+                facts[f"fired:{read}"] = so_far & (1 << rule_of[read]) > 0
+            facts["listed"] = self._listed(k)
+            hit = np.flatnonzero(trigger.when.column(facts, n))
+            if not len(hit):
+                continue
+            details = self._texts(trigger.detail, hit)
             fired_rows.append(hit)
-            fired_rules.append(np.broadcast_to(rule_of[rule_id] if isinstance(rule_id, str) else rule_id, hit.shape))
+            fired_rules.append(np.full(len(hit), k, dtype=np.int64))
             fired_seq.append(np.full(len(hit), m + seq, dtype=np.int64))
-            fired_detail.append(np.broadcast_to(details, hit.shape))
-
-        hit = np.flatnonzero(self._by_serum(lambda s, st: st.above, False, bool))
-        hyper_rule = self._by_serum(lambda s, st: rule_of[hyper_detail(s)[0]] if st.above else -1, -1, np.int64)
-        hyper = self._by_serum(lambda s, st: pool.id(hyper_detail(s)[1]) if st.above else -1, -1, np.int64)
-        fire(hit, hyper_rule[hit], hyper[hit], 0)
-        detail = [egfr_detail(p.egfr) if p.egfr is not None else None for p in self.egfr.read]
-        egfr_rule = np.asarray([rule_of[d[0]] if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
-        egfr_text = np.asarray([pool.id(d[1]) if d else -1 for d in detail], dtype=np.int64)[self.egfr.codes]
-        hit = np.flatnonzero(egfr_rule >= 0)
-        fire(hit, egfr_rule[hit], egfr_text[hit], 1)
-        dialysis = self._flag(self.choice, lambda p: p.dialysis) | (self.sets & _SETS["dialysis"] > 0)
-        fire(np.flatnonzero(dialysis), "renal_severe", pool.id(DIALYSIS_DETAIL), 2)
-        so_far = self._mask(np.concatenate(fired_rows), np.left_shift(1, np.concatenate(fired_rules)))
-        renal = sum(1 << rule_of[x] for x in RENAL_RULES)
-        sel = e.k_sparing[self.eff] == 1
-        names = _row_join(n, self.row[sel], _objects([pool.texts[x] for x in self.shown[sel].tolist()]), ", ")
-        with np.errstate(invalid="ignore"):
-            low_egfr = self.egfr_value < t["renal"]["k_sparing_below"]
-        hit = np.flatnonzero((names != "") & (low_egfr | (so_far & renal > 0)))
-        fire(hit, "k_sparing_renal", np.asarray([pool.id(x) for x in names[hit].tolist()], dtype=np.int64), 3)
-        key, k = _combine(self.supp.codes, self.age.codes)
-        found = _by_key(key, k, self._row_dose_detail)
-        dose_rule = np.asarray([rule_of[x[0]] if x else -1 for x in found.tolist()], dtype=np.int64)
-        hit = np.flatnonzero(dose_rule >= 0)
-        fire(hit, dose_rule[hit], np.asarray([pool.id(found[x][1]) for x in hit.tolist()], dtype=np.int64), 4)
-        fire(np.flatnonzero(self.pregnant & self.route_iv), "pregnancy_iv", pool.id(PREGNANCY_IV_DETAIL), 5)
+            fired_detail.append(np.asarray([pool.id(x) for x in details.tolist()], dtype=np.int64))
+            so_far[hit] |= 1 << k
 
         cr, cu, cq, cd = (
             np.concatenate(x).astype(np.int64) for x in (fired_rows, fired_rules, fired_seq, fired_detail)
         )
-        o = np.argsort((cr * len(rules) + cu) * (m + 6) + cq)
+        width = m + len(self.spec.fire)
+        o = np.argsort((cr * len(rules) + cu) * width + cq)
         cr, cu, cq, cd = cr[o], cu[o], cq[o], cd[o]
         starts, ends = _group_bounds(cr, cu)
         made = _group_texts(
-            starts, ends, cu, cd, pool.texts, lambda k, details: format_reason(contra_reason(rules[k], details))
+            starts, ends, cu, cd, pool.texts, lambda k, details: format_reason(engine.contra_reason(rules[k], details))
         )
-        ranks = np.asarray([contra_rank(x) for x in rules], dtype=np.int64)
+        ranks = np.asarray([engine.contra_rank(x) for x in rules], dtype=np.int64)
         g_row, g_rule = cr[starts], cu[starts]
-        self.reasons.add(_CONTRA, g_row, ranks[g_rule] * (m + 6) + cq[starts], made)
+        self.reasons.add(_CONTRA, g_row, ranks[g_rule] * width + cq[starts], made)
         fired = self._mask(g_row, np.left_shift(1, g_rule))
         key, k = _combine(pd.factorize(fired)[0].astype(np.int64))
-        level = _by_key(key, k, lambda x: contra_level(_named_bits(int(fired[x]), rules)))
+        level = _by_key(key, k, lambda x: engine.contra_level(_named_bits(int(fired[x]), rules)))
         self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND))
         return level
+
+    def _listed(self, rule: int) -> np.ndarray:
+        """Per row, the names (as shown, joined with ", ") of the items that name a held rule ("" for none)."""
+        found = self.facts.get(("listed", rule))
+        if found is None:
+            sel = self.e.held[self.eff] == rule
+            texts = self.pool.texts
+            found = _row_join(self.n, self.row[sel], _objects([texts[x] for x in self.shown[sel].tolist()]), ", ")
+            self.facts[("listed", rule)] = found
+        return found  # type: ignore[no-any-return]
+
+    def _texts(self, template: Template, rows: np.ndarray) -> np.ndarray:
+        """``template`` for each of ``rows``, formatted once per distinct combination of the facts it names."""
+        if not template.facts:
+            return np.full(len(rows), template.format({}), dtype=object)
+        names = sorted(template.facts)
+        values = [np.asarray(self.facts[name], dtype=object)[rows] for name in names]
+        key, k = _combine(*[pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+        first = _first_of(key, k)
+        made = [template.format({name: _scalar(v[x]) for name, v in zip(names, values, strict=True)}) for x in first]
+        return _objects(made)[key]
 
     def _kidney_unknown(self) -> None:
         """Rows without an eGFR, a dialysis answer or a diagnosis that tells the kidney function."""
@@ -799,7 +769,7 @@ class _Engine:
 
     def _none_found(self, rows: np.ndarray) -> None:
         """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
-        kidney_unknown = self.kidney_unknown
+        kidney_unknown, engine = self.kidney_unknown, self.engine
         dx, dx_lines = self._unrec_code("diagnoses")
         meds, med_lines = self._unrec_code("medications")
         key, k = _combine(kidney_unknown[rows], self.has_serum[rows], dx[rows], meds[rows])
@@ -807,49 +777,56 @@ class _Engine:
         def text(x: int) -> str:
             r = rows[x]
             lines = tuple(found[c] for c, found in ((dx[r], dx_lines), (meds[r], med_lines)) if c >= 0)
-            return format_reason(none_found_reason(unchecked(bool(kidney_unknown[r]), not self.has_serum[r], lines)))
+            not_checked = engine.unchecked(bool(kidney_unknown[r]), not self.has_serum[r], lines)
+            return format_reason(engine.none_found_reason(not_checked))
 
         self.reasons.add(_CONTRA, rows, 0, _by_key(key, k, text) if len(rows) else _objects([]))
 
+    def _risk_seq(self, slot: str, within: np.ndarray | int) -> np.ndarray | int:
+        """Where a risk reason goes: its slot (rules.toml risk.reasons), then its place in the slot."""
+        return self.spec.risk_slots[slot] * (self.m + len(self.spec.value_factors) + 1) + within
+
     def _risk(self, points: np.ndarray, counted: np.ndarray) -> np.ndarray:
-        """The risk level, once per distinct (points, serum state); the row's values as reasons."""
-        t, m, n = self.t, self.m, self.n
-        factors = t["factors"]
-        low_normal = self._by_serum(lambda s, st: st.low_normal, False, bool)
+        """The risk band, once per distinct (points, serum state); the row's values as reasons."""
+        engine, n, facts = self.engine, self.n, self.facts
+        points = points + counted * engine.symptom_rule["points"]
+        for k, vf in enumerate(self.spec.value_factors):
+            hit = np.flatnonzero(vf.when.column(facts, n))
+            if not len(hit):
+                continue
+            details = self._texts(vf.detail, hit)
+            codes, distinct = pd.factorize(details)
+            made = [engine.value_factor_reason(vf.factor, d) for d in distinct.tolist()]
+            texts = _objects([format_reason(x) for x in made])[codes]
+            self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
+            points[hit] += engine.factors[vf.factor]["points"]
         normal = self._by_serum(lambda s, st: st.at_or_above_cut, False, bool)
-        points = (
-            points
-            + self.age65 * factors["age65"]["points"]
-            + low_normal * factors["low_normal_serum"]["points"]
-            + counted * t["symptom_rule"]["points"]
-        )
         unknown = ~self.has_serum & np.isnan(self.age_value) & ~self.readable
         key, k = _combine(pd.factorize(points)[0].astype(np.int64), self.below, unknown, normal)
         codes, outcomes = _outcome_codes(
-            key, k, lambda x: risk_level(int(points[x]), bool(self.below[x]), bool(unknown[x]), bool(normal[x]))
+            key, k, lambda x: engine.risk_level(int(points[x]), bool(self.below[x]), bool(unknown[x]), bool(normal[x]))
         )
         level = _objects([o[0] for o in outcomes])[codes]
-        capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes]
-        cap = f"capped at {RiskLevel(t['levels']['cap_with_normal_serum'])}"
-        for seq, rows, text in (
-            (0, self.below, lambda s, st: format_reason(serum_reason("below", s)) if st.below else ""),
-            (m + 2, low_normal, lambda s, st: format_reason(serum_reason("low_normal", s)) if st.low_normal else ""),
-            (m + 4, capped, lambda s, st: format_reason(serum_reason(cap, s)) if st.at_or_above_cut else ""),
+        capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below
+        cap = f"capped at {RiskLevel(engine.levels['cap_with_normal_serum'])}"
+        for slot, rows, text in (
+            (
+                "serum_below",
+                self.below,
+                lambda s, st: format_reason(engine.serum_reason("below", s)) if st.below else "",
+            ),
+            ("capped", capped, lambda s, st: format_reason(engine.serum_reason(cap, s))),
         ):
-            hit = np.flatnonzero(rows)
-            self.reasons.add(_RISK, hit, seq, self._by_serum(text, "")[hit])
-        hit = np.flatnonzero(self.age65)
-        age = self.age.take_text(
-            lambda p: format_reason(age_reason(p.age)) if p.age is not None and p.age >= 65 else ""
-        )
-        self.reasons.add(_RISK, hit, m + 1, age[hit])
+            hit = np.flatnonzero(rows & ~unknown)
+            self.reasons.add(_RISK, hit, self._risk_seq(slot, 0), self._by_serum(text, "")[hit])
         given = np.bincount(np.concatenate([p[1] for p in self.reasons.parts if p[0] == _RISK]), minlength=n) > 0
         hit = np.flatnonzero(unknown)
-        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(UNKNOWN_REASON), dtype=object))
+        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(engine.unknown_reason), dtype=object))
         hit = np.flatnonzero(~given & ~unknown)
-        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(NO_FACTOR_REASON), dtype=object))
+        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(engine.no_factor_reason), dtype=object))
         hit = np.flatnonzero(self._flag(self.serum, lambda p: p.serum is None and p.serum_given))
-        self.reasons.add(_RISK, hit, m + 5, np.full(len(hit), format_reason(SERUM_UNUSED_REASON), dtype=object))
+        reason = format_reason(engine.serum_unused_reason)
+        self.reasons.add(_RISK, hit, self._risk_seq("serum_unused", 0), np.full(len(hit), reason, dtype=object))
         return level
 
     def run(self, near_lines: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
@@ -905,7 +882,9 @@ class _Engine:
         pregnant, lactating = self.pregnant, self.lactating
         key, k = _combine(self.age.codes, pregnant, lactating)
         intake_key, intakes = _outcome_codes(
-            key, k, lambda x: intake_for(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x]))
+            key,
+            k,
+            lambda x: self.engine.intake_for(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x])),
         )
         r_key, r_levels = pd.factorize(r_level)
         c_key, c_levels = pd.factorize(c_level)
@@ -917,7 +896,7 @@ class _Engine:
         inputs = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks))
         for c, r, g, i, ind, f, u, kidney, serum in zip(*inputs, strict=True):
             rda, ul, age_class = intakes[i]
-            dose, form = dose_and_form(
+            dose, form = self.engine.dose_and_form(
                 c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f], u, kidney, serum
             )
             low, high = (np.nan if x is None else x for x in (dose.min_mg, dose.max_mg))
@@ -930,11 +909,6 @@ class _Engine:
 
     def _sex_of(self, r: int) -> str | None:
         return self.choice.read[int(self.choice.codes[r])].sex
-
-    def _row_dose_detail(self, r: int) -> tuple[str, str] | None:
-        """(rule, detail) when the row's supplement dose needs a caution, else None."""
-        dose = self.supp.read[int(self.supp.codes[r])].supplement_dose_mg
-        return dose_detail(dose, self._age_of(r)) if dose is not None else None
 
     def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
         """Per row, a code for its "not recognised" line (-1 for none), and the distinct lines."""
@@ -960,7 +934,72 @@ def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
     return _objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
 
 
-# ---------------------------------------------------------------- the engine
+class _ColumnFacts(dict[Any, Any]):
+    """The facts of rules.toml as columns (one value per row), worked out on first use."""
+
+    def __init__(self, run: _TableRun) -> None:
+        super().__init__()
+        self.run = run
+
+    def __missing__(self, name: str) -> Any:
+        value = self[name] = self._make(name)
+        return value
+
+    def _make(self, name: str) -> Any:
+        run = self.run
+        if name == "age":
+            return run.age_value
+        if name == "egfr":
+            return run.egfr_value
+        if name == "dose":
+            return run._number(run.supp, "supplement_dose_mg")
+        if name == "age_months":
+            return run.age_value * 12
+        if name == "ul_age":
+            ul = run.engine.ul_for_age
+            values = [ul(p.age) if p.age is not None else None for p in run.age.read]
+            return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)[run.age.codes]
+        if name == "ul_any_age":
+            return np.full(run.n, run.engine.ul_any_age)
+        if name in ("pregnant", "lactating"):
+            return getattr(run, name)
+        if name == "dialysis":
+            return run._flag(run.choice, lambda p: p.dialysis) | (run.sets & _SETS["dialysis"] > 0)
+        if name in ("route", "sex"):
+            return run.choice.take_text(lambda p: getattr(p, name))
+        if name.startswith("known:"):
+            values = self[name[6:]]
+            return ~pd.isna(values)
+        if name == "serum":
+            return run._by_serum(lambda s, st: s.display(), None)
+        if name == "serum_unit":
+            return run._by_serum(lambda s, st: s.unit, None)
+        if name in _SERUM_FLAGS:
+            attribute = _SERUM_FLAGS[name]
+            return run._by_serum(lambda s, st: getattr(st, attribute), False, bool)
+        if name in ("hypo_grade", "hyper_grade"):
+            return run._by_serum(lambda s, st: getattr(st, name) or 0, 0, np.int64)
+        if name in _SERUM_NUMBERS:
+            attribute = _SERUM_NUMBERS[name]
+            return run._by_serum(lambda s, st: float(getattr(st, attribute)), np.nan, np.float64)
+        raise KeyError(name)
+
+
+_SERUM_FLAGS = {
+    "serum_above": "above",
+    "serum_below": "below",
+    "serum_urgent": "urgent",
+    "serum_low_normal": "low_normal",
+    "serum_normal": "at_or_above_cut",
+}
+_SERUM_NUMBERS = {"serum_upper": "upper", "serum_cut": "cut", "urgent_limit": "urgent_limit"}
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# ---------------------------------------------------------------- the driver
 
 
 def _note_lines(column: Any, probable: str, values: list[Any]) -> np.ndarray:
@@ -979,11 +1018,13 @@ def assess_columns(
     units: Mapping[str, str],
     as_of: date | None,
     near_misses: Sequence[tuple[Any, str, list[Any]]] = (),
+    engine: Engine | None = None,
 ) -> dict[str, np.ndarray]:
     """The output :data:`~mgdecision.COLUMNS` for ``n`` rows given as field -> list of cell values.
 
     ``units`` are the units headers carry; ``near_misses`` are (column, probable field, values) of columns
-    not used because their header looks like a misspelt field. Returns column name -> array (object, or
+    not used because their header looks like a misspelt field; ``engine`` runs another knowledge base's rules
+    (default: the shipped one). Returns column name -> array (object, or
     float64 for the two dose numbers).
     """
     if n == 0:
@@ -998,18 +1039,20 @@ def assess_columns(
             continue
         codes[name], distinct[name] = _column(values, odd)
     groups = [_read_group(g, cells, codes, odd, units, as_of) for g in SCALAR_GROUPS]
+    engine = engine or default_engine()
     pool = _Pool()
-    lists = {f: _read_lists(f, distinct[f], pool) for f in LIST_FIELDS if f in cells}
+    index = effect_table(engine).index
+    lists = {f: _read_lists(f, distinct[f], pool, index) for f in LIST_FIELDS if f in cells}
     lines = [_note_lines(column, probable, values) for column, probable, values in near_misses]
-    out = _Engine(n, groups, lists, codes, pool).run(lines)
+    out = _TableRun(engine, n, groups, lists, codes, pool).run(lines)
     if odd.any():  # rows read one by one
-        version = knowledge().version
+        version = engine.kb.version
         for r in np.flatnonzero(odd).tolist():
             patient = read_fields({f: cells[f][r] for f in cells}, units, as_of)
             for column, probable, values in near_misses:
                 if (note := near_miss_problem(column, probable, values[r])) is not None:
                     patient.problems.append(note)
-            row = Assessment(patient, decide(patient), version).row_values()
+            row = Assessment(patient, engine.decide(patient), version).row_values()
             for column, value in zip(COLUMNS, row, strict=True):
                 out[column][r] = value
     return out

@@ -1,0 +1,76 @@
+"""The output columns, declared once: name, type, width, wrapping, colouring and what each holds.
+
+Every front-end reads this declaration (clinical-rules.md section 6): the column order of ``assess_frame``,
+``Assessment.row()`` and ``MG_TABLE``, the dtypes of the dask and Parquet outputs, the widths and wrapping of
+the batch workbook and the Excel template, the coloured cells of the accessor, the cohort table and the
+workbook. Adding an output column means adding it here and giving it a value in ``Assessment.row_values``
+and the column execution. Pure data: no front-end library is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = [
+    "COLUMNS",
+    "FLAG_COLUMNS",
+    "INTERACTION",
+    "LEVEL",
+    "LEVEL_COLUMNS",
+    "NUMERIC_COLUMNS",
+    "OUTPUTS",
+    "OUTPUT_WIDTHS",
+    "PROBLEM",
+    "TEXT_COLUMNS",
+    "WRAP_COLUMNS",
+    "Output",
+]
+
+# How a column's cells are coloured with mgdecision.palette (the word is always shown too).
+LEVEL: Final = "level"  # the cell's level word, palette.LEVELS
+INTERACTION: Final = "interaction"  # palette.INDICATORS: "warning" when a major interaction is listed, else "info"
+PROBLEM: Final = "problem"  # palette.INDICATORS["warning"] whenever the cell is not empty
+
+Palette = Literal["level", "interaction", "problem"]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One output column."""
+
+    name: str
+    dtype: Literal["text", "float"]  # float: NaN (blank) where not applicable; text: "" when empty
+    width: int  # spreadsheet column width, in characters
+    wrap: bool  # long text, wrapped in its cell
+    palette: Palette | None  # how its cells are coloured, None for plain cells
+    description: str
+
+
+OUTPUTS: tuple[Output, ...] = (
+    Output("mg_risk", "text", 12, False, LEVEL, "deficiency risk: LOW, MODERATE, HIGH or UNKNOWN"),
+    Output("mg_contraindication", "text", 21, False, LEVEL, "CONTRAINDICATED, CAUTION or NONE_FOUND"),
+    Output(
+        "mg_dose_status",
+        "text",
+        21,
+        False,
+        LEVEL,
+        "RECOMMENDED, NOT_INDICATED, DO_NOT_SUPPLEMENT, PRESCRIBER_ONLY or REFER",
+    ),
+    Output("mg_dose_min_mg", "float", 16, False, None, "lower end of the dosing range, elemental mg/day"),
+    Output("mg_dose_max_mg", "float", 16, False, None, "upper end of the dosing range, elemental mg/day"),
+    Output("mg_dose", "text", 40, True, None, "the dose in one readable line, with the RDA and upper limit"),
+    Output("mg_interactions", "text", 45, True, INTERACTION, "each interacting drug, its severity and the spacing"),
+    Output("mg_form", "text", 40, True, None, "suggested form and timing"),
+    Output("mg_reasons", "text", 90, True, None, "the reasons behind every flag, each with its source label"),
+    Output("mg_input_problems", "text", 40, True, PROBLEM, "what could not be read on this row (empty when clean)"),
+)
+
+COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
+NUMERIC_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.dtype == "float")
+TEXT_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.dtype == "text")
+LEVEL_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.palette == LEVEL)
+FLAG_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.palette is not None)
+WRAP_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.wrap)
+OUTPUT_WIDTHS: dict[str, int] = {o.name: o.width for o in OUTPUTS}
