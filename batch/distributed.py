@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import mgdecision as mg
+from mgdecision.outputs import LEVEL_COLUMNS, OUTPUTS
 
 from .engine import Tally
 from .flat import csv_safe_frame
@@ -106,8 +107,8 @@ def assess_partitions(ddf: Any, columns: Mapping[str, str] | None = None) -> Any
     mg.map_headers(list(ddf.columns), columns)  # unknown --map fields fail here, before any work
     empty = ddf._meta.iloc[:0]
     meta = _as_text(pd.concat([empty.drop(columns=[c for c in mg.COLUMNS if c in empty.columns]),
-                               pd.DataFrame({c: pd.Series(dtype="float64" if c.endswith("_mg") else object)
-                                             for c in mg.COLUMNS})], axis=1))
+                               pd.DataFrame({o.name: pd.Series(dtype="float64" if o.dtype == "float" else object)
+                                             for o in OUTPUTS})], axis=1))
     return ddf.map_partitions(_assess, columns, meta=meta)
 
 
@@ -167,7 +168,7 @@ def run_dask(source: Path, target: Path, columns: Mapping[str, str] | None, *, s
                 str(tmp), single_file=True, index=False, compute=False, lineterminator="\r\n")
         else:
             write = flagged.to_parquet(str(tmp), write_index=False, compute=False)
-        counts = [flagged[c].value_counts() for c in ("mg_risk", "mg_contraindication", "mg_dose_status")]
+        counts = [flagged[c].value_counts() for c in LEVEL_COLUMNS]
         problems = (flagged["mg_input_problems"] != "").sum()
         _, risk, contra, dose, with_problems = dask.compute(write, *counts, problems)
     tally = Tally(rows=int(sum(risk.values)), risk=Counter(risk.to_dict()), contraindication=Counter(contra.to_dict()),

@@ -21,6 +21,7 @@ from typing import Any
 
 import mgdecision as mg
 from mgdecision.frame import iter_assessments
+from mgdecision.outputs import LEVEL_COLUMNS, NUMERIC_COLUMNS, TEXT_COLUMNS
 
 from .headers import ExtraProblems
 from .source import Table, column_letter
@@ -33,7 +34,6 @@ PARALLEL_MIN_BYTES = 1_000_000  # smaller inputs: worker processes cost more tha
 MAX_CELL_CHARS = 32_767  # the most characters one spreadsheet cell holds
 CUT_CODE = "text_cut"  # batch-level reason code: a text longer than a cell holds
 KEY_FIELDS = {"serum_mg": "serum magnesium", "egfr": "eGFR", "medications": "medications", "diagnoses": "diagnoses"}
-_LEVELS = ("mg_risk", "mg_contraindication", "mg_dose_status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +152,7 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
     df = pd.DataFrame([chunk[k] for k in keep], columns=list(ctx.names), dtype=object)
     out = mg.assess_frame(df, columns=ctx.columns or None, as_of=ctx.as_of)
     cols = {c: out[c].tolist() for c in mg.COLUMNS}
-    for c in ("mg_dose_min_mg", "mg_dose_max_mg"):
+    for c in NUMERIC_COLUMNS:
         cols[c] = _nan_to_none(cols[c])
     texts = cols["mg_input_problems"]
     at = {c: j for j, c in enumerate(ctx.names)}
@@ -190,7 +190,7 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
 
     header_row, first_col = ctx.header_row, ctx.first_col
     rows_out = list(zip(*[cols[c] for c in mg.COLUMNS], strict=True))
-    text_at = [k for k, c in enumerate(mg.COLUMNS) if c not in ("mg_dose_min_mg", "mg_dose_max_mg")]
+    text_at = [mg.COLUMNS.index(c) for c in TEXT_COLUMNS]
     problems_at = mg.COLUMNS.index("mg_input_problems")
     for j, k in enumerate(keep):
         index = start + k
@@ -234,7 +234,7 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
         if cols["mg_interactions"][j]:
             tally.interactions.update(labels[cols["mg_interactions"][j]])
     tally.rows = len(keep)
-    for name, counter in zip(_LEVELS, (tally.risk, tally.contraindication, tally.dose_status), strict=True):
+    for name, counter in zip(LEVEL_COLUMNS, (tally.risk, tally.contraindication, tally.dose_status), strict=True):
         counter.update(cols[name])
     return ChunkResult(outputs, problems, tally, cut)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import mgdecision as mg
+from mgdecision.outputs import NUMERIC_COLUMNS
 
 from .engine import Flagged
 from .io_safety import csv_safe
@@ -40,6 +41,7 @@ def write_flat(table: Table, rows: Iterable[Flagged], path: Path, suffix: str) -
     blank = [None] * len(mg.COLUMNS)
     records = [[f.values[j] for j in keep] + (blank if f.output is None else f.output) for f in rows]
     df = pd.DataFrame(records, columns=[table.names[j] for j in keep] + list(mg.COLUMNS))
+    df = df.astype(dict.fromkeys(NUMERIC_COLUMNS, "float64"))  # the declared dtypes, even when every cell is blank
     if suffix == ".csv":
         write_csv(df, path)
     else:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import mgdecision as mg
+from mgdecision.outputs import LEVEL_COLUMNS, OUTPUT_WIDTHS, OUTPUTS, WRAP_COLUMNS
 
 from .engine import ProblemLine, Tally
 
@@ -37,14 +38,10 @@ __all__ = [
 # The one palette of every front-end (mgdecision.palette), as openpyxl/XlsxWriter hex without "#"; every level
 # has black text on its fill, and the level word is always written in the cell too.
 LEVEL_FILLS: dict[str, str] = {level: swatch.fill.lstrip("#") for level, swatch in mg.palette.LEVELS.items()}
-LEVEL_COLUMNS = ("mg_risk", "mg_contraindication", "mg_dose_status")
 HEADER_FILL = mg.palette.HEADER.fill.lstrip("#")  # white bold text
-OUTPUT_WIDTHS = {"mg_risk": 12, "mg_contraindication": 21, "mg_dose_status": 21, "mg_dose_min_mg": 16,
-                 "mg_dose_max_mg": 16, "mg_dose": 40, "mg_interactions": 45, "mg_form": 40, "mg_reasons": 90,
-                 "mg_input_problems": 40}
-WRAP_COLUMNS = ("mg_dose", "mg_interactions", "mg_form", "mg_reasons", "mg_input_problems")  # long text, wrapped
+# LEVEL_COLUMNS (filled by level), OUTPUT_WIDTHS and WRAP_COLUMNS (long text, wrapped): from mgdecision.outputs
 LINE_HEIGHT, MAX_LINES, CHARS_PER_WIDTH = 15.0, 27, 1.15  # 27 lines: 405 pt, near the 409 pt a row can be
-_WRAP_AT = [(mg.COLUMNS.index(n), OUTPUT_WIDTHS[n] * CHARS_PER_WIDTH) for n in WRAP_COLUMNS]
+_WRAP_AT = [(k, o.width * CHARS_PER_WIDTH) for k, o in enumerate(OUTPUTS) if o.wrap]
 #: Clinician review columns beside the flags: a re-run in annotate mode never writes into them.
 REVIEW_HEADERS = ("Review", "Review reason")
 REVIEW_CHOICES = ("accepted", "overridden")

@@ -19,21 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import mgdecision as mg
+from mgdecision.outputs import LEVEL, OUTPUTS
 
 from .engine import Flagged
 from .sheet_xml import BackgroundWriter, SheetLayout, SheetWriter, escape
 from .sheets import (
     HEADER_FILL,
-    LEVEL_COLUMNS,
     LEVEL_FILLS,
-    OUTPUT_WIDTHS,
     PROBLEM_HEADERS,
     PROBLEM_WIDTHS,
     REVIEW_CHOICES,
     REVIEW_HEADERS,
     REVIEW_REASONS,
     REVIEW_WIDTHS,
-    WRAP_COLUMNS,
     SheetContent,
     input_width,
     problem_row,
@@ -147,8 +145,8 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     names = [table.names[j] for j in keep]
     r0, c0 = table.header_row - 1, table.first_col
     out_c0 = c0 + len(keep)
-    out_styles = [attr["wrap"] if name in WRAP_COLUMNS else attr["top"] for name in mg.COLUMNS]
-    level_at = {mg.COLUMNS.index(n) for n in LEVEL_COLUMNS}
+    out_styles = [attr["wrap" if o.wrap else "top"] for o in OUTPUTS]  # widths and wrapping as declared
+    level_at = {k for k, o in enumerate(OUTPUTS) if o.palette == LEVEL}
     level_attr = {k[6:]: v for k, v in attr.items() if k.startswith("level:")}
     id_col = next((c0 + k for k, j in enumerate(keep) if table.names[j] == str(table.id_column)), None)
     rows = iter(rows)
@@ -158,8 +156,8 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     for j, name in enumerate(names):
         width = input_width(name, [f.values[keep[j]] for f in head])
         layout.cols.append((c0 + j, width, xf["wrap"]))
-    for k, name in enumerate(mg.COLUMNS):
-        layout.cols.append((out_c0 + k, OUTPUT_WIDTHS[name], xf["wrap" if name in WRAP_COLUMNS else "top"]))
+    for k, o in enumerate(OUTPUTS):
+        layout.cols.append((out_c0 + k, o.width, xf["wrap" if o.wrap else "top"]))
     review_c0 = out_c0 + len(mg.COLUMNS)
     reviews = [h for h in REVIEW_HEADERS if h not in table.names]  # kept as input columns on a re-run
     for k, width in enumerate(REVIEW_WIDTHS[:len(reviews)]):

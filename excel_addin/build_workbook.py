@@ -3,9 +3,10 @@
 Sheets: Patients (the template's columns, example rows, flag formulas filled down, a review column and
 COUNTIF summary that says "functions not loaded" instead of counting zeros when the functions are missing),
 Table (``=MG_TABLE(...)`` as a dynamic array), Flags (``=MG_FLAGS(...)`` per patient), Calculators (MG_RDA,
-MG_UL, MG_CONVERT, MG_ELEMENTAL), Instructions, and ``xlwings.conf`` naming the UDF module. Level words are
-coloured by conditional formats from ``mgdecision.palette``. Written without Excel, so cells hold formulas
-and no computed values until Excel calculates.
+MG_UL, MG_CONVERT, MG_ELEMENTAL), Instructions, and ``xlwings.conf`` naming the UDF module. Output columns
+take their widths and wrapping from ``mgdecision.outputs``; level words are coloured by conditional formats
+from ``mgdecision.palette``. Written without Excel, so cells hold formulas and no computed values until Excel
+calculates.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 import mgdecision as mg
+from mgdecision.outputs import LEVEL, OUTPUTS
 from mgdecision.palette import HEADER, LEVELS
 
-__all__ = ["EXAMPLE_ROWS", "FLAG_FUNCTIONS", "NOT_LOADED", "PATIENT_ROWS", "UDF_MODULE", "WORKBOOK", "build", "main"]
+__all__ = ["EXAMPLE_ROWS", "FLAG_FUNCTIONS", "FUNCTION_COLUMNS", "NOT_LOADED", "PATIENT_ROWS", "UDF_MODULE", "WORKBOOK",
+           "build", "main"]
 
 WORKBOOK = Path(__file__).with_name("mgdecision_addin.xlsx")
 UDF_MODULE = "mgdecision.excel.udfs"
 PATIENT_ROWS = 20  # rows with formulas filled in, examples first, the rest left for new patients
-FLAG_FUNCTIONS = ("MG_RISK", "MG_CONTRA", "MG_DOSE", "MG_INTERACTIONS", "MG_WHY")
+# The flag functions on the Patients sheet and the output column each shows (its width, wrapping and colours).
+FUNCTION_COLUMNS = {"MG_RISK": "mg_risk", "MG_CONTRA": "mg_contraindication", "MG_DOSE": "mg_dose",
+                    "MG_INTERACTIONS": "mg_interactions", "MG_WHY": "mg_reasons"}
+FLAG_FUNCTIONS = tuple(FUNCTION_COLUMNS)
+_OUTPUT = {o.name: o for o in OUTPUTS}
 NOT_LOADED = "functions not loaded"  # what the summary shows instead of counts when the flags are #NAME?
 INSTRUCTION_WIDTH = 120  # characters; the Instructions rows are made tall enough for their wrapped text
 
@@ -92,8 +99,9 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
                 ws.write(r, c, value, wrap if isinstance(value, str) else top)
     flag_col = width
     for i, name in enumerate(FLAG_FUNCTIONS):
+        shown = _OUTPUT[FUNCTION_COLUMNS[name]]
         ws.write_string(0, flag_col + i, name, flag_head)
-        ws.set_column(flag_col + i, flag_col + i, 60 if name in ("MG_DOSE", "MG_WHY") else 16, wrap)
+        ws.set_column(flag_col + i, flag_col + i, shown.width, wrap if shown.wrap else top)
     review_col = flag_col + len(FLAG_FUNCTIONS)
     ws.write_string(0, review_col, "Review", flag_head)
     ws.set_column(review_col, review_col, 10)
@@ -101,10 +109,11 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     for r in range(1, last_row):
         excel_row = r + 1
         for i, name in enumerate(FLAG_FUNCTIONS):
-            ws.write_formula(r, flag_col + i, f"={prefix}{name}(A{excel_row}:{last_col}{excel_row})", wrap, "")
+            ws.write_formula(r, flag_col + i, f"={prefix}{name}(A{excel_row}:{last_col}{excel_row})", None, "")
         ws.write_formula(r, review_col, f'=IF(OR({risk_col}{excel_row}="HIGH",{contra_col}{excel_row}='
                                         f'"CONTRAINDICATED"),"REVIEW","")', top, "")
-    _level_colours(ws, levels, 1, flag_col, last_row - 1, flag_col + 1)
+    level_functions = [i for i, name in enumerate(FLAG_FUNCTIONS) if _OUTPUT[FUNCTION_COLUMNS[name]].palette == LEVEL]
+    _level_colours(ws, levels, 1, [flag_col + i for i in level_functions], last_row - 1)
     summary_col = review_col + 2
     ws.set_column(summary_col, summary_col + 1, 24)
     ws.write_string(0, summary_col, "Summary", flag_head)
@@ -125,23 +134,27 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     ws.activate()
 
     # Table: one dynamic-array formula over the whole Patients sheet (the fast way for many rows).
+    # Output columns as declared in mgdecision.outputs: the spilled cells take their column's wrapping.
     wt = wb.add_worksheet("Table")
-    wt.set_column(0, len(mg.COLUMNS) - 1, 18, wrap)
+    for c, o in enumerate(OUTPUTS):
+        wt.set_column(c, c, o.width, wrap if o.wrap else top)
     wt.write_dynamic_array_formula(0, 0, last_row - 1, len(mg.COLUMNS) - 1,
-                                   f"={prefix}MG_TABLE(Patients!A1:{last_col}{last_row})", wrap, "")
-    _level_colours(wt, levels, 1, 0, last_row - 1, 2)
+                                   f"={prefix}MG_TABLE(Patients!A1:{last_col}{last_row})", None, "")
+    _level_colours(wt, levels, 1, [c for c, o in enumerate(OUTPUTS) if o.palette == LEVEL], last_row - 1)
 
     # Flags: MG_FLAGS spills all ten outputs of one patient to the right.
     wf = wb.add_worksheet("Flags")
     wf.write_string(0, 0, "patient_id", bold)
     for c, column in enumerate(mg.COLUMNS, start=1):
         wf.write_string(0, c, column, bold)
-    wf.set_column(0, len(mg.COLUMNS), 18, wrap)
+    wf.set_column(0, 0, 18, wrap)
+    for c, o in enumerate(OUTPUTS, start=1):
+        wf.set_column(c, c, o.width, wrap if o.wrap else top)
     for r in range(1, len(rows) + 1):
         wf.write_formula(r, 0, f'=IF(Patients!A{r + 1}="","",Patients!A{r + 1})', top, "")
         wf.write_dynamic_array_formula(r, 1, r, len(mg.COLUMNS),
-                                       f"={prefix}MG_FLAGS(Patients!A{r + 1}:{last_col}{r + 1})", wrap, "")
-    _level_colours(wf, levels, 1, 1, len(rows), 3)
+                                       f"={prefix}MG_FLAGS(Patients!A{r + 1}:{last_col}{r + 1})", None, "")
+    _level_colours(wf, levels, 1, [c for c, o in enumerate(OUTPUTS, start=1) if o.palette == LEVEL], len(rows))
 
     # Calculators: the reference functions.
     wc = wb.add_worksheet("Calculators")
@@ -178,12 +191,19 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     return path
 
 
-def _level_colours(ws: Any, levels: dict[str, Any], first_row: int, first_col: int, last_row: int,
-                   last_col: int) -> None:
-    """Colour the level words in a block of cells with the palette (the word stays: colour is never alone)."""
-    for word, fmt in levels.items():
-        ws.conditional_format(first_row, first_col, last_row, last_col,
-                              {"type": "cell", "criteria": "==", "value": f'"{word}"', "format": fmt})
+def _level_colours(ws: Any, levels: dict[str, Any], first_row: int, cols: Sequence[int], last_row: int) -> None:
+    """Colour the level words in columns ``cols`` with the palette (the word stays: colour is never alone);
+    one conditional format per run of adjacent columns."""
+    runs: list[list[int]] = []
+    for c in sorted(cols):
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    for first_col, last_col in runs:
+        for word, fmt in levels.items():
+            ws.conditional_format(first_row, first_col, last_row, last_col,
+                                  {"type": "cell", "criteria": "==", "value": f'"{word}"', "format": fmt})
 
 
 def instruction_height(line: str, width: int = INSTRUCTION_WIDTH) -> float:

@@ -20,8 +20,7 @@ from typing import Any
 from xlwings import arg, func
 
 import mgdecision as mg
-from mgdecision.frame import assess_columns
-from mgdecision.frame import paused_gc
+from mgdecision.frame import assess_columns, paused_gc
 from mgdecision.reading import gather_columns
 
 from .cells import ArgumentError, excel_value, flag, header_text, matrix, normalise, number, row_cells, text

@@ -13,13 +13,13 @@ from __future__ import annotations
 from . import accessor as _accessor  # noqa: F401  (registers the DataFrame accessor df.mg)
 from . import palette  # noqa: F401  (mg.palette: the colours of every level, one palette for all front-ends)
 from .assessment import COLUMNS, Assessment, assess
+from .engine import Engine, rda_mg, ul_mg
 from .errors import FhirError, KnowledgeError, MgDecisionError, UsageError
 from .fhir import from_fhir
 from .frame import assess_frame, failure_cases
 from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, convert_serum, map_headers
-from .engine import Engine, rda_mg, ul_mg
 from .units import elemental_mg
 from .vocab import ContraLevel, DoseStatus, Indicator, ProblemCode, RiskLevel, Severity
 

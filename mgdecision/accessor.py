@@ -5,8 +5,9 @@
     df.mg.style()               # a pandas Styler, flag columns coloured like the cards
     df.mg.table()               # the interactive CohortTable (needs the ``widgets`` extra)
 
-Flag cells take their colours from ``mgdecision.palette`` (level words as in the batch workbook and
-Excel; interactions and input problems in the cards' indicator colours), always with the text colour
+Flag cells (the columns ``mgdecision.outputs`` declares with a palette) take their colours from
+``mgdecision.palette`` (level words as in the batch workbook and Excel; interactions and input problems
+in the cards' indicator colours), always with the text colour
 that keeps WCAG AA contrast; the cell keeps its word, so colour is never the only signal.
 ipywidgets is imported only by ``.table()``.
 """
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .assessment import COLUMNS
 from .frame import assess_frame
+from .outputs import COLUMNS, FLAG_COLUMNS, INTERACTION, LEVEL, LEVEL_COLUMNS, OUTPUTS, PROBLEM
 from .palette import INDICATORS, LEVELS, Swatch
 
 if TYPE_CHECKING:
@@ -26,19 +27,19 @@ if TYPE_CHECKING:
 
 __all__ = ["FLAG_COLUMNS", "LEVEL_COLUMNS", "MgAccessor", "flag_css", "flag_swatch", "style_flags"]
 
-LEVEL_COLUMNS = ("mg_risk", "mg_contraindication", "mg_dose_status")
-FLAG_COLUMNS = (*LEVEL_COLUMNS, "mg_interactions", "mg_input_problems")
+_PALETTE = {o.name: o.palette for o in OUTPUTS}  # the colouring each output column declares
 
 
 def flag_swatch(column: str, value: Any) -> Swatch | None:
     """The palette swatch of one flag cell, or None when it is not coloured (empty, or not a flag)."""
     if not isinstance(value, str) or not value:
         return None
-    if column in LEVEL_COLUMNS:
+    palette = _PALETTE.get(column)
+    if palette == LEVEL:
         return LEVELS.get(value)
-    if column == "mg_interactions":
+    if palette == INTERACTION:
         return INDICATORS["warning" if "(major)" in value else "info"]
-    if column == "mg_input_problems":
+    if palette == PROBLEM:
         return INDICATORS["warning"]
     return None
 

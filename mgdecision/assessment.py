@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 from . import render
 from .engine import Engine, Findings, default_engine
 from .errors import UsageError
+from .formatting import dose_group_text, format_reason
 from .kb import knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .outputs import COLUMNS  # declared once, with their types and layout, in outputs.py
@@ -23,27 +24,6 @@ _SUMMARY_MAX = 139
 
 def _short(text: str) -> str:
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1].rstrip() + "…"
-
-
-@lru_cache(maxsize=65536)
-def format_reason(reason: Reason) -> str:
-    """'text (+points) [source labels]', as shown in the mg_reasons column and on cards (memoised per reason)."""
-    points = f" (+{reason.points})" if reason.points else ""
-    return f"{reason.text}{points}{_labels(reason.sources)}"
-
-
-@lru_cache(maxsize=4096)
-def _labels(ids: tuple[str, ...]) -> str:
-    """' [label; label]' for source ids ('' for none)."""
-    sources = knowledge().sources
-    return f" [{'; '.join(sources[s].label if s in sources else s for s in ids)}]" if ids else ""
-
-
-@lru_cache(maxsize=65536)
-def dose_group_text(dose: Dose, form: Form) -> str:
-    """'Dose STATUS: notes and evidence' (memoised per dose and form)."""
-    reasons = (*dose.notes, *form.evidence)
-    return f"Dose {dose.status}" + (": " + "; ".join([format_reason(r) for r in reasons]) if reasons else "")
 
 
 class Assessment:

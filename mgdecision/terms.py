@@ -35,6 +35,7 @@ _STRENGTHS = re.compile(r"(?<=\d)\s*([/,])\s*(?=\d)")  # "Dovato 50/300", "3,4-D
 _HIDE = {c: chr(0xE000 + k) for k, c in enumerate(SEPARATORS + " ")}
 _SHOW = str.maketrans({v: k for k, v in _HIDE.items()})
 _HIDE_TABLE = str.maketrans(_HIDE)
+_HIDDEN = re.compile(f"[{''.join(_HIDE.values())}]")
 _CODE = re.compile(r"^([A-TV-Za-tv-z])(\d)([0-9AaBb])\.?([0-9A-Za-z]{0,4})(?=$|[\s(\[:-])")
 _BRACKETS = str.maketrans({"(": " ", ")": " ", "[": " ", "]": " ", '"': " ", "*": " "})
 _MAX_PHRASE = 5
@@ -77,12 +78,19 @@ def prepare(text: str) -> str:
 
 def restore(item: str) -> str:
     """An item as written (the separators :func:`prepare` hid put back), stripped."""
+    return _restore(item) if _HIDDEN.search(item) is not None else item.strip()
+
+
+def _restore(item: str) -> str:
     return item.translate(_SHOW).strip()
 
 
 def split_items(text: str) -> list[str]:
     """Split a list cell into its items, keeping their original spelling."""
-    return [item for item in map(restore, _SPLIT.split(prepare(text))) if item]
+    prepared = prepare(text)
+    if _HIDDEN.search(prepared) is None:  # nothing hidden: no character to put back
+        return [item for item in map(str.strip, _SPLIT.split(prepared)) if item]
+    return [item for item in map(_restore, _SPLIT.split(prepared)) if item]
 
 
 def unchecked_lines(field: str, unrecognized: Sequence[str], history: Sequence[str]) -> tuple[str, ...]:
@@ -366,7 +374,7 @@ def item_reading(field: str, item: str) -> tuple[tuple[tuple[Concept, str], ...]
 
 def _parse(field: str, raw: str) -> TermList:
     table = _ITEMS.setdefault(field, {})
-    found: dict[int, tuple[Concept, str, str]] = {}
+    found: dict[str, tuple[Concept, str, str]] = {}  # concept key -> first naming
     unrecognized: list[str] = []
     negated: list[str] = []
     history: list[str] = []
@@ -385,8 +393,8 @@ def _parse(field: str, raw: str) -> TermList:
             if read.history:
                 history.append(item)
         for concept, shown in concepts:
-            if id(concept) not in found:
-                found[id(concept)] = (concept, item, shown)
+            if concept.key not in found:
+                found[concept.key] = (concept, item, shown)
     return TermList(
         field,
         raw,

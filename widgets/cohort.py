@@ -28,7 +28,8 @@ from itables import JavascriptFunction
 from itables.widget import ITable
 
 import mgdecision as mg
-from mgdecision.accessor import FLAG_COLUMNS, flag_css
+from mgdecision.accessor import flag_css
+from mgdecision.outputs import FLAG_COLUMNS, LEVEL_COLUMNS, TEXT_COLUMNS
 
 from .download import DownloadButton
 from .export import XLSX_MIME, export_xlsx
@@ -38,8 +39,8 @@ from .inputs import is_empty
 __all__ = ["ROW", "CohortTable", "read_workbook"]
 
 ROW = "Row"  # the spreadsheet row number, shown first
-SHOWN_FLAGS = ("mg_risk", "mg_contraindication", "mg_dose_status", "mg_reasons", "mg_dose", "mg_interactions",
-               "mg_input_problems")
+# The declared text columns, the level flags first and the reasons beside them (the numbers are in mg_dose).
+SHOWN_FLAGS = (*LEVEL_COLUMNS, "mg_reasons", *(c for c in TEXT_COLUMNS if c not in (*LEVEL_COLUMNS, "mg_reasons")))
 LAYOUT = {"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"}
 CHUNK = 500  # rows assessed between two progress-bar updates
 CLAMP_AT = 40  # characters: longer cells show two lines, the whole text on hover

@@ -7,17 +7,19 @@ driver (:mod:`.row`) for one patient, the table driver (:mod:`.table`) once per 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
+from ..formatting import dose_group_text
 from ..kb import Concept, Knowledge, knowledge, load_knowledge
 from ..models import Dose, Form, Interaction, Reason
-from ..reading import Serum
+from ..reading import Patient, Serum
 from ..vocab import ContraLevel, DoseStatus, RiskLevel
-from .row import Findings
+from .row import Findings, compile_row
 from .row import decide as decide_row
 from .spec import RuleSpec
 
@@ -75,6 +77,9 @@ class Engine:
     def __init__(self, kb: Knowledge | str | Path | None = None, *, cache_size: int = 65536) -> None:
         self.kb: Knowledge = kb if isinstance(kb, Knowledge) else knowledge() if kb is None else load_knowledge(kb)
         self.spec = RuleSpec(self.kb)
+        self.row_rules = compile_row(self.spec)
+        # the row execution: the findings for one patient as read
+        self.decide: Callable[[Patient], Findings] = partial(decide_row, self)
         kb_ = self.kb
         serum = kb_.serum
         self.factors: Mapping[str, Any] = kb_.risk["factors"]
@@ -111,9 +116,11 @@ class Engine:
         # bounded caches, owned by this engine
         self.serum_status: Callable[[Serum], SerumStatus] = cached(self._serum_status, size)
         self.intake_for: Callable[..., tuple[Any, Any, str | None]] = cached(self._intake_for, size // 8)
-        self.ul_for_age: Callable[[float], float | None] = cached(self.ul_mg, small)
         self.factor_reason: Callable[[str, tuple[str, ...]], Reason] = cached(self._factor_reason, size // 4)
         self.value_factor_reason: Callable[[str, str], Reason] = cached(self._value_factor_reason, size // 4)
+        self.value_reason: Callable[[int, tuple[Any, ...]], Reason] = cached(self._value_reason, size // 4)
+        self.trigger_detail: Callable[[int, tuple[Any, ...]], str] = cached(self._trigger_detail, size // 4)
+        self.ul_age: Callable[[float | None], float] = cached(self._ul_age, small)
         self.overridden_reason: Callable[[str], Reason] = cached(self._overridden_reason)
         self.symptom_reason: Callable[[tuple[str, ...]], Reason] = cached(self._symptom_reason)
         self.serum_reason: Callable[[str, Serum], Reason] = cached(self._serum_reason, size // 8)
@@ -129,6 +136,7 @@ class Engine:
         self.contra_reason: Callable[[str, tuple[str, ...]], Reason] = cached(self._contra_reason, size // 4)
         self.none_found_reason: Callable[[tuple[str, ...]], Reason] = cached(self._none_found_reason, size // 16)
         self.dose_and_form: Callable[..., tuple[Dose, Form]] = cached(self._dose_and_form, size)
+        self.dose_columns: Callable[..., tuple[Any, ...]] = cached(self._dose_columns, size // 4)
         self.dose_range: Callable[..., tuple[DoseStatus, Any, Any, str, tuple[Reason, ...]]] = cached(
             self._dose_range, size // 4
         )
@@ -140,10 +148,6 @@ class Engine:
         return f"Engine(knowledge {self.kb.version})"
 
     # ------------------------------------------------------------ the drivers
-
-    def decide(self, patient: Any) -> Findings:
-        """The findings for one patient as read (the row execution)."""
-        return decide_row(self, patient)
 
     def assess(self, row: Any, **options: Any) -> Any:
         """:func:`mgdecision.assess` with this engine's knowledge."""
@@ -281,6 +285,20 @@ class Engine:
         factor = self.factors[fid]
         return Reason(f"{factor['label']}: {detail}", sources_of(factor), factor["points"])
 
+    def _value_reason(self, k: int, values: tuple[Any, ...]) -> Reason:
+        """The reason of the ``k``-th value factor of rules.toml, for the values of the facts its detail names."""
+        vf = self.spec.value_factors[k]
+        return self._value_factor_reason(vf.factor, vf.detail.from_values(values))
+
+    def _trigger_detail(self, k: int, values: tuple[Any, ...]) -> str:
+        """The detail of the ``k``-th contraindication trigger of rules.toml for the values its message names."""
+        return self.spec.fire[k].detail.from_values(values)
+
+    def _ul_age(self, age: float | None) -> float:
+        """The UL for the age (no pregnancy adjustment), NaN without an age or under 1 year."""
+        ul = self.ul_mg(age) if age is not None else None
+        return math.nan if ul is None else ul
+
     def _overridden_reason(self, fid: str) -> Reason:
         """A history factor not counted because the row's measured serum value is not low."""
         factor = self.factors[fid]
@@ -329,10 +347,8 @@ class Engine:
     def _risk_level(self, points: int, below: bool, unknown: bool, normal: bool) -> tuple[RiskLevel, bool]:
         """(level, capped): the first band of rules.toml whose condition holds."""
         facts = {"points": points, "serum_below": below, "unknown": unknown, "serum_normal": normal}
-        for band in self.spec.bands:
-            if band.when.row(facts):
-                return RiskLevel(band.level), band.capped
-        raise AssertionError("the last band always holds")  # pragma: no cover (checked on loading)
+        band = self.spec.bands[self.spec.band_row(facts)]  # the last band always holds (checked on loading)
+        return RiskLevel(band.level), band.capped
 
     def _contra_outcome(self, rule_ids: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
         """Level and reason order (urgent, contraindications, cautions; each in firing order)."""
@@ -411,6 +427,12 @@ class Engine:
         if form.timing and supplementing:
             text += f"; {form.form}, {form.timing}"
         return Dose(status, mn, mx, rda, ul, text, notes), form
+
+    def _dose_columns(self, *key: Any) -> tuple[Any, ...]:
+        """The dose output columns (status, min, max, dose text, form text, dose reasons) for a dose key."""
+        dose, form = self.dose_and_form(*key)
+        low, high = (math.nan if x is None else x for x in (dose.min_mg, dose.max_mg))
+        return str(dose.status), low, high, dose.text, form.text, dose_group_text(dose, form)
 
     def _dose_status(
         self, contra: str, risk: str, grade: int | None, age_class: str | None, indicated: bool

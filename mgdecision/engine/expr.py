@@ -11,7 +11,8 @@ fact ``f:arg`` (``fired(aki)`` is the fact ``fired:aki``). A missing number is N
 it is false, in both executions.
 
 Each parsed condition compiles twice: :meth:`Condition.row` takes a mapping of scalar facts and returns a
-bool; :meth:`Condition.column` takes a mapping of equal-length numpy arrays and returns a boolean array.
+truth value (the checked tree turned into one small Python function: the text itself is never evaluated);
+:meth:`Condition.column` takes a mapping of equal-length numpy arrays and returns a boolean array.
 Message templates (``"eGFR {egfr:g} below {renal.severe_below}"``) name facts and constants the same way.
 """
 
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..errors import KnowledgeError
 
-__all__ = ["Condition", "Template", "parse"]
+__all__ = ["Condition", "Reader", "Template", "facts_mapping", "first_holding", "function", "parse", "python"]
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*')|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:[.:][A-Za-z0-9_]+)*)"
@@ -165,25 +166,62 @@ def _facts(node: Node) -> set[str]:
     return set().union(*(_facts(x) for x in node[1:] if isinstance(x, tuple)))
 
 
-def _row(node: Node) -> Callable[[Mapping[str, Any]], Any]:
+_PYTHON_OPS = {"and": "and", "or": "or"}
+Reader = Callable[[str], str]  # fact name -> the Python expression that reads it in a generated function
+
+
+def facts_mapping(name: str) -> str:
+    """The default reader: facts from a mapping ``f``."""
+    return f"f[{name!r}]"
+
+
+def python(node: Node, read: Reader = facts_mapping) -> str:
+    """The checked tree as a Python expression; ``read`` says how each fact is read.
+
+    Only what the parser made can reach here: a fact name (a checked identifier), a number, a quoted text or
+    a boolean (``repr``), a comparison operator of the fixed table, and/or/not.
+    """
     kind = node[0]
     if kind == "const":
-        value = node[1]
-        return lambda f: value
+        if not isinstance(node[1], (bool, float, str)):
+            raise KnowledgeError(f"unexpected constant {node[1]!r}")
+        return repr(node[1])
     if kind == "fact":
-        name = node[1]
-        return lambda f: f[name]
+        if not _FACT_NAME.fullmatch(node[1]):
+            raise KnowledgeError(f"unexpected fact name {node[1]!r}")
+        return read(node[1])
     if kind == "not":
-        inner = _row(node[1])
-        return lambda f: not inner(f)
-    if kind == "and":
-        a, b = _row(node[1]), _row(node[2])
-        return lambda f: bool(a(f)) and bool(b(f))
-    if kind == "or":
-        a, b = _row(node[1]), _row(node[2])
-        return lambda f: bool(a(f)) or bool(b(f))
-    compare, left, right = _COMPARE[node[1]], _row(node[2]), _row(node[3])
-    return lambda f: bool(compare(left(f), right(f)))
+        return f"(not {python(node[1], read)})"
+    if kind in _PYTHON_OPS:
+        return f"({python(node[1], read)} {_PYTHON_OPS[kind]} {python(node[2], read)})"
+    if node[1] not in _COMPARE:
+        raise KnowledgeError(f"unexpected operator {node[1]!r}")
+    return f"({python(node[2], read)} {node[1]} {python(node[3], read)})"
+
+
+_FACT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z0-9_]+)?")
+
+
+def function(params: str, lines: list[str], namespace: Mapping[str, Any] | None = None) -> Any:
+    """``def run(params): lines`` made from code generated from checked trees (no builtins; the names of
+    ``namespace`` only). The knowledge text itself is never run."""
+    scope: dict[str, Any] = {"__builtins__": {}, **(namespace or {})}
+    source = "\n".join([f"def run({params}):", *(f"    {line}" for line in lines)]) + "\n"
+    exec(compile(source, "<rules.toml>", "exec"), scope)  # generated from the checked trees only
+    return scope["run"]
+
+
+def _row(node: Node) -> Callable[[Mapping[str, Any]], Any]:
+    """A condition over a facts mapping, compiled to one small function."""
+    return function("f", [f"return {python(node)}"])  # type: ignore[no-any-return]
+
+
+def first_holding(conditions: list[Condition]) -> Callable[[Mapping[str, Any]], int]:
+    """The row execution of a decision table over a facts mapping: the first condition that holds (-1: none)."""
+    lines = []
+    for k, condition in enumerate(conditions):
+        lines += [f"if {python(condition.tree)}:", f"    return {k}"]
+    return function("f", [*lines, "return -1"])  # type: ignore[no-any-return]
 
 
 def _column(node: Node) -> Callable[[Mapping[str, Any], int], np.ndarray]:
@@ -218,7 +256,7 @@ class Condition:
     def __init__(self, text: str, tree: Node) -> None:
         self.text, self.tree = text, tree
         self.facts = frozenset(_facts(tree))  # the facts it reads
-        self.row: Callable[[Mapping[str, Any]], bool] = _row(tree)
+        self.row: Callable[[Mapping[str, Any]], Any] = _row(tree)  # truthy when the condition holds
         self._column = _column(tree)
 
     def column(self, facts: Mapping[str, Any], n: int) -> np.ndarray:
@@ -229,7 +267,10 @@ class Condition:
 
 
 class Template:
-    """A message with ``{fact}``, ``{fact:format}`` and ``{dotted.constant}`` fields (no attribute access)."""
+    """A message with ``{fact}``, ``{fact:format}`` and ``{dotted.constant}`` fields (no attribute access).
+
+    ``from_values(values)`` takes the values of the facts it names, in the order of ``names``.
+    """
 
     def __init__(self, text: str, constants: Mapping[str, Any]) -> None:
         self.text = text
@@ -243,14 +284,19 @@ class Template:
                 self.parts.append((literal, None, spec or "", constant(name, constants, text)))
             else:
                 self.parts.append((literal, name, spec or "", None))
-        self.facts = frozenset(p[1] for p in self.parts if p[1] is not None)
+        self.names = tuple(dict.fromkeys(p[1] for p in self.parts if p[1] is not None))
+        self.facts = frozenset(self.names)
 
     def format(self, facts: Mapping[str, Any]) -> str:
+        return self.from_values(tuple([facts[name] for name in self.names]))
+
+    def from_values(self, values: tuple[Any, ...]) -> str:
+        given = dict(zip(self.names, values, strict=True))
         out = []
         for literal, name, spec, value in self.parts:
             out.append(literal)
             if name is not None:
-                value = facts[name]
+                value = given[name]
             if value is not None and not (isinstance(value, float) and math.isnan(value) and not spec):
                 out.append(_formatted(value, spec))
         return "".join(out)

@@ -9,20 +9,23 @@ them equal.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ..errors import KnowledgeError
 from ..models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from ..terms import TermList, unchecked_lines
 from ..vocab import ContraLevel
+from .expr import Reader, Template, function, python
 
 if TYPE_CHECKING:
     from ..reading import Patient
     from .core import Engine, SerumStatus
+    from .spec import RuleSpec
 
-__all__ = ["Findings", "ListEffects", "decide", "merge"]
+__all__ = ["Findings", "ListEffects", "RowRules", "compile_row", "decide", "merge", "row_reader"]
 
 _NAN = math.nan
 
@@ -145,66 +148,109 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
     )
 
 
-class RowFacts(dict[str, Any]):
-    """The facts of one row that the conditions and messages of rules.toml read, worked out on first use."""
+# ---------------------------------------------------------------- rules.toml compiled for one row
 
-    def __init__(
-        self, engine: Engine, p: Patient, status: SerumStatus | None, pregnant: bool, lactating: bool, dialysis: bool
-    ) -> None:
-        super().__init__(pregnant=pregnant, lactating=lactating, dialysis=dialysis)
-        self.engine, self.p, self.status = engine, p, status
-
-    def __missing__(self, name: str) -> Any:
-        value = row_fact(self.engine, self.p, self.status, name)
-        self[name] = value
-        return value
-
-
-def row_fact(engine: Engine, p: Patient, st: SerumStatus | None, name: str) -> Any:
-    """One fact of the row (NaN for a number the row does not give)."""
-    if name == "age":
-        return _NAN if p.age is None else p.age
-    if name == "egfr":
-        return _NAN if p.egfr is None else p.egfr
-    if name == "dose":
-        return _NAN if p.supplement_dose_mg is None else p.supplement_dose_mg
-    if name == "route":
-        return p.route
-    if name == "sex":
-        return p.sex
-    if name == "age_months":
-        return _NAN if p.age is None else p.age * 12
-    if name == "ul_age":
-        ul = engine.ul_for_age(p.age) if p.age is not None else None
-        return _NAN if ul is None else ul
-    if name == "ul_any_age":
-        return engine.ul_any_age
-    if name.startswith("known:"):
-        value = row_fact(engine, p, st, name[6:])
-        return value is not None and not (isinstance(value, float) and math.isnan(value))
-    serum = p.serum
-    if name == "serum":
-        return serum.display() if serum is not None else None
-    if name == "serum_unit":
-        return serum.unit if serum is not None else None
-    if st is None:
-        return False if name in _SERUM_FLAGS else 0 if name in _GRADES else _NAN
-    if name in _SERUM_FLAGS:
-        return getattr(st, _SERUM_FLAGS[name])
-    if name in _GRADES:
-        return getattr(st, name) or 0
-    return float(getattr(st, _SERUM_NUMBERS[name]))
-
-
-_SERUM_FLAGS = {
-    "serum_above": "above",
-    "serum_below": "below",
-    "serum_urgent": "urgent",
-    "serum_low_normal": "low_normal",
-    "serum_normal": "at_or_above_cut",
+_PARAMS = "p, st, e, pregnant, lactating, dialysis, held"  # the row, its serum status, the engine, what merge set
+_READS = {
+    "age": "(NAN if p.age is None else p.age)",
+    "egfr": "(NAN if p.egfr is None else p.egfr)",
+    "dose": "(NAN if p.supplement_dose_mg is None else p.supplement_dose_mg)",
+    "age_months": "(NAN if p.age is None else p.age * 12)",
+    "route": "p.route",
+    "sex": "p.sex",
+    "pregnant": "pregnant",
+    "lactating": "lactating",
+    "dialysis": "dialysis",
+    "ul_age": "e.ul_age(p.age)",
+    "ul_any_age": "e.ul_any_age",
+    "serum": "(None if p.serum is None else p.serum.display())",
+    "serum_unit": "(None if p.serum is None else p.serum.unit)",
+    "serum_above": "(st is not None and st.above)",
+    "serum_below": "(st is not None and st.below)",
+    "serum_urgent": "(st is not None and st.urgent)",
+    "serum_low_normal": "(st is not None and st.low_normal)",
+    "serum_normal": "(st is not None and st.at_or_above_cut)",
+    "serum_upper": "(NAN if st is None else st.upper)",
+    "serum_cut": "(NAN if st is None else st.cut)",
+    "urgent_limit": "(NAN if st is None else st.urgent_limit)",
+    "hypo_grade": "(0 if st is None else (st.hypo_grade or 0))",
+    "hyper_grade": "(0 if st is None else (st.hyper_grade or 0))",
 }
-_GRADES = ("hypo_grade", "hyper_grade")
-_SERUM_NUMBERS = {"serum_upper": "upper", "serum_cut": "cut", "urgent_limit": "urgent_limit"}
+_NAMESPACE = {"NAN": _NAN, "KNOWN": lambda v: v is not None and v == v}  # NaN is not equal to itself
+
+
+def row_reader(rule: str | None = None) -> Reader:
+    """How a generated row function reads each fact (``rule``: the rule whose names ``listed`` joins)."""
+
+    def read(name: str) -> str:
+        if name in _READS:
+            return _READS[name]
+        kind, _, arg = name.partition(":")
+        if kind == "known" and arg:
+            return f"KNOWN({read(arg)})"
+        if kind == "listed" and arg:
+            return f"({arg!r} in held)"
+        if kind == "fired" and arg:
+            return f"({arg!r} in fired)"
+        if name == "listed" and rule is not None:
+            return f"', '.join(held.get({rule!r}, ()))"
+        raise KnowledgeError(f"rules.toml: the fact {name!r} cannot be read for one row here")
+
+    return read
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """The row execution of rules.toml: one generated function per list of conditions, and per message the
+    function that reads the values it names (its memo key)."""
+
+    fire: Callable[..., int]  # (_PARAMS, rules fired by the lists) -> a bit per trigger that fires
+    fire_positions: tuple[tuple[int, ...], ...]  # bits -> the triggers, in order
+    fire_values: tuple[Callable[..., tuple[Any, ...]], ...]
+    value_factors: Callable[..., int]  # (_PARAMS) -> a bit per value factor that holds
+    value_factor_positions: tuple[tuple[int, ...], ...]
+    value_factor_values: tuple[Callable[..., tuple[Any, ...]], ...]
+    risk_reasons: Callable[..., tuple[Reason, ...]]  # the risk reasons joined in the order of rules.toml
+
+
+def compile_row(spec: RuleSpec) -> RowRules:
+    def values(template: Template, rule: str | None = None) -> Callable[..., tuple[Any, ...]]:
+        read = row_reader(rule)
+        items = "".join(f"{read(name)}, " for name in template.names)
+        return function(_PARAMS, [f"return ({items})"], _NAMESPACE)  # type: ignore[no-any-return]
+
+    # the triggers in order, as one function returning a bit per trigger that fires (an int: nothing for the
+    # garbage collector to track); fired(rule) reads a local flag, set from the rules the lists fired and
+    # by each earlier trigger of that rule
+    read_fired = sorted({rule for t in spec.fire for rule in t.fired_reads})
+    local = {rule: f"fired_{k}" for k, rule in enumerate(read_fired)}
+
+    def read_trigger(name: str) -> str:
+        kind, _, arg = name.partition(":")
+        return local[arg] if kind == "fired" else row_reader()(name)
+
+    lines = [f"{local[rule]} = {rule!r} in fired" for rule in read_fired] + ["hits = 0"]
+    for k, trigger in enumerate(spec.fire):
+        lines += [f"if {python(trigger.when.tree, read_trigger)}:", f"    hits |= {1 << k}"]
+        if trigger.rule in local:
+            lines.append(f"    {local[trigger.rule]} = True")
+    fire = function(f"{_PARAMS}, fired", [*lines, "return hits"], _NAMESPACE)
+    lines = ["hits = 0"]
+    for k, vf in enumerate(spec.value_factors):
+        lines += [f"if {python(vf.when.tree, row_reader())}:", f"    hits |= {1 << k}"]
+    value_factors = function(_PARAMS, [*lines, "return hits"], _NAMESPACE)
+    return RowRules(
+        fire,
+        _positions(len(spec.fire)),
+        tuple(values(t.detail, t.rule) for t in spec.fire),
+        value_factors,
+        _positions(len(spec.value_factors)),
+        tuple(values(vf.detail) for vf in spec.value_factors),
+        function(", ".join(_SLOTS), [f"return ({', '.join('*' + name for name in spec.risk_slots)},)"]),
+    )
+
+
+_SLOTS = ("serum_below", "list_factors", "value_factors", "symptom_rule", "capped", "serum_unused")
 
 
 def decide(engine: Engine, p: Patient) -> Findings:
@@ -216,9 +262,9 @@ def decide(engine: Engine, p: Patient) -> Findings:
     lactating = bool(p.lactating) or "lactating" in sets
     dialysis = bool(p.dialysis) or "dialysis" in sets
     kidney_unknown = p.egfr is None and not p.dialysis and not le.renal_codes  # "no dialysis" says nothing of eGFR
-    facts = RowFacts(engine, p, status, pregnant, lactating, dialysis)
-    risk = _risk(engine, p, status, le, facts)
-    contra = _contraindication(engine, p, le, facts, kidney_unknown)
+    row = (p, status, engine, pregnant, lactating, dialysis, le.held)  # what the generated functions read
+    risk = _risk(engine, p, status, le, row)
+    contra = _contraindication(engine, p, le, row, kidney_unknown)
     rda, ul, age_class = engine.intake_for(p.age, p.sex, pregnant, lactating)
     grade = status.hypo_grade if status is not None else None
     dose, form = engine.dose_and_form(
@@ -239,65 +285,66 @@ def decide(engine: Engine, p: Patient) -> Findings:
     return Findings(risk, contra, le.interactions, dose, form, notes)
 
 
-def _risk(engine: Engine, p: Patient, status: SerumStatus | None, le: ListEffects, facts: RowFacts) -> Risk:
-    spec = engine.spec
-    factors = engine.factors
-    slots: list[tuple[int, int, Reason]] = []
-    slot = spec.risk_slots
+def _risk(engine: Engine, p: Patient, status: SerumStatus | None, le: ListEffects, row: tuple[Any, ...]) -> Risk:
     points = le.risk_points
-    if le.risk_reasons:
-        reasons = list(le.risk_reasons)
-        if status is not None and not status.below:  # a history that a measured normal value overrides
-            for k, fid in enumerate(le.risk_factors):
-                if factors[fid].get("not_with_normal_serum"):
-                    points -= factors[fid]["points"]
-                    reasons[k] = engine.overridden_reason(fid)
-        slots += [(slot["list_factors"], k, r) for k, r in enumerate(reasons)]
-    for k, vf in enumerate(spec.value_factors):
-        if vf.when.row(facts):
-            reason = engine.value_factor_reason(vf.factor, vf.detail.format(facts))
+    listed: Sequence[Reason] = le.risk_reasons
+    if listed and status is not None and not status.below:  # a history that a measured normal value overrides
+        factors = engine.factors
+        for k, fid in enumerate(le.risk_factors):
+            if factors[fid].get("not_with_normal_serum"):
+                points -= factors[fid]["points"]
+                listed = [*listed[:k], engine.overridden_reason(fid), *listed[k + 1 :]]
+    rules = engine.row_rules
+    valued: Sequence[Reason] = _NO_REASONS
+    hits = rules.value_factors(*row)
+    if hits:
+        made = rules.value_factor_values
+        valued = [engine.value_reason(k, made[k](*row)) for k in rules.value_factor_positions[hits]]
+        for reason in valued:
             points += reason.points or 0
-            slots.append((slot["value_factors"], k, reason))
-    if le.symptom_reason is not None:
-        points += le.symptom_reason.points or 0
-        slots.append((slot["symptom_rule"], 0, le.symptom_reason))
+    symptoms = le.symptom_reason
+    if symptoms is not None:
+        points += symptoms.points or 0
     below = status is not None and status.below
     unknown = status is None and p.age is None and not le.readable
     level, capped = engine.risk_level(points, below, unknown, status is not None and status.at_or_above_cut)
     serum = p.serum
+    unused = (engine.serum_unused_reason,) if serum is None and p.serum_given else _NO_REASONS
     if unknown:
-        found: tuple[Reason, ...] = (engine.unknown_reason,)
-        return Risk(level, 0, (*found, engine.serum_unused_reason) if p.serum_given else found)
-    if below and serum is not None:
-        slots.append((slot["serum_below"], 0, engine.serum_reason("below", serum)))
-    elif capped and serum is not None:
-        slots.append((slot["capped"], 0, engine.serum_reason(f"capped at {level}", serum)))
-    if serum is None and p.serum_given:
-        slots.append((slot["serum_unused"], 0, engine.serum_unused_reason))
-    slots.sort(key=_slot_order)
-    found = tuple([r for _, _, r in slots])
-    if not found or found == (engine.serum_unused_reason,):
-        found = (engine.no_factor_reason, *found)
-    return Risk(level, points, found, status.hypo_grade if below and status is not None else None)
+        return Risk(level, 0, (engine.unknown_reason, *unused))
+    shown_below = shown_cap = _NO_REASONS
+    if serum is not None:
+        if below:
+            shown_below = (engine.serum_reason("below", serum),)
+        elif capped:
+            shown_cap = (engine.serum_reason(f"capped at {level}", serum),)
+    sym = (symptoms,) if symptoms is not None else _NO_REASONS
+    if listed or valued or sym or shown_below or shown_cap:
+        found = rules.risk_reasons(shown_below, listed, valued, sym, shown_cap, unused)
+    else:
+        found = (engine.no_factor_reason, *unused)
+    return Risk(level, points, found, status.hypo_grade if below and status else None)
 
 
-def _slot_order(item: tuple[int, int, Reason]) -> tuple[int, int]:
-    return item[0], item[1]
+_NO_REASONS: tuple[Reason, ...] = ()
+
+
+def _positions(count: int) -> tuple[tuple[int, ...], ...]:
+    """For each mask of ``count`` bits, the positions of its set bits, lowest first (a look-up table)."""
+    if count > 16:
+        raise KnowledgeError("rules.toml: more than 16 contraindication triggers or value factors")
+    return tuple(tuple(k for k in range(count) if mask >> k & 1) for mask in range(1 << count))
 
 
 def _contraindication(
-    engine: Engine, p: Patient, le: ListEffects, facts: RowFacts, kidney_unknown: bool
+    engine: Engine, p: Patient, le: ListEffects, row: tuple[Any, ...], kidney_unknown: bool
 ) -> Contraindication:
     fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
-    held = le.held
-    for rule in engine.spec.held:
-        facts[f"listed:{rule}"] = rule in held
-    for trigger in engine.spec.fire:
-        for rule in trigger.fired_reads:
-            facts[f"fired:{rule}"] = rule in fired
-        facts["listed"] = ", ".join(held.get(trigger.rule, ()))
-        if trigger.when.row(facts):
-            fired[trigger.rule] = (*fired.get(trigger.rule, ()), trigger.detail.format(facts))
+    rules, triggers = engine.row_rules, engine.spec.fire
+    hits = rules.fire(*row, fired)
+    for k in rules.fire_positions[hits]:
+        rule = triggers[k].rule
+        fired[rule] = (*fired.get(rule, ()), engine.trigger_detail(k, rules.fire_values[k](*row)))
     level, order = engine.contra_outcome(tuple(fired))
     reasons = [engine.contra_reason(rule_id, fired[rule_id]) for rule_id in order]
     not_checked = engine.unchecked(kidney_unknown, p.serum is None, le.unrecognized)

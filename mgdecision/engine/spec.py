@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from ..errors import KnowledgeError
 from ..kb import Knowledge
-from .expr import Condition, Template, parse
+from .expr import Condition, Template, first_holding, parse
 
 __all__ = ["FACTS", "Band", "DoseStatusRule", "RuleSpec", "Trigger", "ValueFactor"]
 
@@ -107,6 +108,7 @@ class RuleSpec:
         self.held: frozenset[str] = frozenset(
             f.split(":", 1)[1] for t in triggers for f in t.when.facts if f.startswith("listed:")
         )
+        self.listed_fact: Mapping[str, str] = {rule: f"listed:{rule}" for rule in self.held}
 
         risk = spec["risk"]
         value_factors = []
@@ -122,15 +124,18 @@ class RuleSpec:
             Band(condition(b["when"], BAND_FACTS, f"risk.bands[{k}]"), b["level"], bool(b.get("capped")))
             for k, b in enumerate(risk["bands"])
         )
+        self.band_row = first_holding([b.when for b in self.bands])
         if self.bands[-1].when.text != "true":
             raise KnowledgeError('rules.toml risk.bands: the last band must be `when = "true"`')
         self.risk_slots: Mapping[str, int] = {name: k for k, name in enumerate(risk["reasons"])}
+        self.risk_slot = SimpleNamespace(**self.risk_slots)  # the same, as attributes (read for every row)
 
         dose = spec["dose"]
         self.dose_statuses: tuple[DoseStatusRule, ...] = tuple(
             DoseStatusRule(condition(d["when"], DOSE_FACTS, f"dose.statuses[{k}]"), d["status"], d["kind"])
             for k, d in enumerate(dose["statuses"])
         )
+        self.dose_status_row = first_holding([d.when for d in self.dose_statuses])
         if self.dose_statuses[-1].when.text != "true":
             raise KnowledgeError('rules.toml dose.statuses: the last status must be `when = "true"`')
         self.urgent_review_grade: int = dose["urgent_review_grade"]

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..assessment import COLUMNS, Assessment, dose_group_text, format_reason
+from ..assessment import COLUMNS, Assessment
 from ..errors import KnowledgeError
+from ..formatting import format_reason
 from ..models import Reason
 from ..reading import (
     CONTAINERS,
@@ -709,15 +710,16 @@ class _TableRun:
             k = rule_of[trigger.rule]
             for read in trigger.fired_reads:
                 facts[f"fired:{read}"] = so_far & (1 << rule_of[read]) > 0
-            facts["listed"] = self._listed(k)
+            if trigger.held:
+                facts["listed"] = self._listed(k)
             hit = np.flatnonzero(trigger.when.column(facts, n))
             if not len(hit):
                 continue
-            details = self._texts(trigger.detail, hit)
+            key, texts = self._texts(trigger.detail, hit)
             fired_rows.append(hit)
             fired_rules.append(np.full(len(hit), k, dtype=np.int64))
             fired_seq.append(np.full(len(hit), m + seq, dtype=np.int64))
-            fired_detail.append(np.asarray([pool.id(x) for x in details.tolist()], dtype=np.int64))
+            fired_detail.append(np.asarray([pool.id(x) for x in texts], dtype=np.int64)[key])
             so_far[hit] |= 1 << k
 
         cr, cu, cq, cd = (
@@ -749,16 +751,16 @@ class _TableRun:
             self.facts[("listed", rule)] = found
         return found  # type: ignore[no-any-return]
 
-    def _texts(self, template: Template, rows: np.ndarray) -> np.ndarray:
-        """``template`` for each of ``rows``, formatted once per distinct combination of the facts it names."""
-        if not template.facts:
-            return np.full(len(rows), template.format({}), dtype=object)
-        names = sorted(template.facts)
-        values = [np.asarray(self.facts[name], dtype=object)[rows] for name in names]
+    def _texts(self, template: Template, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """``template`` for each of ``rows``, formatted once per distinct combination of the facts it names:
+        (a code per row, the distinct texts)."""
+        if not template.names:
+            return np.zeros(len(rows), dtype=np.int64), [template.from_values(())]
+        values = [np.asarray(self.facts[name])[rows] for name in template.names]
         key, k = _combine(*[pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
-        first = _first_of(key, k)
-        made = [template.format({name: _scalar(v[x]) for name, v in zip(names, values, strict=True)}) for x in first]
-        return _objects(made)[key]
+        first = _first_of(key, k).tolist()
+        made = [template.from_values(tuple([_scalar(v[x]) for v in values])) for x in first]
+        return key, made
 
     def _kidney_unknown(self) -> None:
         """Rows without an eGFR, a dialysis answer or a diagnosis that tells the kidney function."""
@@ -794,9 +796,8 @@ class _TableRun:
             hit = np.flatnonzero(vf.when.column(facts, n))
             if not len(hit):
                 continue
-            details = self._texts(vf.detail, hit)
-            codes, distinct = pd.factorize(details)
-            made = [engine.value_factor_reason(vf.factor, d) for d in distinct.tolist()]
+            codes, details = self._texts(vf.detail, hit)
+            made = [engine.value_factor_reason(vf.factor, d) for d in details]
             texts = _objects([format_reason(x) for x in made])[codes]
             self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
             points[hit] += engine.factors[vf.factor]["points"]
@@ -893,14 +894,11 @@ class _TableRun:
         key, k = _combine(c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks)
         first = _first_of(key, k)
         made = []
-        inputs = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks))
-        for c, r, g, i, ind, f, u, kidney, serum in zip(*inputs, strict=True):
+        columns = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks))
+        for c, r, g, i, ind, f, u, kidney, serum in zip(*columns, strict=True):
             rda, ul, age_class = intakes[i]
-            dose, form = self.engine.dose_and_form(
-                c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f], u, kidney, serum
-            )
-            low, high = (np.nan if x is None else x for x in (dose.min_mg, dose.max_mg))
-            made.append((str(dose.status), low, high, dose.text, form.text, dose_group_text(dose, form)))
+            inputs = (c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f])
+            made.append(self.engine.dose_columns(*inputs, u, kidney, serum))
         return tuple(_objects(column)[key] for column in zip(*made, strict=True))
 
     # --- small per-distinct-key helpers
@@ -956,9 +954,8 @@ class _ColumnFacts(dict[Any, Any]):
         if name == "age_months":
             return run.age_value * 12
         if name == "ul_age":
-            ul = run.engine.ul_for_age
-            values = [ul(p.age) if p.age is not None else None for p in run.age.read]
-            return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)[run.age.codes]
+            ul = run.engine.ul_age
+            return np.asarray([ul(p.age) for p in run.age.read], dtype=np.float64)[run.age.codes]
         if name == "ul_any_age":
             return np.full(run.n, run.engine.ul_any_age)
         if name in ("pregnant", "lactating"):
