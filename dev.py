@@ -5,6 +5,7 @@ python3 dev.py main     # batch-flag the MS clinic sample workbook (the main job
 python3 dev.py test     # lint, type-check and run the whole test suite
 python3 dev.py demo     # print a few sample assessments
 python3 dev.py bench    # print the benchmark figures
+python3 dev.py snapshot # refresh the frozen outputs (tests/core/snapshots) after a change meant to alter them
 python3 dev.py build    # build the wheel (dist/mgdecision-<version>-py3-none-any.whl) for pip or xlwings Lite
 """
 

@@ -22,8 +22,7 @@ FACTS = frozenset(
     {
         "age", "age_months", "sex", "pregnant", "lactating", "route", "dialysis", "egfr", "dose", "ul_age",
         "ul_any_age", "serum", "serum_unit", "serum_above", "serum_below", "serum_urgent", "serum_low_normal",
-        "serum_normal", "serum_upper", "serum_cut", "urgent_limit", "hypo_grade", "hyper_grade", "points",
-        "unknown", "listed",
+        "serum_normal", "serum_upper", "serum_cut", "urgent_limit", "hypo_grade", "hyper_grade", "listed",
     }
 )  # fmt: skip
 BAND_FACTS = frozenset({"points", "serum_below", "unknown", "serum_normal"})
@@ -78,13 +77,15 @@ class RuleSpec:
         }
         self.source: str = spec["source"]
 
-        def condition(text: str, allowed: frozenset[str], where: str) -> Condition:
+        def condition(text: str, allowed: frozenset[str], where: str, calls: tuple[str, ...] = ()) -> Condition:
+            """``calls``: the functions the condition may use (fired and listed name rules, known a fact)."""
             found = parse(text, constants)
             for fact in found.facts:
                 kind, _, arg = fact.partition(":")
-                ok = fact in allowed if not arg else (kind in ("fired", "listed") and arg in rules) or kind == "known"
-                if kind == "known" and arg not in FACTS:
-                    ok = False
+                if not arg:
+                    ok = fact in allowed and fact != "listed"
+                else:
+                    ok = kind in calls and (arg in FACTS if kind == "known" else arg in rules)
                 if not ok:
                     raise KnowledgeError(f"rules.toml {where}: {text!r} reads {fact!r}, which it cannot read")
             return found
@@ -100,7 +101,7 @@ class RuleSpec:
             where = f"contraindications.fire[{k}]"
             if entry["rule"] not in rules:
                 raise KnowledgeError(f"rules.toml {where}: unknown rule {entry['rule']!r}")
-            when = condition(entry["when"], FACTS, where)
+            when = condition(entry["when"], FACTS, where, ("fired", "listed", "known"))
             fired = tuple(sorted(f.split(":", 1)[1] for f in when.facts if f.startswith("fired:")))
             held = f"listed:{entry['rule']}" in when.facts
             triggers.append(Trigger(entry["rule"], when, template(entry["detail"], where), fired, held))
@@ -117,7 +118,11 @@ class RuleSpec:
                 raise KnowledgeError(f"rules.toml risk.value_factors[{k}]: unknown factor {entry['factor']!r}")
             where = f"risk.value_factors[{k}]"
             value_factors.append(
-                ValueFactor(entry["factor"], condition(entry["when"], FACTS, where), template(entry["detail"], where))
+                ValueFactor(
+                    entry["factor"],
+                    condition(entry["when"], FACTS, where, ("known",)),
+                    template(entry["detail"], where),
+                )
             )
         self.value_factors: tuple[ValueFactor, ...] = tuple(value_factors)
         self.bands: tuple[Band, ...] = tuple(

@@ -56,12 +56,34 @@ TARGETED = {
     "dialysis": ["yes", "HD", "no", "PD", None],
     "egfr": [10, 15, 29, 30, 44, 45, 59, 60, 90, None],
     "diagnoses": [
-        "N18.4", "N18.31", "N18.6", "CKD", "N18.2", "HD", "AKI", "myasthenia gravis", "hx of MG", "E83.42",
-        "G35", "heart block", "LEMS", "", None,
+        "N18.4",
+        "N18.31",
+        "N18.6",
+        "CKD",
+        "N18.2",
+        "HD",
+        "AKI",
+        "myasthenia gravis",
+        "hx of MG",
+        "E83.42",
+        "G35",
+        "heart block",
+        "LEMS",
+        "",
+        None,
     ],
     "medications": [
-        "spironolactone", "Aldactone; furosemide", "eplerenone", "omeprazole + levothyroxine", "Firdapse",
-        "neostigmine injection", "pyridostigmine", "dolutegravir/rilpivirine", "cisplatin", "xyzmed", None,
+        "spironolactone",
+        "Aldactone; furosemide",
+        "eplerenone",
+        "omeprazole + levothyroxine",
+        "Firdapse",
+        "neostigmine injection",
+        "pyridostigmine",
+        "dolutegravir/rilpivirine",
+        "cisplatin",
+        "xyzmed",
+        None,
     ],
     "symptoms": ["cramps", "insomnia, anxiety", "diarrhoea", "constipation; fatigue", None],
     "pregnant": ["yes", "no", None],
@@ -70,14 +92,25 @@ TARGETED = {
     "age": [0.3, "4 mo", 6, 12, 30, "45M", 64, 65, 70, 90, None],
     "sex": ["F", "M", None],
     "serum_mg": [
-        "0.35 mmol/L", "0.45 mmol/L", "0.6 mmol/L", "0.72 mmol/L", "0.9 mmol/L", "1.2 mmol/L", "2.1 mmol/L",
-        "3.5 mmol/L", "5 mg/dL", "1.5 mg/dL", "1.2 mEq/L", "0.7", None,
+        "0.35 mmol/L",
+        "0.45 mmol/L",
+        "0.6 mmol/L",
+        "0.72 mmol/L",
+        "0.9 mmol/L",
+        "1.2 mmol/L",
+        "2.1 mmol/L",
+        "3.5 mmol/L",
+        "5 mg/dL",
+        "1.5 mg/dL",
+        "1.2 mEq/L",
+        "0.7",
+        None,
     ],
     "ref_high": [None, None, None, 1.0, 105],
 }
 
 
-def _targeted(n: int, seed: int) -> list[dict[str, Any]]:
+def targeted(n: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [{k: rng.choice(v) for k, v in TARGETED.items()} for _ in range(n)]
 
@@ -96,9 +129,9 @@ def frames() -> Iterator[tuple[str, pd.DataFrame]]:
     yield from _samples()
     yield "benchmark", pd.DataFrame(_benchmark_rows(10_000, seed=7))
     yield "golden_mixes", pd.DataFrame(_golden_mixes(4_000, seed=5), dtype=object)
-    targeted = _targeted(8_000, seed=11)
-    yield "targeted", pd.DataFrame(targeted, dtype=object)
-    yield "targeted_reversed", pd.DataFrame(targeted[::-1][:2_000], dtype=object)
+    targeted_rows = targeted(8_000, seed=11)
+    yield "targeted", pd.DataFrame(targeted_rows, dtype=object)
+    yield "targeted_reversed", pd.DataFrame(targeted_rows[::-1][:2_000], dtype=object)
 
 
 def _plain(value: Any) -> Any:

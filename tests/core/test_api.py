@@ -142,3 +142,17 @@ def test_a_boolean_is_never_read_as_the_number_it_equals():
             assert found.patient.supplement_dose_mg is None and found.problems[0].code == "not_a_number"
         else:
             assert found.patient.supplement_dose_mg == second and not found.problems
+
+
+def test_no_core_module_imports_a_private_name_of_another():
+    """Shared pieces are public: a module's underscore names are its own (issue 11)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(mg.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("mgdecision")):
+                found += [f"{path.relative_to(root)}: {a.name}" for a in node.names if a.name.startswith("_")]
+    assert found == []

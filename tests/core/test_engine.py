@@ -1,0 +1,214 @@
+"""One engine: a rule change is a data edit that changes the row and the table execution alike.
+
+Each test edits a copy of the knowledge folder, builds ``Engine(folder)`` and runs both executions on the
+snapshot's targeted combinations and golden cases; the shipped engine is the reference the change is measured
+against.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mgdecision as mg
+from mgdecision.engine import Engine, default_engine
+from mgdecision.errors import KnowledgeError
+from mgdecision.frame import iter_assessments
+from mgdecision.kb import load_knowledge
+
+from . import snapshot
+from .golden import load_cases, mismatches
+
+KNOWLEDGE = Path(mg.__file__).parent / "knowledge"
+ROWS = pd.concat(
+    [
+        pd.DataFrame([c["input"] for c in load_cases()], dtype=object),
+        pd.DataFrame(snapshot.targeted(3_000, seed=23), dtype=object),
+    ],
+    ignore_index=True,
+)
+
+
+def _edited(tmp_path: Path, edits: dict[str, Callable[[str], str]]) -> Engine:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, folder)
+    for name, edit in edits.items():
+        path = folder / name
+        before = path.read_text(encoding="utf-8")
+        after = edit(before)
+        assert after != before, f"the edit of {name} changed nothing"
+        path.write_text(after, encoding="utf-8")
+    return Engine(folder)
+
+
+def _both(engine: Engine, df: pd.DataFrame = ROWS) -> list[list[object]]:
+    """Every output column by the row execution, checked equal to the table execution's."""
+    rows = [list(a.row_values()) for a in iter_assessments(df, as_of=snapshot.AS_OF, engine=engine)]
+    table = engine.assess_frame(df, as_of=snapshot.AS_OF)[list(mg.COLUMNS)]
+    framed = [[None if isinstance(v, float) and np.isnan(v) else v for v in r] for r in table.itertuples(index=False)]
+    same = [None if isinstance(v, float) and np.isnan(v) else v for r in rows for v in r]
+    assert same == [v for r in framed for v in r], "the row and the table execution differ"
+    return rows
+
+
+REFERENCE = _both(default_engine())
+
+
+def _changed(outputs: list[list[object]]) -> set[int]:
+    return {i for i, (a, b) in enumerate(zip(outputs, REFERENCE, strict=True)) if a != b}
+
+
+def _column(outputs: list[list[object]], name: str) -> list[object]:
+    k = mg.COLUMNS.index(name)
+    return [r[k] for r in outputs]
+
+
+def test_an_engine_on_an_unchanged_copy_gives_the_shipped_answers(tmp_path):
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, folder)
+    assert _both(Engine(folder)) == REFERENCE
+
+
+def test_moving_a_rule_changes_both_executions_alike(tmp_path):
+    """The dialysis trigger moved before the eGFR triggers: rows with both list 'dialysis' first."""
+    egfr = '  { rule = "renal_severe", when = "egfr < renal.severe_below"'
+    dialysis = '  { rule = "renal_severe", when = "dialysis", detail = "dialysis" },\n'
+
+    def move(text: str) -> str:
+        text = text.replace(dialysis, "")
+        return text.replace(egfr, dialysis + egfr)
+
+    outputs = _both(_edited(tmp_path, {"rules.toml": move}))
+    changed = _changed(outputs)
+    assert changed
+    reasons = _column(outputs, "mg_reasons")
+    for i in changed:
+        assert "dialysis; eGFR" in str(reasons[i]), reasons[i]
+    expected = {i for i, r in enumerate(_column(REFERENCE, "mg_reasons")) if "below 30; dialysis)" in str(r)}
+    assert changed == expected
+
+
+def test_changing_a_threshold_changes_both_executions_alike(tmp_path):
+    """Severe renal impairment below 20 instead of 30: eGFR 20-29 become moderate, and the texts read 20."""
+    outputs = _both(
+        _edited(
+            tmp_path,
+            {"contraindications.toml": lambda t: t.replace("severe_below = 30", "severe_below = 20")},
+        )
+    )
+    changed = _changed(outputs)
+    assert changed
+    shipped = list(iter_assessments(ROWS, as_of=snapshot.AS_OF))
+    egfr = [a.patient.egfr for a in shipped]  # as read ("45 mL/min/1.73m2" is 45)
+    reasons = _column(outputs, "mg_reasons")
+    assert any("eGFR 29 (20-59)" in str(reasons[i]) for i in changed)
+    for i in changed:
+        assert egfr[i] is not None and float(egfr[i]) < 60, (egfr[i], reasons[i])
+    for i in changed:
+        if 20 <= float(egfr[i]) < 30:  # was severe by the eGFR, now moderate
+            assert "renal_severe" in shipped[i].contraindication.rules
+            assert f"eGFR {egfr[i]:g} (20-59)" in str(reasons[i])
+        elif float(egfr[i]) < 20:
+            assert f"eGFR {egfr[i]:g} below 20" in str(reasons[i])
+
+
+def test_changing_a_text_changes_both_executions_alike(tmp_path):
+    old = "pregnant, route iv"
+    outputs = _both(
+        _edited(tmp_path, {"rules.toml": lambda t: t.replace(f'detail = "{old}"', 'detail = "iv in pregnancy"')})
+    )
+    changed = _changed(outputs)
+    assert changed
+    reasons = _column(outputs, "mg_reasons")
+    assert all("(iv in pregnancy" in str(reasons[i]) or "; iv in pregnancy" in str(reasons[i]) for i in changed)
+    assert not any(old in str(r) for r in reasons)
+
+
+def test_changing_a_risk_band_changes_both_executions_alike(tmp_path):
+    outputs = _both(_edited(tmp_path, {"risk.toml": lambda t: t.replace("high_from = 4", "high_from = 5")}))
+    before, after = _column(REFERENCE, "mg_risk"), _column(outputs, "mg_risk")
+    moved = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert moved and all(a == "HIGH" and b == "MODERATE" for a, b in moved)
+
+
+def test_a_new_caution_rule_needs_only_the_knowledge_and_a_golden_case(tmp_path):
+    rule = (
+        '\n[rules.very_old_low_egfr]\nlevel = "CAUTION"\n'
+        'text = "age 80 or over with an eGFR below 45: start low and check serum magnesium after a week"\n'
+        'source = ["magnaspartate_smpc"]\n'
+    )
+    trigger = (
+        '  { rule = "very_old_low_egfr", when = "age >= 80 and egfr < 45", detail = "age {age:g}, eGFR {egfr:g}" },\n'
+    )
+    engine = _edited(
+        tmp_path,
+        {
+            "contraindications.toml": lambda t: t + rule,
+            "rules.toml": lambda t: t.replace("\n]\n\n[risk]", "\n" + trigger.rstrip("\n") + "\n]\n\n[risk]", 1),
+        },
+    )
+    case = {
+        "input": {"age": 84, "sex": "F", "egfr": 40, "serum_mg": "0.8 mmol/L", "medications": "omeprazole"},
+        "expect": {
+            "mg_contraindication": "CAUTION",
+            "fired": ["renal_moderate", "very_old_low_egfr"],
+            "mg_reasons_contains": "start low and check serum magnesium after a week (age 84, eGFR 40)",
+        },
+    }
+    row = engine.assess(case["input"], as_of=snapshot.AS_OF)
+    assert mismatches(row, case["expect"]) == []
+    framed = engine.assess_frame(pd.DataFrame([case["input"]]), as_of=snapshot.AS_OF).iloc[0]
+    assert [framed[c] for c in mg.COLUMNS if c not in ("mg_dose_min_mg", "mg_dose_max_mg")] == [
+        row.row()[c] for c in mg.COLUMNS if c not in ("mg_dose_min_mg", "mg_dose_max_mg")
+    ]
+    assert mg.assess(case["input"]).contraindication.rules == ("renal_moderate",)  # the shipped engine is unchanged
+    outputs = _both(engine)
+    assert all(
+        "very_old_low_egfr" not in str(r) for r in _column(outputs, "mg_reasons")
+    )  # the rule id is never shown, its text is
+    assert _changed(outputs)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('when = "dialysis"', 'when = "dialysis and __import__"'), "cannot read"),
+        (lambda t: t.replace('when = "dialysis"', 'when = "dialysis("'), "rule condition"),
+        (lambda t: t.replace('when = "dialysis"', 'when = "fired(no_such_rule)"'), "cannot read"),
+        (lambda t: t.replace('when = "dialysis"', 'when = "egfr < renal.no_such"'), "unknown constant"),
+        (lambda t: t.replace('when = "dialysis"', 'when = "eval(x)"'), "unknown function"),
+        (lambda t: t.replace('rule = "pregnancy_iv"', 'rule = "no_such_rule"'), "unknown rule"),
+        (lambda t: t.replace('detail = "dialysis"', 'detail = "{p.__class__}"'), "unknown constant"),
+        (lambda t: t.replace('detail = "dialysis"', 'detail = "{egfr!r}"'), "only"),
+        (lambda t: t.replace('detail = "dialysis"', 'detail = "{secret}"'), "names"),
+        (lambda t: t.replace('{ when = "true", level = "LOW" },', ""), "last band"),
+        (
+            lambda t: t.replace('{ when = "serum_below", level = "HIGH" }', '{ when = "egfr < 30", level = "HIGH" }'),
+            "cannot read",
+        ),
+    ],
+)
+def test_a_bad_rule_is_refused_when_the_knowledge_loads(tmp_path, edit, message):
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, folder)
+    path = folder / "rules.toml"
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=message):
+        Engine(load_knowledge(folder))
+
+
+def test_engines_keep_their_own_caches(tmp_path):
+    shipped = default_engine()
+    other = _edited(tmp_path, {"contraindications.toml": lambda t: t.replace("severe_below = 30", "severe_below = 20")})
+    row = {"age": 50, "egfr": 25}
+    assert other.assess(row).contraindication.rules == ("renal_moderate",)
+    assert shipped.assess(row).contraindication.rules == ("renal_severe",)
+    assert mg.assess(row).contraindication.rules == ("renal_severe",)
+    for name in ("serum_status", "dose_and_form", "contra_reason"):
+        info = getattr(other, name).cache_info()
+        assert info.maxsize is not None  # bounded
