@@ -445,10 +445,8 @@ class Engine:
             "age_class": age_class,
             "indicated": indicated,
         }
-        for rule in self.spec.dose_statuses:
-            if rule.when.row(facts):
-                return rule.status, rule.kind
-        raise AssertionError("the last status always holds")  # pragma: no cover (checked on loading)
+        rule = self.spec.dose_statuses[self.spec.dose_status_row(facts)]  # the last one always holds
+        return rule.status, rule.kind
 
     def _dose_range(
         self,
