@@ -3,6 +3,10 @@
 Other sheets and formatting are kept. Every formula of the workbook was made inert before
 (:mod:`~mgdecision.batch.neutralise`: saved values as text, risky names, validations and conditional
 formats removed). Every string is written as text, never as a formula.
+
+The output cells and the problem lines are not made as openpyxl cells (about 20 µs each, more cells than the
+input holds): openpyxl saves the workbook with the headers, styles, widths, heights and drop-downs, and the
+cells are merged into the sheet XML as it is stored (:mod:`~mgdecision.batch.cell_patch`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 
 import mgdecision as mg
 
+from .cell_patch import AddedCells, save_with_cells
 from .engine import Flagged, ProblemLine
+from .io_safety import FORMULA_PREFIXES, looks_like_formula
 from .neutralise import put
 from .sheets import (
     HEADER_FILL,
@@ -62,14 +68,15 @@ class _Styles:
 
 
 class _CellStyles:
-    """Style arrays made once and copied onto cells (assigning openpyxl style objects cell by cell is slow)."""
+    """Style arrays made once: style ids for the added cells, and top alignment copied onto input cells
+    (assigning openpyxl style objects cell by cell is slow)."""
 
     def __init__(self, wb: Any, st: _Styles) -> None:
         from openpyxl.styles.cell_style import StyleArray
 
         self.wb, self.array = wb, StyleArray
 
-        def make(font: Any = None, fill: Any = None, alignment: Any = None) -> Any:
+        def make(font: Any = None, fill: Any = None, alignment: Any = None, quote: bool = False) -> str:
             a = StyleArray()
             if font is not None:
                 a.fontId = wb._fonts.add(font)
@@ -77,19 +84,32 @@ class _CellStyles:
                 a.fillId = wb._fills.add(fill)
             if alignment is not None:
                 a.alignmentId = wb._alignments.add(alignment)
-            return a
+            a.quotePrefix = int(quote)
+            return f' s="{wb._cell_styles.add(a)}"'  # the cell style id openpyxl writes (cellXfs index)
 
-        self.columns = [make(alignment=st.wrap if n in WRAP_COLUMNS else st.top) for n in mg.COLUMNS]
-        self.levels = {level: make(st.bold, fill, st.top) for level, fill in st.level.items()}
+        aligned = [st.wrap if n in WRAP_COLUMNS else st.top for n in mg.COLUMNS]
+        self.columns = [make(alignment=a) for a in aligned]
+        self.quoted = [make(alignment=a, quote=True) for a in aligned]  # text that looks like a formula
+        levels = {mg.COLUMNS.index(n) for n in LEVEL_COLUMNS}
+        fills = {level: make(st.bold, fill, st.top) for level, fill in st.level.items()}
+        self.level_at = [(k, fills) for k in sorted(levels)]
+        self.quote = make(quote=True)
         self.top_ids: dict[int, int] = {}
 
-    def output(self, k: int, level: Any) -> Any:
-        """A fresh style array for output column ``k`` (a level column gets its level's fill)."""
-        made = self.levels.get(level) if level is not None else None
-        return self.array(self.columns[k] if made is None else made)
+    def output(self, values: list[Any]) -> list[str]:
+        """The style attribute of each output value (a level column gets its level's fill)."""
+        attrs = [a if v is not None and v != "" else "" for a, v in zip(self.columns, values, strict=True)]
+        for k, fills in self.level_at:
+            attrs[k] = fills.get(values[k]) or attrs[k]
+        for k, v in enumerate(values):
+            if type(v) is str and v.startswith(FORMULA_PREFIXES):
+                attrs[k] = self.quoted[k]
+        return attrs
 
     def top_align(self, cell: Any) -> None:
         """Align ``cell`` to the top unless its own alignment says otherwise."""
+        if cell._value is None and not cell.has_style:  # an empty cell: nothing to align, and it stays unwritten
+            return
         if cell._style is None:
             cell._style = self.array()
         old = cell._style.alignmentId
@@ -104,8 +124,29 @@ class _CellStyles:
                 new = old
             self.top_ids[old] = new
         if new != old:
-            cell._style = self.array(cell._style)
-            cell._style.alignmentId = new
+            cell._style.alignmentId = new  # each cell holds its own style array (openpyxl copies it)
+
+
+def _drop_unwritten_cells(wb: Any) -> None:
+    """Remove the cells openpyxl would not write (no value, style, comment or link), on every sheet.
+
+    Reading a table cell by cell makes an empty cell at every free place of the grid; openpyxl skips
+    them when it saves, but only after sorting them with the others."""
+    from openpyxl.cell.cell import Cell
+
+    for ws in wb.worksheets:
+        cells = ws._cells
+        empty = [
+            key
+            for key, c in cells.items()
+            if c._value is None
+            and type(c) is Cell
+            and c._comment is None
+            and c._hyperlink is None
+            and (c._style is None or not any(c._style))
+        ]
+        for key in empty:
+            del cells[key]
 
 
 def _render(wb: Any, content: SheetContent, st: _Styles, title: str) -> None:
@@ -141,20 +182,26 @@ def _render(wb: Any, content: SheetContent, st: _Styles, title: str) -> None:
         ws.add_chart(chart, f"D{spec.anchor_row + 1}")
 
 
-def _problems_sheet(wb: Any, lines: Iterable[ProblemLine], st: _Styles, title: str) -> None:
+def _problems_sheet(
+    wb: Any, lines: Iterable[ProblemLine], st: _Styles, title: str, quote: str
+) -> tuple[Any, AddedCells]:
+    """The Input problems sheet: its header by openpyxl, its lines as cells added when it is saved."""
     ws = wb.create_sheet(title)
     ws.append(list(PROBLEM_HEADERS))
     for cell in ws[1]:
         st.header(cell)
+    added = AddedCells(0)
     r = 1
     for line in lines:
         r += 1
-        for c, value in enumerate(problem_row(line), start=1):
-            put(ws.cell(r, c), value)
+        values = problem_row(line)
+        added.add(r, values, [quote if type(v) is str and looks_like_formula(v) else "" for v in values])
+    ws.cell(r, len(PROBLEM_HEADERS))  # an empty cell: the sheet's dimension covers the lines added
     for c, width in enumerate(PROBLEM_WIDTHS):
         ws.column_dimensions[column_letter(c)].width = width
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{column_letter(len(PROBLEM_HEADERS) - 1)}{max(r, 2)}"
+    return ws, added
 
 
 def _review_columns(ws: Any, existing: dict[str, int], col: int, hr: int, last: int, st: _Styles) -> int:
@@ -184,6 +231,7 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     """
     wb = table.workbook
     ws = wb[table.sheet]
+    _drop_unwritten_cells(wb)
     st = _Styles()
     hr, c0 = table.header_row, table.first_col + 1  # 1-based
     existing = {name: i for i, name in enumerate(table.names)}
@@ -201,7 +249,10 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     targets = [out_cols[n] for n in mg.COLUMNS]
     styles = _CellStyles(wb, st)
     cells = ws._cells  # (row, column) -> cell, read without making empty cells
-    level_at = {mg.COLUMNS.index(n) for n in LEVEL_COLUMNS}
+    first = min(targets)
+    slots = [c - first for c in targets]
+    in_order = slots == list(range(len(slots)))  # the output columns side by side, in mg.COLUMNS order
+    added = AddedCells(first - 1)
     lines: list[ProblemLine] = []
     last = hr
     for f in rows:
@@ -213,17 +264,20 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
         if height and (ws.row_dimensions[r].height or 0) < height:
             ws.row_dimensions[r].height = height
             for j in range(len(f.values)):  # taller row: top-align input cells that had no alignment of their own
-                cell = cells.get((r, c0 + j))  # empty cells are not made (every cell made is written)
+                cell = cells.get((r, c0 + j))
                 if cell is not None:
                     styles.top_align(cell)
-        for k, (col, value) in enumerate(zip(targets, f.output, strict=True)):
-            if value is None or value == "":
-                if (r, col) in cells:  # a re-run: clear the old flag
-                    cells[r, col].value = None
-                continue
-            cell = ws.cell(r, col)
-            cell._style = styles.output(k, value if k in level_at else None)
-            put(cell, value)
+        for col in targets:  # a re-run: the old flags give way to the new ones
+            cells.pop((r, col), None)
+        attrs = styles.output(f.output)
+        if in_order:
+            added.add(r, f.output, attrs)
+        else:
+            values: list[Any] = [None] * (max(slots) + 1)
+            spread = [""] * len(values)
+            for k, slot in enumerate(slots):
+                values[slot], spread[slot] = f.output[k], attrs[k]
+            added.add(r, values, spread)
         lines.extend(f.problems)
     sample_rows = min(last, hr + 200)
     for j, name in enumerate(table.names):
@@ -246,8 +300,9 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     ws.freeze_panes = ws.cell(hr + 1, id_col + 1).coordinate  # the header and the patient id stay in view
     ws.auto_filter.ref = f"{column_letter(c0 - 1)}{hr}:{column_letter(end_col - 2)}{max(last, hr + 1)}"
     names = sheet_names(wb.sheetnames)
-    _problems_sheet(wb, lines, st, names["Input problems"])
+    problems, problem_cells = _problems_sheet(wb, lines, st, names["Input problems"], styles.quote)
     for content in extra():
         _render(wb, content, st, names[content.name])
     wb.active = wb.sheetnames.index(table.sheet)
-    wb.save(path)
+    with save_with_cells({id(ws): added, id(problems): problem_cells}):
+        wb.save(path)

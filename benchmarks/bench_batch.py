@@ -3,6 +3,7 @@ and annotate mode against openpyxl's own load + save of the same file, in ONE ru
 
     python benchmarks/bench_batch.py                          # 100,000 and 1,000,000 rows (about 10 minutes)
     python benchmarks/bench_batch.py --sizes 100000           # about 3 minutes
+    python benchmarks/bench_batch.py --sizes 100000 --methods annotate --repeat 3   # annotate only, 3 rounds
 
 For each size it writes a deterministic input workbook once (rows drawn from the realistic, messy values of
 sample_workbooks/primary_care.xlsx with varied numbers), then runs each method in its own subprocess and
@@ -19,14 +20,17 @@ every 50 ms; worker processes included):
   ``openpyxl.load_workbook`` + ``save`` of the same input (annotate mode is for ordinary sizes: inputs over
   1 MB use streaming mode automatically).
 
-Ratios are against the reference measured in the same run. The machine has 2 cores shared with others and
-its CPU speed drifts: treat differences under about 1.5x as noise.
+``--methods`` picks the methods (a method's reference is always run too); with ``--repeat N`` each method runs
+N times, alternating with its reference, and the table shows the median wall time, the ratio of the medians and
+the range of the per-round ratios. Ratios are against the reference measured in the same run. The machine has
+2 cores shared with others and its CPU speed drifts: treat differences under about 1.5x as noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -49,8 +53,10 @@ def generate(path: Path, n: int) -> None:
     columns = [[r[j] for r in pool] for j in range(len(header))]
     numeric = [all(isinstance(v, float) or v == "" for v in col) for col in columns]
     rng = random.Random(SEED)
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+    )
     ws = wb.add_worksheet(sheet.name)
     ws.write_row(0, 0, header)
     for i in range(1, n + 1):
@@ -170,8 +176,13 @@ def child_openpyxl_roundtrip(src: Path, out: Path) -> None:
     openpyxl.load_workbook(src).save(out)
 
 
-CHILDREN = {"streaming": child_streaming, "floor": child_floor, "pandas": child_naive,
-            "annotate": child_annotate, "openpyxl_roundtrip": child_openpyxl_roundtrip}
+CHILDREN = {
+    "streaming": child_streaming,
+    "floor": child_floor,
+    "pandas": child_naive,
+    "annotate": child_annotate,
+    "openpyxl_roundtrip": child_openpyxl_roundtrip,
+}
 REFERENCE = {"streaming": "floor", "pandas": "floor", "annotate": "openpyxl_roundtrip"}
 
 
@@ -203,11 +214,25 @@ def measure(method: str, src: Path, out: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated row counts")
-    parser.add_argument("--annotate-rows", type=int, default=100_000,
-                        help="size at which annotate mode is compared with openpyxl load+save (0: skip)")
+    parser.add_argument(
+        "--annotate-rows",
+        type=int,
+        default=100_000,
+        help="size at which annotate mode is compared with openpyxl load+save (0: skip)",
+    )
     parser.add_argument("--workdir", type=Path, default=ROOT / "artifacts" / "bench")
-    parser.add_argument("--naive-limit", type=float, default=240.0,
-                        help="extrapolate the pandas route when its estimate exceeds this many seconds")
+    parser.add_argument(
+        "--naive-limit",
+        type=float,
+        default=240.0,
+        help="extrapolate the pandas route when its estimate exceeds this many seconds",
+    )
+    parser.add_argument(
+        "--methods",
+        default="floor,streaming,pandas,annotate",
+        help="comma-separated methods to run (each with its reference)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of each method (median reported)")
     parser.add_argument("--child", nargs=3, metavar=("METHOD", "INPUT", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -216,38 +241,63 @@ def main() -> None:
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
+    wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(wanted) - set(CHILDREN))
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(CHILDREN)}")
     results: dict[tuple[int, str], tuple[float, float, str]] = {}
+    rounds: dict[tuple[int, str], list[float]] = {}
     naive_rate: float | None = None  # seconds per row, measured at the largest size run so far
     for n in sizes:
         src = args.workdir / f"bench_{n}.xlsx"
         if not src.exists():
             t = time.perf_counter()
             generate(src, n)
-            print(f"generated {src} ({src.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s",
-                  flush=True)
-        methods = ["floor", "streaming", "pandas"]
-        if n == args.annotate_rows:
-            methods += ["openpyxl_roundtrip", "annotate"]
-        for method in methods:
-            out = args.workdir / f"out_{method}_{n}.xlsx"
-            if method == "pandas" and naive_rate is not None and naive_rate * n > args.naive_limit:
-                results[n, method] = (naive_rate * n, float("nan"), "extrapolated")
-                print(f"{n:>9} {method:<19} extrapolated: {naive_rate * n:.0f} s", flush=True)
-                continue
-            wall, rss = measure(method, src, out)
-            if method == "pandas":
-                naive_rate = wall / n
-            results[n, method] = (wall, rss, "measured")
-            print(f"{n:>9} {method:<19} {wall:8.1f} s  {rss:8.0f} MB", flush=True)
-            out.unlink(missing_ok=True)
+            print(f"generated {src} ({src.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s", flush=True)
+        methods = []
+        for method in ("floor", "streaming", "pandas", "openpyxl_roundtrip", "annotate"):
+            selected = method in wanted or any(REFERENCE.get(m) == method for m in wanted)
+            if selected and (n == args.annotate_rows or method not in ("openpyxl_roundtrip", "annotate")):
+                methods.append(method)
+        for k in range(args.repeat):
+            for method in methods:
+                out = args.workdir / f"out_{method}_{n}.xlsx"
+                if method == "pandas" and naive_rate is not None and naive_rate * n > args.naive_limit:
+                    if k == 0:
+                        results[n, method] = (naive_rate * n, float("nan"), "extrapolated")
+                        print(f"{n:>9} {method:<19} extrapolated: {naive_rate * n:.0f} s", flush=True)
+                    continue
+                wall, rss = measure(method, src, out)
+                if method == "pandas":
+                    naive_rate = wall / n
+                rounds.setdefault((n, method), []).append(wall)
+                walls = rounds[n, method]
+                peak = max(rss, results.get((n, method), (0, 0))[1])
+                results[n, method] = (
+                    statistics.median(walls),
+                    peak,
+                    "measured" if len(walls) == 1 else f"median of {len(walls)}",
+                )
+                print(
+                    f"{n:>9} {method:<19} {wall:8.1f} s  {rss:8.0f} MB"
+                    + (f"  (round {k + 1})" if args.repeat > 1 else ""),
+                    flush=True,
+                )
+                out.unlink(missing_ok=True)
     print("\n| rows | method | wall s | peak RSS MB (all processes) | ratio | against | note |")
     print("|---:|---|---:|---:|---:|---|---|")
     for (n, method), (wall, rss, note) in results.items():
         ref = REFERENCE.get(method)
         ratio = f"{wall / results[n, ref][0]:.2f}" if ref and (n, ref) in results else ""
+        mine, theirs = rounds.get((n, method), []), rounds.get((n, ref or ""), [])
+        if len(mine) > 1 and len(mine) == len(theirs):
+            each = sorted(a / b for a, b in zip(mine, theirs, strict=True))
+            note += f"; ratio per round {each[0]:.2f}-{each[-1]:.2f}"
         print(f"| {n:,} | {method} | {wall:.1f} | {rss:.0f} | {ratio} | {ref or ''} | {note} |")
-    print("\nGoals: streaming within 1.5x of floor; peak RSS < 1,000 MB at 1,000,000 rows; annotate within 2x of "
-          "openpyxl_roundtrip. Shared 2-core machine: differences under about 1.5x are noise.")
+    print(
+        "\nGoals: streaming within 1.5x of floor; peak RSS < 1,000 MB at 1,000,000 rows; annotate within 2x of "
+        "openpyxl_roundtrip. Shared 2-core machine: differences under about 1.5x are noise."
+    )
 
 
 if __name__ == "__main__":
