@@ -14,6 +14,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
+from ..errors import KnowledgeError
 from ..formatting import dose_group_text
 from ..kb import Concept, Knowledge, knowledge, load_knowledge
 from ..models import Dose, Form, Interaction, Reason
@@ -72,10 +73,17 @@ ROUTES = ("oral", "iv")
 
 
 class Engine:
-    """The rules of one knowledge base: ``Engine()`` for the shipped one, ``Engine(folder)`` for another."""
+    """The rules of one knowledge base: ``Engine()`` for the shipped one, ``Engine(folder)`` for another.
+
+    Another folder changes how the rules run and what they say (rules.toml, thresholds, levels, texts, what a
+    concept does); the rows are still read with the shipped vocabulary (drug, diagnosis and symptom names,
+    codes, units, salt fractions), so its concepts and sources must be the shipped ones.
+    """
 
     def __init__(self, kb: Knowledge | str | Path | None = None, *, cache_size: int = 65536) -> None:
         self.kb: Knowledge = kb if isinstance(kb, Knowledge) else knowledge() if kb is None else load_knowledge(kb)
+        if self.kb is not knowledge():
+            _same_vocabulary(self.kb, knowledge())
         self.spec = RuleSpec(self.kb)
         self.row_rules = compile_row(self.spec)
         # the row execution: the findings for one patient as read
@@ -549,6 +557,26 @@ class Engine:
             text += f"; {forms['diarrhoea']['text']}"
             evidence.append(Reason(forms["diarrhoea"]["text"], sources_of(forms["diarrhoea"])))
         return Form(first_form, first_timing, text, tuple(evidence), avoid)
+
+
+def _same_vocabulary(kb: Knowledge, shipped: Knowledge) -> None:
+    """Another folder's rules run on the rows as the shipped knowledge reads them (names, codes, units) and
+    are shown with its source labels: the concepts and sources must be the same."""
+    concepts = set(kb.concepts) ^ set(shipped.concepts)
+    sources = set(kb.sources) - set(shipped.sources)
+    if concepts or sources:
+        raise KnowledgeError(
+            "Engine(folder) runs another folder's rules on the shipped vocabulary; this folder differs in "
+            + "; ".join(
+                part
+                for part in (
+                    f"concepts {sorted(concepts)[:5]}" if concepts else "",
+                    f"sources {sorted(sources)[:5]}" if sources else "",
+                )
+                if part
+            )
+            + ": add drugs, diagnoses, symptoms and sources to the shipped knowledge"
+        )
 
 
 _DEFAULT: list[Engine] = []

@@ -44,7 +44,7 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "!=": operator.ne,
 }
 _WORDS = {"and", "or", "not", "true", "false"}
-FUNCTIONS = ("fired", "listed", "known", "has")  # calls name facts: fired(x) is the fact "fired:x"
+FUNCTIONS = ("fired", "listed", "known")  # calls name facts: fired(x) is the fact "fired:x"
 
 Node = tuple[Any, ...]  # ("and"|"or", a, b) | ("not", a) | ("cmp", op, a, b) | ("fact", name) | ("const", value)
 
@@ -118,7 +118,10 @@ class _Parser:
     def term(self) -> Node:
         kind, value = self.take()
         if kind == "num":
-            return ("const", float(value))
+            number = float(value)
+            if not math.isfinite(number):
+                raise self.fail(f"{value[:20]}... is not a finite number")
+            return ("const", number)
         if kind == "str":
             return ("const", value[1:-1])
         if value == "(":
@@ -150,6 +153,8 @@ def constant(dotted: str, constants: Mapping[str, Any], where: str) -> Any:
         found = found[part]
     if isinstance(found, bool) or not isinstance(found, (int, float, str)):
         raise KnowledgeError(f"{where!r}: {dotted!r} is not a number or a text")
+    if isinstance(found, (int, float)) and not math.isfinite(float(found)):
+        raise KnowledgeError(f"{where!r}: {dotted!r} is not a finite number")
     return float(found) if isinstance(found, int) else found
 
 
@@ -183,9 +188,10 @@ def python(node: Node, read: Reader = facts_mapping) -> str:
     """
     kind = node[0]
     if kind == "const":
-        if not isinstance(node[1], (bool, float, str)):
-            raise KnowledgeError(f"unexpected constant {node[1]!r}")
-        return repr(node[1])
+        value = node[1]
+        if not isinstance(value, (bool, float, str)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise KnowledgeError(f"unexpected constant {value!r}")
+        return repr(value)
     if kind == "fact":
         if not _FACT_NAME.fullmatch(node[1]):
             raise KnowledgeError(f"unexpected fact name {node[1]!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,11 @@ from ..models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from ..terms import TermList, unchecked_lines
 from ..vocab import ContraLevel
 from .expr import Reader, Template, function, python
+from .spec import RISK_SLOTS, RuleSpec
 
 if TYPE_CHECKING:
     from ..reading import Patient
     from .core import Engine, SerumStatus
-    from .spec import RuleSpec
 
 __all__ = ["Findings", "ListEffects", "RowRules", "compile_row", "decide", "merge", "row_reader"]
 
@@ -152,10 +153,11 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
 
 _PARAMS = "p, st, e, pregnant, lactating, dialysis, held"  # the row, its serum status, the engine, what merge set
 _READS = {
-    "age": "(NAN if p.age is None else p.age)",
-    "egfr": "(NAN if p.egfr is None else p.egfr)",
-    "dose": "(NAN if p.supplement_dose_mg is None else p.supplement_dose_mg)",
-    "age_months": "(NAN if p.age is None else p.age * 12)",
+    # numbers as floats, -0.0 read as 0.0 (equal keys of a memo must print alike)
+    "age": "(NAN if p.age is None else p.age + 0.0)",
+    "egfr": "(NAN if p.egfr is None else p.egfr + 0.0)",
+    "dose": "(NAN if p.supplement_dose_mg is None else p.supplement_dose_mg + 0.0)",
+    "age_months": "(NAN if p.age is None else p.age * 12 + 0.0)",
     "route": "p.route",
     "sex": "p.sex",
     "pregnant": "pregnant",
@@ -205,10 +207,10 @@ class RowRules:
     function that reads the values it names (its memo key)."""
 
     fire: Callable[..., int]  # (_PARAMS, rules fired by the lists) -> a bit per trigger that fires
-    fire_positions: tuple[tuple[int, ...], ...]  # bits -> the triggers, in order
+    fire_positions: Sequence[tuple[int, ...]]  # bits -> the triggers, in order
     fire_values: tuple[Callable[..., tuple[Any, ...]], ...]
     value_factors: Callable[..., int]  # (_PARAMS) -> a bit per value factor that holds
-    value_factor_positions: tuple[tuple[int, ...], ...]
+    value_factor_positions: Sequence[tuple[int, ...]]
     value_factor_values: tuple[Callable[..., tuple[Any, ...]], ...]
     risk_reasons: Callable[..., tuple[Reason, ...]]  # the risk reasons joined in the order of rules.toml
 
@@ -246,11 +248,14 @@ def compile_row(spec: RuleSpec) -> RowRules:
         value_factors,
         _positions(len(spec.value_factors)),
         tuple(values(vf.detail) for vf in spec.value_factors),
-        function(", ".join(_SLOTS), [f"return ({', '.join('*' + name for name in spec.risk_slots)},)"]),
+        # the risk reasons joined in the order of rules.toml (only slot numbers reach the generated code)
+        function(
+            ", ".join(f"g{k}" for k in range(len(RISK_SLOTS))),
+            [f"return ({', '.join(f'*g{k}' for k in spec.risk_order)},)"],
+        ),
     )
 
 
-_SLOTS = ("serum_below", "list_factors", "value_factors", "symptom_rule", "capped", "serum_unused")
 
 
 def decide(engine: Engine, p: Patient) -> Findings:
@@ -329,11 +334,23 @@ def _risk(engine: Engine, p: Patient, status: SerumStatus | None, le: ListEffect
 _NO_REASONS: tuple[Reason, ...] = ()
 
 
-def _positions(count: int) -> tuple[tuple[int, ...], ...]:
-    """For each mask of ``count`` bits, the positions of its set bits, lowest first (a look-up table)."""
-    if count > 16:
-        raise KnowledgeError("rules.toml: more than 16 contraindication triggers or value factors")
-    return tuple(tuple(k for k in range(count) if mask >> k & 1) for mask in range(1 << count))
+def _positions(count: int) -> Sequence[tuple[int, ...]]:
+    """For each mask of ``count`` bits, the positions of its set bits, lowest first: a look-up table up to 12
+    bits, worked out (and memoised) for a mask of more."""
+    if count <= 12:
+        return tuple(tuple(k for k in range(count) if mask >> k & 1) for mask in range(1 << count))
+    return _MaskPositions()
+
+
+class _MaskPositions(Sequence[tuple[int, ...]]):
+    """``positions[mask]``: the set bits of any mask (more triggers than a table holds)."""
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one instance per engine, kept as long as it
+    def __getitem__(self, mask: int) -> tuple[int, ...]:  # type: ignore[override]
+        return tuple(k for k in range(mask.bit_length()) if mask >> k & 1)
+
+    def __len__(self) -> int:
+        return 1 << 62
 
 
 def _contraindication(

@@ -36,7 +36,7 @@ from ..reading import (
     shown_text,
 )
 from ..terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
-from ..vocab import ContraLevel, RiskLevel
+from ..vocab import ContraLevel
 from .core import ROUTES, Engine, default_engine
 from .expr import Template
 
@@ -710,7 +710,7 @@ class _TableRun:
             k = rule_of[trigger.rule]
             for read in trigger.fired_reads:
                 facts[f"fired:{read}"] = so_far & (1 << rule_of[read]) > 0
-            if trigger.held:
+            if "listed" in trigger.detail.facts:  # the names that listed the rule ("" where none did)
                 facts["listed"] = self._listed(k)
             hit = np.flatnonzero(trigger.when.column(facts, n))
             if not len(hit):
@@ -792,34 +792,36 @@ class _TableRun:
         """The risk band, once per distinct (points, serum state); the row's values as reasons."""
         engine, n, facts = self.engine, self.n, self.facts
         points = points + counted * engine.symptom_rule["points"]
+        unknown = ~self.has_serum & np.isnan(self.age_value) & ~self.readable  # its only reason is that
         for k, vf in enumerate(self.spec.value_factors):
             hit = np.flatnonzero(vf.when.column(facts, n))
             if not len(hit):
                 continue
+            points[hit] += engine.factors[vf.factor]["points"]
+            hit = hit[~unknown[hit]]
             codes, details = self._texts(vf.detail, hit)
             made = [engine.value_factor_reason(vf.factor, d) for d in details]
             texts = _objects([format_reason(x) for x in made])[codes]
             self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
-            points[hit] += engine.factors[vf.factor]["points"]
         normal = self._by_serum(lambda s, st: st.at_or_above_cut, False, bool)
-        unknown = ~self.has_serum & np.isnan(self.age_value) & ~self.readable
         key, k = _combine(pd.factorize(points)[0].astype(np.int64), self.below, unknown, normal)
         codes, outcomes = _outcome_codes(
             key, k, lambda x: engine.risk_level(int(points[x]), bool(self.below[x]), bool(unknown[x]), bool(normal[x]))
         )
         level = _objects([o[0] for o in outcomes])[codes]
-        capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below
-        cap = f"capped at {RiskLevel(engine.levels['cap_with_normal_serum'])}"
-        for slot, rows, text in (
-            (
-                "serum_below",
-                self.below,
-                lambda s, st: format_reason(engine.serum_reason("below", s)) if st.below else "",
-            ),
-            ("capped", capped, lambda s, st: format_reason(engine.serum_reason(cap, s))),
-        ):
-            hit = np.flatnonzero(rows & ~unknown)
-            self.reasons.add(_RISK, hit, self._risk_seq(slot, 0), self._by_serum(text, "")[hit])
+        capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below & self.has_serum & ~unknown
+        hit = np.flatnonzero(self.below & ~unknown)
+        below = self._by_serum(lambda s, st: format_reason(engine.serum_reason("below", s)) if st.below else "", "")
+        self.reasons.add(_RISK, hit, self._risk_seq("serum_below", 0), below[hit])
+        hit = np.flatnonzero(capped)  # "capped at" the level of the band that capped it
+        serum_codes = self.serum.codes[hit]
+        key, k = _combine(serum_codes, codes[hit])
+        first = _first_of(key, k).tolist()
+        caps = [
+            format_reason(engine.serum_reason(f"capped at {level[hit[x]]}", self.serum.read[serum_codes[x]].serum))
+            for x in first
+        ]
+        self.reasons.add(_RISK, hit, self._risk_seq("capped", 0), _objects(caps)[key] if len(hit) else _objects([]))
         given = np.bincount(np.concatenate([p[1] for p in self.reasons.parts if p[0] == _RISK]), minlength=n) > 0
         hit = np.flatnonzero(unknown)
         self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(engine.unknown_reason), dtype=object))
@@ -945,14 +947,14 @@ class _ColumnFacts(dict[Any, Any]):
 
     def _make(self, name: str) -> Any:
         run = self.run
-        if name == "age":
-            return run.age_value
+        if name == "age":  # numbers with -0.0 read as 0.0, as in the row execution
+            return run.age_value + 0.0
         if name == "egfr":
-            return run.egfr_value
+            return run.egfr_value + 0.0
         if name == "dose":
-            return run._number(run.supp, "supplement_dose_mg")
+            return run._number(run.supp, "supplement_dose_mg") + 0.0
         if name == "age_months":
-            return run.age_value * 12
+            return run.age_value * 12 + 0.0
         if name == "ul_age":
             ul = run.engine.ul_age
             return np.asarray([ul(p.age) for p in run.age.read], dtype=np.float64)[run.age.codes]

@@ -191,6 +191,16 @@ def test_a_new_caution_rule_needs_only_the_knowledge_and_a_golden_case(tmp_path)
             lambda t: t.replace('{ when = "serum_below", level = "HIGH" }', '{ when = "egfr < 30", level = "HIGH" }'),
             "cannot read",
         ),
+        (lambda t: t.replace('"capped", "serum_unused"]', '"capped", "__import__(\'os\')"]'), "must order exactly"),
+        (lambda t: t.replace('"capped", "serum_unused"]', '"capped"]'), "must order exactly"),
+        (lambda t: t.replace('kind = "recommended"', 'kind = "recomended"'), "unknown status"),
+        (lambda t: t.replace('level = "LOW" }', 'level = "L0W" }'), "unknown level"),
+        (lambda t: t.replace('detail = "dialysis"', 'detail = "{egfr:zz}"'), "format code"),
+        (lambda t: t.replace('when = "dialysis"', 'when = "dialysis or egfr"'), "yes/no is needed"),
+        (lambda t: t.replace('when = "dialysis"', "when = \"sex < 'G'\""), "cannot compare"),
+        (lambda t: t.replace('when = "dialysis"', 'when = "serum > 1"'), "cannot compare"),
+        (lambda t: t.replace('when = "dialysis"', 'when = "egfr < ' + "9" * 400 + '"'), "finite"),
+        (lambda t: t.replace("urgent_review_grade = 2", "urgent_review_grade = 9"), "CTCAE grade"),
     ],
 )
 def test_a_bad_rule_is_refused_when_the_knowledge_loads(tmp_path, edit, message):
@@ -212,3 +222,39 @@ def test_engines_keep_their_own_caches(tmp_path):
     for name in ("serum_status", "dose_and_form", "contra_reason"):
         info = getattr(other, name).cache_info()
         assert info.maxsize is not None  # bounded
+
+
+def test_another_folder_must_keep_the_shipped_vocabulary(tmp_path):
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, folder)
+    drugs = folder / "drugs.toml"
+    drugs.write_text(drugs.read_text(encoding="utf-8").replace(', "bendroflumethiazide"]', "]", 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="shipped vocabulary"):
+        Engine(folder)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # the band that caps a high score names its own level
+        lambda t: t.replace(
+            'serum_normal", level = "MODERATE", capped = true', 'serum_normal", level = "LOW", capped = true'
+        ),
+        # a capped band that does not need a serum value
+        lambda t: t.replace(
+            'and serum_normal", level = "MODERATE", capped = true', '", level = "MODERATE", capped = true'
+        ),
+        # {listed} in the message of a rule the lists do not hold: empty in both
+        lambda t: t.replace('detail = "pregnant, route iv"', 'detail = "pregnant, route iv [{listed}]"'),
+        # a value factor that holds on rows whose risk is UNKNOWN: only "not enough data" is said there
+        lambda t: t.replace(
+            '{ factor = "age65", when = "age >= 65", detail = "age {age:g}" },',
+            '{ factor = "age65", when = "age >= 65", detail = "age {age:g}" },\n'
+            '  { factor = "t2d", when = "not known(age)", detail = "no age" },',
+        ),
+    ],
+    ids=["capped-level", "capped-without-serum", "listed-elsewhere", "value-factor-unknown"],
+)
+def test_unusual_but_valid_rules_run_alike_in_both_executions(tmp_path, edit):
+    outputs = _both(_edited(tmp_path, {"rules.toml": edit}))  # _both asserts the two executions are equal
+    assert _changed(outputs)
