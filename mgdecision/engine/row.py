@@ -86,12 +86,21 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
             continue
         if e.renal:
             renal = True
-        if e.risk:
-            hits.setdefault(e.risk, []).append(who)
+        if e.risk:  # (no setdefault: it would make a list for every concept)
+            if e.risk in hits:
+                hits[e.risk].append(who)
+            else:
+                hits[e.risk] = [who]
         if e.contra:
-            contra.setdefault(e.contra, []).append(who)
+            if e.contra in contra:
+                contra[e.contra].append(who)
+            else:
+                contra[e.contra] = [who]
         if e.held:
-            held.setdefault(e.held, []).append(who)
+            if e.held in held:
+                held[e.held].append(who)
+            else:
+                held[e.held] = [who]
         if e.symptom and e.symptom not in symptoms:
             symptoms[e.symptom] = named
         if e.interaction:
