@@ -49,6 +49,10 @@ class ProblemLine:
     reason_code: str
     message: str
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # a plain tuple between processes (not per-field setattr)
+        return ProblemLine, (self.row, self.cell, self.patient_id, self.column, self.field, self.value,
+                             self.reason_code, self.message)
+
 
 @dataclass(slots=True)
 class Flagged:
@@ -56,6 +60,7 @@ class Flagged:
     values: list[Any]  # the input row
     output: list[Any] | None  # the output columns, in mg.COLUMNS order; None for an empty row (not a patient)
     problems: list[ProblemLine]
+    height: float | None = None  # the row height its output texts need (:func:`~mgdecision.batch.sheets.row_height`)
 
 
 @dataclass
@@ -103,6 +108,7 @@ class ChunkResult:
     problems: dict[int, list[ProblemLine]]
     tally: Tally
     cut: list[int] = field(default_factory=list)  # row offsets whose input texts were cut to fit a cell
+    heights: list[float | None] = field(default_factory=list)  # row heights (None: default), by row offset
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,8 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
     """Assess one chunk (in this process or a worker) with the column engine; plain picklable results."""
     import pandas as pd
 
+    from .sheets import row_height  # sheets imports this module
+
     n = len(chunk)
     tally = Tally()
     empty = [all(v is None for v in row) for row in chunk]
@@ -147,8 +155,9 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
     outputs: list[list[Any] | None] = [None] * n
     problems: dict[int, list[ProblemLine]] = {}
     cut: list[int] = []
+    heights: list[float | None] = [None] * n
     if not keep:
-        return ChunkResult(outputs, problems, tally)
+        return ChunkResult(outputs, problems, tally, cut, heights)
     df = pd.DataFrame([chunk[k] for k in keep], columns=list(ctx.names), dtype=object)
     out = mg.assess_frame(df, columns=ctx.columns or None, as_of=ctx.as_of)
     cols = {c: out[c].tolist() for c in mg.COLUMNS}
@@ -224,6 +233,7 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
                 output[q] = _cut(value, f"row {row}")
                 lines.extend(_cut_lines(value, row, "", pids[j], name))
         outputs[k] = output
+        heights[k] = row_height(output)
         if lines:
             problems[k] = lines
             tally.problem_codes.update(line.reason_code for line in lines)
@@ -236,7 +246,7 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
     tally.rows = len(keep)
     for name, counter in zip(LEVEL_COLUMNS, (tally.risk, tally.contraindication, tally.dose_status), strict=True):
         counter.update(cols[name])
-    return ChunkResult(outputs, problems, tally, cut)
+    return ChunkResult(outputs, problems, tally, cut, heights)
 
 
 def _ready() -> bool:
@@ -292,8 +302,9 @@ def flag_rows(table: Table, ctx: Context, tally: Tally, *, chunk_rows: int | Non
             tally.merge(done.tally)
             if pool is not None and done.cut:  # texts cut in the worker: cut this process's copy alike
                 _recut(rows, done.cut, first, table)
+            outputs, problems, heights = done.outputs, done.problems, done.heights
             for k, row in enumerate(rows):
-                yield Flagged(first + k, row, done.outputs[k], done.problems.get(k, []))
+                yield Flagged(first + k, row, outputs[k], problems.get(k, []), heights[k])
         elif not chunk:
             return
 

@@ -25,11 +25,14 @@ __all__ = ["BackgroundWriter", "SheetLayout", "SheetWriter", "escape"]
 NS = ('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
       'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"')
 _SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_SPECIAL_CHAR = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # the quick check
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _EPOCH = dt.datetime(1899, 12, 30)
 _LETTERS = [column_letter(i) for i in range(16_384)]
 BLOCK_ROWS = 500  # rows joined into one write
-TEXT_CACHE = 100_000  # distinct texts whose escaped XML is kept (repeated flags, drug lists, reasons)
+TEXT_CACHE_CHARS = 4_000_000  # characters of text whose cell XML is kept (repeated flags, drug lists, reasons);
+# when full the cache starts again, so unique texts (patient ids) never crowd out the repeated ones for long
+TEXT_CACHE_LONGEST = 4_096  # longer texts are not kept
 
 
 def _escape_one(m: re.Match[str]) -> str:
@@ -45,7 +48,12 @@ def _escape_one(m: re.Match[str]) -> str:
 
 def escape(text: str) -> str:
     """Text for an OOXML ``<t>``: XML entities, control characters as ``_xHHHH_``."""
-    return _SPECIAL.sub(_escape_one, text) if _SPECIAL.search(text) else text
+    if text.isascii() and text.isprintable():  # the usual case: only & < > and "_x" to look for
+        if "&" not in text and "<" not in text and ">" not in text and "_x" not in text:
+            return text
+    elif _SPECIAL_CHAR.search(text) is None and "_x" not in text:
+        return text
+    return _SPECIAL.sub(_escape_one, text)
 
 
 def _serial(value: dt.date | dt.datetime) -> float:
@@ -113,6 +121,7 @@ class SheetWriter:
         self.write = write
         self.block: list[str] = []
         self.texts: dict[str, str] = {}  # text -> the end of its cell XML (escaped once)
+        self.cached_chars = 0
         self.date_style = f' s="{date_xf}"'
         self.datetime_style = f' s="{datetime_xf}"'
 
@@ -128,7 +137,12 @@ class SheetWriter:
                     x = texts.get(v)
                     if x is None:
                         x = f' t="inlineStr"><is><t xml:space="preserve">{escape(v)}</t></is></c>'
-                        if len(v) < 256 and len(texts) < TEXT_CACHE:
+                        size = len(v)
+                        if size <= TEXT_CACHE_LONGEST:
+                            self.cached_chars += size
+                            if self.cached_chars > TEXT_CACHE_CHARS:
+                                texts.clear()
+                                self.cached_chars = size
                             texts[v] = x
                     out.append(f'<c r="{_LETTERS[c]}{n}"{s}{x}')
                 elif s:

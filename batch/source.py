@@ -228,13 +228,14 @@ def _stream(head: list[list[Any]], rows: Iterator[Sequence[Any]], header_at: int
     def emit(r: Sequence[Any]) -> Iterator[list[Any]]:
         nonlocal pending
         cells = _fit(r[first:], width)
-        if all(v is None or v == blank or v == "" for v in cells):
+        gaps = cells.count("")  # list.count in C: the readers give plain str, float, int, bool, date values
+        if gaps + cells.count(None) + (cells.count(blank) if blank != "" else 0) == width:
             pending += 1
             return
         for _ in range(pending):
             yield [None] * width
         pending = 0
-        yield [None if isinstance(v, str) and not v else v for v in cells]
+        yield [None if isinstance(v, str) and not v else v for v in cells] if gaps else cells
 
     for buffered in head[header_at + 1:]:
         yield from emit(buffered)

@@ -36,7 +36,6 @@ from .sheets import (
     input_width,
     problem_row,
     review_list,
-    row_height,
     sheet_names,
 )
 from .source import Table, column_letter, to_naive
@@ -194,7 +193,7 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
                     values = f.values if len(keep) == len(f.values) else [f.values[j] for j in keep]
                     for slot, k in level_slots:
                         styles[slot] = level_attr.get(out[k], "")
-                    sheet.row(last, c0, [*values, *out], styles, row_height(out))
+                    sheet.row(last, c0, [*values, *out], styles, f.height)
                     for line in f.problems:
                         if pr + 1 < MAX_ROWS - 1:
                             pr += 1
