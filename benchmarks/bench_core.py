@@ -83,6 +83,7 @@ def main() -> None:
 def previous(rev: str):  # type: ignore[no-untyped-def]
     """The mgdecision package as it was at ``rev``, imported as ``mgdecision_then`` (None without git)."""
     import importlib.util
+    import io
     import subprocess
     import tarfile
     import tempfile
@@ -96,8 +97,11 @@ def previous(rev: str):  # type: ignore[no-untyped-def]
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"previous engine {rev}: not available ({exc})")
         return None
-    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
-        tar.extractall(folder, filter="data")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+            tar.extractall(folder, filter="data")
+        else:  # our own repository's archive
+            tar.extractall(folder)
     init = folder / "mgdecision" / "__init__.py"
     spec = importlib.util.spec_from_file_location(
         "mgdecision_then", init, submodule_search_locations=[str(init.parent)]

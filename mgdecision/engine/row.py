@@ -20,7 +20,7 @@ from ..models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from ..terms import TermList, unchecked_lines
 from ..vocab import ContraLevel
 from .expr import Reader, Template, function, python
-from .spec import RISK_SLOTS, RuleSpec
+from .spec import RISK_SLOTS, SERUM_FACTS, RuleSpec
 
 if TYPE_CHECKING:
     from ..reading import Patient
@@ -176,17 +176,14 @@ _READS = {
     "ul_any_age": "e.ul_any_age",
     "serum": "(None if p.serum is None else p.serum.display())",
     "serum_unit": "(None if p.serum is None else p.serum.unit)",
-    "serum_above": "(st is not None and st.above)",
-    "serum_below": "(st is not None and st.below)",
-    "serum_urgent": "(st is not None and st.urgent)",
-    "serum_low_normal": "(st is not None and st.low_normal)",
-    "serum_normal": "(st is not None and st.at_or_above_cut)",
-    "serum_upper": "(NAN if st is None else st.upper)",
-    "serum_cut": "(NAN if st is None else st.cut)",
-    "urgent_limit": "(NAN if st is None else st.urgent_limit)",
-    "hypo_grade": "(0 if st is None else (st.hypo_grade or 0))",
-    "hyper_grade": "(0 if st is None else (st.hyper_grade or 0))",
 }
+_READS.update(
+    {
+        name: f"({'NAN' if default != default else repr(default)} if st is None or st.{attribute} is None"
+        f" else st.{attribute})"
+        for name, (attribute, default) in SERUM_FACTS.items()
+    }
+)
 _NAMESPACE = {"NAN": _NAN, "KNOWN": lambda v: v is not None and v == v}  # NaN is not equal to itself
 
 
@@ -216,10 +213,8 @@ class RowRules:
     function that reads the values it names (its memo key)."""
 
     fire: Callable[..., int]  # (_PARAMS, rules fired by the lists) -> a bit per trigger that fires
-    fire_positions: Sequence[tuple[int, ...]]  # bits -> the triggers, in order
     fire_values: tuple[Callable[..., tuple[Any, ...]], ...]
     value_factors: Callable[..., int]  # (_PARAMS) -> a bit per value factor that holds
-    value_factor_positions: Sequence[tuple[int, ...]]
     value_factor_values: tuple[Callable[..., tuple[Any, ...]], ...]
     risk_reasons: Callable[..., tuple[Reason, ...]]  # the risk reasons joined in the order of rules.toml
 
@@ -252,10 +247,8 @@ def compile_row(spec: RuleSpec) -> RowRules:
     value_factors = function(_PARAMS, [*lines, "return hits"], _NAMESPACE)
     return RowRules(
         fire,
-        _positions(len(spec.fire)),
         tuple(values(t.detail, t.rule) for t in spec.fire),
         value_factors,
-        _positions(len(spec.value_factors)),
         tuple(values(vf.detail) for vf in spec.value_factors),
         # the risk reasons joined in the order of rules.toml (only slot numbers reach the generated code)
         function(
@@ -263,8 +256,6 @@ def compile_row(spec: RuleSpec) -> RowRules:
             [f"return ({', '.join(f'*g{k}' for k in spec.risk_order)},)"],
         ),
     )
-
-
 
 
 def decide(engine: Engine, p: Patient) -> Findings:
@@ -313,7 +304,7 @@ def _risk(engine: Engine, p: Patient, status: SerumStatus | None, le: ListEffect
     hits = rules.value_factors(*row)
     if hits:
         made = rules.value_factor_values
-        valued = [engine.value_reason(k, made[k](*row)) for k in rules.value_factor_positions[hits]]
+        valued = [engine.value_reason(k, made[k](*row)) for k in _set_bits(hits)]
         for reason in valued:
             points += reason.points or 0
     symptoms = le.symptom_reason
@@ -343,23 +334,10 @@ def _risk(engine: Engine, p: Patient, status: SerumStatus | None, le: ListEffect
 _NO_REASONS: tuple[Reason, ...] = ()
 
 
-def _positions(count: int) -> Sequence[tuple[int, ...]]:
-    """For each mask of ``count`` bits, the positions of its set bits, lowest first: a look-up table up to 12
-    bits, worked out (and memoised) for a mask of more."""
-    if count <= 12:
-        return tuple(tuple(k for k in range(count) if mask >> k & 1) for mask in range(1 << count))
-    return _MaskPositions()
-
-
-class _MaskPositions(Sequence[tuple[int, ...]]):
-    """``positions[mask]``: the set bits of any mask (more triggers than a table holds)."""
-
-    @lru_cache(maxsize=4096)  # noqa: B019 - one instance per engine, kept as long as it
-    def __getitem__(self, mask: int) -> tuple[int, ...]:  # type: ignore[override]
-        return tuple(k for k in range(mask.bit_length()) if mask >> k & 1)
-
-    def __len__(self) -> int:
-        return 1 << 62
+@lru_cache(maxsize=4096)
+def _set_bits(mask: int) -> tuple[int, ...]:
+    """The positions of the set bits of ``mask``, lowest first (which triggers or value factors hold)."""
+    return tuple(k for k in range(mask.bit_length()) if mask >> k & 1)
 
 
 def _contraindication(
@@ -368,7 +346,7 @@ def _contraindication(
     fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
     rules, triggers = engine.row_rules, engine.spec.fire
     hits = rules.fire(*row, fired)
-    for k in rules.fire_positions[hits]:
+    for k in _set_bits(hits) if hits else ():
         rule = triggers[k].rule
         fired[rule] = (*fired.get(rule, ()), engine.trigger_detail(k, rules.fire_values[k](*row)))
     level, order = engine.contra_outcome(tuple(fired))

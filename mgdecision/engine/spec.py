@@ -6,6 +6,7 @@ table may only read the facts its decision is made from (so it can be decided on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,18 @@ from ..errors import KnowledgeError
 from ..kb import Knowledge
 from .expr import Condition, Template, first_holding, parse
 
-__all__ = ["FACTS", "NUMBERS", "RISK_SLOTS", "TEXTS", "Band", "DoseStatusRule", "RuleSpec", "Trigger", "ValueFactor"]
+__all__ = [
+    "FACTS",
+    "NUMBERS",
+    "RISK_SLOTS",
+    "SERUM_FACTS",
+    "TEXTS",
+    "Band",
+    "DoseStatusRule",
+    "RuleSpec",
+    "Trigger",
+    "ValueFactor",
+]
 
 # The facts of a row a condition or a message may read (see knowledge/rules.toml), by kind: a yes/no fact
 # stands alone or under and/or/not; numbers and texts are compared (texts with == and != only).
@@ -27,15 +39,24 @@ NUMBERS = frozenset(
      "hypo_grade", "hyper_grade", "points"}
 )  # fmt: skip
 TEXTS = frozenset({"sex", "route", "serum", "serum_unit", "listed", "contra", "risk", "age_class"})
-FACTS = frozenset(
-    {
-        "age", "age_months", "sex", "pregnant", "lactating", "route", "dialysis", "egfr", "dose", "ul_age",
-        "ul_any_age", "serum", "serum_unit", "serum_above", "serum_below", "serum_urgent", "serum_low_normal",
-        "serum_normal", "serum_upper", "serum_cut", "urgent_limit", "hypo_grade", "hyper_grade", "listed",
-    }
-)  # fmt: skip
+# The facts read from a SerumStatus (engine/core.py): name -> (its attribute, the value without a usable
+# serum value or where the attribute is None). Both executions read them from here.
+SERUM_FACTS: Mapping[str, tuple[str, bool | int | float]] = {
+    "serum_above": ("above", False),
+    "serum_below": ("below", False),
+    "serum_urgent": ("urgent", False),
+    "serum_low_normal": ("low_normal", False),
+    "serum_normal": ("at_or_above_cut", False),
+    "serum_upper": ("upper", math.nan),
+    "serum_cut": ("cut", math.nan),
+    "urgent_limit": ("urgent_limit", math.nan),
+    "hypo_grade": ("hypo_grade", 0),  # 0: not graded
+    "hyper_grade": ("hyper_grade", 0),
+}
 BAND_FACTS = frozenset({"points", "serum_below", "unknown", "serum_normal"})
 DOSE_FACTS = frozenset({"contra", "risk", "hypo_grade", "age_class", "indicated"})
+# what a trigger or a value factor reads: every fact of the row, not those only a band or a dose status has
+FACTS = (YES_NO | NUMBERS | TEXTS) - {"points", "unknown", "contra", "risk", "age_class", "indicated"}
 RISK_SLOTS = ("serum_below", "list_factors", "value_factors", "symptom_rule", "capped", "serum_unused")
 DOSE_KINDS = frozenset({"do_not_supplement", "refer", "infant", "child", "recommended", "not_indicated"})
 _SAMPLE = {"yes": True, "number": 1.5, "text": "x"}

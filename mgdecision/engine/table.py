@@ -39,6 +39,7 @@ from ..terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
 from ..vocab import ContraLevel
 from .core import ROUTES, Engine, default_engine
 from .expr import Template
+from .spec import SERUM_FACTS
 
 __all__ = ["assess_columns"]
 
@@ -973,25 +974,15 @@ class _ColumnFacts(dict[Any, Any]):
             return run._by_serum(lambda s, st: s.display(), None)
         if name == "serum_unit":
             return run._by_serum(lambda s, st: s.unit, None)
-        if name in _SERUM_FLAGS:
-            attribute = _SERUM_FLAGS[name]
-            return run._by_serum(lambda s, st: getattr(st, attribute), False, bool)
-        if name in ("hypo_grade", "hyper_grade"):
-            return run._by_serum(lambda s, st: getattr(st, name) or 0, 0, np.int64)
-        if name in _SERUM_NUMBERS:
-            attribute = _SERUM_NUMBERS[name]
-            return run._by_serum(lambda s, st: float(getattr(st, attribute)), np.nan, np.float64)
+        if name in SERUM_FACTS:
+            attribute, default = SERUM_FACTS[name]
+            dtype = bool if isinstance(default, bool) else np.int64 if isinstance(default, int) else np.float64
+            return run._by_serum(lambda s, st: _given(getattr(st, attribute), default), default, dtype)
         raise KeyError(name)
 
 
-_SERUM_FLAGS = {
-    "serum_above": "above",
-    "serum_below": "below",
-    "serum_urgent": "urgent",
-    "serum_low_normal": "low_normal",
-    "serum_normal": "at_or_above_cut",
-}
-_SERUM_NUMBERS = {"serum_upper": "upper", "serum_cut": "cut", "urgent_limit": "urgent_limit"}
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _scalar(value: Any) -> Any:
