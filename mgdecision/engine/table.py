@@ -15,27 +15,29 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from numbers import Number
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..arrays import (
+    Pool,
+    by_key,
+    combine,
+    first_of,
+    group_bounds,
+    group_texts,
+    join_given,
+    objects,
+    outcome_codes,
+    row_join,
+)
 from ..assessment import COLUMNS, Assessment
 from ..errors import KnowledgeError
 from ..formatting import format_reason
+from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
 from ..models import Reason
-from ..reading import (
-    CONTAINERS,
-    LIST_FIELDS,
-    SCALAR_GROUPS,
-    Patient,
-    near_miss_problem,
-    normal_cell,
-    read_fields,
-    shown_text,
-)
-from ..terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
+from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields
 from ..vocab import ContraLevel
 from .core import ROUTES, Engine, default_engine
 from .expr import Template
@@ -43,171 +45,11 @@ from .spec import SERUM_FACTS
 
 __all__ = ["assess_columns"]
 
-_END, _SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
-_PLAIN = frozenset({str, int, float, type(None)})
 _SETS = {"pregnant": 1, "lactating": 2, "dialysis": 4}
 _NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
 
 
-# ---------------------------------------------------------------- column-wide string and group helpers
-
-
-def _objects(values: Sequence[Any]) -> np.ndarray:
-    return np.fromiter(values, dtype=object, count=len(values))
-
-
-def _row_join(n: int, rows: np.ndarray, texts: np.ndarray, sep: str) -> np.ndarray:
-    """Per row, its texts joined with ``sep`` ("" for a row without any); ``rows`` ascending, texts in order."""
-    out = np.full(n, "", dtype=object)
-    if not len(rows):
-        return out
-    counts = np.bincount(rows, minlength=n)
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    one = counts == 1
-    out[one] = texts[starts[one]]
-    many = np.flatnonzero(counts > 1)
-    if len(many):
-        listed, join = texts.tolist(), sep.join
-        bounds = zip(starts[many].tolist(), ends[many].tolist(), strict=True)
-        out[many] = _objects([join(listed[a:b]) for a, b in bounds])
-    return out
-
-
-def _join_given(parts: Sequence[np.ndarray], sep: str) -> np.ndarray:
-    """Per row, the non-empty parts joined with ``sep``."""
-    table = np.stack(parts, axis=1)
-    given = table != ""
-    return _row_join(len(table), np.nonzero(given)[0], table[given], sep)
-
-
-def _first_of(codes: np.ndarray, k: int) -> np.ndarray:
-    """For each of ``k`` codes, the first position holding it."""
-    first = np.zeros(k, dtype=np.int64)
-    where = np.flatnonzero(codes >= 0)
-    first[codes[where[::-1]]] = where[::-1]
-    return first
-
-
-def _combine(*codes: np.ndarray) -> tuple[np.ndarray, int]:
-    """One code per distinct combination of the given code columns (codes may be -1)."""
-    key = codes[0].astype(np.int64) + 1
-    size = int(key.max(initial=0)) + 1
-    for more in codes[1:]:
-        radix = int(more.max(initial=-1)) + 2
-        if size * radix >= 1 << 62:  # renumber before the key could overflow
-            key = pd.factorize(key)[0].astype(np.int64)
-            size = int(key.max(initial=0)) + 1
-        key = key * radix + more + 1
-        size *= radix
-    combined, distinct = pd.factorize(key)
-    return combined.astype(np.int64), len(distinct)
-
-
-def _by_key(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> np.ndarray:
-    """``make(row)`` once per distinct code (on the first row holding it), spread back to every row."""
-    made = _objects([make(int(r)) for r in _first_of(codes, k)])
-    return made[codes]
-
-
-def _outcome_codes(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> tuple[np.ndarray, list[Any]]:
-    """Like :func:`_by_key`, as (a code per row, the distinct outcomes): equal outcomes share a code."""
-    outcome_codes, outcomes = pd.factorize(_objects([make(int(r)) for r in _first_of(codes, k)]))
-    return outcome_codes[codes].astype(np.int64), outcomes.tolist()
-
-
-def _group_bounds(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and ends of the runs of equal keys (arrays already sorted by them)."""
-    m = len(keys[0])
-    change = np.zeros(m, dtype=bool)
-    if m:
-        change[0] = True
-        for key in keys:
-            change[1:] |= key[1:] != key[:-1]
-    starts = np.flatnonzero(change)
-    return starts, np.append(starts[1:], m).astype(np.int64)
-
-
-def _group_texts(
-    starts: np.ndarray,
-    ends: np.ndarray,
-    keys: np.ndarray,
-    names: np.ndarray,
-    pool: list[str],
-    make: Callable[[int, tuple[str, ...]], str],
-) -> np.ndarray:
-    """``make(key, names of the group)`` per group, called once per distinct (key, names)."""
-    out = np.empty(len(starts), dtype=object)
-    if not len(starts):
-        return out
-    sizes = ends - starts
-    code = keys[starts].astype(np.int64)
-    for j in range(int(sizes.max())):
-        named = np.where(sizes > j, names[np.minimum(starts + j, len(names) - 1)] + 1, 0)
-        code = pd.factorize(code * (len(pool) + 1) + named)[0].astype(np.int64)
-    pairs, distinct = pd.factorize(code)
-    first = _first_of(pairs, len(distinct)).tolist()
-    made = [make(int(keys[starts[g]]), tuple([pool[i] for i in names[starts[g] : ends[g]].tolist()])) for g in first]
-    out[:] = _objects(made)[pairs]
-    return out
-
-
-class _Pool:
-    """Strings given small integer ids (names as shown, contraindication details)."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.texts: list[str] = []
-
-    def id(self, text: str) -> int:
-        found = self.ids.get(text)
-        if found is None:
-            found = self.ids[text] = len(self.texts)
-            self.texts.append(text)
-        return found
-
-
-# ---------------------------------------------------------------- reading the columns
-
-
-def _column(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-    """Codes (-1 for None or NaN) and distinct values of one column; rows this path cannot read set in ``odd``."""
-    kinds = set(map(type, values))
-    if not kinds <= _PLAIN:  # numpy scalars and pandas nulls read as a single row reads them
-        values = [normal_cell(v) for v in values]
-        kinds = set(map(type, values))
-    arr = _objects(values)
-    if not kinds <= _PLAIN:
-        bad = np.fromiter((_unreadable(v) for v in values), dtype=bool, count=len(values))
-        if bad.any():
-            odd |= bad
-            arr[bad] = None
-    codes, uniques = pd.factorize(arr)
-    distinct = uniques.tolist()
-    try:
-        joined = "".join(distinct)
-        clean = _END not in joined and _SEP not in joined
-    except TypeError:  # not all text
-        clean = False
-    marked = [] if clean else [k for k, v in enumerate(distinct) if type(v) is str and (_END in v or _SEP in v)]
-    numbers = {t for t in kinds if issubclass(t, Number)}
-    if len(numbers) > 1 and not numbers <= {int, float}:
-        # equal numbers of different types share a code but are not always read alike: an age of TRUE is not
-        # 1 year, and Decimal("1.0") is shown as written
-        marked += [k for k, v in enumerate(distinct) if isinstance(v, Number)]
-    if marked:
-        odd |= np.isin(codes, marked)
-    return codes.astype(np.int64), distinct
-
-
-def _unreadable(value: Any) -> bool:
-    if type(value) in CONTAINERS:
-        return True
-    try:
-        hash(value)
-    except TypeError:
-        return True
-    return False
+# ---------------------------------------------------------------- groups of scalar fields
 
 
 @dataclass(slots=True)
@@ -223,7 +65,7 @@ class _Group:
     def take_text(self, make: Callable[[Patient], str]) -> np.ndarray:
         if not self.read:
             return np.full(len(self.codes), "", dtype=object)
-        return _objects([make(p) for p in self.read])[self.codes]
+        return objects([make(p) for p in self.read])[self.codes]
 
 
 def _read_group(
@@ -238,94 +80,10 @@ def _read_group(
     present = [f for f in group if f in cells]
     if not present:
         return _Group(np.zeros(len(odd), dtype=np.int64), [Patient()])
-    combined, k = _combine(*[codes[f] for f in present])
-    first = _first_of(np.where(odd, -1, combined), k)  # an unhashable cell shares the code of an empty one
+    combined, k = combine(*[codes[f] for f in present])
+    first = first_of(np.where(odd, -1, combined), k)  # an unhashable cell shares the code of an empty one
     read = [read_fields({f: cells[f][r] for f in present}, units, as_of) for r in first.tolist()]
     return _Group(combined, read)
-
-
-# ---------------------------------------------------------------- the lists
-
-
-@dataclass(slots=True)
-class _Cells:
-    """The distinct cells of one list column, as read: per cell flags and texts, and what each names."""
-
-    readable: np.ndarray  # per cell
-    problems: np.ndarray  # per cell: problem lines joined
-    unrecognized: np.ndarray  # per cell: "field not recognised: ..." or ""
-    occ_cell: np.ndarray  # per recognised concept (first naming in its cell), in cell order
-    occ_concept: np.ndarray
-    occ_named: np.ndarray  # pool id of the item as written
-    occ_shown: np.ndarray  # pool id of 'label (as written)'
-
-
-def _read_lists(field: str, distinct: list[Any], pool: _Pool, index: Mapping[str, int]) -> _Cells:
-    k = len(distinct)
-    texts = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row reads a cell
-    big = _END.join(texts)
-    if _SEP in big or big.count(_END) != k - 1:  # cells holding them are read one by one (see _column)
-        texts = [x if _SEP not in x and _END not in x else "" for x in texts]
-    big = prepare(_END.join(texts))  # no pattern of prepare crosses a row end: one pass for the column
-    for separator in SEPARATORS:
-        big = big.replace(separator, _SEP)
-    pieces = big.replace(_END, _SEP + _END + _SEP).split(_SEP)
-    piece_codes, piece_texts = pd.factorize(_objects(pieces))
-    is_end = piece_codes == (piece_texts.tolist().index(_END) if k > 1 else -2)
-    cell_of = np.cumsum(is_end) - is_end  # each piece's cell
-    keep = ~is_end
-    piece_codes, cell_of = piece_codes[keep], cell_of[keep]
-
-    # each distinct piece: stripped, matched once (memoised per item across calls)
-    concepts_of: list[list[tuple[int, int, int]]] = []  # (concept, named id, shown id)
-    problem_of: list[str | None] = []
-    unrec_of: list[str | None] = []
-    history_of: list[str | None] = []
-    counted = []
-    for piece in piece_texts.tolist():
-        item = restore(piece)
-        found, read = item_reading(field, item) if item else ((), None)
-        named = pool.id(item)
-        concepts_of.append([(index[c.key], named, pool.id(shown)) for c, shown in found])
-        problem = read.problem if read is not None else None
-        problem_of.append(str(problem) if problem is not None else None)
-        unrec_of.append(item if read is not None and read.unrecognized else None)
-        history_of.append(item if read is not None and read.history else None)
-        counted.append(bool(found) or (read is not None and read.negated))
-
-    readable = np.zeros(k, dtype=bool)
-    readable[cell_of[np.asarray(counted, dtype=bool)[piece_codes]]] = True
-    problems = _cell_join(k, cell_of, piece_codes, problem_of, "; ")
-    unrec = _cell_join(k, cell_of, piece_codes, unrec_of, _SEP)  # no item holds _SEP (see _column)
-    past = _cell_join(k, cell_of, piece_codes, history_of, _SEP)
-    unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
-    if field != "symptoms":
-        some = np.flatnonzero((unrec != "") | (past != ""))
-        unrecognized[some] = _objects(
-            [
-                "; ".join(unchecked_lines(field, u.split(_SEP) if u else (), h.split(_SEP) if h else ()))
-                for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)
-            ]
-        )
-
-    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.int64)
-    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.int64).reshape(-1, 3)
-    starts = np.cumsum(sizes) - sizes
-    per_piece = sizes[piece_codes]
-    total = int(per_piece.sum())
-    where = np.repeat(starts[piece_codes] - np.cumsum(per_piece) + per_piece, per_piece) + np.arange(total)
-    occ_cell = np.repeat(cell_of, per_piece)
-    occ = flat[where] if total else np.zeros((0, 3), dtype=np.int64)
-    # a concept counts once per cell, named by its first item (as in a single row)
-    _, first = np.unique(occ_cell * len(index) + occ[:, 0], return_index=True)
-    first.sort()
-    return _Cells(readable, problems, unrecognized, occ_cell[first], occ[first, 0], occ[first, 1], occ[first, 2])
-
-
-def _cell_join(k: int, cell_of: np.ndarray, piece_codes: np.ndarray, texts: list[str | None], sep: str) -> np.ndarray:
-    """Per cell, the texts of its pieces that have one, joined in order."""
-    has = np.asarray([t is not None for t in texts], dtype=bool)[piece_codes] if texts else np.zeros(0, dtype=bool)
-    return _row_join(k, cell_of[has], _objects(texts)[piece_codes[has]], sep)
 
 
 # ---------------------------------------------------------------- what each concept does, as arrays
@@ -454,7 +212,7 @@ class _Segments:
         ends = 2 * np.cumsum(np.bincount(rows, minlength=self.n))
         listed, join = pieces.tolist(), "".join
         bounds = zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist(), strict=True)
-        return _objects([join(listed[a:b]) for a, b in bounds])
+        return objects([join(listed[a:b]) for a, b in bounds])
 
 
 _RISK, _CONTRA, _DOSE, _NOTES = range(4)  # the groups of the reasons column
@@ -468,9 +226,9 @@ class _TableRun:
         engine: Engine,
         n: int,
         groups: list[_Group],
-        lists: dict[str, _Cells],
+        lists: dict[str, ListCells],
         codes: Mapping[str, np.ndarray],
-        pool: _Pool,
+        pool: Pool,
     ) -> None:
         self.n = n
         self.age, self.egfr, self.serum, self.supp = groups
@@ -512,7 +270,7 @@ class _TableRun:
     def _cell(self, field: str) -> np.ndarray:
         return self.codes[field] if field in self.lists else np.full(self.n, -1, dtype=np.int64)
 
-    def _per_cell(self, field: str, values: Callable[[_Cells], np.ndarray], default: Any) -> np.ndarray:
+    def _per_cell(self, field: str, values: Callable[[ListCells], np.ndarray], default: Any) -> np.ndarray:
         """Per row, the value of its cell of ``field`` (``default`` where the row has none)."""
         cell = self._cell(field)
         out = np.full(self.n, default, dtype=object if isinstance(default, str) else type(default))
@@ -576,7 +334,7 @@ class _TableRun:
         r, f, w, i = self._select(e.risk)
         o = np.argsort(r * len(e.factors) + f, kind="stable")  # occurrences are in (row, index) order
         r, f, w, i = r[o], f[o], w[o], i[o]
-        starts, ends = _group_bounds(r, f)
+        starts, ends = group_bounds(r, f)
         factors = self.engine.factors
         history = np.asarray([bool(factors[x].get("not_with_normal_serum")) for x in e.factors], dtype=bool)
         not_low = self._by_serum(lambda s, st: not st.below, False, bool)
@@ -592,7 +350,7 @@ class _TableRun:
             )
             return format_reason(found)
 
-        made = _group_texts(starts, ends, f + overridden * count, w, texts, reason)
+        made = group_texts(starts, ends, f + overridden * count, w, texts, reason)
         self.reasons.add(_RISK, r[starts], self._risk_seq("list_factors", i[starts]), made)
         points = np.asarray([factors[x]["points"] for x in e.factors], dtype=np.int64)
         weights = points[f[starts]] * ~overridden[starts]
@@ -610,8 +368,8 @@ class _TableRun:
         rule = self.engine.symptom_rule
         counted = np.bincount(r[fits], minlength=self.n) >= rule["min_count"]
         keep = fits & counted[r]
-        starts, ends = _group_bounds(r[keep])
-        made = _group_texts(
+        starts, ends = group_bounds(r[keep])
+        made = group_texts(
             starts,
             ends,
             np.zeros(int(keep.sum()), np.int64),
@@ -634,19 +392,19 @@ class _TableRun:
         il = np.concatenate([lab, label[sy][s_sel]])
         iq = np.concatenate([i, m + si[s_sel]])
         o = np.argsort((ir * len(e.labels) + il) * (2 * m + 1) + iq)
-        starts, _ = _group_bounds(ir[o], il[o])  # each indication once per row, where first named
+        starts, _ = group_bounds(ir[o], il[o])  # each indication once per row, where first named
         ir, il, iq = ir[o][starts], il[o][starts], iq[o][starts]
         o = np.argsort(ir * (2 * m + 1) + iq)
         ir, il = ir[o], il[o]
-        starts, ends = _group_bounds(ir)
+        starts, ends = group_bounds(ir)
         rank = np.arange(len(ir)) - np.repeat(starts, ends - starts)
         columns = []
         for k in range(int(rank.max(initial=-1)) + 1):
             column = np.zeros(n, dtype=np.int64)
             column[ir[rank == k]] = il[rank == k] + 1
             columns.append(column)
-        ind_key, k = _combine(*columns) if columns else (np.zeros(n, dtype=np.int64), 1)
-        indications = [tuple(e.labels[int(c[x]) - 1] for c in columns if c[x]) for x in _first_of(ind_key, k).tolist()]
+        ind_key, k = combine(*columns) if columns else (np.zeros(n, dtype=np.int64), 1)
+        indications = [tuple(e.labels[int(c[x]) - 1] for c in columns if c[x]) for x in first_of(ind_key, k).tolist()]
         r, f, _w, _i = self._select(e.form)
         f_sel = form[sy] >= 0
         forms = self._mask(np.concatenate([r, sr[f_sel]]), np.left_shift(1, np.concatenate([f, form[sy][f_sel]])))
@@ -662,7 +420,7 @@ class _TableRun:
         o = np.argsort(r * len(self.spec.severity_rank) + severity, kind="stable")
         r, it, w = r[o], it[o], w[o]
         single = np.arange(len(r))
-        made = _group_texts(
+        made = group_texts(
             single,
             single + 1,
             it,
@@ -670,14 +428,14 @@ class _TableRun:
             self.pool.texts,
             lambda k, who: self.engine.interaction_text(who[0], e.interactions[k]),
         )
-        return _row_join(self.n, r, made, "; ")
+        return row_join(self.n, r, made, "; ")
 
     def _notes(self) -> None:
         """Concept notes in order, then seed-article conflicts, then how the age was worked out."""
         e, m = self.e, self.m
         r, nt, w, i = self._select(e.note)
         single = np.arange(len(r))
-        made = _group_texts(
+        made = group_texts(
             single,
             single + 1,
             nt,
@@ -690,7 +448,7 @@ class _TableRun:
         rows = np.flatnonzero(conflicts)
         codes, masks = pd.factorize(conflicts[rows])
         notes = [self.engine.conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
-        made = _objects(["; ".join([format_reason(x) for x in found]) for found in notes])
+        made = objects(["; ".join([format_reason(x) for x in found]) for found in notes])
         self.reasons.add(_NOTES, rows, m, made[codes] if len(rows) else made[:0])
         age_note = self.age.take_text(lambda p: format_reason(Reason(p.age_note, ())) if p.age_note else "")
         rows = np.flatnonzero(age_note != "")
@@ -729,16 +487,16 @@ class _TableRun:
         width = m + len(self.spec.fire)
         o = np.argsort((cr * len(rules) + cu) * width + cq)
         cr, cu, cq, cd = cr[o], cu[o], cq[o], cd[o]
-        starts, ends = _group_bounds(cr, cu)
-        made = _group_texts(
+        starts, ends = group_bounds(cr, cu)
+        made = group_texts(
             starts, ends, cu, cd, pool.texts, lambda k, details: format_reason(engine.contra_reason(rules[k], details))
         )
         ranks = np.asarray([engine.contra_rank(x) for x in rules], dtype=np.int64)
         g_row, g_rule = cr[starts], cu[starts]
         self.reasons.add(_CONTRA, g_row, ranks[g_rule] * width + cq[starts], made)
         fired = self._mask(g_row, np.left_shift(1, g_rule))
-        key, k = _combine(pd.factorize(fired)[0].astype(np.int64))
-        level = _by_key(key, k, lambda x: engine.contra_level(_named_bits(int(fired[x]), rules)))
+        key, k = combine(pd.factorize(fired)[0].astype(np.int64))
+        level = by_key(key, k, lambda x: engine.contra_level(_named_bits(int(fired[x]), rules)))
         self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND))
         return level
 
@@ -748,7 +506,7 @@ class _TableRun:
         if found is None:
             sel = self.e.held[self.eff] == rule
             texts = self.pool.texts
-            found = _row_join(self.n, self.row[sel], _objects([texts[x] for x in self.shown[sel].tolist()]), ", ")
+            found = row_join(self.n, self.row[sel], objects([texts[x] for x in self.shown[sel].tolist()]), ", ")
             self.facts[("listed", rule)] = found
         return found  # type: ignore[no-any-return]
 
@@ -758,8 +516,8 @@ class _TableRun:
         if not template.names:
             return np.zeros(len(rows), dtype=np.int64), [template.from_values(())]
         values = [np.asarray(self.facts[name])[rows] for name in template.names]
-        key, k = _combine(*[pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
-        first = _first_of(key, k).tolist()
+        key, k = combine(*[pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+        first = first_of(key, k).tolist()
         made = [template.from_values(tuple([_scalar(v[x]) for v in values])) for x in first]
         return key, made
 
@@ -775,7 +533,7 @@ class _TableRun:
         kidney_unknown, engine = self.kidney_unknown, self.engine
         dx, dx_lines = self._unrec_code("diagnoses")
         meds, med_lines = self._unrec_code("medications")
-        key, k = _combine(kidney_unknown[rows], self.has_serum[rows], dx[rows], meds[rows])
+        key, k = combine(kidney_unknown[rows], self.has_serum[rows], dx[rows], meds[rows])
 
         def text(x: int) -> str:
             r = rows[x]
@@ -783,7 +541,7 @@ class _TableRun:
             not_checked = engine.unchecked(bool(kidney_unknown[r]), not self.has_serum[r], lines)
             return format_reason(engine.none_found_reason(not_checked))
 
-        self.reasons.add(_CONTRA, rows, 0, _by_key(key, k, text) if len(rows) else _objects([]))
+        self.reasons.add(_CONTRA, rows, 0, by_key(key, k, text) if len(rows) else objects([]))
 
     def _risk_seq(self, slot: str, within: np.ndarray | int) -> np.ndarray | int:
         """Where a risk reason goes: its slot (rules.toml risk.reasons), then its place in the slot."""
@@ -802,27 +560,27 @@ class _TableRun:
             hit = hit[~unknown[hit]]
             codes, details = self._texts(vf.detail, hit)
             made = [engine.value_factor_reason(vf.factor, d) for d in details]
-            texts = _objects([format_reason(x) for x in made])[codes]
+            texts = objects([format_reason(x) for x in made])[codes]
             self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
         normal = self._by_serum(lambda s, st: st.at_or_above_cut, False, bool)
-        key, k = _combine(pd.factorize(points)[0].astype(np.int64), self.below, unknown, normal)
-        codes, outcomes = _outcome_codes(
+        key, k = combine(pd.factorize(points)[0].astype(np.int64), self.below, unknown, normal)
+        codes, outcomes = outcome_codes(
             key, k, lambda x: engine.risk_level(int(points[x]), bool(self.below[x]), bool(unknown[x]), bool(normal[x]))
         )
-        level = _objects([o[0] for o in outcomes])[codes]
+        level = objects([o[0] for o in outcomes])[codes]
         capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below & self.has_serum & ~unknown
         hit = np.flatnonzero(self.below & ~unknown)
         below = self._by_serum(lambda s, st: format_reason(engine.serum_reason("below", s)) if st.below else "", "")
         self.reasons.add(_RISK, hit, self._risk_seq("serum_below", 0), below[hit])
         hit = np.flatnonzero(capped)  # "capped at" the level of the band that capped it
         serum_codes = self.serum.codes[hit]
-        key, k = _combine(serum_codes, codes[hit])
-        first = _first_of(key, k).tolist()
+        key, k = combine(serum_codes, codes[hit])
+        first = first_of(key, k).tolist()
         caps = [
             format_reason(engine.serum_reason(f"capped at {level[hit[x]]}", self.serum.read[serum_codes[x]].serum))
             for x in first
         ]
-        self.reasons.add(_RISK, hit, self._risk_seq("capped", 0), _objects(caps)[key] if len(hit) else _objects([]))
+        self.reasons.add(_RISK, hit, self._risk_seq("capped", 0), objects(caps)[key] if len(hit) else objects([]))
         given = np.bincount(np.concatenate([p[1] for p in self.reasons.parts if p[0] == _RISK]), minlength=n) > 0
         hit = np.flatnonzero(unknown)
         self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(engine.unknown_reason), dtype=object))
@@ -870,7 +628,7 @@ class _TableRun:
             "mg_interactions": interactions,
             "mg_form": form_text,
             "mg_reasons": self.reasons.join(headers),
-            "mg_input_problems": _join_given(problems, "; "),
+            "mg_input_problems": join_given(problems, "; "),
         }
 
     def _doses(
@@ -884,8 +642,8 @@ class _TableRun:
     ) -> tuple[np.ndarray, ...]:
         """Dose and form, once per distinct set of inputs: status, min, max, dose text, form text, reasons."""
         pregnant, lactating = self.pregnant, self.lactating
-        key, k = _combine(self.age.codes, pregnant, lactating)
-        intake_key, intakes = _outcome_codes(
+        key, k = combine(self.age.codes, pregnant, lactating)
+        intake_key, intakes = outcome_codes(
             key,
             k,
             lambda x: self.engine.intake_for(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x])),
@@ -894,15 +652,15 @@ class _TableRun:
         c_key, c_levels = pd.factorize(c_level)
         urgent = self._by_serum(lambda s, st: st.urgent, False, bool)
         checks = (urgent, self.kidney_unknown, ~self.has_serum)
-        key, k = _combine(c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks)
-        first = _first_of(key, k)
+        key, k = combine(c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks)
+        first = first_of(key, k)
         made = []
         columns = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks))
         for c, r, g, i, ind, f, u, kidney, serum in zip(*columns, strict=True):
             rda, ul, age_class = intakes[i]
             inputs = (c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f])
             made.append(self.engine.dose_columns(*inputs, u, kidney, serum))
-        return tuple(_objects(column)[key] for column in zip(*made, strict=True))
+        return tuple(objects(column)[key] for column in zip(*made, strict=True))
 
     # --- small per-distinct-key helpers
     def _age_of(self, r: int) -> float | None:
@@ -932,7 +690,7 @@ def _strings(levels: np.ndarray) -> np.ndarray:
 
 def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
     codes, distinct = pd.factorize(levels)
-    return _objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
+    return objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
 
 
 class _ColumnFacts(dict[Any, Any]):
@@ -995,11 +753,11 @@ def _scalar(value: Any) -> Any:
 def _note_lines(column: Any, probable: str, values: list[Any]) -> np.ndarray:
     """Per row, the problem line of a column not used ("" where :func:`near_miss_problem` gives none)."""
     try:
-        codes, distinct = pd.factorize(_objects(values), use_na_sentinel=False)
+        codes, distinct = pd.factorize(objects(values), use_na_sentinel=False)
     except TypeError:  # unhashable cells: one by one
-        codes, distinct = np.arange(len(values)), pd.Index(_objects(values))
+        codes, distinct = np.arange(len(values)), pd.Index(objects(values))
     made = [near_miss_problem(column, probable, v) for v in distinct.tolist()]
-    return _objects(["" if p is None else str(p) for p in made])[codes]
+    return objects(["" if p is None else str(p) for p in made])[codes]
 
 
 def assess_columns(
@@ -1024,15 +782,15 @@ def assess_columns(
     distinct: dict[str, list[Any]] = {}
     for name, values in cells.items():
         if name == "patient_id":  # only echoed back, never used in the output: checked, not read
-            if not set(map(type, values)) <= _PLAIN:
-                odd |= np.fromiter(map(_unreadable, values), dtype=bool, count=n)
+            if not set(map(type, values)) <= PLAIN:
+                odd |= np.fromiter(map(unreadable, values), dtype=bool, count=n)
             continue
-        codes[name], distinct[name] = _column(values, odd)
+        codes[name], distinct[name] = column_codes(values, odd)
     groups = [_read_group(g, cells, codes, odd, units, as_of) for g in SCALAR_GROUPS]
     engine = engine or default_engine()
-    pool = _Pool()
+    pool = Pool()
     index = effect_table(engine).index
-    lists = {f: _read_lists(f, distinct[f], pool, index) for f in LIST_FIELDS if f in cells}
+    lists = {f: read_list_column(f, distinct[f], pool, index) for f in LIST_FIELDS if f in cells}
     lines = [_note_lines(column, probable, values) for column, probable, values in near_misses]
     out = _TableRun(engine, n, groups, lists, codes, pool).run(lines)
     if odd.any():  # rows read one by one

@@ -1,0 +1,141 @@
+"""Column-wide helpers on numpy arrays: codes per distinct combination, texts joined per row or per group.
+
+Generic machinery of the table execution (no clinical knowledge): both the list reading
+(:mod:`mgdecision.list_columns`) and the engine's table driver (:mod:`mgdecision.engine.table`) use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Pool",
+    "by_key",
+    "combine",
+    "first_of",
+    "group_bounds",
+    "group_texts",
+    "join_given",
+    "objects",
+    "outcome_codes",
+    "row_join",
+]
+
+
+def objects(values: Sequence[Any]) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def row_join(n: int, rows: np.ndarray, texts: np.ndarray, sep: str) -> np.ndarray:
+    """Per row, its texts joined with ``sep`` ("" for a row without any); ``rows`` ascending, texts in order."""
+    out = np.full(n, "", dtype=object)
+    if not len(rows):
+        return out
+    counts = np.bincount(rows, minlength=n)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    one = counts == 1
+    out[one] = texts[starts[one]]
+    many = np.flatnonzero(counts > 1)
+    if len(many):
+        listed, join = texts.tolist(), sep.join
+        bounds = zip(starts[many].tolist(), ends[many].tolist(), strict=True)
+        out[many] = objects([join(listed[a:b]) for a, b in bounds])
+    return out
+
+
+def join_given(parts: Sequence[np.ndarray], sep: str) -> np.ndarray:
+    """Per row, the non-empty parts joined with ``sep``."""
+    table = np.stack(parts, axis=1)
+    given = table != ""
+    return row_join(len(table), np.nonzero(given)[0], table[given], sep)
+
+
+def first_of(codes: np.ndarray, k: int) -> np.ndarray:
+    """For each of ``k`` codes, the first position holding it."""
+    first = np.zeros(k, dtype=np.int64)
+    where = np.flatnonzero(codes >= 0)
+    first[codes[where[::-1]]] = where[::-1]
+    return first
+
+
+def combine(*codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """One code per distinct combination of the given code columns (codes may be -1)."""
+    key = codes[0].astype(np.int64) + 1
+    size = int(key.max(initial=0)) + 1
+    for more in codes[1:]:
+        radix = int(more.max(initial=-1)) + 2
+        if size * radix >= 1 << 62:  # renumber before the key could overflow
+            key = pd.factorize(key)[0].astype(np.int64)
+            size = int(key.max(initial=0)) + 1
+        key = key * radix + more + 1
+        size *= radix
+    combined, distinct = pd.factorize(key)
+    return combined.astype(np.int64), len(distinct)
+
+
+def by_key(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> np.ndarray:
+    """``make(row)`` once per distinct code (on the first row holding it), spread back to every row."""
+    made = objects([make(int(r)) for r in first_of(codes, k)])
+    return made[codes]
+
+
+def outcome_codes(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> tuple[np.ndarray, list[Any]]:
+    """Like :func:`by_key`, as (a code per row, the distinct outcomes): equal outcomes share a code."""
+    outcome_codes, outcomes = pd.factorize(objects([make(int(r)) for r in first_of(codes, k)]))
+    return outcome_codes[codes].astype(np.int64), outcomes.tolist()
+
+
+def group_bounds(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the runs of equal keys (arrays already sorted by them)."""
+    m = len(keys[0])
+    change = np.zeros(m, dtype=bool)
+    if m:
+        change[0] = True
+        for key in keys:
+            change[1:] |= key[1:] != key[:-1]
+    starts = np.flatnonzero(change)
+    return starts, np.append(starts[1:], m).astype(np.int64)
+
+
+def group_texts(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    keys: np.ndarray,
+    names: np.ndarray,
+    pool: list[str],
+    make: Callable[[int, tuple[str, ...]], str],
+) -> np.ndarray:
+    """``make(key, names of the group)`` per group, called once per distinct (key, names)."""
+    out = np.empty(len(starts), dtype=object)
+    if not len(starts):
+        return out
+    sizes = ends - starts
+    code = keys[starts].astype(np.int64)
+    for j in range(int(sizes.max())):
+        named = np.where(sizes > j, names[np.minimum(starts + j, len(names) - 1)] + 1, 0)
+        code = pd.factorize(code * (len(pool) + 1) + named)[0].astype(np.int64)
+    pairs, distinct = pd.factorize(code)
+    first = first_of(pairs, len(distinct)).tolist()
+    made = [make(int(keys[starts[g]]), tuple([pool[i] for i in names[starts[g] : ends[g]].tolist()])) for g in first]
+    out[:] = objects(made)[pairs]
+    return out
+
+
+class Pool:
+    """Strings given small integer ids (names as shown, contraindication details)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.texts: list[str] = []
+
+    def id(self, text: str) -> int:
+        found = self.ids.get(text)
+        if found is None:
+            found = self.ids[text] = len(self.texts)
+            self.texts.append(text)
+        return found
