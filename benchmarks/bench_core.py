@@ -110,9 +110,23 @@ def previous(rev: str):  # type: ignore[no-untyped-def]
     sys.modules["mgdecision_then"] = module
     import warnings
 
+    from importlib import resources
+
+    files = resources.files
+
+    def own_files(package):  # type: ignore[no-untyped-def]
+        """The knowledge folder of the previous package, not the current one's."""
+        return init.parent if package == "mgdecision" else files(package)
+
     with warnings.catch_warnings():  # it registers its own df.mg accessor
         warnings.simplefilter("ignore")
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        resources.files = own_files  # type: ignore[assignment]
+        try:
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        finally:
+            resources.files = files  # type: ignore[assignment]
+    if module.knowledge() is mg.knowledge():
+        raise RuntimeError("the previous engine would read the current knowledge")
     return module
 
 

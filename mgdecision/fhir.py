@@ -49,8 +49,12 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SERUM_MG_LOINC = {"19123-9": "mass", "2601-3": "moles"}
 EGFR_LOINC = ("33914-3", "48642-3", "48643-1", "62238-1", "98979-8")
 PREGNANCY_LOINC = ("82810-3", "11449-6")
-_PREGNANT = {(SNOMED, "77386006"): True, (SNOMED, "60001007"): False, (LOINC, "LA15173-0"): True,
-             (LOINC, "LA26683-5"): False}
+_PREGNANT = {
+    (SNOMED, "77386006"): True,
+    (SNOMED, "60001007"): False,
+    (LOINC, "LA15173-0"): True,
+    (LOINC, "LA26683-5"): False,
+}
 _EGFR_UNITS = frozenset({"mL/min/{1.73_m2}", "mL/min/1.73m2", "mL/min/1.73.m2", "mL/min", "mL/min/{1.73m2}"})
 _UNIT_KIND = {"mg/dL": "mass", "mmol/L": "moles", "meq/L": "moles", "mEq/L": "moles"}
 _FINAL = frozenset({"final", "amended", "corrected"})
@@ -90,11 +94,23 @@ class FhirNote(StrEnum):
 
 
 # Notes that mean patient data relevant to the decision was not used (the rest only say what was left aside).
-ATTENTION = frozenset({
-    FhirNote.NOT_FINAL, FhirNote.ENTERED_IN_ERROR, FhirNote.NO_VALUE, FhirNote.UNIT_NOT_UCUM, FhirNote.UNIT_MISMATCH,
-    FhirNote.UNDATED, FhirNote.PARTIAL_DATE, FhirNote.UNMAPPED, FhirNote.OTHER_PATIENT, FhirNote.INVALID,
-    FhirNote.NO_PATIENT, FhirNote.STATUS_MISSING, FhirNote.PREFETCH_MISSING,
-})
+ATTENTION = frozenset(
+    {
+        FhirNote.NOT_FINAL,
+        FhirNote.ENTERED_IN_ERROR,
+        FhirNote.NO_VALUE,
+        FhirNote.UNIT_NOT_UCUM,
+        FhirNote.UNIT_MISMATCH,
+        FhirNote.UNDATED,
+        FhirNote.PARTIAL_DATE,
+        FhirNote.UNMAPPED,
+        FhirNote.OTHER_PATIENT,
+        FhirNote.INVALID,
+        FhirNote.NO_PATIENT,
+        FhirNote.STATUS_MISSING,
+        FhirNote.PREFETCH_MISSING,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +182,13 @@ def _ref(resource: Mapping[str, Any]) -> str:
 def _when(resource: Mapping[str, Any]) -> datetime | None:
     """The clinically relevant time of an observation (effective, else issued), timezone-aware, or None."""
     period = _dict(resource.get("effectivePeriod"))
-    for text in (resource.get("effectiveDateTime"), resource.get("effectiveInstant"), period.get("end"),
-                 period.get("start"), resource.get("issued")):
+    for text in (
+        resource.get("effectiveDateTime"),
+        resource.get("effectiveInstant"),
+        period.get("end"),
+        period.get("start"),
+        resource.get("issued"),
+    ):
         if isinstance(text, str) and text:
             try:
                 moment = datetime.fromisoformat({4: text + "-01-01", 7: text + "-01"}.get(len(text), text))
@@ -263,8 +284,9 @@ class _Reader:
             if self.patient_id is None or _str(p.get("id")) == self.patient_id:
                 chosen = chosen or p
             else:
-                self.add("patient", "Patient", FhirNote.OTHER_PATIENT,
-                         "a Patient resource of another patient; not used")
+                self.add(
+                    "patient", "Patient", FhirNote.OTHER_PATIENT, "a Patient resource of another patient; not used"
+                )
         return chosen
 
     def patient(self, p: dict[str, Any] | None) -> None:
@@ -280,8 +302,12 @@ class _Reader:
             if self.as_of is not None:
                 row["assessment_date"] = self.as_of.isoformat()
         elif born is not None:
-            self.add("age", "Patient.birthDate", FhirNote.PARTIAL_DATE,
-                     f"birthDate '{born}' is not a full date (YYYY-MM-DD); age not used")
+            self.add(
+                "age",
+                "Patient.birthDate",
+                FhirNote.PARTIAL_DATE,
+                f"birthDate '{born}' is not a full date (YYYY-MM-DD); age not used",
+            )
         else:
             self.add("age", "Patient.birthDate", FhirNote.NO_VALUE, "the Patient has no birthDate; age not known")
         gender = p.get("gender")
@@ -310,8 +336,9 @@ class _Reader:
             if status == "entered-in-error":
                 self.add(field, obs, FhirNote.ENTERED_IN_ERROR, f"{label} marked entered-in-error; not used")
             elif status not in _FINAL:
-                self.add(field, obs, FhirNote.NOT_FINAL,
-                         f"{label} has status '{status or 'none'}', not final; not used")
+                self.add(
+                    field, obs, FhirNote.NOT_FINAL, f"{label} has status '{status or 'none'}', not final; not used"
+                )
             elif not any(k.startswith("value") for k in obs):
                 reason = _status_code(obs.get("dataAbsentReason")) or "no value"
                 self.add(field, obs, FhirNote.NO_VALUE, f"{label} has no value ({reason}); not used")
@@ -329,8 +356,12 @@ class _Reader:
         dated.sort(key=lambda x: x[0], reverse=True)
         chosen_time, chosen = dated[0]
         if len(dated) > 1:
-            self.add(field, f"{len(dated) - 1} older", FhirNote.OLDER_VALUE,
-                     f"{len(dated) - 1} older {label} value(s) not used; the newest, of {chosen_time.date()}, is used")
+            self.add(
+                field,
+                f"{len(dated) - 1} older",
+                FhirNote.OLDER_VALUE,
+                f"{len(dated) - 1} older {label} value(s) not used; the newest, of {chosen_time.date()}, is used",
+            )
         return chosen
 
     def serum(self, found: list[dict[str, Any]]) -> None:
@@ -356,9 +387,13 @@ class _Reader:
             loinc = _has_code(obs.get("code"), LOINC, SERUM_MG_LOINC) or ""
             expected, kind = SERUM_MG_LOINC.get(loinc), _UNIT_KIND.get(unit)
             if expected and kind and kind != expected:
-                self.add("serum_mg", obs, FhirNote.UNIT_MISMATCH,
-                         f"LOINC {loinc} is a {expected} measure but the unit is {unit}; the unit given is used, "
-                         "check the result")
+                self.add(
+                    "serum_mg",
+                    obs,
+                    FhirNote.UNIT_MISMATCH,
+                    f"LOINC {loinc} is a {expected} measure but the unit is {unit}; the unit given is used, "
+                    "check the result",
+                )
         for bound, key in (("low", "ref_low"), ("high", "ref_high")):
             ranges = [r for r in _list(obs.get("referenceRange")) if isinstance(r, dict)]
             limit = _dict(ranges[0].get(bound)) if ranges else {}
@@ -367,9 +402,7 @@ class _Reader:
                 if number is not None and limit_unit:
                     row[key] = f"{number} {limit_unit}"
 
-    def quantity(
-        self, field: str, obs: Mapping[str, Any], quantity: Any, what: str = "value"
-    ) -> tuple[Any, str]:
+    def quantity(self, field: str, obs: Mapping[str, Any], quantity: Any, what: str = "value") -> tuple[Any, str]:
         """(value as the core reads it, UCUM unit or ''); (None, '') with a note when there is no number."""
         q = _dict(quantity)
         number = q.get("value")
@@ -382,9 +415,13 @@ class _Reader:
         if system == UCUM and code:
             return value, code
         if code or text:
-            self.add(field, obs, FhirNote.UNIT_NOT_UCUM,
-                     f"{what} unit '{code or text}' is not a UCUM code (system {system or 'missing'}); "
-                     "read as a number without a unit")
+            self.add(
+                field,
+                obs,
+                FhirNote.UNIT_NOT_UCUM,
+                f"{what} unit '{code or text}' is not a UCUM code (system {system or 'missing'}); "
+                "read as a number without a unit",
+            )
         return value, ""
 
     def egfr(self, found: list[dict[str, Any]]) -> None:
@@ -411,8 +448,12 @@ class _Reader:
         shown = _str(_dict(obs.get("valueCodeableConcept")).get("text")) or ", ".join(
             f"{_str(c.get('code'))} {_str(c.get('display'))}".strip() for c in _codings(obs.get("valueCodeableConcept"))
         )
-        self.add("pregnant", obs, FhirNote.UNMAPPED, f"pregnancy status '{shown or 'no answer'}' not understood; "
-                 "pregnancy not known")
+        self.add(
+            "pregnant",
+            obs,
+            FhirNote.UNMAPPED,
+            f"pregnancy status '{shown or 'no answer'}' not understood; pregnancy not known",
+        )
 
     # --- conditions
     def condition(self, c: dict[str, Any], items: list[str]) -> None:
@@ -429,8 +470,12 @@ class _Reader:
             self.add("diagnoses", c, FhirNote.NOT_ACTIVE, f"condition '{name}' is {clinical}; not counted")
             return
         if not clinical:
-            self.add("diagnoses", c, FhirNote.STATUS_MISSING,
-                     f"condition '{name}' has no clinicalStatus; counted as active (the safer reading)")
+            self.add(
+                "diagnoses",
+                c,
+                FhirNote.STATUS_MISSING,
+                f"condition '{name}' has no clinicalStatus; counted as active (the safer reading)",
+            )
         items.append(name)
 
     @staticmethod
@@ -440,16 +485,18 @@ class _Reader:
             for coding in _codings(code):
                 if _str(coding.get("system")) == system and _str(coding.get("code")):
                     return _clean(_str(coding.get("code")))
-        text = _str(_dict(code).get("text")) or next((_str(x.get("display")) for x in _codings(code)
-                                                      if _str(x.get("display"))), "")
+        text = _str(_dict(code).get("text")) or next(
+            (_str(x.get("display")) for x in _codings(code) if _str(x.get("display"))), ""
+        )
         if text:
             return _clean(text)
         coded = next((f"{_str(x.get('system'))} {_str(x.get('code'))}".strip() for x in _codings(code)), "")
         return _clean(f"unnamed condition ({coded or 'no code'})")
 
     # --- medications
-    def medication_concept(self, resource: Mapping[str, Any], contained: Mapping[str, dict[str, Any]],
-                           by_ref: Mapping[str, dict[str, Any]]) -> Any:
+    def medication_concept(
+        self, resource: Mapping[str, Any], contained: Mapping[str, dict[str, Any]], by_ref: Mapping[str, dict[str, Any]]
+    ) -> Any:
         if "medicationCodeableConcept" in resource:
             return resource["medicationCodeableConcept"]
         ref = _str(_dict(resource.get("medicationReference")).get("reference"))
@@ -473,8 +520,14 @@ class _Reader:
                 return names
         if candidates and candidates[0]:
             return candidates[0]
-        coded = next((f"{'RxNorm' if _str(c.get('system')) == RXNORM else _str(c.get('system'))} "
-                      f"{_str(c.get('code'))}".strip() for c in codings), "")
+        coded = next(
+            (
+                f"{'RxNorm' if _str(c.get('system')) == RXNORM else _str(c.get('system'))} "
+                f"{_str(c.get('code'))}".strip()
+                for c in codings
+            ),
+            "",
+        )
         return [_clean(f"unnamed medication ({coded or 'no code'})")]
 
     def medication(self, m: dict[str, Any], items: list[str], by_ref: Mapping[str, dict[str, Any]]) -> None:
@@ -504,8 +557,12 @@ class _Reader:
         if kind == "MedicationRequest":
             self.row.orders.append(FhirOrder(_ref(m) if m.get("id") else "", "; ".join(names), status, magnesium))
             if magnesium and m.get("dosageInstruction"):
-                self.add("supplement_dose_mg", m, FhirNote.DOSE_NOT_READ,
-                         f"{shown}: the ordered dose is not read; compare it with the dose range")
+                self.add(
+                    "supplement_dose_mg",
+                    m,
+                    FhirNote.DOSE_NOT_READ,
+                    f"{shown}: the ordered dose is not read; compare it with the dose range",
+                )
 
     @staticmethod
     def is_iv(m: Mapping[str, Any], concept: Any) -> bool:

@@ -755,12 +755,12 @@ LIST_FIELDS = ("diagnoses", "medications", "symptoms")
 # the serum and the supplement). Age and sex are one group ("45M" gives both). No group's reading depends on
 # another's, so a table can read each group once
 # per distinct combination of its cells (patient_id is only echoed).
-SCALAR_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("age", "date_of_birth", "assessment_date", "sex", "pregnant", "lactating", "dialysis", "route"),  # "45M"
-    ("egfr",),
-    ("serum_mg", "serum_mg_unit", "ref_low", "ref_high", "ref_range"),
-    ("supplement_form", "supplement_dose_mg", "supplement_compound_mg"),
-)
+SCALAR_GROUPS: Mapping[str, tuple[str, ...]] = {
+    "age": ("age", "date_of_birth", "assessment_date", "sex", "pregnant", "lactating", "dialysis", "route"),  # "45M"
+    "egfr": ("egfr",),
+    "serum": ("serum_mg", "serum_mg_unit", "ref_low", "ref_high", "ref_range"),
+    "supplement": ("supplement_form", "supplement_dose_mg", "supplement_compound_mg"),
+}
 
 
 def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:

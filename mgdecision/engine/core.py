@@ -1,8 +1,10 @@
 """The :class:`Engine`: one knowledge base, its compiled rule specification, and the decisions made from them.
 
-The decisions (serum status, reference intakes, what a concept does, reasons, risk bands, contraindication
-outcome, dose and form) are methods memoised per engine in bounded caches. Both executions use them: the row
-driver (:mod:`.row`) for one patient, the table driver (:mod:`.table`) once per distinct key of a column.
+The decisions (serum status, reference intakes, what a concept does, reasons, risk band, contraindication
+outcome, dose and form) are methods memoised per engine in bounded caches (:meth:`Engine._memoise`). Both
+executions use them: the row driver (:mod:`.row`) for one patient, the table driver (:mod:`.table`) once per
+distinct key of a column. What they say is written in the knowledge (rules.toml, risk.toml,
+contraindications.toml, dosing.toml): these methods fill its templates in.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,12 @@ from ..kb import Concept, Knowledge, knowledge, load_knowledge
 from ..models import Dose, Form, Interaction, Reason
 from ..reading import Patient, Serum
 from ..vocab import ContraLevel, DoseStatus, RiskLevel
-from .row import Findings, compile_row
+from .expr import first_holding
+from .row import Findings
 from .row import decide as decide_row
 from .spec import RuleSpec
 
 __all__ = ["Effect", "Engine", "SerumStatus", "default_engine", "rda_mg", "sources_of", "ul_mg"]
-
-NO_FACTOR_TEXT = "no risk factor found in the data given"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,36 @@ def sources_of(entry: Any) -> tuple[str, ...]:
 
 
 ROUTES = ("oral", "iv")
+# The decisions memoised per engine, each with the share of ``cache_size`` its cache may hold.
+MEMOISED: Mapping[str, float] = {
+    "serum_status": 1,
+    "rda_for": 1 / 8,
+    "ul_age": 1 / 64,
+    "factor_reason": 1 / 4,
+    "not_counted_reason": 1 / 64,
+    "value_reason": 1 / 4,
+    "value_factor_reason": 1 / 4,
+    "trigger_detail": 1 / 4,
+    "symptom_reason": 1 / 64,
+    "serum_below_reason": 1 / 8,
+    "capped_reason": 1 / 8,
+    "conflict_notes": 1 / 64,
+    "interaction": 1 / 8,
+    "interaction_text": 1 / 8,
+    "note_reason": 1 / 8,
+    "form_choice": 1 / 64,
+    "risk_level": 1 / 64,
+    "contra_outcome": 1 / 64,
+    "contra_level": 1 / 64,
+    "contra_rank": 1 / 64,
+    "contra_reason": 1 / 4,
+    "none_found_reason": 1 / 16,
+    "not_checked_lines": 1 / 64,
+    "dose_and_form": 1,
+    "dose_columns": 1 / 4,
+    "dosing_note": 1 / 64,
+    "form": 1 / 64,
+}
 
 
 class Engine:
@@ -85,28 +116,25 @@ class Engine:
         if self.kb is not knowledge():
             _same_vocabulary(self.kb, knowledge())
         self.spec = RuleSpec(self.kb)
-        self.row_rules = compile_row(self.spec)
-        # the row execution: the findings for one patient as read
-        self.decide: Callable[[Patient], Findings] = partial(decide_row, self)
+        spec = self.spec
         kb_ = self.kb
-        serum = kb_.serum
         self.factors: Mapping[str, Any] = kb_.risk["factors"]
-        self.levels: Mapping[str, Any] = kb_.risk["levels"]
         self.symptom_rule: Mapping[str, Any] = kb_.risk["symptom_rule"]
         self.rules: Mapping[str, Any] = kb_.contraindications["rules"]
         self.dosing: Mapping[str, Any] = kb_.dosing
-        self.limits: Mapping[str, Any] = serum["limits"]
-        self.limit_sources = tuple({*sources_of(serum["limits"]["lower"]), *sources_of(serum["limits"]["upper"])})
+        self.limits: Mapping[str, Any] = kb_.serum["limits"]
+        self.limit_sources = tuple({*sources_of(self.limits["lower"]), *sources_of(self.limits["upper"])})
         self.ul_any_age = float(kb_.intake["ul"]["pregnancy_lactation_ul"])
-        self.rule_source = (self.spec.source,)
-        self.unknown_reason = Reason(
-            "not enough data: no usable serum value, age, diagnosis, medication or symptom", self.rule_source
-        )
-        self.no_factor_reason = Reason(NO_FACTOR_TEXT, self.rule_source, 0)
-        self.serum_unused_reason = Reason(
-            "the serum magnesium value on the row could not be used (see the input problems): this level leaves it out",
-            self.rule_source,
-        )
+        self.rule_source = (spec.source,)
+        texts = spec.risk_texts
+        self.unknown_reason = Reason(texts["unknown"].format({}), sources_of(kb_.risk["texts"]))
+        self.no_factor_reason = Reason(texts["no_factor"].format({}), sources_of(kb_.risk["texts"]), 0)
+        self.serum_unused_reason = Reason(texts["serum_unused"].format({}), sources_of(kb_.risk["texts"]))
+        self.slot_reasons: Mapping[str, Reason] = {  # the risk reason slots that hold one fixed reason
+            "unknown": self.unknown_reason,
+            "no_factor": self.no_factor_reason,
+            "serum_unused": self.serum_unused_reason,
+        }
         self.effects: Mapping[str, Mapping[str, Effect]] = {
             route: {key: self._resolve_effect(c, route) for key, c in kb_.concepts.items()} for route in ROUTES
         }
@@ -115,47 +143,26 @@ class Engine:
             for key, c in kb_.concepts.items()
             if key.startswith("symptom:")
         }
+        self.band_row = first_holding([b.when for b in spec.bands])
+        self.status_row = first_holding([s.when for s in spec.dose_statuses])
         self.derived: dict[str, Any] = {}  # tables the drivers derive from this engine's knowledge, made once
-        small, size = max(1024, cache_size // 64), cache_size
+        self._memoise(cache_size)
 
-        def cached(fn: Callable[..., Any], maxsize: int = small) -> Any:
-            return lru_cache(maxsize=maxsize)(fn)
-
-        # bounded caches, owned by this engine
-        self.serum_status: Callable[[Serum], SerumStatus] = cached(self._serum_status, size)
-        self.intake_for: Callable[..., tuple[Any, Any, str | None]] = cached(self._intake_for, size // 8)
-        self.factor_reason: Callable[[str, tuple[str, ...]], Reason] = cached(self._factor_reason, size // 4)
-        self.value_factor_reason: Callable[[str, str], Reason] = cached(self._value_factor_reason, size // 4)
-        self.value_reason: Callable[[int, tuple[Any, ...]], Reason] = cached(self._value_reason, size // 4)
-        self.trigger_detail: Callable[[int, tuple[Any, ...]], str] = cached(self._trigger_detail, size // 4)
-        self.ul_age: Callable[[float | None], float] = cached(self._ul_age, small)
-        self.overridden_reason: Callable[[str], Reason] = cached(self._overridden_reason)
-        self.symptom_reason: Callable[[tuple[str, ...]], Reason] = cached(self._symptom_reason)
-        self.serum_reason: Callable[[str, Serum], Reason] = cached(self._serum_reason, size // 8)
-        self.conflict_notes: Callable[[frozenset[str]], tuple[Reason, ...]] = cached(self._conflict_notes)
-        self.interaction: Callable[..., Interaction] = cached(self._interaction, size // 8)
-        self.interaction_text: Callable[..., str] = cached(self._interaction_text, size // 8)
-        self.note_reason: Callable[..., Reason] = cached(self._note_reason, size // 8)
-        self.form_choice: Callable[[frozenset[str]], tuple[tuple[str, ...], bool]] = cached(self._form_choice)
-        self.risk_level: Callable[[int, bool, bool, bool], tuple[RiskLevel, bool]] = cached(self._risk_level)
-        self.contra_outcome: Callable[[tuple[str, ...]], tuple[str, tuple[str, ...]]] = cached(self._contra_outcome)
-        self.contra_level: Callable[[frozenset[str]], ContraLevel] = cached(self._contra_level)
-        self.contra_rank: Callable[[str], int] = cached(self._contra_rank)
-        self.contra_reason: Callable[[str, tuple[str, ...]], Reason] = cached(self._contra_reason, size // 4)
-        self.none_found_reason: Callable[[tuple[str, ...]], Reason] = cached(self._none_found_reason, size // 16)
-        self.dose_and_form: Callable[..., tuple[Dose, Form]] = cached(self._dose_and_form, size)
-        self.dose_columns: Callable[..., tuple[Any, ...]] = cached(self._dose_columns, size // 4)
-        self.dose_range: Callable[..., tuple[DoseStatus, Any, Any, str, tuple[Reason, ...]]] = cached(
-            self._dose_range, size // 4
-        )
-        self.dose_status: Callable[..., tuple[str, str]] = cached(self._dose_status)
-        self.dosing_note: Callable[[str], Reason] = cached(self._dosing_note)
-        self.form: Callable[[str, tuple[str, ...], bool], Form] = cached(self._form)
+    def _memoise(self, cache_size: int) -> None:
+        """Each decision of :data:`MEMOISED` behind a bounded cache owned by this engine."""
+        small = max(1024, cache_size // 64)
+        for name, share in MEMOISED.items():
+            size = max(small, int(cache_size * share))
+            setattr(self, name, lru_cache(maxsize=size)(getattr(self, f"_{name}")))
 
     def __repr__(self) -> str:
         return f"Engine(knowledge {self.kb.version})"
 
     # ------------------------------------------------------------ the drivers
+
+    def decide(self, p: Patient) -> Findings:
+        """The row execution: every rule applied to one patient as read."""
+        return decide_row(self, p)
 
     def assess(self, row: Any, **options: Any) -> Any:
         """:func:`mgdecision.assess` with this engine's knowledge."""
@@ -199,16 +206,14 @@ class Engine:
             return None
         return float(band["ul"])
 
-    def _intake_for(
-        self, age: float | None, sex: str | None, pregnant: bool, lactating: bool
-    ) -> tuple[Any, Any, str | None]:
-        """(RDA, UL, age class) for the person; the pregnancy and lactation UL from age 14."""
-        if age is None:
-            return None, None, None
-        ul = self.ul_mg(age)
-        if age >= 14 and (pregnant or lactating):
-            ul = self.ul_any_age
-        return self.rda_mg(age, sex, pregnant, lactating), ul, "infant" if age < 1 else "child" if age < 14 else "adult"
+    def _rda_for(self, age: float | None, sex: str | None, pregnant: bool, lactating: bool) -> float | None:
+        """The RDA for the person (None without an age)."""
+        return None if age is None else self.rda_mg(age, sex, pregnant, lactating)
+
+    def _ul_age(self, age: float | None) -> float:
+        """The UL for the age (no pregnancy adjustment), NaN without an age or under 1 year."""
+        ul = self.ul_mg(age) if age is not None else None
+        return math.nan if ul is None else ul
 
     # ------------------------------------------------------------ serum
 
@@ -289,48 +294,47 @@ class Engine:
         factor = self.factors[fid]
         return Reason(f"{factor['label']}: {', '.join(who)}", sources_of(factor), factor["points"])
 
-    def _value_factor_reason(self, fid: str, detail: str) -> Reason:
+    def _not_counted_reason(self, fid: str) -> Reason:
+        """A factor whose ``counts_when`` does not hold on the row (a history a normal serum overrides)."""
         factor = self.factors[fid]
-        return Reason(f"{factor['label']}: {detail}", sources_of(factor), factor["points"])
+        return Reason(self.spec.risk_texts["not_counted"].format({"label": factor["label"]}), sources_of(factor), 0)
 
     def _value_reason(self, k: int, values: tuple[Any, ...]) -> Reason:
         """The reason of the ``k``-th value factor of rules.toml, for the values of the facts its detail names."""
         vf = self.spec.value_factors[k]
-        return self._value_factor_reason(vf.factor, vf.detail.from_values(values))
+        return self.value_factor_reason(vf.factor, vf.detail.from_values(values))
+
+    def _value_factor_reason(self, fid: str, detail: str) -> Reason:
+        factor = self.factors[fid]
+        return Reason(f"{factor['label']}: {detail}", sources_of(factor), factor["points"])
 
     def _trigger_detail(self, k: int, values: tuple[Any, ...]) -> str:
         """The detail of the ``k``-th contraindication trigger of rules.toml for the values its message names."""
         return self.spec.fire[k].detail.from_values(values)
 
-    def _ul_age(self, age: float | None) -> float:
-        """The UL for the age (no pregnancy adjustment), NaN without an age or under 1 year."""
-        ul = self.ul_mg(age) if age is not None else None
-        return math.nan if ul is None else ul
-
-    def _overridden_reason(self, fid: str) -> Reason:
-        """A history factor not counted because the row's measured serum value is not low."""
-        factor = self.factors[fid]
-        return Reason(
-            f"{factor['label']}: history, not counted: the current serum value is not low", sources_of(factor), 0
-        )
-
     def _symptom_reason(self, names: tuple[str, ...]) -> Reason:
         rule = self.symptom_rule
         return Reason(f"{rule['label']}: {', '.join(names)}", sources_of(rule), rule["points"])
 
-    def _serum_reason(self, kind: str, serum: Serum) -> Reason:
-        """The risk reason a serum value gives: 'below' the limit, or a cap ('capped at LEVEL')."""
+    def _serum_facts(self, serum: Serum) -> dict[str, Any]:
         status = self.serum_status(serum)
-        if kind == "below":
-            return Reason(
-                f"serum {serum.display()} below the lower limit {status.lower:g} {serum.unit}"
-                f" (CTCAE grade {status.hypo_grade})",
-                ("ctcae_v5", *self.limit_sources),
-            )
-        return Reason(
-            f"{kind}: measured serum {serum.display()} is at or above {status.cut:g} {serum.unit}",
-            sources_of(self.limits["low_normal"]),
-        )
+        return {
+            "serum": serum.display(),
+            "serum_unit": serum.unit,
+            "serum_lower": status.lower,
+            "serum_cut": status.cut,
+            "hypo_grade": status.hypo_grade or 0,
+        }
+
+    def _serum_below_reason(self, serum: Serum) -> Reason:
+        """The risk reason of a serum value below the lower limit."""
+        text = self.spec.risk_texts["serum_below"].format(self._serum_facts(serum))
+        return Reason(text, ("ctcae_v5", *self.limit_sources))
+
+    def _capped_reason(self, level: str, serum: Serum) -> Reason:
+        """The risk reason of a measured serum value that capped the level."""
+        text = self.spec.risk_texts["capped"].format({**self._serum_facts(serum), "level": level})
+        return Reason(text, sources_of(self.limits["low_normal"]))
 
     def _conflict_notes(self, conflicts: frozenset[str]) -> tuple[Reason, ...]:
         return tuple(
@@ -352,10 +356,12 @@ class Engine:
 
     # ------------------------------------------------------------ decisions made once per distinct key
 
-    def _risk_level(self, points: int, below: bool, unknown: bool, normal: bool) -> tuple[RiskLevel, bool]:
-        """(level, capped): the first band of rules.toml whose condition holds."""
-        facts = {"points": points, "serum_below": below, "unknown": unknown, "serum_normal": normal}
-        band = self.spec.bands[self.spec.band_row(facts)]  # the last band always holds (checked on loading)
+    def _risk_level(self, points: int, values: tuple[Any, ...]) -> tuple[RiskLevel, bool]:
+        """(level, capped): the first band of rules.toml whose condition holds, for the points and the values of
+        the facts the bands read (``spec.band_reads``)."""
+        facts = dict(zip(self.spec.band_reads, values, strict=True))
+        facts["points"] = points
+        band = self.spec.bands[self.band_row(facts)]  # the last band always holds (checked on loading)
         return RiskLevel(band.level), band.capped
 
     def _contra_outcome(self, rule_ids: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
@@ -380,61 +386,68 @@ class Engine:
         return Reason(f"{rule['text']} ({'; '.join(details)})", sources_of(rule))
 
     def _none_found_reason(self, not_checked: tuple[str, ...]) -> Reason:
-        return Reason(
-            "no contraindication found in the data given"
-            + (f"; not checked: {'; '.join(not_checked)}" if not_checked else ""),
-            self.rule_source,
-        )
+        texts = self.spec.contra_texts
+        text = texts["none_found"].format({})
+        if not_checked:
+            text += "; " + texts["not_checked"].format({"not_checked": "; ".join(not_checked)})
+        return Reason(text, sources_of(self.kb.contraindications["texts"]))
 
-    @staticmethod
-    def unchecked(kidney_unknown: bool, serum_unknown: bool, unrecognized: tuple[str, ...]) -> tuple[str, ...]:
-        """What the contraindication check could not cover on the row."""
-        not_checked: tuple[str, ...] = ()
-        if kidney_unknown:
-            not_checked = ("kidney function (no eGFR, dialysis or CKD code)",)
-        if serum_unknown:
-            not_checked = (*not_checked, "serum magnesium (no usable value): hypermagnesaemia not excluded")
-        return (*not_checked, *unrecognized) if unrecognized else not_checked
+    def _not_checked_lines(self, holds: tuple[bool, ...]) -> tuple[str, ...]:
+        """The lines of rules.toml [contraindications] not_checked whose condition holds on the row."""
+        return tuple(text for (_when, text), ok in zip(self.spec.not_checked, holds, strict=True) if ok)
 
     def _dose_and_form(
         self,
         contra: str,
         risk: str,
-        grade: int | None,
-        age_class: str | None,
-        rda: float | None,
-        ul: float | None,
         indications: tuple[str, ...],
         forms: tuple[str, ...],
         diarrhoea: bool,
-        urgent: bool = False,
-        kidney_unknown: bool = False,
-        serum_unknown: bool = False,
+        rda: float | None,
+        values: tuple[Any, ...],
     ) -> tuple[Dose, Form]:
-        """Dose status, range and text, with form and timing; a function of discrete inputs only."""
-        status, mn, mx, text, notes = self.dose_range(contra, risk, grade, age_class, rda, ul, indications)
-        dosing = self.dosing
-        supplementing = status in (DoseStatus.RECOMMENDED, DoseStatus.REFER, DoseStatus.PRESCRIBER_ONLY)
-        if age_class == "infant" and status == DoseStatus.PRESCRIBER_ONLY:
-            supplementing = False  # no supplement for infants unless prescribed: nothing to keep to or check
-        if contra == ContraLevel.CAUTION and supplementing:
-            text += f"; {dosing['caution']['text']}"
-            notes = (*notes, self.dosing_note("caution"))
-        leads = []
-        if urgent:
-            leads.append(self.rules["hypermagnesaemia_severe"]["text"].split(": ", 1)[1])
-        if serum_unknown and status == DoseStatus.RECOMMENDED and risk in (RiskLevel.MODERATE, RiskLevel.HIGH):
-            leads.append(dosing["check_serum"]["text"])
-            notes = (*notes, self.dosing_note("check_serum"))
-        if kidney_unknown and supplementing:
-            leads.append(dosing["check_egfr"]["text"])
-            notes = (*notes, self.dosing_note("check_egfr"))
-        if leads:
-            text = "; ".join([*leads, text])
-        form = self.form(status, forms, diarrhoea) if age_class != "infant" else self._infant_form()
-        if form.timing and supplementing:
-            text += f"; {form.form}, {form.timing}"
-        return Dose(status, mn, mx, rda, ul, text, notes), form
+        """Dose status, range and text, with form and timing, for the decisions before it, the lists' indications
+        and forms, the RDA and the values of the facts the dose rules read (``spec.dose_reads``)."""
+        spec = self.spec
+        facts: dict[str, Any] = dict(zip(spec.dose_reads, values, strict=True))
+        facts.update(
+            contra=contra,
+            risk=risk,
+            indicated=bool(indications),
+            indications=", ".join(indications),
+            rda=math.nan if rda is None else rda,
+        )
+        rule = spec.dose_statuses[self.status_row(facts)]  # the last status always holds (checked on loading)
+        status = DoseStatus(rule.status)
+        facts.update(status=rule.status, supplementing=rule.supplementing)
+        fixed, fixed_text = spec.fixed_form
+        form = Form("", "", fixed_text.format({})) if fixed.row(facts) else self.form(status, forms, diarrhoea)
+        facts.update(form_name=form.form, form_timing=form.timing, min=math.nan, max=math.nan)
+        variant = next(v for v in rule.variants if v.when.row(facts))
+        low = None if variant.low is None else float(variant.low.row(facts))
+        high = None if variant.high is None else float(variant.high.row(facts))
+        facts.update(min=math.nan if low is None else low, max=math.nan if high is None else high)
+        for name, table in spec.dose_texts.items():
+            facts[name] = next(text for when, text in table if when.row(facts)).format(facts)
+        body = [variant.text.format(facts)]
+        leads: list[str] = []
+        notes = [self.dosing_note(n) for n in variant.notes]
+        for part in (*rule.parts, *spec.dose_parts):
+            if part.when.row(facts):
+                (leads if part.lead else body).append(part.text.format(facts))
+                if part.note:
+                    notes.append(self.dosing_note(part.note))
+        ul = facts.get("ul")
+        dose = Dose(
+            status,
+            low,
+            high,
+            rda,
+            None if ul is None or ul != ul else ul,
+            "; ".join([*leads, *body]),
+            tuple(notes),
+        )
+        return dose, form
 
     def _dose_columns(self, *key: Any) -> tuple[Any, ...]:
         """The dose output columns (status, min, max, dose text, form text, dose reasons) for a dose key."""
@@ -442,105 +455,17 @@ class Engine:
         low, high = (math.nan if x is None else x for x in (dose.min_mg, dose.max_mg))
         return str(dose.status), low, high, dose.text, form.text, dose_group_text(dose, form)
 
-    def _dose_status(
-        self, contra: str, risk: str, grade: int | None, age_class: str | None, indicated: bool
-    ) -> tuple[str, str]:
-        """(status, kind): the first dose status of rules.toml whose condition holds."""
-        facts = {
-            "contra": contra,
-            "risk": risk,
-            "hypo_grade": grade or 0,
-            "age_class": age_class,
-            "indicated": indicated,
-        }
-        rule = self.spec.dose_statuses[self.spec.dose_status_row(facts)]  # the last one always holds
-        return rule.status, rule.kind
-
-    def _dose_range(
-        self,
-        contra: str,
-        risk: str,
-        grade: int | None,
-        age_class: str | None,
-        rda: float | None,
-        ul: float | None,
-        indications: tuple[str, ...],
-    ) -> tuple[DoseStatus, float | None, float | None, str, tuple[Reason, ...]]:
-        """Status, range, text up to the RDA, and notes: the part of the dose that does not depend on the form."""
-        dosing = self.dosing
-        texts = dosing["status"]
-        lo, hi = float(dosing["range"]["min_mg"]), float(dosing["range"]["max_mg"])
-        notes: list[Reason] = []
-        ul_text = (
-            f"UL {ul:g}"
-            if ul is not None
-            else "no UL under 1 year"
-            if age_class is not None
-            else "UL not known: age not given"
-        )
-        word, kind = self.dose_status(contra, risk, grade, age_class, bool(indications))
-        status = DoseStatus(word)
-        mn: float | None
-        mx: float | None
-        refer = texts["REFER"]
-        if kind == "do_not_supplement":
-            mn, mx, text = 0.0, 0.0, texts["DO_NOT_SUPPLEMENT"]["text"]
-            if grade:
-                text += f"; {dosing['low_serum_contraindicated']['text']} (CTCAE grade {grade})"
-                notes.append(self.dosing_note("low_serum_contraindicated"))
-            if grade is not None and grade >= self.spec.urgent_review_grade:
-                text += "; urgent specialist review"
-        elif kind == "refer":  # at any age, before the infant and child statuses
-            if age_class == "adult":
-                mn, mx = lo, hi
-                text = f"{refer['text']}; {refer['after']}: {mn:g}-{mx:g} mg/day elemental ({ul_text})"
-            elif age_class == "child":
-                mn, mx = 0.0, float(ul or 0)
-                text = f"{refer['text']}; {refer['after_child']}, up to {mx:g} mg/day elemental ({ul_text})"
-            elif age_class == "infant":
-                mn = mx = None
-                text = f"{refer['text']}; {refer['after_infant']}"
-            else:
-                mn = mx = None
-                text = f"{refer['text']}; {dosing['age_unknown']['text']}"
-        elif kind == "infant":
-            mn, mx, text = 0.0, 0.0, texts["PRESCRIBER_ONLY_INFANT"]["text"]
-        elif kind == "child":
-            mn, mx = 0.0, float(ul or 0)
-            text = f"{texts['PRESCRIBER_ONLY_CHILD']['text']}: up to {mx:g} mg/day elemental ({ul_text})"
-        elif kind == "recommended":
-            why = f"risk {risk}" if risk in (RiskLevel.MODERATE, RiskLevel.HIGH) else ", ".join(indications)
-            if age_class is None:  # no numeric range without the age
-                mn = mx = None
-                text = f"{dosing['age_unknown']['text']}; for {why}"
-                notes.append(self.dosing_note("age_unknown"))
-            else:
-                mn, mx = lo, hi
-                text = f"{mn:g}-{mx:g} mg/day {texts['RECOMMENDED']['text']} ({ul_text}); for {why}"
-            notes.append(self.dosing_note("above_ul"))
-        else:
-            mn, mx, text = 0.0, 0.0, texts["NOT_INDICATED"]["text"]
-        if rda is not None:
-            text += f"; RDA {rda:g} mg/day from all sources"
-        return status, mn, mx, text, tuple(notes)
-
     def _dosing_note(self, key: str) -> Reason:
         entry = self.dosing[key]
         return Reason(entry["text"], sources_of(entry))
 
-    def _infant_form(self) -> Form:
-        return Form("", "", self.dosing["status"]["PRESCRIBER_ONLY_INFANT"]["form"])
-
     def _form(self, status: str, wanted: tuple[str, ...], diarrhoea: bool) -> Form:
         dosing = self.dosing
         forms = dosing["forms"]
-        if status in (DoseStatus.DO_NOT_SUPPLEMENT, DoseStatus.NOT_INDICATED):
-            text = (
-                "no supplement"
-                if status == DoseStatus.DO_NOT_SUPPLEMENT
-                else "no supplement; magnesium-rich foods (nuts, seeds, legumes, leafy greens, whole grains)"
-            )
-            return Form("", "", text)
+        if status == DoseStatus.DO_NOT_SUPPLEMENT:
+            return Form("", "", dosing["no_supplement"]["do_not_supplement"])
+        if status == DoseStatus.NOT_INDICATED:
+            return Form("", "", dosing["no_supplement"]["not_indicated"])
         chosen = wanted or ("default",)
         avoid: tuple[str, ...] = tuple(forms["diarrhoea"]["avoid"]) if diarrhoea else ()
         parts, evidence = [], []
@@ -557,6 +482,36 @@ class Engine:
             text += f"; {forms['diarrhoea']['text']}"
             evidence.append(Reason(forms["diarrhoea"]["text"], sources_of(forms["diarrhoea"])))
         return Form(first_form, first_timing, text, tuple(evidence), avoid)
+
+    # memoised at __init__ (see MEMOISED); declared here for type checkers
+    serum_status: Callable[[Serum], SerumStatus]
+    rda_for: Callable[[float | None, str | None, bool, bool], float | None]
+    ul_age: Callable[[float | None], float]
+    factor_reason: Callable[[str, tuple[str, ...]], Reason]
+    not_counted_reason: Callable[[str], Reason]
+    value_reason: Callable[[int, tuple[Any, ...]], Reason]
+    value_factor_reason: Callable[[str, str], Reason]
+    ul_any_age: float
+    trigger_detail: Callable[[int, tuple[Any, ...]], str]
+    symptom_reason: Callable[[tuple[str, ...]], Reason]
+    serum_below_reason: Callable[[Serum], Reason]
+    capped_reason: Callable[[str, Serum], Reason]
+    conflict_notes: Callable[[frozenset[str]], tuple[Reason, ...]]
+    interaction: Callable[..., Interaction]
+    interaction_text: Callable[..., str]
+    note_reason: Callable[..., Reason]
+    form_choice: Callable[[frozenset[str]], tuple[tuple[str, ...], bool]]
+    risk_level: Callable[[int, tuple[Any, ...]], tuple[RiskLevel, bool]]
+    contra_outcome: Callable[[tuple[str, ...]], tuple[str, tuple[str, ...]]]
+    contra_level: Callable[[frozenset[str]], ContraLevel]
+    contra_rank: Callable[[str], int]
+    contra_reason: Callable[[str, tuple[str, ...]], Reason]
+    none_found_reason: Callable[[tuple[str, ...]], Reason]
+    not_checked_lines: Callable[[tuple[bool, ...]], tuple[str, ...]]
+    dose_and_form: Callable[..., tuple[Dose, Form]]
+    dose_columns: Callable[..., tuple[Any, ...]]
+    dosing_note: Callable[[str], Reason]
+    form: Callable[[str, tuple[str, ...], bool], Form]
 
 
 def _same_vocabulary(kb: Knowledge, shipped: Knowledge) -> None:

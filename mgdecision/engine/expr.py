@@ -5,36 +5,62 @@
     route == 'iv' or risk == 'HIGH'
 
 Grammar: ``or`` / ``and`` / ``not``, one comparison (``< <= > >= == !=``) between two terms, parentheses. A term
-is a number, a quoted string, ``true``/``false``, a fact name (``egfr``), a constant of the knowledge
-(``renal.severe_below``: a dotted name, resolved when the rule is compiled), or a call ``f(arg)`` that names a
-fact ``f:arg`` (``fired(aki)`` is the fact ``fired:aki``). A missing number is NaN, so every comparison with
-it is false, in both executions.
+is a number, a quoted string (single quotes), ``true``/``false``, a fact name (``egfr``), a constant of the
+knowledge (``renal.severe_below``: a dotted name, resolved when the rule is compiled), or a call ``f(arg)`` that
+names a fact ``f:arg`` (``fired(aki)`` is the fact ``fired:aki``). A missing number is NaN, so every comparison
+with it is false, in both executions.
 
-Each parsed condition compiles twice: :meth:`Condition.row` takes a mapping of scalar facts and returns a
-truth value (the checked tree turned into one small Python function: the text itself is never evaluated);
-:meth:`Condition.column` takes a mapping of equal-length numpy arrays and returns a boolean array.
-Message templates (``"eGFR {egfr:g} below {renal.severe_below}"``) name facts and constants the same way.
+The text is parsed by the standard library (``ast.parse(mode="eval")``) and only a whitelist of node types is
+turned into the checked tree (:data:`Node`); anything else is refused. Each tree compiles twice: for one row,
+into Python syntax-tree nodes that :func:`function` compiles (never from source text), and for a table, into
+numpy operations on whole columns (:meth:`Condition.column`). Message templates (``"eGFR {egfr:g} below
+{renal.severe_below}"``) name facts and constants the same way.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 import operator
 import re
 import string
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import KnowledgeError
 
-__all__ = ["Condition", "Reader", "Template", "facts_mapping", "first_holding", "function", "parse", "python"]
+__all__ = [
+    "FUNCTIONS",
+    "Condition",
+    "Node",
+    "Reader",
+    "Template",
+    "constant",
+    "first_holding",
+    "function",
+    "known",
+    "parse",
+    "row_expression",
+]
 
-_TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*')|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:[.:][A-Za-z0-9_]+)*)"
-    r"|(?P<op><=|>=|==|!=|<|>)|(?P<punct>[()]))"
-)
+FUNCTIONS = ("fired", "listed", "known")  # calls name facts: fired(x) is the fact "fired:x"
+MAX_TEXT = 2_000  # characters of one condition
+MAX_DEPTH = 40  # nesting of and/or/not/comparison/parentheses
+
+Node = tuple[Any, ...]  # ("and"|"or", a, b) | ("not", a) | ("cmp", op, a, b) | ("fact", name) | ("const", value)
+# | ("if", condition, then, otherwise): a first-match value table (see :func:`first_match`)
+
+_OPERATORS: dict[type[ast.cmpop], str] = {
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+}
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -43,105 +69,86 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_WORDS = {"and", "or", "not", "true", "false"}
-FUNCTIONS = ("fired", "listed", "known")  # calls name facts: fired(x) is the fact "fired:x"
-
-Node = tuple[Any, ...]  # ("and"|"or", a, b) | ("not", a) | ("cmp", op, a, b) | ("fact", name) | ("const", value)
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out, at = [], 0
-    text = text.rstrip()
-    while at < len(text):
-        match = _TOKEN.match(text, at)
-        if match is None or match.end() == at:
-            raise KnowledgeError(f"rule condition {text!r}: cannot read {text[at:].strip()!r}")
-        kind = match.lastgroup or ""
-        out.append((kind, match.group(kind)))
-        at = match.end()
-    return out
+_AST_COMPARE: dict[str, type[ast.cmpop]] = {v: k for k, v in _OPERATORS.items()}
+_FACT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z0-9_]+)?")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class _Parser:
+# ---------------------------------------------------------------- parsing
+
+
+class _Tree:
+    """Turns the standard library's syntax tree of one condition into the checked tree, or refuses it."""
+
     def __init__(self, text: str, constants: Mapping[str, Any]) -> None:
         self.text, self.constants = text, constants
-        self.tokens = _tokens(text)
-        self.at = 0
 
     def fail(self, why: str) -> KnowledgeError:
         return KnowledgeError(f"rule condition {self.text!r}: {why}")
 
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.at] if self.at < len(self.tokens) else None
+    def node(self, found: ast.AST, depth: int = 0) -> Node:
+        if depth > MAX_DEPTH:
+            raise self.fail(f"nested more than {MAX_DEPTH} deep")
+        if isinstance(found, ast.BoolOp):
+            kind = "and" if isinstance(found.op, ast.And) else "or"
+            parts = [self.node(v, depth + 1) for v in found.values]
+            tree = parts[0]
+            for part in parts[1:]:  # folded from the left, as written
+                tree = (kind, tree, part)
+            return tree
+        if isinstance(found, ast.UnaryOp) and isinstance(found.op, ast.Not):
+            return ("not", self.node(found.operand, depth + 1))
+        if isinstance(found, ast.Compare):
+            if len(found.ops) != 1:
+                raise self.fail("one comparison at a time (write `a < b and b < c`)")
+            op = _OPERATORS.get(type(found.ops[0]))
+            if op is None:
+                raise self.fail("only < <= > >= == != compare")
+            return ("cmp", op, self.term(found.left, depth + 1), self.term(found.comparators[0], depth + 1))
+        return self.term(found, depth + 1)
 
-    def take(self, value: str | None = None) -> tuple[str, str]:
-        token = self.peek()
-        if token is None or (value is not None and token[1] != value):
-            raise self.fail(f"expected {value or 'more'}")
-        self.at += 1
-        return token
+    def term(self, found: ast.AST, depth: int) -> Node:
+        if isinstance(found, ast.Constant):
+            value = found.value
+            if isinstance(value, str):
+                segment = ast.get_source_segment(self.text, found) or ""
+                if not segment.startswith("'"):
+                    raise self.fail("texts are written in single quotes")
+                return ("const", value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                try:
+                    number = float(value)
+                except OverflowError:
+                    number = math.inf
+                if not math.isfinite(number):
+                    raise self.fail(f"{str(value)[:20]}... is not a finite number")
+                return ("const", number)
+            raise self.fail(f"unexpected {type(value).__name__} {str(value)[:20]!r}")
+        if isinstance(found, ast.Name):
+            if found.id in ("true", "false"):
+                return ("const", found.id == "true")
+            return ("fact", found.id)
+        if isinstance(found, ast.Attribute):
+            return ("const", constant(self.dotted(found), self.constants, self.text))
+        if isinstance(found, ast.Call):
+            name = found.func.id if isinstance(found.func, ast.Name) else None
+            if name not in FUNCTIONS:
+                raise self.fail(f"unknown function {name or '?'!r} (known: {', '.join(FUNCTIONS)})")
+            if found.keywords or len(found.args) != 1 or not isinstance(found.args[0], ast.Name):
+                raise self.fail(f"{name}() takes one name")
+            return ("fact", f"{name}:{found.args[0].id}")
+        if isinstance(found, (ast.BoolOp, ast.UnaryOp, ast.Compare)):
+            return self.node(found, depth)  # parenthesised
+        raise self.fail(f"cannot read {ast.get_source_segment(self.text, found) or type(found).__name__!r}")
 
-    def parse(self) -> Node:
-        node = self.either()
-        if self.peek() is not None:
-            raise self.fail(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
-        return node
-
-    def either(self) -> Node:
-        node = self.both()
-        while self.peek() == ("name", "or"):
-            self.take()
-            node = ("or", node, self.both())
-        return node
-
-    def both(self) -> Node:
-        node = self.negation()
-        while self.peek() == ("name", "and"):
-            self.take()
-            node = ("and", node, self.negation())
-        return node
-
-    def negation(self) -> Node:
-        if self.peek() == ("name", "not"):
-            self.take()
-            return ("not", self.negation())
-        return self.comparison()
-
-    def comparison(self) -> Node:
-        left = self.term()
-        token = self.peek()
-        if token is not None and token[0] == "op":
-            self.take()
-            return ("cmp", token[1], left, self.term())
-        return left
-
-    def term(self) -> Node:
-        kind, value = self.take()
-        if kind == "num":
-            number = float(value)
-            if not math.isfinite(number):
-                raise self.fail(f"{value[:20]}... is not a finite number")
-            return ("const", number)
-        if kind == "str":
-            return ("const", value[1:-1])
-        if value == "(":
-            node = self.either()
-            self.take(")")
-            return node
-        if kind != "name" or value in ("and", "or", "not"):
-            raise self.fail(f"unexpected {value!r}")
-        if value in ("true", "false"):
-            return ("const", value == "true")
-        if self.peek() == ("punct", "("):
-            if value not in FUNCTIONS:
-                raise self.fail(f"unknown function {value!r} (known: {', '.join(FUNCTIONS)})")
-            self.take("(")
-            arg = self.take()
-            self.take(")")
-            return ("fact", f"{value}:{arg[1]}")
-        if "." in value:
-            return ("const", constant(value, self.constants, self.text))
-        return ("fact", value)
+    def dotted(self, found: ast.AST) -> str:
+        parts = []
+        while isinstance(found, ast.Attribute):
+            parts.append(found.attr)
+            found = found.value
+        if not isinstance(found, ast.Name):
+            raise self.fail("a constant is a dotted name such as renal.severe_below")
+        return ".".join([found.id, *reversed(parts)])
 
 
 def constant(dotted: str, constants: Mapping[str, Any], where: str) -> Any:
@@ -160,81 +167,143 @@ def constant(dotted: str, constants: Mapping[str, Any], where: str) -> Any:
 
 def parse(text: str, constants: Mapping[str, Any]) -> Condition:
     """Parse a condition; constants are folded in now, facts are read when it runs."""
-    return Condition(text, _Parser(text, constants).parse())
+    if not isinstance(text, str):
+        raise KnowledgeError(f"rule condition {text!r}: not a text")
+    if len(text) > MAX_TEXT:
+        raise KnowledgeError(f"rule condition {text[:40]!r}...: longer than {MAX_TEXT} characters")
+    reader = _Tree(text, constants)
+    try:
+        found = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError) as exc:
+        raise reader.fail(f"cannot read it ({getattr(exc, 'msg', exc)})") from None
+    except (RecursionError, MemoryError):
+        raise reader.fail(f"nested more than {MAX_DEPTH} deep") from None
+    reader.text = text.strip()
+    return Condition(text, reader.node(found.body))
 
 
-def _facts(node: Node) -> set[str]:
+def first_match(entries: Sequence[tuple[Node, Node]]) -> Node:
+    """The tree of a first-match table: the value of the first (condition, value) whose condition holds.
+
+    The last condition must be ``true`` (checked by the caller)."""
+    tree = entries[-1][1]
+    for when, value in reversed(entries[:-1]):
+        tree = ("if", when, value, tree)
+    return tree
+
+
+def facts_of(node: Node) -> frozenset[str]:
+    """The facts a tree reads."""
     if node[0] == "fact":
-        return {node[1]}
+        return frozenset({node[1]})
     if node[0] == "const":
-        return set()
-    return set().union(*(_facts(x) for x in node[1:] if isinstance(x, tuple)))
+        return frozenset()
+    return frozenset().union(*(facts_of(x) for x in node[1:] if isinstance(x, tuple)))
 
 
-_PYTHON_OPS = {"and": "and", "or": "or"}
-Reader = Callable[[str], str]  # fact name -> the Python expression that reads it in a generated function
+# ---------------------------------------------------------------- the row execution: syntax-tree nodes
+
+Reader = Callable[[str], ast.expr]  # fact name -> the expression node that reads it in a compiled function
 
 
-def facts_mapping(name: str) -> str:
-    """The default reader: facts from a mapping ``f``."""
-    return f"f[{name!r}]"
+def _load(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
 
 
-def python(node: Node, read: Reader = facts_mapping) -> str:
-    """The checked tree as a Python expression; ``read`` says how each fact is read.
+def row_expression(node: Node, read: Reader) -> ast.expr:
+    """The checked tree as a Python expression node; ``read`` says how each fact is read.
 
-    Only what the parser made can reach here: a fact name (a checked identifier), a number, a quoted text or
-    a boolean (``repr``), a comparison operator of the fixed table, and/or/not.
+    Only what the parser made reaches here: a fact name (a checked identifier), a number, a text or a
+    boolean constant, a comparison operator of the fixed table, and/or/not, and the conditional of a
+    first-match table.
     """
     kind = node[0]
     if kind == "const":
         value = node[1]
         if not isinstance(value, (bool, float, str)) or (isinstance(value, float) and not math.isfinite(value)):
             raise KnowledgeError(f"unexpected constant {value!r}")
-        return repr(value)
+        return ast.Constant(value=value)
     if kind == "fact":
         if not _FACT_NAME.fullmatch(node[1]):
             raise KnowledgeError(f"unexpected fact name {node[1]!r}")
         return read(node[1])
     if kind == "not":
-        return f"(not {python(node[1], read)})"
-    if kind in _PYTHON_OPS:
-        return f"({python(node[1], read)} {_PYTHON_OPS[kind]} {python(node[2], read)})"
-    if node[1] not in _COMPARE:
-        raise KnowledgeError(f"unexpected operator {node[1]!r}")
-    return f"({python(node[2], read)} {node[1]} {python(node[3], read)})"
+        return ast.UnaryOp(op=ast.Not(), operand=row_expression(node[1], read))
+    if kind in ("and", "or"):
+        op = ast.And() if kind == "and" else ast.Or()
+        return ast.BoolOp(op=op, values=[row_expression(node[1], read), row_expression(node[2], read)])
+    if kind == "if":
+        return ast.IfExp(
+            test=row_expression(node[1], read), body=row_expression(node[2], read), orelse=row_expression(node[3], read)
+        )
+    if kind != "cmp" or node[1] not in _AST_COMPARE:
+        raise KnowledgeError(f"unexpected node {kind!r}")
+    return ast.Compare(
+        left=row_expression(node[2], read),
+        ops=[_AST_COMPARE[node[1]]()],
+        comparators=[row_expression(node[3], read)],
+    )
 
 
-_FACT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z0-9_]+)?")
-
-
-def function(params: str, lines: list[str], namespace: Mapping[str, Any] | None = None) -> Any:
-    """``def run(params): lines`` made from code generated from checked trees (no builtins; the names of
-    ``namespace`` only). The knowledge text itself is never run."""
+def function(params: Sequence[str], body: list[ast.stmt], namespace: Mapping[str, Any] | None = None) -> Any:
+    """``def run(params): body``, compiled from syntax-tree nodes made from checked trees. It runs with no
+    builtins and only the names of ``namespace``; no text of the knowledge is ever run."""
+    for name in params:
+        if not _IDENTIFIER.fullmatch(name):
+            raise KnowledgeError(f"unexpected parameter {name!r}")
+    definition = ast.FunctionDef(
+        name="run",
+        args=ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg=name) for name in params],
+            kwonlyargs=[],
+            kw_defaults=[],
+            defaults=[],
+        ),
+        body=body or [ast.Pass()],
+        decorator_list=[],
+        returns=None,
+        **({"type_params": []} if sys.version_info >= (3, 12) else {}),  # type: ignore[arg-type]
+    )
+    module = ast.fix_missing_locations(ast.Module(body=[definition], type_ignores=[]))
     scope: dict[str, Any] = {"__builtins__": {}, **(namespace or {})}
-    source = "\n".join([f"def run({params}):", *(f"    {line}" for line in lines)]) + "\n"
-    exec(compile(source, "<rules.toml>", "exec"), scope)  # generated from the checked trees only
+    exec(compile(module, "<rules.toml>", "exec"), scope)  # compiled from checked syntax-tree nodes only
     return scope["run"]
 
 
-def _row(node: Node) -> Callable[[Mapping[str, Any]], Any]:
-    """A condition over a facts mapping, compiled to one small function."""
-    return function("f", [f"return {python(node)}"])  # type: ignore[no-any-return]
+def _facts_item(name: str) -> ast.expr:
+    """The default reader: facts from a mapping ``f`` (``known(x)``: ``f["x"]`` is given and not NaN)."""
+    kind, _, arg = name.partition(":")
+    if kind == "known" and arg:
+        return ast.Call(func=_load("KNOWN"), args=[_facts_item(arg)], keywords=[])
+    return ast.Subscript(value=_load("f"), slice=ast.Constant(value=name), ctx=ast.Load())
 
 
-def first_holding(conditions: list[Condition]) -> Callable[[Mapping[str, Any]], int]:
+def known(value: Any) -> bool:
+    """A fact's value is given: not None and not NaN (NaN is not equal to itself)."""
+    return value is not None and value == value
+
+
+_MAPPING_NAMES = {"KNOWN": known}
+
+
+def first_holding(conditions: Sequence[Condition]) -> Callable[[Mapping[str, Any]], int]:
     """The row execution of a decision table over a facts mapping: the first condition that holds (-1: none)."""
-    lines = []
-    for k, condition in enumerate(conditions):
-        lines += [f"if {python(condition.tree)}:", f"    return {k}"]
-    return function("f", [*lines, "return -1"])  # type: ignore[no-any-return]
+    body: list[ast.stmt] = [
+        ast.If(test=row_expression(c.tree, _facts_item), body=[ast.Return(value=ast.Constant(value=k))], orelse=[])
+        for k, c in enumerate(conditions)
+    ]
+    return function(["f"], [*body, ast.Return(value=ast.Constant(value=-1))], _MAPPING_NAMES)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- the table execution: numpy on columns
 
 
 def _column(node: Node) -> Callable[[Mapping[str, Any], int], np.ndarray]:
     kind = node[0]
     if kind == "const":
         value = node[1]
-        return lambda f, n: np.full(n, value)
+        return lambda f, n: np.full(n, value, dtype=object if isinstance(value, str) else None)
     if kind == "fact":
         name = node[1]
         return lambda f, n: np.asarray(f[name])
@@ -245,6 +314,15 @@ def _column(node: Node) -> Callable[[Mapping[str, Any], int], np.ndarray]:
         a, b = _column(node[1]), _column(node[2])
         join = np.logical_and if kind == "and" else np.logical_or
         return lambda f, n: join(a(f, n).astype(bool), b(f, n).astype(bool))
+    if kind == "if":
+        test, then, otherwise = _column(node[1]), _column(node[2]), _column(node[3])
+
+        def choose(f: Mapping[str, Any], n: int) -> np.ndarray:
+            a, b = np.broadcast_to(then(f, n), (n,)), np.broadcast_to(otherwise(f, n), (n,))
+            dtype = object if a.dtype == object or b.dtype == object else np.result_type(a, b)
+            return np.where(np.broadcast_to(test(f, n), (n,)).astype(bool), a.astype(dtype), b.astype(dtype))
+
+        return choose
     compare, left, right = _COMPARE[node[1]], _column(node[2]), _column(node[3])
 
     def run(f: Mapping[str, Any], n: int) -> np.ndarray:
@@ -254,19 +332,30 @@ def _column(node: Node) -> Callable[[Mapping[str, Any], int], np.ndarray]:
     return run
 
 
+def _facts_row(node: Node) -> Callable[[Mapping[str, Any]], Any]:
+    """A tree over a facts mapping, compiled to one small function."""
+    body: list[ast.stmt] = [ast.Return(value=row_expression(node, _facts_item))]
+    return function(["f"], body, _MAPPING_NAMES)  # type: ignore[no-any-return]
+
+
 class Condition:
-    """A parsed condition with its two executions: ``row(facts)`` -> bool, ``column(facts, n)`` -> bool array."""
+    """A parsed condition with its two executions: ``row(facts)`` -> value, ``column(facts, n)`` -> array."""
 
     __slots__ = ("_column", "facts", "row", "text", "tree")
 
     def __init__(self, text: str, tree: Node) -> None:
         self.text, self.tree = text, tree
-        self.facts = frozenset(_facts(tree))  # the facts it reads
-        self.row: Callable[[Mapping[str, Any]], Any] = _row(tree)  # truthy when the condition holds
+        self.facts = facts_of(tree)  # the facts it reads
+        self.row: Callable[[Mapping[str, Any]], Any] = _facts_row(tree)  # truthy when the condition holds
         self._column = _column(tree)
 
     def column(self, facts: Mapping[str, Any], n: int) -> np.ndarray:
+        """The condition on every row: a boolean array."""
         return np.broadcast_to(self._column(facts, n), (n,)).astype(bool)
+
+    def values(self, facts: Mapping[str, Any], n: int) -> np.ndarray:
+        """The value of a first-match table (or a condition) on every row, in its own dtype."""
+        return np.broadcast_to(self._column(facts, n), (n,))
 
     def __repr__(self) -> str:
         return f"Condition({self.text!r})"
@@ -275,37 +364,66 @@ class Condition:
 class Template:
     """A message with ``{fact}``, ``{fact:format}`` and ``{dotted.constant}`` fields (no attribute access).
 
-    ``from_values(values)`` takes the values of the facts it names, in the order of ``names``.
+    ``from_values(values)`` takes the values of the facts it names, in the order of ``names``. A format spec
+    may ask for at most :data:`MAX_WIDTH` characters. A missing value (None, or NaN without a format) is left
+    out; a whole number without a format reads as written ("30", not "30.0").
     """
 
+    MAX_WIDTH = 40
+
     def __init__(self, text: str, constants: Mapping[str, Any]) -> None:
+        if not isinstance(text, str):
+            raise KnowledgeError(f"message {text!r}: not a text")
         self.text = text
-        self.parts: list[tuple[str, str | None, str, Any]] = []  # (literal, fact or None, format, constant)
-        for literal, name, spec, conversion in string.Formatter().parse(text):
+        try:
+            fields = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            raise KnowledgeError(f"message {text[:60]!r}: {exc}") from None
+        names: dict[str, int] = {}
+        pieces: list[str | tuple[int, str]] = []  # literal text (constants filled in), or (value number, format)
+        for literal, name, spec, conversion in fields:
             if conversion or (name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name)):
                 raise KnowledgeError(f"message {text!r}: only {{name}} and {{name:format}} fields")
+            if spec and (len(spec) > 12 or any(int(w) > self.MAX_WIDTH for w in re.findall(r"\d+", spec))):
+                raise KnowledgeError(f"message {text[:60]!r}: format {spec[:20]!r} asks for too wide a field")
+            if literal:
+                pieces.append(literal)
             if name is None:
-                self.parts.append((literal, None, "", None))
-            elif "." in name:
-                self.parts.append((literal, None, spec or "", constant(name, constants, text)))
+                continue
+            if "." in name:
+                pieces.append(_shown(constant(name, constants, text), spec or ""))
             else:
-                self.parts.append((literal, name, spec or "", None))
-        self.names = tuple(dict.fromkeys(p[1] for p in self.parts if p[1] is not None))
+                pieces.append((names.setdefault(name, len(names)), spec or ""))
+        merged: list[str | tuple[int, str]] = []
+        for piece in pieces:  # adjacent literals as one
+            if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += piece
+            else:
+                merged.append(piece)
+        self.pieces = tuple(merged)
+        self.names = tuple(names)
         self.facts = frozenset(self.names)
 
     def format(self, facts: Mapping[str, Any]) -> str:
         return self.from_values(tuple([facts[name] for name in self.names]))
 
     def from_values(self, values: tuple[Any, ...]) -> str:
-        given = dict(zip(self.names, values, strict=True))
+        if len(values) != len(self.names):
+            raise ValueError(f"{self.text!r} names {len(self.names)} values, {len(values)} given")
         out = []
-        for literal, name, spec, value in self.parts:
-            out.append(literal)
-            if name is not None:
-                value = given[name]
-            if value is not None and not (isinstance(value, float) and math.isnan(value) and not spec):
-                out.append(_formatted(value, spec))
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+            else:
+                out.append(_shown(values[piece[0]], piece[1]))
         return "".join(out)
+
+
+def _shown(value: Any, spec: str) -> str:
+    """A value as a message shows it: "" for None, and for NaN without a format."""
+    if value is None or (isinstance(value, float) and value != value and not spec):
+        return ""
+    return _formatted(value, spec)
 
 
 def _formatted(value: Any, spec: str) -> str:

@@ -1,34 +1,28 @@
 """The row execution: every rule of the engine applied to one :class:`~mgdecision.reading.Patient`.
 
 The lists' concepts are merged (each factor, rule and symptom once, in the order first named); then the
-rules of ``rules.toml`` run in order on the row's facts: contraindication triggers, value factors, the risk
-band, the dose status. :mod:`.table` does the same for whole columns; the snapshot and parity tests hold
-them equal.
+compiled row program of ``rules.toml`` (:class:`~mgdecision.engine.spec.RowProgram`) gives the row's facts,
+the triggers that fire and the value factors that hold; the decisions (risk band, contraindication level,
+dose) are the engine's memoised methods, which the table execution (:mod:`.table`) calls too.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import KnowledgeError
 from ..models import Contraindication, Dose, Form, Interaction, Reason, Risk
 from ..terms import TermList, unchecked_lines
 from ..vocab import ContraLevel
-from .expr import Reader, Template, function, python
-from .spec import RISK_SLOTS, SERUM_FACTS, RuleSpec
 
 if TYPE_CHECKING:
     from ..reading import Patient
-    from .core import Engine, SerumStatus
+    from .core import Engine
+    from .spec import RowProgram
 
-__all__ = ["Findings", "ListEffects", "RowRules", "compile_row", "decide", "merge", "row_reader"]
-
-_NAN = math.nan
+__all__ = ["Findings", "ListEffects", "decide", "merge"]
 
 
 @dataclass(slots=True)
@@ -45,10 +39,9 @@ class Findings:
 class ListEffects:
     """Everything the diagnosis, medication and symptom lists contribute, for one route."""
 
-    risk_factors: tuple[str, ...]  # factor ids, in the order of risk_reasons
-    risk_reasons: tuple[Reason, ...]
-    risk_points: int
-    symptom_reason: Reason | None
+    risk_factors: tuple[str, ...]  # factor ids, in the order first named
+    risk_names: tuple[tuple[str, ...], ...]  # per factor, the names that gave it
+    compatible: tuple[str, ...]  # symptoms compatible with low magnesium, as first written
     contra: Mapping[str, tuple[str, ...]]  # rule id -> what named it (rules the lists fire)
     held: Mapping[str, tuple[str, ...]]  # rule id -> what named it (rules fired by their condition)
     renal_codes: bool
@@ -64,6 +57,7 @@ class ListEffects:
 
 _NONE: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 _NO_SETS: frozenset[str] = frozenset()
+_NO_REASONS: tuple[Reason, ...] = ()
 
 
 def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: str) -> ListEffects:
@@ -128,7 +122,6 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
                 forms.add(form)
             if fits:
                 compatible.append(named)
-    factors = engine.factors
     if len(interactions) > 1:
         interactions.sort()
     chosen, diarrhoea = engine.form_choice(frozenset(forms)) if forms else ((), False)
@@ -138,12 +131,10 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
             *unchecked_lines(dx.field, dx.unrecognized, dx.history),
             *unchecked_lines(meds.field, meds.unrecognized, meds.history),
         )
-    min_count = engine.symptom_rule["min_count"]
     return ListEffects(
         risk_factors=tuple(hits) if hits else (),
-        risk_reasons=tuple([engine.factor_reason(fid, tuple(who)) for fid, who in hits.items()]) if hits else (),
-        risk_points=sum([factors[fid]["points"] for fid in hits]) if hits else 0,
-        symptom_reason=engine.symptom_reason(tuple(compatible)) if len(compatible) >= min_count else None,
+        risk_names=tuple([tuple(who) for who in hits.values()]) if hits else (),
+        compatible=tuple(compatible),
         contra={k: tuple(v) for k, v in contra.items()} if contra else _NONE,
         held={k: tuple(v) for k, v in held.items()} if held else _NONE,
         renal_codes=renal,
@@ -158,200 +149,97 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
     )
 
 
-# ---------------------------------------------------------------- rules.toml compiled for one row
-
-_PARAMS = "p, st, e, pregnant, lactating, dialysis, held"  # the row, its serum status, the engine, what merge set
-_READS = {
-    # numbers as floats, -0.0 read as 0.0 (equal keys of a memo must print alike)
-    "age": "(NAN if p.age is None else p.age + 0.0)",
-    "egfr": "(NAN if p.egfr is None else p.egfr + 0.0)",
-    "dose": "(NAN if p.supplement_dose_mg is None else p.supplement_dose_mg + 0.0)",
-    "age_months": "(NAN if p.age is None else p.age * 12 + 0.0)",
-    "route": "p.route",
-    "sex": "p.sex",
-    "pregnant": "pregnant",
-    "lactating": "lactating",
-    "dialysis": "dialysis",
-    "ul_age": "e.ul_age(p.age)",
-    "ul_any_age": "e.ul_any_age",
-    "serum": "(None if p.serum is None else p.serum.display())",
-    "serum_unit": "(None if p.serum is None else p.serum.unit)",
-}
-_READS.update(
-    {
-        name: f"({'NAN' if default != default else repr(default)} if st is None or st.{attribute} is None"
-        f" else st.{attribute})"
-        for name, (attribute, default) in SERUM_FACTS.items()
-    }
-)
-_NAMESPACE = {"NAN": _NAN, "KNOWN": lambda v: v is not None and v == v}  # NaN is not equal to itself
-
-
-def row_reader(rule: str | None = None) -> Reader:
-    """How a generated row function reads each fact (``rule``: the rule whose names ``listed`` joins)."""
-
-    def read(name: str) -> str:
-        if name in _READS:
-            return _READS[name]
-        kind, _, arg = name.partition(":")
-        if kind == "known" and arg:
-            return f"KNOWN({read(arg)})"
-        if kind == "listed" and arg:
-            return f"({arg!r} in held)"
-        if kind == "fired" and arg:
-            return f"({arg!r} in fired)"
-        if name == "listed" and rule is not None:
-            return f"', '.join(held.get({rule!r}, ()))"
-        raise KnowledgeError(f"rules.toml: the fact {name!r} cannot be read for one row here")
-
-    return read
-
-
-@dataclass(frozen=True)
-class RowRules:
-    """The row execution of rules.toml: one generated function per list of conditions, and per message the
-    function that reads the values it names (its memo key)."""
-
-    fire: Callable[..., int]  # (_PARAMS, rules fired by the lists) -> a bit per trigger that fires
-    fire_values: tuple[Callable[..., tuple[Any, ...]], ...]
-    value_factors: Callable[..., int]  # (_PARAMS) -> a bit per value factor that holds
-    value_factor_values: tuple[Callable[..., tuple[Any, ...]], ...]
-    risk_reasons: Callable[..., tuple[Reason, ...]]  # the risk reasons joined in the order of rules.toml
-
-
-def compile_row(spec: RuleSpec) -> RowRules:
-    def values(template: Template, rule: str | None = None) -> Callable[..., tuple[Any, ...]]:
-        read = row_reader(rule)
-        items = "".join(f"{read(name)}, " for name in template.names)
-        return function(_PARAMS, [f"return ({items})"], _NAMESPACE)  # type: ignore[no-any-return]
-
-    # the triggers in order, as one function returning a bit per trigger that fires (an int: nothing for the
-    # garbage collector to track); fired(rule) reads a local flag, set from the rules the lists fired and
-    # by each earlier trigger of that rule
-    read_fired = sorted({rule for t in spec.fire for rule in t.fired_reads})
-    local = {rule: f"fired_{k}" for k, rule in enumerate(read_fired)}
-
-    def read_trigger(name: str) -> str:
-        kind, _, arg = name.partition(":")
-        return local[arg] if kind == "fired" else row_reader()(name)
-
-    lines = [f"{local[rule]} = {rule!r} in fired" for rule in read_fired] + ["hits = 0"]
-    for k, trigger in enumerate(spec.fire):
-        lines += [f"if {python(trigger.when.tree, read_trigger)}:", f"    hits |= {1 << k}"]
-        if trigger.rule in local:
-            lines.append(f"    {local[trigger.rule]} = True")
-    fire = function(f"{_PARAMS}, fired", [*lines, "return hits"], _NAMESPACE)
-    lines = ["hits = 0"]
-    for k, vf in enumerate(spec.value_factors):
-        lines += [f"if {python(vf.when.tree, row_reader())}:", f"    hits |= {1 << k}"]
-    value_factors = function(_PARAMS, [*lines, "return hits"], _NAMESPACE)
-    return RowRules(
-        fire,
-        tuple(values(t.detail, t.rule) for t in spec.fire),
-        value_factors,
-        tuple(values(vf.detail) for vf in spec.value_factors),
-        # the risk reasons joined in the order of rules.toml (only slot numbers reach the generated code)
-        function(
-            ", ".join(f"g{k}" for k in range(len(RISK_SLOTS))),
-            [f"return ({', '.join(f'*g{k}' for k in spec.risk_order)},)"],
-        ),
-    )
-
-
 def decide(engine: Engine, p: Patient) -> Findings:
     """Apply every rule to one patient."""
     le = merge(engine, p.diagnoses, p.medications, p.symptoms, p.route)
     status = engine.serum_status(p.serum) if p.serum is not None else None
-    sets = le.sets
-    pregnant = bool(p.pregnant) or "pregnant" in sets
-    lactating = bool(p.lactating) or "lactating" in sets
-    dialysis = bool(p.dialysis) or "dialysis" in sets
-    kidney_unknown = p.egfr is None and not p.dialysis and not le.renal_codes  # "no dialysis" says nothing of eGFR
-    row = (p, status, engine, pregnant, lactating, dialysis, le.held)  # what the generated functions read
-    risk = _risk(engine, p, status, le, row)
-    contra = _contraindication(engine, p, le, row, kidney_unknown)
-    rda, ul, age_class = engine.intake_for(p.age, p.sex, pregnant, lactating)
-    grade = status.hypo_grade if status is not None else None
+    fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
+    program = engine.spec.program
+    hits, valued, dose_key, band_key, intake, below, slots, not_checked, counts, symptom = program.run(
+        engine, p, status, le, fired
+    )
+    risk = _risk(engine, p, le, valued, band_key, below, slots, counts, symptom[0], program)
+    contra = _contraindication(engine, le, fired, hits, not_checked)
     dose, form = engine.dose_and_form(
-        contra.level,
-        risk.level,
-        grade,
-        age_class,
-        rda,
-        ul,
-        le.indications,
-        le.forms,
-        le.diarrhoea,
-        status is not None and status.urgent,
-        kidney_unknown,
-        p.serum is None,
+        contra.level, risk.level, le.indications, le.forms, le.diarrhoea, engine.rda_for(*intake), dose_key
     )
     notes = (*le.notes, Reason(p.age_note, ())) if p.age_note else le.notes
     return Findings(risk, contra, le.interactions, dose, form, notes)
 
 
-def _risk(engine: Engine, p: Patient, status: SerumStatus | None, le: ListEffects, row: tuple[Any, ...]) -> Risk:
-    points = le.risk_points
-    listed: Sequence[Reason] = le.risk_reasons
-    if listed and status is not None and not status.below:  # a history that a measured normal value overrides
-        factors = engine.factors
-        for k, fid in enumerate(le.risk_factors):
-            if factors[fid].get("not_with_normal_serum"):
-                points -= factors[fid]["points"]
-                listed = [*listed[:k], engine.overridden_reason(fid), *listed[k + 1 :]]
-    rules = engine.row_rules
-    valued: Sequence[Reason] = _NO_REASONS
-    hits = rules.value_factors(*row)
-    if hits:
-        made = rules.value_factor_values
-        valued = [engine.value_reason(k, made[k](*row)) for k in _set_bits(hits)]
-        for reason in valued:
-            points += reason.points or 0
-    symptoms = le.symptom_reason
+def _risk(
+    engine: Engine,
+    p: Patient,
+    le: ListEffects,
+    valued: list[tuple[int, tuple[Any, ...]]],
+    band_key: tuple[Any, ...],
+    serum_below: tuple[bool, int],
+    slots: tuple[bool, ...],
+    counts: tuple[bool, ...],
+    symptom_counts: bool,
+    program: RowProgram,
+) -> Risk:
+    spec = engine.spec
+    listed: list[Reason] = []
+    points = 0
+    conditional = program.counts
+    for fid, who in zip(le.risk_factors, le.risk_names, strict=True):
+        if fid in conditional and not counts[conditional[fid]]:
+            listed.append(engine.not_counted_reason(fid))
+        else:
+            listed.append(engine.factor_reason(fid, who))
+            points += engine.factors[fid]["points"]
+    valued_reasons = [engine.value_reason(k, v) for k, v in valued] if valued else _EMPTY
+    for reason in valued_reasons:
+        points += reason.points or 0
+    symptoms = engine.symptom_reason(le.compatible) if symptom_counts else None
     if symptoms is not None:
         points += symptoms.points or 0
-    below = status is not None and status.below
-    unknown = status is None and p.age is None and not le.readable
-    level, capped = engine.risk_level(points, below, unknown, status is not None and status.at_or_above_cut)
+    below, grade = serum_below
+    level, capped = engine.risk_level(points, band_key)
     serum = p.serum
-    unused = (engine.serum_unused_reason,) if serum is None and p.serum_given else _NO_REASONS
-    if unknown:
-        return Risk(level, 0, (engine.unknown_reason, *unused))
-    shown_below = shown_cap = _NO_REASONS
-    if serum is not None:
-        if below:
-            shown_below = (engine.serum_reason("below", serum),)
-        elif capped:
-            shown_cap = (engine.serum_reason(f"capped at {level}", serum),)
-    sym = (symptoms,) if symptoms is not None else _NO_REASONS
-    if listed or valued or sym or shown_below or shown_cap:
-        found = rules.risk_reasons(shown_below, listed, valued, sym, shown_cap, unused)
-    else:
-        found = (engine.no_factor_reason, *unused)
-    return Risk(level, points, found, status.hypo_grade if below and status else None)
+    reasons: list[Reason] = []
+    for slot, shown in zip(spec.slots, slots, strict=True):
+        if not shown or (slot.fallback and reasons):
+            continue
+        name = slot.name
+        if name == "list_factors":
+            reasons += listed
+        elif name == "value_factors":
+            reasons += valued_reasons
+        elif name == "symptom_rule":
+            if symptoms is not None:
+                reasons.append(symptoms)
+        elif name == "serum_below":
+            if below and serum is not None:
+                reasons.append(engine.serum_below_reason(serum))
+        elif name == "capped":
+            if capped and serum is not None and not below:
+                reasons.append(engine.capped_reason(level, serum))
+        else:  # the slots of one fixed reason: unknown, no_factor, serum_unused
+            reasons.append(engine.slot_reasons[name])
+    shown_points = sum([r.points or 0 for r in reasons])
+    return Risk(level, shown_points, tuple(reasons), (grade or None) if below else None)
 
 
-_NO_REASONS: tuple[Reason, ...] = ()
-
-
-@lru_cache(maxsize=4096)
-def _set_bits(mask: int) -> tuple[int, ...]:
-    """The positions of the set bits of ``mask``, lowest first (which triggers or value factors hold)."""
-    return tuple(k for k in range(mask.bit_length()) if mask >> k & 1)
+_EMPTY: list[Reason] = []
 
 
 def _contraindication(
-    engine: Engine, p: Patient, le: ListEffects, row: tuple[Any, ...], kidney_unknown: bool
+    engine: Engine,
+    le: ListEffects,
+    fired: dict[str, tuple[str, ...]],
+    hits: list[tuple[int, tuple[Any, ...]]],
+    holds: tuple[bool, ...],
 ) -> Contraindication:
-    fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
-    rules, triggers = engine.row_rules, engine.spec.fire
-    hits = rules.fire(*row, fired)
-    for k in _set_bits(hits) if hits else ():
+    triggers = engine.spec.fire
+    for k, detail in hits:
         rule = triggers[k].rule
-        fired[rule] = (*fired.get(rule, ()), engine.trigger_detail(k, rules.fire_values[k](*row)))
+        fired[rule] = (*fired.get(rule, ()), engine.trigger_detail(k, detail))
     level, order = engine.contra_outcome(tuple(fired))
     reasons = [engine.contra_reason(rule_id, fired[rule_id]) for rule_id in order]
-    not_checked = engine.unchecked(kidney_unknown, p.serum is None, le.unrecognized)
+    lines = engine.not_checked_lines(holds)
+    not_checked = (*lines, *le.unrecognized) if le.unrecognized else lines
     if level == ContraLevel.NONE_FOUND:
         reasons.append(engine.none_found_reason(not_checked))
     return Contraindication(level, tuple(reasons), not_checked, order)

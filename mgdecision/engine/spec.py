@@ -1,94 +1,77 @@
-"""The rule specification (``knowledge/rules.toml``) compiled once per knowledge base, and checked.
+"""The rule specification (``knowledge/rules.toml`` and the sentences of the knowledge) compiled once per
+knowledge base, and checked.
 
-Every condition is parsed (:mod:`.expr`), every rule, factor and fact it names must exist, and each decision
-table may only read the facts its decision is made from (so it can be decided once per distinct key).
+Every condition is parsed (:mod:`.expr`); every fact, rule, factor and constant it names must exist, and each
+decision may only read the facts it is made from (so it can be made once per distinct combination of them).
+The facts of a row are the base facts (:mod:`.facts`) and the derived facts of ``[facts]``; the row execution
+of everything that reads only them is one function compiled from syntax-tree nodes (:func:`compile_row`), the
+table execution evaluates the same trees on columns.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+import ast
+import keyword
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import KnowledgeError
 from ..kb import Knowledge
-from .expr import Condition, Template, first_holding, parse
+from .expr import Condition, Node, Template, first_match, function, parse, row_expression
+from .facts import FACTS, Kind, Path
 
 __all__ = [
-    "FACTS",
-    "NUMBERS",
+    "DOSE_FACTS",
     "RISK_SLOTS",
-    "SERUM_FACTS",
-    "TEXTS",
+    "ROW_OUTPUTS",
     "Band",
+    "DosePart",
     "DoseStatusRule",
+    "DoseVariant",
+    "RowProgram",
     "RuleSpec",
+    "Slot",
     "Trigger",
     "ValueFactor",
 ]
 
-# The facts of a row a condition or a message may read (see knowledge/rules.toml), by kind: a yes/no fact
-# stands alone or under and/or/not; numbers and texts are compared (texts with == and != only).
-YES_NO = frozenset(
-    {"pregnant", "lactating", "dialysis", "serum_above", "serum_below", "serum_urgent", "serum_low_normal",
-     "serum_normal", "unknown", "indicated"}
-)  # fmt: skip
-NUMBERS = frozenset(
-    {"age", "age_months", "egfr", "dose", "ul_age", "ul_any_age", "serum_upper", "serum_cut", "urgent_limit",
-     "hypo_grade", "hyper_grade", "points"}
-)  # fmt: skip
-TEXTS = frozenset({"sex", "route", "serum", "serum_unit", "listed", "contra", "risk", "age_class"})
-# The facts read from a SerumStatus (engine/core.py): name -> (its attribute, the value without a usable
-# serum value or where the attribute is None). Both executions read them from here.
-SERUM_FACTS: Mapping[str, tuple[str, bool | int | float]] = {
-    "serum_above": ("above", False),
-    "serum_below": ("below", False),
-    "serum_urgent": ("urgent", False),
-    "serum_low_normal": ("low_normal", False),
-    "serum_normal": ("at_or_above_cut", False),
-    "serum_upper": ("upper", math.nan),
-    "serum_cut": ("cut", math.nan),
-    "urgent_limit": ("urgent_limit", math.nan),
-    "hypo_grade": ("hypo_grade", 0),  # 0: not graded
-    "hyper_grade": ("hyper_grade", 0),
+# Facts a decision gives, readable by the decisions after it (never by the row's own conditions).
+BAND_FACTS: Mapping[str, Kind] = {"points": "number"}
+DOSE_FACTS: Mapping[str, Kind] = {
+    "contra": "text",
+    "risk": "text",
+    "indicated": "yes",
+    "indications": "text",
+    "rda": "number",
+    "status": "text",
+    "supplementing": "yes",
+    "min": "number",
+    "max": "number",
+    "ul_text": "text",
+    "why": "text",
+    "form_name": "text",
+    "form_timing": "text",
 }
-BAND_FACTS = frozenset({"points", "serum_below", "unknown", "serum_normal"})
-DOSE_FACTS = frozenset({"contra", "risk", "hypo_grade", "age_class", "indicated"})
-# what a trigger or a value factor reads: every fact of the row, not those only a band or a dose status has
-FACTS = (YES_NO | NUMBERS | TEXTS) - {"points", "unknown", "contra", "risk", "age_class", "indicated"}
-RISK_SLOTS = ("serum_below", "list_factors", "value_factors", "symptom_rule", "capped", "serum_unused")
-DOSE_KINDS = frozenset({"do_not_supplement", "refer", "infant", "child", "recommended", "not_indicated"})
-_SAMPLE = {"yes": True, "number": 1.5, "text": "x"}
-
-
-def _kind(node: tuple[Any, ...]) -> str:
-    """The kind of a term: 'yes' (true/false), 'number' or 'text'."""
-    if node[0] == "const":
-        value = node[1]
-        return "yes" if isinstance(value, bool) else "text" if isinstance(value, str) else "number"
-    if node[0] == "fact":
-        name = node[1]
-        if ":" in name:
-            return "yes"  # fired(...), listed(...), known(...)
-        return "number" if name in NUMBERS else "text" if name in TEXTS else "yes"
-    return "yes"
-
-
-def _check_kinds(node: tuple[Any, ...], text: str, where: str) -> None:
-    """A yes/no where one is needed; numbers compared with numbers, texts only for equality with texts."""
-    kind = node[0]
-    if kind in ("and", "or", "not"):
-        for part in node[1:]:
-            if _kind(part) != "yes":
-                raise KnowledgeError(f"rules.toml {where}: {text!r}: a number or a text where yes/no is needed")
-            _check_kinds(part, text, where)
-    elif kind == "cmp":
-        left, right = _kind(node[2]), _kind(node[3])
-        if left != right or left == "yes" or (left == "text" and node[1] not in ("==", "!=")):
-            raise KnowledgeError(f"rules.toml {where}: {text!r}: cannot compare {left} {node[1]} {right}")
-    elif _kind(node) != "yes":
-        raise KnowledgeError(f"rules.toml {where}: {text!r}: a number or a text where yes/no is needed")
+# Facts a text names beside those of the row: the level of the band that capped the risk, a factor's label,
+# what could not be checked.
+TEXT_FACTS: Mapping[str, Kind] = {"level": "text", "label": "text", "not_checked": "text", "listed": "text"}
+# Facts the drivers read beside those the rules name: the reference intakes (age, sex, pregnancy, lactation),
+# the serum state of the risk reasons, and what the risk band needs.
+DRIVER_FACTS = ("age", "sex", "pregnant", "lactating", "serum_measured", "serum_below", "hypo_grade", "unknown")
+RISK_SLOTS = (
+    "unknown",
+    "serum_below",
+    "list_factors",
+    "value_factors",
+    "symptom_rule",
+    "capped",
+    "no_factor",
+    "serum_unused",
+)
+STATUSES = ("DO_NOT_SUPPLEMENT", "REFER", "PRESCRIBER_ONLY", "RECOMMENDED", "NOT_INDICATED")
+LEVELS = ("LOW", "MODERATE", "HIGH", "UNKNOWN")
+_SAMPLE: Mapping[Kind, Any] = {"yes": True, "number": 1.5, "text": "x"}
 
 
 @dataclass(frozen=True)
@@ -117,65 +100,139 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """Where a kind of risk reason goes, and when it is shown."""
+
+    name: str
+    when: Condition
+    fallback: bool  # shown only when no slot before it gave a reason
+
+
+@dataclass(frozen=True)
+class DoseVariant:
+    when: Condition
+    low: Condition | None  # the range, None for no range
+    high: Condition | None
+    text: Template
+    notes: tuple[str, ...]  # dosing.toml entries shown as notes
+
+
+@dataclass(frozen=True)
+class DosePart:
+    when: Condition
+    text: Template
+    note: str | None
+    lead: bool
+
+
+@dataclass(frozen=True)
 class DoseStatusRule:
     when: Condition
     status: str
-    kind: str
+    supplementing: bool
+    variants: tuple[DoseVariant, ...]
+    parts: tuple[DosePart, ...]
+
+
+class RowProgram:
+    """The row execution of every rule that reads only the facts of a row, as one function.
+
+    ``run(engine, patient, serum_status, list_effects, fired)`` returns a tuple: the triggers that fire (each as
+    (its number, the values its message names)), the value factors that hold (likewise), then one tuple per
+    name of :data:`ROW_OUTPUTS`: the values each later decision reads, in the order :meth:`outputs` gives
+    (numbers in a memo key with NaN, never equal to itself, as None)."""
+
+    def __init__(self, run: Callable[..., tuple[Any, ...]], spec: RuleSpec) -> None:
+        self.run = run
+        self.counts: Mapping[str, int] = {fid: k for k, fid in enumerate(spec.factor_counts)}
+
+    @staticmethod
+    def outputs(spec: RuleSpec) -> dict[str, tuple[tuple[str, bool], ...]]:
+        """Per output, (the fact or condition it holds, as a memo key) in order."""
+        return {
+            "dose_key": tuple((n, True) for n in spec.dose_reads),
+            "band_key": tuple((n, True) for n in spec.band_reads),
+            "intake": tuple((n, True) for n in ("age", "sex", "pregnant", "lactating")),
+            "below": (("serum_below", False), ("hypo_grade", False)),
+            "slots": tuple((f"slot:{s.name}", False) for s in spec.slots),
+            "not_checked": tuple((f"not_checked:{k}", False) for k in range(len(spec.not_checked))),
+            "counts": tuple((f"counts:{fid}", False) for fid in spec.factor_counts),
+            "symptom": (("counts:symptom_rule", False),),
+        }
+
+
+ROW_OUTPUTS = ("dose_key", "band_key", "intake", "below", "slots", "not_checked", "counts", "symptom")
+
+
+def _check_kinds(node: Node, kinds: Mapping[str, Kind], text: str, where: str) -> Kind:
+    """The kind of a tree, checking on the way: yes/no where one is needed; numbers compared with numbers,
+    texts only for equality with texts; the values of a first-match table all of one kind."""
+    kind = node[0]
+    if kind == "const":
+        value = node[1]
+        return "yes" if isinstance(value, bool) else "text" if isinstance(value, str) else "number"
+    if kind == "fact":
+        name = node[1]
+        return "yes" if ":" in name else kinds[name]  # fired(...), listed(...), known(...)
+    if kind in ("and", "or", "not"):
+        for part in node[1:]:
+            if _check_kinds(part, kinds, text, where) != "yes":
+                raise KnowledgeError(f"{where}: {text!r}: a number or a text where yes/no is needed")
+        return "yes"
+    if kind == "if":
+        if _check_kinds(node[1], kinds, text, where) != "yes":
+            raise KnowledgeError(f"{where}: {text!r}: a number or a text where yes/no is needed")
+        then, otherwise = _check_kinds(node[2], kinds, text, where), _check_kinds(node[3], kinds, text, where)
+        if then != otherwise:
+            raise KnowledgeError(f"{where}: {text!r}: the values of a table must be of one kind")
+        return then
+    left, right = _check_kinds(node[2], kinds, text, where), _check_kinds(node[3], kinds, text, where)
+    if left != right or left == "yes" or (left == "text" and node[1] not in ("==", "!=")):
+        raise KnowledgeError(f"{where}: {text!r}: cannot compare {left} {node[1]} {right}")
+    return "yes"
 
 
 class RuleSpec:
-    """``knowledge/rules.toml`` parsed and checked against the rest of the knowledge."""
+    """``knowledge/rules.toml`` and the sentences it assembles, parsed and checked against the knowledge."""
 
     def __init__(self, kb: Knowledge) -> None:
         spec = kb.rules
-        rules = kb.contraindications["rules"]
+        self.rules: Mapping[str, Any] = kb.contraindications["rules"]
         factors = kb.risk["factors"]
         renal = kb.contraindications["renal"]
         band = f"{renal['severe_below']}-{renal['moderate_below'] - 1}"  # the eGFR band of renal_moderate
-        constants: dict[str, Any] = {
+        self.constants: dict[str, Any] = {
             "renal": {**renal, "moderate_band": band},
             "levels": kb.risk["levels"],
+            "symptom_rule": kb.risk["symptom_rule"],
             "dose": spec["dose"],
+            "dosing": kb.dosing,
+            "intake": kb.intake,
         }
         self.source: str = spec["source"]
-
-        def condition(text: str, allowed: frozenset[str], where: str, calls: tuple[str, ...] = ()) -> Condition:
-            """``calls``: the functions the condition may use (fired and listed name rules, known a fact)."""
-            found = parse(text, constants)
-            _check_kinds(found.tree, text, where)
-            for fact in found.facts:
-                kind, _, arg = fact.partition(":")
-                if not arg:
-                    ok = fact in allowed and fact != "listed"
-                else:
-                    ok = kind in calls and (arg in FACTS if kind == "known" else arg in rules)
-                if not ok:
-                    raise KnowledgeError(f"rules.toml {where}: {text!r} reads {fact!r}, which it cannot read")
-            return found
-
-        def template(text: str, where: str) -> Template:
-            found = Template(text, constants)
-            if not found.facts <= FACTS:
-                raise KnowledgeError(f"rules.toml {where}: {text!r} names {sorted(found.facts - FACTS)}")
-            sample = tuple(_SAMPLE["number" if n in NUMBERS else "text" if n in TEXTS else "yes"] for n in found.names)
-            try:  # every format spec is tried now, not when the rule first fires
-                found.from_values(sample)
-            except (ValueError, TypeError) as exc:
-                raise KnowledgeError(f"rules.toml {where}: {text!r}: {exc}") from None
-            return found
+        self.kinds: dict[str, Kind] = {name: fact.kind for name, fact in FACTS.items()}
+        self.derived: dict[str, Condition] = {}
+        for name, entry in spec.get("facts", {}).items():
+            self._derive(name, entry)
+        row_facts = frozenset(self.kinds)
 
         triggers = []
         for k, entry in enumerate(spec["contraindications"]["fire"]):
             where = f"contraindications.fire[{k}]"
-            if entry["rule"] not in rules:
+            if entry["rule"] not in self.rules:
                 raise KnowledgeError(f"rules.toml {where}: unknown rule {entry['rule']!r}")
-            when = condition(entry["when"], FACTS, where, ("fired", "listed", "known"))
+            when = self.condition(entry["when"], row_facts, where, ("fired", "listed", "known"))
             fired = tuple(sorted(f.split(":", 1)[1] for f in when.facts if f.startswith("fired:")))
             held = f"listed:{entry['rule']}" in when.facts
-            triggers.append(Trigger(entry["rule"], when, template(entry["detail"], where), fired, held))
+            detail = self.template(entry["detail"], where, row_facts | {"listed"})
+            triggers.append(Trigger(entry["rule"], when, detail, fired, held))
         self.fire: tuple[Trigger, ...] = tuple(triggers)
         self.held: frozenset[str] = frozenset(
             f.split(":", 1)[1] for t in triggers for f in t.when.facts if f.startswith("listed:")
+        )
+        self.not_checked: tuple[tuple[Condition, str], ...] = tuple(
+            (self.condition(e["when"], row_facts, f"contraindications.not_checked[{k}]", ("known",)), e["text"])
+            for k, e in enumerate(spec["contraindications"]["not_checked"])
         )
 
         risk = spec["risk"]
@@ -187,42 +244,82 @@ class RuleSpec:
             value_factors.append(
                 ValueFactor(
                     entry["factor"],
-                    condition(entry["when"], FACTS, where, ("known",)),
-                    template(entry["detail"], where),
+                    self.condition(entry["when"], row_facts, where, ("known",)),
+                    self.template(entry["detail"], where, row_facts),
                 )
             )
         self.value_factors: tuple[ValueFactor, ...] = tuple(value_factors)
+        self.factor_counts: dict[str, Condition] = {
+            fid: self.condition(f["counts_when"], row_facts, f"risk.toml factors.{fid}.counts_when", ("known",))
+            for fid, f in factors.items()
+            if "counts_when" in f
+        }
+        self.symptom_counts = self.condition(
+            kb.risk["symptom_rule"]["counts_when"], row_facts, "risk.toml symptom_rule.counts_when", ("known",)
+        )
+        band_facts = row_facts | set(BAND_FACTS)
         self.bands: tuple[Band, ...] = tuple(
-            Band(condition(b["when"], BAND_FACTS, f"risk.bands[{k}]"), b["level"], bool(b.get("capped")))
+            Band(
+                self.condition(b["when"], band_facts, f"risk.bands[{k}]", ("known",)),
+                b["level"],
+                bool(b.get("capped")),
+            )
             for k, b in enumerate(risk["bands"])
         )
         for k, b in enumerate(self.bands):
-            if b.level not in ("LOW", "MODERATE", "HIGH", "UNKNOWN"):
+            if b.level not in LEVELS:
                 raise KnowledgeError(f"rules.toml risk.bands[{k}]: unknown level {b.level!r}")
-        self.band_row = first_holding([b.when for b in self.bands])
         if self.bands[-1].when.text != "true":
             raise KnowledgeError('rules.toml risk.bands: the last band must be `when = "true"`')
-        if sorted(risk["reasons"]) != sorted(RISK_SLOTS):
-            raise KnowledgeError(f"rules.toml risk.reasons: must order exactly {', '.join(RISK_SLOTS)}")
-        self.risk_slots: Mapping[str, int] = {name: k for k, name in enumerate(risk["reasons"])}
-        self.risk_order: tuple[int, ...] = tuple(RISK_SLOTS.index(name) for name in risk["reasons"])
+        self.band_reads: tuple[str, ...] = tuple(
+            sorted(set().union(*(b.when.facts for b in self.bands)) - set(BAND_FACTS))
+        )
+        slots = risk["reasons"]
+        names = [s.get("slot") if isinstance(s, Mapping) else s for s in slots]
+        if sorted(map(str, names)) != sorted(RISK_SLOTS):
+            raise KnowledgeError(f"rules.toml risk.reasons: must place exactly {', '.join(RISK_SLOTS)}")
+        self.slots: tuple[Slot, ...] = tuple(
+            Slot(
+                s["slot"],
+                self.condition(s["when"], row_facts, f"risk.reasons[{k}]", ("known",)),
+                bool(s.get("fallback")),
+            )
+            for k, s in enumerate(slots)
+        )
+        texts = kb.risk["texts"]
+        self.risk_texts: Mapping[str, Template] = {
+            key: self.template(texts[key], f"risk.toml texts.{key}", row_facts | {"level", "label"})
+            for key in ("unknown", "no_factor", "serum_unused", "not_counted", "serum_below", "capped")
+        }
+        contra_texts = kb.contraindications["texts"]
+        self.contra_texts: Mapping[str, Template] = {
+            key: self.template(contra_texts[key], f"contraindications.toml texts.{key}", frozenset({"not_checked"}))
+            for key in ("none_found", "not_checked")
+        }
 
         dose = spec["dose"]
+        dose_facts = row_facts | set(DOSE_FACTS)
         self.dose_statuses: tuple[DoseStatusRule, ...] = tuple(
-            DoseStatusRule(condition(d["when"], DOSE_FACTS, f"dose.statuses[{k}]"), d["status"], d["kind"])
-            for k, d in enumerate(dose["statuses"])
+            self._dose_status(k, d, dose_facts) for k, d in enumerate(dose["statuses"])
         )
-        self.dose_status_row = first_holding([d.when for d in self.dose_statuses])
         if self.dose_statuses[-1].when.text != "true":
             raise KnowledgeError('rules.toml dose.statuses: the last status must be `when = "true"`')
-        statuses = ("DO_NOT_SUPPLEMENT", "REFER", "PRESCRIBER_ONLY", "RECOMMENDED", "NOT_INDICATED")
-        for k, d in enumerate(self.dose_statuses):
-            if d.kind not in DOSE_KINDS or d.status not in statuses:
-                raise KnowledgeError(f"rules.toml dose.statuses[{k}]: unknown status {d.status!r} or kind {d.kind!r}")
+        self.dose_parts: tuple[DosePart, ...] = tuple(
+            self._dose_part(p, f"dose.parts[{k}]", dose_facts) for k, p in enumerate(dose["parts"])
+        )
+        fixed = dose["fixed_form"]
+        self.fixed_form: tuple[Condition, Template] = (
+            self.condition(fixed["when"], row_facts, "dose.fixed_form", ("known",)),
+            self.template(fixed["text"], "dose.fixed_form", frozenset()),
+        )
+        self.dose_texts: Mapping[str, tuple[tuple[Condition, Template], ...]] = {
+            name: self._text_table(dose[name], f"dose.{name}", dose_facts) for name in ("ul_text", "why")
+        }
         grade = dose["urgent_review_grade"]
         if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 4:
             raise KnowledgeError("rules.toml dose.urgent_review_grade: a CTCAE grade from 1 to 4")
         self.urgent_review_grade: int = grade
+        self.dose_reads: tuple[str, ...] = self._dose_reads()
         self.form_priority: tuple[str, ...] = tuple(dose["form_priority"])
         unknown_forms = set(self.form_priority) - set(kb.dosing["forms"])
         if unknown_forms:
@@ -235,3 +332,302 @@ class RuleSpec:
             severities = entry["severity"].values() if isinstance(entry["severity"], dict) else [entry["severity"]]
             if not set(severities) <= set(order):
                 raise KnowledgeError(f"interactions.toml {iid}: a severity not in rules.toml severity_order")
+        self.program = compile_row(self)
+
+    # ------------------------------------------------------------ parsing with checks
+
+    def condition(
+        self, text: str, allowed: frozenset[str] | set[str], where: str, calls: tuple[str, ...] = ()
+    ) -> Condition:
+        """``calls``: the functions the condition may use (fired and listed name rules, known a fact)."""
+        found = parse(text, self.constants)
+        self._check(found, allowed, where, calls)
+        return found
+
+    def _check(self, found: Condition, allowed: frozenset[str] | set[str], where: str, calls: tuple[str, ...]) -> None:
+        for fact in found.facts:
+            kind, _, arg = fact.partition(":")
+            if not arg:
+                ok = fact in allowed
+            else:
+                ok = kind in calls and (arg in allowed if kind == "known" else arg in self.rules)
+            if not ok:
+                raise KnowledgeError(f"rules.toml {where}: {found.text!r} reads {fact!r}, which it cannot read")
+        if _check_kinds(found.tree, self._all_kinds, found.text, f"rules.toml {where}") != "yes":
+            raise KnowledgeError(f"rules.toml {where}: {found.text!r}: a number or a text where yes/no is needed")
+
+    @property
+    def _all_kinds(self) -> Mapping[str, Kind]:
+        return {**self.kinds, **BAND_FACTS, **DOSE_FACTS, **TEXT_FACTS}
+
+    def template(self, text: str, where: str, allowed: frozenset[str] | set[str]) -> Template:
+        found = Template(text, self.constants)
+        if not found.facts <= allowed:
+            raise KnowledgeError(f"rules.toml {where}: {text!r} names {sorted(found.facts - set(allowed))}")
+        kinds = self._all_kinds
+        sample = tuple(_SAMPLE[kinds.get(n, "text")] for n in found.names)
+        try:  # every format spec is tried now, not when the text is first shown
+            found.from_values(sample)
+        except (ValueError, TypeError) as exc:
+            raise KnowledgeError(f"rules.toml {where}: {text!r}: {exc}") from None
+        return found
+
+    def _derive(self, name: str, entry: Any) -> None:
+        """A derived fact: a condition, or a first-match table of {when, value} ending with ``true``."""
+        where = f"facts.{name}"
+        if not name.isidentifier() or keyword.iskeyword(name) or name in self.kinds or ":" in name:
+            raise KnowledgeError(f"rules.toml {where}: not a new fact name")
+        allowed = frozenset(self.kinds)
+        if isinstance(entry, str):
+            found = self.condition(entry, allowed, where, ("known",))
+        elif isinstance(entry, list) and entry and all(isinstance(e, Mapping) for e in entry):
+            pairs: list[tuple[Node, Node]] = []
+            for k, e in enumerate(entry):
+                when = self.condition(e["when"], allowed, f"{where}[{k}]", ("known",))
+                value = parse(str(e["value"]), self.constants)
+                if value.tree[0] not in ("const", "fact") or not value.facts <= allowed:
+                    raise KnowledgeError(f"rules.toml {where}[{k}]: a value is a number, a 'text' or a fact")
+                pairs.append((when.tree, value.tree))
+            if entry[-1]["when"] != "true":
+                raise KnowledgeError(f'rules.toml {where}: the last entry must be `when = "true"`')
+            tree = first_match(pairs)
+            found = Condition(f"first match of {where}", tree)
+            _check_kinds(tree, self.kinds, found.text, f"rules.toml {where}")
+        else:
+            raise KnowledgeError(f"rules.toml {where}: a condition or a list of {{ when, value }}")
+        self.kinds[name] = _check_kinds(found.tree, self.kinds, found.text, f"rules.toml {where}")
+        self.derived[name] = found
+
+    def _text_table(
+        self, entries: Sequence[Mapping[str, str]], where: str, allowed: frozenset[str] | set[str]
+    ) -> tuple[tuple[Condition, Template], ...]:
+        table = tuple(
+            (
+                self.condition(e["when"], allowed, f"{where}[{k}]", ("known",)),
+                self.template(e["text"], f"{where}[{k}]", allowed),
+            )
+            for k, e in enumerate(entries)
+        )
+        if not table or table[-1][0].text != "true":
+            raise KnowledgeError(f'rules.toml {where}: the last entry must be `when = "true"`')
+        return table
+
+    def _number(self, text: Any, where: str, allowed: frozenset[str] | set[str]) -> Condition | None:
+        if text is None:
+            return None
+        found = parse(str(text), self.constants)
+        if found.tree[0] not in ("const", "fact") or not found.facts <= allowed:
+            raise KnowledgeError(f"rules.toml {where}: a range end is a number, a constant or a fact")
+        if _check_kinds(found.tree, self._all_kinds, found.text, where) != "number":
+            raise KnowledgeError(f"rules.toml {where}: a range end is a number")
+        return found
+
+    def _dose_part(self, entry: Mapping[str, Any], where: str, allowed: frozenset[str] | set[str]) -> DosePart:
+        note = entry.get("note")
+        if note is not None and note not in self.constants["dosing"]:
+            raise KnowledgeError(f"rules.toml {where}: unknown dosing.toml entry {note!r}")
+        return DosePart(
+            self.condition(entry["when"], allowed, where, ("known",)),
+            self.template(entry["text"], where, allowed),
+            note,
+            bool(entry.get("lead")),
+        )
+
+    def _dose_status(self, k: int, entry: Mapping[str, Any], allowed: frozenset[str] | set[str]) -> DoseStatusRule:
+        where = f"dose.statuses[{k}]"
+        if entry.get("status") not in STATUSES:
+            raise KnowledgeError(f"rules.toml {where}: unknown status {entry.get('status')!r}")
+        variants = []
+        for j, v in enumerate(entry["variants"]):
+            at = f"{where}.variants[{j}]"
+            notes = tuple(v.get("notes", ()))
+            for note in notes:
+                if note not in self.constants["dosing"]:
+                    raise KnowledgeError(f"rules.toml {at}: unknown dosing.toml entry {note!r}")
+            variants.append(
+                DoseVariant(
+                    self.condition(v["when"], allowed, at, ("known",)),
+                    self._number(v.get("min"), at, allowed),
+                    self._number(v.get("max"), at, allowed),
+                    self.template(v["text"], at, allowed),
+                    notes,
+                )
+            )
+        if not variants or variants[-1].when.text != "true":
+            raise KnowledgeError(f'rules.toml {where}: the last variant must be `when = "true"`')
+        return DoseStatusRule(
+            self.condition(entry["when"], allowed - {"status", "supplementing", "min", "max"}, where, ("known",)),
+            entry["status"],
+            bool(entry.get("supplementing")),
+            tuple(variants),
+            tuple(self._dose_part(p, f"{where}.parts[{j}]", allowed) for j, p in enumerate(entry.get("parts", ()))),
+        )
+
+    def _dose_reads(self) -> tuple[str, ...]:
+        """The facts of the row the dose decision reads (its memo key), beside the decisions before it."""
+        read: set[str] = set()
+        for s in self.dose_statuses:
+            read |= s.when.facts
+            for v in s.variants:
+                read |= v.when.facts | v.text.facts
+                read |= set().union(*(x.facts for x in (v.low, v.high) if x is not None))
+            for p in s.parts:
+                read |= p.when.facts | p.text.facts
+        for p in self.dose_parts:
+            read |= p.when.facts | p.text.facts
+        for table in self.dose_texts.values():
+            for when, text in table:
+                read |= when.facts | text.facts
+        read |= self.fixed_form[0].facts
+        names = {f.split(":", 1)[1] if f.startswith("known:") else f for f in read}
+        return tuple(sorted(n for n in names if n in self.kinds))
+
+
+# ---------------------------------------------------------------- the row execution, compiled once
+
+
+def _store(name: str, value: ast.expr) -> ast.Assign:
+    return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def _call(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=_load(name), args=list(args), keywords=[])
+
+
+def _local(fact: str) -> str:
+    return f"f_{fact}"
+
+
+def compile_row(spec: RuleSpec) -> RowProgram:
+    """One function for a row: its base and derived facts, the triggers in order, the value factors, and every
+    other condition that reads only the row's facts (factor conditions, the symptom rule, reason slots, what
+    could not be checked). A base fact named only by a message is read when its rule fires."""
+    conditions: dict[str, Condition] = {}
+    for fid, c in spec.factor_counts.items():
+        conditions[f"counts:{fid}"] = c
+    conditions["counts:symptom_rule"] = spec.symptom_counts
+    for s in spec.slots:
+        conditions[f"slot:{s.name}"] = s.when
+    for k, (c, _text) in enumerate(spec.not_checked):
+        conditions[f"not_checked:{k}"] = c
+    reads: set[str] = set(spec.derived) | set(spec.band_reads) | set(spec.dose_reads) | set(DRIVER_FACTS)
+    for c in (*conditions.values(), *(t.when for t in spec.fire), *(v.when for v in spec.value_factors)):
+        reads |= c.facts
+    for c in spec.derived.values():
+        reads |= c.facts
+    needed = {f.split(":", 1)[1] if f.startswith("known:") else f for f in reads}
+
+    namespace: dict[str, Any] = {}
+
+    def base(name: str) -> ast.expr:
+        """How a base fact is read: inline for an attribute, else a call of its reader."""
+        reader = FACTS[name].row
+        if isinstance(reader, Path):
+            return _path(reader, f"v_{name}")
+        namespace[f"R_{name}"] = reader
+        if FACTS[name].patient_only:
+            return _call(f"R_{name}", _load("e"), _load("p"))
+        return _call(f"R_{name}", _load("e"), _load("p"), _load("st"), _load("le"))
+
+    body: list[ast.stmt] = [_store(_local(name), base(name)) for name in sorted(needed & set(FACTS))]
+    fired_rules = sorted({r for t in spec.fire for r in t.fired_reads})
+    fired_local = {r: f"fired_{k}" for k, r in enumerate(fired_rules)}
+
+    def read(name: str, rule: str | None = None) -> ast.expr:
+        kind, _, arg = name.partition(":")
+        if kind == "known" and arg:  # inline: a number is known when not NaN, a text when not None
+            value = read(arg)
+            if spec.kinds[arg] == "number":
+                return ast.Compare(left=value, ops=[ast.Eq()], comparators=[read(arg)])
+            return ast.Compare(left=value, ops=[ast.IsNot()], comparators=[ast.Constant(value=None)])
+        if kind == "fired" and arg:
+            return _load(fired_local[arg])
+        if kind == "listed" and arg:
+            return ast.Compare(left=ast.Constant(value=arg), ops=[ast.In()], comparators=[_attribute("le", "held")])
+        if name == "listed":
+            namespace["LISTED"] = _listed_names
+            return _call("LISTED", _load("le"), ast.Constant(value=rule or ""))
+        if name in needed:
+            return _load(_local(name))
+        return base(name)  # named only by a message: read where it is shown
+
+    for name, c in spec.derived.items():  # in the order written: each reads only those above it
+        body.append(_store(_local(name), row_expression(c.tree, read)))
+    for rule, local in fired_local.items():
+        body.append(
+            _store(local, ast.Compare(left=ast.Constant(value=rule), ops=[ast.In()], comparators=[_load("fired")]))
+        )
+    body += [_store("hits", ast.List(elts=[], ctx=ast.Load())), _store("valued", ast.List(elts=[], ctx=ast.Load()))]
+    for k, trigger in enumerate(spec.fire):
+        values = ast.Tuple(elts=[read(n, trigger.rule) for n in trigger.detail.names], ctx=ast.Load())
+        then: list[ast.stmt] = [
+            ast.Expr(_method("hits", "append", ast.Tuple(elts=[ast.Constant(value=k), values], ctx=ast.Load())))
+        ]
+        if trigger.rule in fired_local:
+            then.append(_store(fired_local[trigger.rule], ast.Constant(value=True)))
+        body.append(ast.If(test=row_expression(trigger.when.tree, read), body=then, orelse=[]))
+    for k, vf in enumerate(spec.value_factors):
+        values = ast.Tuple(elts=[read(n) for n in vf.detail.names], ctx=ast.Load())
+        item = ast.Tuple(elts=[ast.Constant(value=k), values], ctx=ast.Load())
+        append: list[ast.stmt] = [ast.Expr(_method("valued", "append", item))]
+        body.append(ast.If(test=row_expression(vf.when.tree, read), body=append, orelse=[]))
+    for name, c in conditions.items():
+        body.append(_store(_local(name.replace(":", "__")), row_expression(c.tree, read)))
+
+    def output(name: str, as_key: bool) -> ast.expr:
+        value = _load(_local(name.replace(":", "__")))
+        if as_key and spec.kinds.get(name) == "number":  # NaN as None
+            test = ast.Compare(left=value, ops=[ast.NotEq()], comparators=[value])
+            return ast.IfExp(test=test, body=ast.Constant(value=None), orelse=value)
+        return value
+
+    groups = RowProgram.outputs(spec)
+    result: list[ast.expr] = [_load("hits"), _load("valued")]
+    for group in ROW_OUTPUTS:
+        result.append(ast.Tuple(elts=[output(n, key) for n, key in groups[group]], ctx=ast.Load()))
+    body.append(ast.Return(value=ast.Tuple(elts=result, ctx=ast.Load())))
+    run = function(["e", "p", "st", "le", "fired"], body, namespace)
+    return RowProgram(run, spec)
+
+
+def _path(path: Path, temp: str) -> ast.expr:
+    """``path`` read inline: ``missing`` where the owner (the serum status) or a link of the chain is None."""
+    missing = ast.Constant(value=path.missing)
+    parts = path.attribute.split(".")
+    current: ast.expr = _load(path.owner)
+    steps: list[tuple[str, ast.expr]] = []
+    if path.owner == "st":
+        steps.append((f"{temp}_0", current))
+        current = _load(f"{temp}_0")
+    for k, part in enumerate(parts, start=1):
+        steps.append((f"{temp}_{k}", ast.Attribute(value=current, attr=part, ctx=ast.Load())))
+        current = _load(f"{temp}_{k}")
+    final: ast.expr = ast.BinOp(left=current, op=ast.Add(), right=ast.Constant(value=0.0)) if path.number else current
+    for name, value in reversed(steps):
+        final = ast.IfExp(
+            test=ast.Compare(
+                left=ast.NamedExpr(target=ast.Name(id=name, ctx=ast.Store()), value=value),
+                ops=[ast.Is()],
+                comparators=[ast.Constant(value=None)],
+            ),
+            body=missing,
+            orelse=final,
+        )
+    return final
+
+
+def _attribute(owner: str, name: str) -> ast.Attribute:
+    return ast.Attribute(value=_load(owner), attr=name, ctx=ast.Load())
+
+
+def _method(owner: str, name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=_attribute(owner, name), args=list(args), keywords=[])
+
+
+def _listed_names(le: Any, rule: str) -> str:
+    """The names (as shown) that listed a held rule, joined with ", " ("" where none did)."""
+    return ", ".join(le.held.get(rule, ()))

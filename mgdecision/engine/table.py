@@ -41,7 +41,7 @@ from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, re
 from ..vocab import ContraLevel
 from .core import ROUTES, Engine, default_engine
 from .expr import Template
-from .spec import SERUM_FACTS
+from .facts import FACTS
 
 __all__ = ["assess_columns"]
 
@@ -225,14 +225,13 @@ class _TableRun:
         self,
         engine: Engine,
         n: int,
-        groups: list[_Group],
+        groups: Mapping[str, _Group],
         lists: dict[str, ListCells],
         codes: Mapping[str, np.ndarray],
         pool: Pool,
     ) -> None:
         self.n = n
-        self.age, self.egfr, self.serum, self.supp = groups
-        self.choice = self.age  # age and sex are read together ("45M")
+        self.groups = groups
         self.lists = lists
         self.codes = codes
         self.pool = pool
@@ -242,29 +241,27 @@ class _TableRun:
         self.reasons = _Segments(n, 4)
         self.facts = _ColumnFacts(self)
 
-    # --- per row: the row's values, read once per distinct group of cells
-    def _flag(self, group: _Group, test: Callable[[Patient], Any]) -> np.ndarray:
-        return np.asarray([bool(test(p)) for p in group.read], dtype=bool)[group.codes]
+    # --- per row: the readers of the base facts (mgdecision.engine.facts)
+    def per_reading(self, group: str, read: Callable[[Patient], Any], kind: str) -> np.ndarray:
+        """``read`` once per distinct reading of ``group``, spread to every row."""
+        found = self.groups[group]
+        return np.asarray([read(p) for p in found.read], dtype=_DTYPES[kind])[found.codes]
 
-    def _number(self, group: _Group, attribute: str) -> np.ndarray:
-        values = [getattr(p, attribute) for p in group.read]
-        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)[group.codes]
+    def by_serum(self, read: Callable[[Any], Any], default: Any, kind: str) -> np.ndarray:
+        """``read(status)`` per distinct serum reading (``default`` without a usable value or where it is None)."""
+        values = [default if st is None else _given(read(st), default) for st in self.status]
+        return np.asarray(values, dtype=_DTYPES[kind])[self.groups["serum"].codes]
 
-    def _by_serum(self, make: Callable[[Any, Any], Any], default: Any, dtype: Any = object) -> np.ndarray:
-        """``make(serum, status)`` per distinct serum reading (``default`` without a usable value)."""
-        pairs = zip(self.serum.read, self.status, strict=True)
-        values = [make(p.serum, st) if st is not None else default for p, st in pairs]
-        return np.asarray(values, dtype=dtype)[self.serum.codes]
+    def set_flag(self, name: str) -> np.ndarray:
+        """Rows where a listed concept sets ``name`` (pregnant, lactating, dialysis)."""
+        return self.sets & _SETS[name] > 0
 
     def _scalars(self) -> None:
-        self.age_value = self._number(self.age, "age")
-        self.route_iv = self._flag(self.choice, lambda p: p.route == "iv")
-        self.egfr_value = self._number(self.egfr, "egfr")
+        self.route_iv = self.facts["route"] == "iv"
         status_of = self.engine.serum_status
-        self.status = [status_of(p.serum) if p.serum is not None else None for p in self.serum.read]
-        self.has_serum = self._by_serum(lambda s, st: True, False, bool)
-        self.below = self._by_serum(lambda s, st: st.below, False, bool)
-        self.grade = self._by_serum(lambda s, st: st.hypo_grade or 0, 0, np.int64)
+        self.status = [status_of(p.serum) if p.serum is not None else None for p in self.groups["serum"].read]
+        self.has_serum = np.asarray(self.facts["serum_measured"], dtype=bool)
+        self.below = np.asarray(self.facts["serum_below"], dtype=bool)
 
     # --- per row: what the concepts of its list cells do
     def _cell(self, field: str) -> np.ndarray:
@@ -288,10 +285,10 @@ class _TableRun:
             cells, cell = self.lists[field], self._cell(field)
             if not len(cells.readable):  # no cell holds anything
                 continue
-            count = np.bincount(cells.occ_cell, minlength=len(cells.readable))
+            count = np.bincount(cells.occ_cell, minlength=len(cells.readable)).astype(np.intp)
             start = np.cumsum(count) - count
             at = np.maximum(cell, 0)
-            lens = np.where(cell >= 0, count[at], 0)
+            lens = np.where(cell >= 0, count[at], 0).astype(np.intp)
             total = int(lens.sum())
             src = np.repeat(start[at] - np.cumsum(lens) + lens, lens) + np.arange(total)
             rows.append(np.repeat(np.arange(self.n), lens))
@@ -313,8 +310,8 @@ class _TableRun:
         for field in self.lists:
             self.readable |= self._per_cell(field, lambda c: c.readable, False)
         self.sets = self._mask(self.row, self.e.sets[self.eff])
-        self.pregnant = self._flag(self.choice, lambda p: p.pregnant) | (self.sets & _SETS["pregnant"] > 0)
-        self.lactating = self._flag(self.choice, lambda p: p.lactating) | (self.sets & _SETS["lactating"] > 0)
+        self.renal = np.zeros(self.n, dtype=bool)
+        self.renal[self.row[self.e.renal[self.eff] == 1]] = True
 
     def _mask(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
         mask = np.zeros(self.n, dtype=np.int64)
@@ -327,6 +324,10 @@ class _TableRun:
         sel = code >= 0
         return self.row[sel], code[sel], self.shown[sel], self.idx[sel]
 
+    def _slot(self, name: str) -> np.ndarray:
+        """Rows where the risk reason slot ``name`` is shown (its condition in rules.toml holds)."""
+        return self.facts[f"slot:{name}"]  # type: ignore[no-any-return]
+
     # --- the findings, each for every row at once
     def _risk_factors(self) -> np.ndarray:
         """One reason per factor (its names in order, factors in order of first naming); the points per row."""
@@ -335,25 +336,29 @@ class _TableRun:
         o = np.argsort(r * len(e.factors) + f, kind="stable")  # occurrences are in (row, index) order
         r, f, w, i = r[o], f[o], w[o], i[o]
         starts, ends = group_bounds(r, f)
-        factors = self.engine.factors
-        history = np.asarray([bool(factors[x].get("not_with_normal_serum")) for x in e.factors], dtype=bool)
-        not_low = self._by_serum(lambda s, st: not st.below, False, bool)
-        overridden = history[f] & not_low[r]  # a history a measured serum value overrides
+        counted = np.ones(len(r), dtype=bool)
+        for fid, condition in self.spec.factor_counts.items():
+            if fid in e.factors:
+                holds = condition.column(self.facts, self.n)
+                mine = f == e.factors.index(fid)
+                counted[mine] = holds[r[mine]]
         count = len(e.factors)
 
         def reason(k: int, who: tuple[str, ...]) -> str:
             engine = self.engine
             found = (
-                engine.overridden_reason(e.factors[k - count])
+                engine.not_counted_reason(e.factors[k - count])
                 if k >= count
                 else engine.factor_reason(e.factors[k], who)
             )
             return format_reason(found)
 
-        made = group_texts(starts, ends, f + overridden * count, w, texts, reason)
-        self.reasons.add(_RISK, r[starts], self._risk_seq("list_factors", i[starts]), made)
+        made = group_texts(starts, ends, f + ~counted * count, w, texts, reason)
+        shown = self._slot("list_factors")[r[starts]]
+        self.reasons.add(_RISK, r[starts][shown], self._risk_seq("list_factors", i[starts][shown]), made[shown])
+        factors = self.engine.factors
         points = np.asarray([factors[x]["points"] for x in e.factors], dtype=np.int64)
-        weights = points[f[starts]] * ~overridden[starts]
+        weights = points[f[starts]] * counted[starts]
         return np.bincount(r[starts], weights=weights, minlength=self.n).astype(np.int64)
 
     def _symptoms(self) -> tuple[np.ndarray, ...]:
@@ -365,9 +370,9 @@ class _TableRun:
         once.sort()
         r, sy, nm, i = r[once], sy[once], nm[once], i[once]
         fits = e.symptom_fits[sy]
-        rule = self.engine.symptom_rule
-        counted = np.bincount(r[fits], minlength=self.n) >= rule["min_count"]
-        keep = fits & counted[r]
+        self.compatible_count = np.bincount(r[fits], minlength=self.n).astype(np.float64)
+        counted = self.spec.symptom_counts.column(self.facts, self.n)
+        keep = fits & counted[r] & self._slot("symptom_rule")[r]
         starts, ends = group_bounds(r[keep])
         made = group_texts(
             starts,
@@ -397,7 +402,7 @@ class _TableRun:
         o = np.argsort(ir * (2 * m + 1) + iq)
         ir, il = ir[o], il[o]
         starts, ends = group_bounds(ir)
-        rank = np.arange(len(ir)) - np.repeat(starts, ends - starts)
+        rank = np.arange(len(ir)) - np.repeat(starts, (ends - starts).astype(np.intp))
         columns = []
         for k in range(int(rank.max(initial=-1)) + 1):
             column = np.zeros(n, dtype=np.int64)
@@ -419,6 +424,7 @@ class _TableRun:
         severity = np.asarray([x[0] for x in e.interactions], dtype=np.int64)[it]  # (order, severity, ...)
         o = np.argsort(r * len(self.spec.severity_rank) + severity, kind="stable")
         r, it, w = r[o], it[o], w[o]
+        self.interaction_rows, self.interaction_codes, self.interaction_names = r, it, w
         single = np.arange(len(r))
         made = group_texts(
             single,
@@ -450,7 +456,7 @@ class _TableRun:
         notes = [self.engine.conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
         made = objects(["; ".join([format_reason(x) for x in found]) for found in notes])
         self.reasons.add(_NOTES, rows, m, made[codes] if len(rows) else made[:0])
-        age_note = self.age.take_text(lambda p: format_reason(Reason(p.age_note, ())) if p.age_note else "")
+        age_note = self.groups["age"].take_text(lambda p: format_reason(Reason(p.age_note, ())) if p.age_note else "")
         rows = np.flatnonzero(age_note != "")
         self.reasons.add(_NOTES, rows, m + 1, age_note[rows])
 
@@ -521,78 +527,87 @@ class _TableRun:
         made = [template.from_values(tuple([_scalar(v[x]) for v in values])) for x in first]
         return key, made
 
-    def _kidney_unknown(self) -> None:
-        """Rows without an eGFR, a dialysis answer or a diagnosis that tells the kidney function."""
-        renal = np.zeros(self.n, dtype=bool)
-        renal[self.row[self.e.renal[self.eff] == 1]] = True
-        given = self._flag(self.choice, lambda p: p.dialysis is True)  # "no dialysis" says nothing of the eGFR
-        self.kidney_unknown = np.isnan(self.egfr_value) & ~given & ~renal
-
     def _none_found(self, rows: np.ndarray) -> None:
         """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
-        kidney_unknown, engine = self.kidney_unknown, self.engine
+        engine, n = self.engine, self.n
+        holds = [when.column(self.facts, n) for when, _text in self.spec.not_checked]
         dx, dx_lines = self._unrec_code("diagnoses")
         meds, med_lines = self._unrec_code("medications")
-        key, k = combine(kidney_unknown[rows], self.has_serum[rows], dx[rows], meds[rows])
+        key, k = combine(*[h[rows] for h in holds], dx[rows], meds[rows])
 
         def text(x: int) -> str:
             r = rows[x]
             lines = tuple(found[c] for c, found in ((dx[r], dx_lines), (meds[r], med_lines)) if c >= 0)
-            not_checked = engine.unchecked(bool(kidney_unknown[r]), not self.has_serum[r], lines)
+            not_checked = (*engine.not_checked_lines(tuple([bool(h[r]) for h in holds])), *lines)
             return format_reason(engine.none_found_reason(not_checked))
 
         self.reasons.add(_CONTRA, rows, 0, by_key(key, k, text) if len(rows) else objects([]))
 
     def _risk_seq(self, slot: str, within: np.ndarray | int) -> np.ndarray | int:
         """Where a risk reason goes: its slot (rules.toml risk.reasons), then its place in the slot."""
-        return self.spec.risk_slots[slot] * (self.m + len(self.spec.value_factors) + 1) + within
+        return self.slot_rank[slot] * (self.m + len(self.spec.value_factors) + 1) + within
 
     def _risk(self, points: np.ndarray, counted: np.ndarray) -> np.ndarray:
-        """The risk band, once per distinct (points, serum state); the row's values as reasons."""
-        engine, n, facts = self.engine, self.n, self.facts
+        """The risk band, once per distinct (points, the facts the bands read); the row's values as reasons."""
+        engine, n, facts, spec = self.engine, self.n, self.facts, self.spec
         points = points + counted * engine.symptom_rule["points"]
-        unknown = ~self.has_serum & np.isnan(self.age_value) & ~self.readable  # its only reason is that
-        for k, vf in enumerate(self.spec.value_factors):
+        shown_values = self._slot("value_factors")
+        for k, vf in enumerate(spec.value_factors):
             hit = np.flatnonzero(vf.when.column(facts, n))
             if not len(hit):
                 continue
             points[hit] += engine.factors[vf.factor]["points"]
-            hit = hit[~unknown[hit]]
+            hit = hit[shown_values[hit]]
             codes, details = self._texts(vf.detail, hit)
             made = [engine.value_factor_reason(vf.factor, d) for d in details]
             texts = objects([format_reason(x) for x in made])[codes]
             self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
-        normal = self._by_serum(lambda s, st: st.at_or_above_cut, False, bool)
-        key, k = combine(pd.factorize(points)[0].astype(np.int64), self.below, unknown, normal)
+        band_codes = [pd.factorize(np.asarray(facts[name]), use_na_sentinel=False)[0] for name in spec.band_reads]
+        key, k = combine(pd.factorize(points)[0].astype(np.int64), *[c.astype(np.int64) for c in band_codes])
+        band_values = [np.asarray(facts[name]) for name in spec.band_reads]
         codes, outcomes = outcome_codes(
-            key, k, lambda x: engine.risk_level(int(points[x]), bool(self.below[x]), bool(unknown[x]), bool(normal[x]))
+            key,
+            k,
+            lambda x: engine.risk_level(int(points[x]), tuple([_key(_scalar(v[x])) for v in band_values])),
         )
         level = objects([o[0] for o in outcomes])[codes]
-        capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below & self.has_serum & ~unknown
-        hit = np.flatnonzero(self.below & ~unknown)
-        below = self._by_serum(lambda s, st: format_reason(engine.serum_reason("below", s)) if st.below else "", "")
-        self.reasons.add(_RISK, hit, self._risk_seq("serum_below", 0), below[hit])
-        hit = np.flatnonzero(capped)  # "capped at" the level of the band that capped it
-        serum_codes = self.serum.codes[hit]
+        capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below & self.has_serum
+        serum_read = self.groups["serum"]
+        hit = np.flatnonzero(self.below & self.has_serum & self._slot("serum_below"))
+        below_text = objects(
+            [
+                format_reason(engine.serum_below_reason(p.serum)) if p.serum is not None and st and st.below else ""
+                for p, st in zip(serum_read.read, self.status, strict=True)
+            ]
+        )[serum_read.codes]
+        self.reasons.add(_RISK, hit, self._risk_seq("serum_below", 0), below_text[hit])
+        hit = np.flatnonzero(capped & self._slot("capped"))  # "capped at" the level of the band that capped it
+        serum_codes = serum_read.codes[hit]
         key, k = combine(serum_codes, codes[hit])
         first = first_of(key, k).tolist()
         caps = [
-            format_reason(engine.serum_reason(f"capped at {level[hit[x]]}", self.serum.read[serum_codes[x]].serum))
+            format_reason(engine.capped_reason(str(level[hit[x]]), serum_read.read[serum_codes[x]].serum))
             for x in first
         ]
         self.reasons.add(_RISK, hit, self._risk_seq("capped", 0), objects(caps)[key] if len(hit) else objects([]))
-        given = np.bincount(np.concatenate([p[1] for p in self.reasons.parts if p[0] == _RISK]), minlength=n) > 0
-        hit = np.flatnonzero(unknown)
-        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(engine.unknown_reason), dtype=object))
-        hit = np.flatnonzero(~given & ~unknown)
-        self.reasons.add(_RISK, hit, 0, np.full(len(hit), format_reason(engine.no_factor_reason), dtype=object))
-        hit = np.flatnonzero(self._flag(self.serum, lambda p: p.serum is None and p.serum_given))
-        reason = format_reason(engine.serum_unused_reason)
-        self.reasons.add(_RISK, hit, self._risk_seq("serum_unused", 0), np.full(len(hit), reason, dtype=object))
+        fixed = engine.slot_reasons
+        for slot in spec.slots:
+            if slot.name not in fixed:
+                continue
+            shown = self._slot(slot.name)
+            if slot.fallback:
+                rank = self.slot_rank[slot.name] * (self.m + len(spec.value_factors) + 1)
+                earlier = [p[1][p[2] < rank] for p in self.reasons.parts if p[0] == _RISK]
+                given = np.bincount(np.concatenate(earlier), minlength=n) > 0 if earlier else np.zeros(n, bool)
+                shown = shown & ~given
+            hit = np.flatnonzero(shown)
+            text = format_reason(fixed[slot.name])
+            self.reasons.add(_RISK, hit, self._risk_seq(slot.name, 0), np.full(len(hit), text, dtype=object))
         return level
 
     def run(self, near_lines: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         n = self.n
+        self.slot_rank = {slot.name: k for k, slot in enumerate(self.spec.slots)}
         self._scalars()
         self._occurrences()
         points = self._risk_factors()
@@ -600,7 +615,6 @@ class _TableRun:
         ind_key, indications, form_key, chosen = self._indications_and_forms(sr, sy, si)
         interactions = self._interactions()
         self._notes()
-        self._kidney_unknown()
         c_level = self._contraindications()
         r_level = self._risk(points, counted)
 
@@ -614,9 +628,10 @@ class _TableRun:
             np.full(n, " | ", dtype=object),
             np.full(n, " | Notes: ", dtype=object),
         ]
-        problems = [self.age.problems(), self.egfr.problems(), self.serum.problems()]
+        groups = self.groups
+        problems = [groups["age"].problems(), groups["egfr"].problems(), groups["serum"].problems()]
         problems += [self._per_cell(field, lambda c: c.problems, "") for field in LIST_FIELDS]
-        problems.append(self.supp.problems())
+        problems.append(groups["supplement"].problems())
         problems += list(near_lines)
         return {
             "mg_risk": _strings(r_level),
@@ -641,34 +656,31 @@ class _TableRun:
         chosen: list[tuple[tuple[str, ...], bool]],
     ) -> tuple[np.ndarray, ...]:
         """Dose and form, once per distinct set of inputs: status, min, max, dose text, form text, reasons."""
-        pregnant, lactating = self.pregnant, self.lactating
-        key, k = combine(self.age.codes, pregnant, lactating)
-        intake_key, intakes = outcome_codes(
+        facts, engine = self.facts, self.engine
+        age, sex = facts["age"], facts["sex"]
+        pregnant, lactating = np.asarray(facts["pregnant"], bool), np.asarray(facts["lactating"], bool)
+        key, k = combine(self.groups["age"].codes, pregnant, lactating)
+        rda_key, rdas = outcome_codes(
             key,
             k,
-            lambda x: self.engine.intake_for(self._age_of(x), self._sex_of(x), bool(pregnant[x]), bool(lactating[x])),
-        )
+            lambda x: (engine.rda_for(_key(float(age[x])), sex[x], bool(pregnant[x]), bool(lactating[x])),),
+        )  # (a tuple: factorising would give None no code)
         r_key, r_levels = pd.factorize(r_level)
         c_key, c_levels = pd.factorize(c_level)
-        urgent = self._by_serum(lambda s, st: st.urgent, False, bool)
-        checks = (urgent, self.kidney_unknown, ~self.has_serum)
-        key, k = combine(c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks)
+        reads = [np.asarray(facts[name]) for name in self.spec.dose_reads]
+        read_codes = [pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
+        key, k = combine(c_key, r_key, ind_key, form_key, rda_key, *read_codes)
         first = first_of(key, k)
+        keys = list(zip(*[_keys(v[first]) for v in reads], strict=True)) if reads else [()] * len(first)
+        columns = (x[first].tolist() for x in (c_key, r_key, ind_key, form_key, rda_key))
         made = []
-        columns = (x[first].tolist() for x in (c_key, r_key, self.grade, intake_key, ind_key, form_key, *checks))
-        for c, r, g, i, ind, f, u, kidney, serum in zip(*columns, strict=True):
-            rda, ul, age_class = intakes[i]
-            inputs = (c_levels[c], r_levels[r], g or None, age_class, rda, ul, indications[ind], *chosen[f])
-            made.append(self.engine.dose_columns(*inputs, u, kidney, serum))
+        for c, r, ind, f, rda, values in zip(*columns, keys, strict=True):
+            forms, diarrhoea = chosen[f]
+            inputs = (c_levels[c], r_levels[r], indications[ind], forms, diarrhoea, rdas[rda][0], values)
+            made.append(engine.dose_columns(*inputs))
         return tuple(objects(column)[key] for column in zip(*made, strict=True))
 
     # --- small per-distinct-key helpers
-    def _age_of(self, r: int) -> float | None:
-        return self.age.read[int(self.age.codes[r])].age
-
-    def _sex_of(self, r: int) -> str | None:
-        return self.choice.read[int(self.choice.codes[r])].sex
-
     def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
         """Per row, a code for its "not recognised" line (-1 for none), and the distinct lines."""
         if field not in self.lists:
@@ -693,49 +705,37 @@ def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
     return objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
 
 
+_DTYPES: Mapping[str, Any] = {"yes": bool, "number": np.float64, "text": object}
+
+
 class _ColumnFacts(dict[Any, Any]):
-    """The facts of rules.toml as columns (one value per row), worked out on first use."""
+    """The facts of rules.toml as columns (one value per row), worked out on first use: the base facts by their
+    column readers, the derived facts and the row conditions of the row program by their column execution."""
 
     def __init__(self, run: _TableRun) -> None:
         super().__init__()
         self.run = run
+        spec = run.spec
+        self.conditions = {
+            **{f"counts:{fid}": c for fid, c in spec.factor_counts.items()},
+            "counts:symptom_rule": spec.symptom_counts,
+            **{f"slot:{s.name}": s.when for s in spec.slots},
+        }
 
     def __missing__(self, name: str) -> Any:
         value = self[name] = self._make(name)
         return value
 
     def _make(self, name: str) -> Any:
-        run = self.run
-        if name == "age":  # numbers with -0.0 read as 0.0, as in the row execution
-            return run.age_value + 0.0
-        if name == "egfr":
-            return run.egfr_value + 0.0
-        if name == "dose":
-            return run._number(run.supp, "supplement_dose_mg") + 0.0
-        if name == "age_months":
-            return run.age_value * 12 + 0.0
-        if name == "ul_age":
-            ul = run.engine.ul_age
-            return np.asarray([ul(p.age) for p in run.age.read], dtype=np.float64)[run.age.codes]
-        if name == "ul_any_age":
-            return np.full(run.n, run.engine.ul_any_age)
-        if name in ("pregnant", "lactating"):
-            return getattr(run, name)
-        if name == "dialysis":
-            return run._flag(run.choice, lambda p: p.dialysis) | (run.sets & _SETS["dialysis"] > 0)
-        if name in ("route", "sex"):
-            return run.choice.take_text(lambda p: getattr(p, name))
+        run, spec = self.run, self.run.spec
+        if name in FACTS:
+            return FACTS[name].column(run)
+        if name in spec.derived:
+            return spec.derived[name].values(self, run.n)
         if name.startswith("known:"):
-            values = self[name[6:]]
-            return ~pd.isna(values)
-        if name == "serum":
-            return run._by_serum(lambda s, st: s.display(), None)
-        if name == "serum_unit":
-            return run._by_serum(lambda s, st: s.unit, None)
-        if name in SERUM_FACTS:
-            attribute, default = SERUM_FACTS[name]
-            dtype = bool if isinstance(default, bool) else np.int64 if isinstance(default, int) else np.float64
-            return run._by_serum(lambda s, st: _given(getattr(st, attribute), default), default, dtype)
+            return ~pd.isna(self[name[6:]])
+        if name in self.conditions:
+            return self.conditions[name].column(self, run.n)
         raise KeyError(name)
 
 
@@ -745,6 +745,16 @@ def _given(value: Any, default: Any) -> Any:
 
 def _scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _key(value: Any) -> Any:
+    """A fact as part of a memo key: NaN (never equal to itself) as None."""
+    return None if value != value else value
+
+
+def _keys(values: np.ndarray) -> list[Any]:
+    """Facts as parts of memo keys: Python values, NaN as None."""
+    return [None if v != v else v for v in values.tolist()]
 
 
 # ---------------------------------------------------------------- the driver
@@ -786,7 +796,7 @@ def assess_columns(
                 odd |= np.fromiter(map(unreadable, values), dtype=bool, count=n)
             continue
         codes[name], distinct[name] = column_codes(values, odd)
-    groups = [_read_group(g, cells, codes, odd, units, as_of) for g in SCALAR_GROUPS]
+    groups = {name: _read_group(g, cells, codes, odd, units, as_of) for name, g in SCALAR_GROUPS.items()}
     engine = engine or default_engine()
     pool = Pool()
     index = effect_table(engine).index

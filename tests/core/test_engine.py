@@ -149,7 +149,9 @@ def test_a_new_caution_rule_needs_only_the_knowledge_and_a_golden_case(tmp_path)
         tmp_path,
         {
             "contraindications.toml": lambda t: t + rule,
-            "rules.toml": lambda t: t.replace("\n]\n\n[risk]", "\n" + trigger.rstrip("\n") + "\n]\n\n[risk]", 1),
+            "rules.toml": lambda t: t.replace(
+                'detail = "pregnant, route iv" },\n', 'detail = "pregnant, route iv" },\n' + trigger, 1
+            ),
         },
     )
     case = {
@@ -188,12 +190,17 @@ def test_a_new_caution_rule_needs_only_the_knowledge_and_a_golden_case(tmp_path)
         (lambda t: t.replace('detail = "dialysis"', 'detail = "{secret}"'), "names"),
         (lambda t: t.replace('{ when = "true", level = "LOW" },', ""), "last band"),
         (
-            lambda t: t.replace('{ when = "serum_below", level = "HIGH" }', '{ when = "egfr < 30", level = "HIGH" }'),
+            lambda t: t.replace(
+                '{ when = "serum_below", level = "HIGH" }', "{ when = \"contra == 'CAUTION'\", level = \"HIGH\" }"
+            ),
             "cannot read",
         ),
-        (lambda t: t.replace('"capped", "serum_unused"]', '"capped", "__import__(\'os\')"]'), "must order exactly"),
-        (lambda t: t.replace('"capped", "serum_unused"]', '"capped"]'), "must order exactly"),
-        (lambda t: t.replace('kind = "recommended"', 'kind = "recomended"'), "unknown status"),
+        (
+            lambda t: t.replace('{ slot = "capped", when', '{ slot = "__import__(\'os\')", when'),
+            "must place exactly",
+        ),
+        (lambda t: t.replace('  { slot = "capped", when = "not unknown" },\n', ""), "must place exactly"),
+        (lambda t: t.replace('status = "RECOMMENDED"', 'status = "RECOMENDED"'), "unknown status"),
         (lambda t: t.replace('level = "LOW" }', 'level = "L0W" }'), "unknown level"),
         (lambda t: t.replace('detail = "dialysis"', 'detail = "{egfr:zz}"'), "format code"),
         (lambda t: t.replace('when = "dialysis"', 'when = "dialysis or egfr"'), "yes/no is needed"),

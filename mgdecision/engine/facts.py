@@ -1,0 +1,150 @@
+"""The base facts of a row that ``knowledge/rules.toml`` may read, each with its row reader and its column reader.
+
+A fact read from a row's values is declared once, by the function that reads it from one reading of its
+group of fields (:data:`~mgdecision.reading.SCALAR_GROUPS`): the row execution calls it on the row's
+:class:`~mgdecision.reading.Patient`, the table execution once per distinct reading of the group. Serum facts
+are read the same way from the row's :class:`~mgdecision.engine.core.SerumStatus`. Facts the lists give
+(diagnoses, medications and symptoms merged) have a row reader and a column reader side by side. Derived facts
+(``rules.toml`` ``[facts]``) are written in the rule language and compiled for both executions by
+:mod:`.spec`. Every fact has both readers: checked when this module is imported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..reading import Patient
+    from .core import Engine, SerumStatus
+    from .row import ListEffects
+
+__all__ = ["FACTS", "KINDS", "BaseFact", "Kind", "Path"]
+
+Kind = Literal["yes", "number", "text"]
+KINDS: tuple[Kind, ...] = ("yes", "number", "text")
+_NAN = math.nan
+
+RowReader = Callable[["Engine", "Patient", "SerumStatus | None", "ListEffects"], Any]
+PatientReader = Callable[["Engine", "Patient"], Any]
+ColumnReader = Callable[[Any], np.ndarray]  # the table run (mgdecision.engine.table) -> one value per row
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A fact read as an attribute (``serum.unit``: a chain) of the patient (``p``), its serum status (``st``),
+    the merged lists (``le``) or the engine (``e``); ``missing`` where the owner or a link of the chain is None.
+    The row execution reads it inline; the table execution reads the same attribute of each distinct reading.
+    """
+
+    owner: Literal["p", "st", "le", "e"]
+    attribute: str
+    missing: Any = None
+    number: bool = False  # a number: -0.0 read as 0.0 (equal memo keys print alike)
+
+    def read(self, owner: Any) -> Any:
+        value = owner
+        for part in self.attribute.split("."):
+            if value is None:
+                return self.missing
+            value = getattr(value, part)
+        if value is None:
+            return self.missing
+        return value + 0.0 if self.number else value
+
+
+@dataclass(frozen=True, slots=True)
+class BaseFact:
+    """One base fact: its kind and how it is read for one row and for a whole column."""
+
+    name: str
+    kind: Kind
+    row: Path | RowReader | PatientReader  # a PatientReader reads (engine, patient) only
+    column: ColumnReader
+    patient_only: bool = False
+
+
+def _reading(name: str, kind: Kind, group: str, read: PatientReader) -> BaseFact:
+    """A fact worked out from one reading of a group of fields: one function for both executions."""
+    return BaseFact(name, kind, read, lambda t: t.per_reading(group, lambda p: read(t.engine, p), kind), True)
+
+
+def _attribute(name: str, kind: Kind, group: str, attribute: str, missing: Any = None) -> BaseFact:
+    """A fact that is an attribute of the patient as read (NaN for a missing number)."""
+    number = kind == "number"
+    path = Path("p", attribute, _NAN if number else missing, number)
+    return BaseFact(name, kind, path, lambda t: t.per_reading(group, path.read, kind))
+
+
+def _serum(name: str, kind: Kind, attribute: str, default: Any) -> BaseFact:
+    """A fact of the serum status (``default`` without a usable serum value or where it is None)."""
+    path = Path("st", attribute, default)
+    return BaseFact(name, kind, path, lambda t: t.by_serum(path.read, default, kind))
+
+
+def _listed(name: str, kind: Kind, row: Path | RowReader, column: ColumnReader) -> BaseFact:
+    """A fact the merged lists give, read from the row's list effects and from the table's merged columns."""
+    return BaseFact(name, kind, row, column)
+
+
+_DECLARED: tuple[BaseFact, ...] = (
+    # the row's values
+    _attribute("age", "number", "age", "age"),
+    _reading("age_months", "number", "age", lambda e, p: _NAN if p.age is None else p.age * 12 + 0.0),
+    _attribute("sex", "text", "age", "sex"),
+    _attribute("route", "text", "age", "route"),
+    _attribute("pregnant_written", "yes", "age", "pregnant", False),
+    _attribute("lactating_written", "yes", "age", "lactating", False),
+    _attribute("dialysis_written", "yes", "age", "dialysis", False),
+    _reading("ul_age", "number", "age", lambda e, p: e.ul_age(p.age)),
+    BaseFact("ul_any_age", "number", Path("e", "ul_any_age"), lambda t: np.full(t.n, t.engine.ul_any_age)),
+    _attribute("egfr", "number", "egfr", "egfr"),
+    _attribute("dose", "number", "supplement", "supplement_dose_mg"),
+    _reading("serum", "text", "serum", lambda e, p: None if p.serum is None else p.serum.display()),
+    _attribute("serum_unit", "text", "serum", "serum.unit"),
+    _reading("serum_measured", "yes", "serum", lambda e, p: p.serum is not None),
+    _reading("serum_unusable", "yes", "serum", lambda e, p: p.serum is None and p.serum_given),
+    # the serum value against the limits (SerumStatus)
+    _serum("serum_above", "yes", "above", False),
+    _serum("serum_below", "yes", "below", False),
+    _serum("serum_urgent", "yes", "urgent", False),
+    _serum("serum_low_normal", "yes", "low_normal", False),
+    _serum("serum_normal", "yes", "at_or_above_cut", False),
+    _serum("serum_lower", "number", "lower", _NAN),
+    _serum("serum_upper", "number", "upper", _NAN),
+    _serum("serum_cut", "number", "cut", _NAN),
+    _serum("urgent_limit", "number", "urgent_limit", _NAN),
+    _serum("hypo_grade", "number", "hypo_grade", 0),  # 0: not graded
+    _serum("hyper_grade", "number", "hyper_grade", 0),
+    # what the merged lists say
+    _listed("pregnant_listed", "yes", lambda e, p, st, le: "pregnant" in le.sets, lambda t: t.set_flag("pregnant")),
+    _listed("lactating_listed", "yes", lambda e, p, st, le: "lactating" in le.sets, lambda t: t.set_flag("lactating")),
+    _listed("dialysis_listed", "yes", lambda e, p, st, le: "dialysis" in le.sets, lambda t: t.set_flag("dialysis")),
+    _listed("kidney_listed", "yes", Path("le", "renal_codes", False), lambda t: t.renal),
+    _listed("lists_readable", "yes", Path("le", "readable", False), lambda t: t.readable),
+    _listed(
+        "symptoms_compatible", "number", lambda e, p, st, le: float(len(le.compatible)), lambda t: t.compatible_count
+    ),
+)
+
+FACTS: Mapping[str, BaseFact] = {f.name: f for f in _DECLARED}
+
+
+def _check() -> None:
+    """Every base fact is declared once, with a kind and both readers."""
+    if len(FACTS) != len(_DECLARED):
+        raise RuntimeError("a base fact is declared twice")
+    for fact in _DECLARED:
+        if (
+            fact.kind not in KINDS
+            or not (isinstance(fact.row, Path) or callable(fact.row))
+            or not callable(fact.column)
+        ):
+            raise RuntimeError(f"base fact {fact.name!r} lacks a kind, a row reader or a column reader")
+
+
+_check()
