@@ -16,7 +16,7 @@ from .assessment import COLUMNS, Assessment, assess
 from .engine import Engine, rda_mg, ul_mg
 from .errors import FhirError, KnowledgeError, MgDecisionError, UsageError
 from .fhir import from_fhir
-from .frame import assess_frame, failure_cases
+from .frame import TableAssessment, assess_columns, assess_frame, assess_table, failure_cases
 from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, convert_serum, map_headers
@@ -50,10 +50,13 @@ __all__ = [
     "Risk",
     "RiskLevel",
     "Severity",
+    "TableAssessment",
     "UsageError",
     "__version__",
     "assess",
+    "assess_columns",
     "assess_frame",
+    "assess_table",
     "convert_serum",
     "elemental_mg",
     "failure_cases",

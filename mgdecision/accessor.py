@@ -9,53 +9,85 @@ Flag cells (the columns ``mgdecision.outputs`` declares with a palette) take the
 ``mgdecision.palette`` (level words as in the batch workbook and Excel; interactions and input problems
 in the cards' indicator colours), always with the text colour
 that keeps WCAG AA contrast; the cell keeps its word, so colour is never the only signal.
-ipywidgets is imported only by ``.table()``.
+The interactions cell is coloured by the most severe interaction of the row, read from the interaction
+records of :func:`mgdecision.assess_table`, never from the text. ``.table()`` finds the cohort table through
+the ``mgdecision.frontends`` entry point (the ``widgets`` extra installs it); the core imports no front-end.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .frame import assess_frame
+from .errors import UsageError
+from .frame import assess_frame, assess_table
 from .outputs import COLUMNS, FLAG_COLUMNS, INTERACTION, LEVEL, LEVEL_COLUMNS, OUTPUTS, PROBLEM
 from .palette import INDICATORS, LEVELS, Swatch
+from .vocab import interaction_indicator
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
-__all__ = ["FLAG_COLUMNS", "LEVEL_COLUMNS", "MgAccessor", "flag_css", "flag_swatch", "style_flags"]
+__all__ = [
+    "FLAG_COLUMNS",
+    "LEVEL_COLUMNS",
+    "MgAccessor",
+    "flag_css",
+    "flag_swatch",
+    "row_severities",
+    "style_flags",
+]
 
 _PALETTE = {o.name: o.palette for o in OUTPUTS}  # the colouring each output column declares
 
 
-def flag_swatch(column: str, value: Any) -> Swatch | None:
-    """The palette swatch of one flag cell, or None when it is not coloured (empty, or not a flag)."""
+def flag_swatch(column: str, value: Any, severities: Sequence[str] = ()) -> Swatch | None:
+    """The palette swatch of one flag cell, or None when it is not coloured (empty, or not a flag).
+
+    ``severities``: the severities of the row's interactions (from the interaction records), for that cell."""
     if not isinstance(value, str) or not value:
         return None
     palette = _PALETTE.get(column)
     if palette == LEVEL:
         return LEVELS.get(value)
     if palette == INTERACTION:
-        return INDICATORS["warning" if "(major)" in value else "info"]
+        return INDICATORS[interaction_indicator(severities)]
     if palette == PROBLEM:
         return INDICATORS["warning"]
     return None
 
 
-def flag_css(column: str, value: Any) -> str:
+def flag_css(column: str, value: Any, severities: Sequence[str] = ()) -> str:
     """CSS for one flag cell ("" when uncoloured)."""
-    swatch = flag_swatch(column, value)
+    swatch = flag_swatch(column, value, severities)
     return "" if swatch is None else f"background-color: {swatch.fill}; color: {swatch.text}"
 
 
-def style_flags(frame: pd.DataFrame) -> Styler:
-    """A Styler of ``frame`` (already assessed) with its flag columns coloured."""
+def row_severities(interactions: pd.DataFrame, n: int) -> list[tuple[str, ...]]:
+    """Per row position, the severities of its interactions (from :func:`mgdecision.assess_table`)."""
+    found: list[list[str]] = [[] for _ in range(n)]
+    for row, severity in zip(interactions["row"].tolist(), interactions["severity"].tolist(), strict=True):
+        found[row].append(severity)
+    return [tuple(s) for s in found]
+
+
+def style_flags(frame: pd.DataFrame, interactions: pd.DataFrame | None = None) -> Styler:
+    """A Styler of ``frame`` (already assessed) with its flag columns coloured; ``interactions``: the interaction
+    records of the same rows (:func:`mgdecision.assess_table`), else worked out from the frame's input columns."""
+    if interactions is None:
+        inputs = frame.loc[:, [c not in COLUMNS for c in frame.columns]]
+        interactions = assess_table(inputs).interactions if len(inputs.columns) else None
+    severities = row_severities(interactions, len(frame)) if interactions is not None else [()] * len(frame)
     styler = frame.style
     for column in FLAG_COLUMNS:
-        if column in frame.columns:
-            styler = styler.map(lambda v, c=column: flag_css(c, v), subset=[column])
+        if column not in frame.columns:
+            continue
+        values = list(frame[column])
+        styles = [flag_css(column, v, s) for v, s in zip(values, severities, strict=True)]
+        styler = styler.apply(lambda _col, css=styles: css, axis=0, subset=[column])
     return styler
 
 
@@ -75,10 +107,14 @@ class MgAccessor:
 
     def style(self) -> Styler:
         """The assessed frame as a Styler, flag columns coloured (frames already assessed are not re-assessed)."""
-        return style_flags(self._assessed())
+        if all(c in self._df.columns for c in COLUMNS):
+            return style_flags(self._df)
+        found = assess_table(self._df)
+        return style_flags(found.frame, found.interactions)
 
     def table(self, **kwargs: Any) -> Any:
-        """An interactive :class:`mgdecision.widgets.CohortTable` of these patients."""
-        from mgdecision.widgets import CohortTable
-
-        return CohortTable(self._df, **kwargs)
+        """An interactive cohort table of these patients (the ``widgets`` extra's ``CohortTable``)."""
+        found = [e for e in entry_points(group="mgdecision.frontends") if e.name == "table"]
+        if not found:
+            raise UsageError('the cohort table needs the widgets extra: pip install "mgdecision[widgets]"')
+        return found[0].load()(self._df, **kwargs)

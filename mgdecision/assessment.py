@@ -9,13 +9,14 @@ from typing import Any
 
 from . import render
 from .engine import Engine, Findings, default_engine
+from .engine.core import DRIVERS
 from .errors import UsageError
 from .formatting import dose_group_text, format_reason
 from .kb import knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .outputs import COLUMNS  # declared once, with their types and layout, in outputs.py
 from .reading import HeaderMap, Patient, read_row, read_values
-from .vocab import ContraLevel, DoseStatus, Indicator, RiskLevel
+from .vocab import ContraLevel, DoseStatus, Indicator, RiskLevel, interaction_indicator
 
 __all__ = ["COLUMNS", "Assessment", "assess"]
 
@@ -159,7 +160,7 @@ class Assessment:
         )
         for i in f.interactions:
             card(
-                Indicator.WARNING if i.severity == "major" else Indicator.INFO,
+                interaction_indicator((i.severity,)),
                 f"Interaction: {i}",
                 (Reason(i.action, i.sources),),
                 "interaction",
@@ -240,3 +241,6 @@ def assess(
         raise UsageError(f"assess() takes a mapping, a pandas Series or a sequence of cells, not {type(row).__name__}")
     engine = engine or default_engine()
     return Assessment(patient, engine.decide(patient), engine.kb.version)
+
+
+DRIVERS["assess"] = assess

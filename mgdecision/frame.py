@@ -1,32 +1,47 @@
-"""Assess a table of patients: ``assess_frame(df)`` and the tidy ``failure_cases`` problem table.
+"""Assess a table of patients: ``assess_frame(df)``, ``assess_table(df)`` with its long tables, ``failure_cases``.
 
 Headers are mapped once. ``assess_frame`` is the engine's table execution (:mod:`mgdecision.engine.table`):
 each distinct cell is read by the same readers, the conditions of ``rules.toml`` run on whole columns, and the
 decisions are made by the same engine methods as :func:`~mgdecision.assess`, once per distinct combination of
-their inputs. ``iter_assessments`` yields one :class:`Assessment` per row through the row execution. The tests
-check that both agree on every row and reproduce a frozen snapshot.
+their inputs; a row holding a value that execution does not read (a container, a control character) is
+assessed on its own by the row execution. ``assess_table`` also gives the interactions and the input problems
+as records (long tables), so front-ends never read them back from the output texts. ``iter_assessments``
+yields one :class:`Assessment` per row through the row execution. The tests check that both executions agree
+on every row and reproduce a frozen snapshot.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .assessment import COLUMNS, Assessment
+from .assessment import Assessment
 from .engine import Engine, default_engine
-from .engine.table import assess_columns
+from .engine.core import DRIVERS
+from .engine.table import TableOutputs
+from .engine.table import assess_columns as _table
 from .errors import UsageError
-from .reading import HeaderMap, gather_columns, map_headers, near_miss_problem, read_fields
+from .models import Interaction, Problem
+from .outputs import COLUMNS, FAILURE_COLUMNS, INTERACTION_COLUMNS, LEVELS
+from .reading import HeaderMap, gather_columns, map_headers, near_miss_problem, patient_id, read_fields
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FAILURE_COLUMNS", "assess_columns", "assess_frame", "failure_cases", "iter_assessments", "paused_gc"]
-
-FAILURE_COLUMNS = ("row", "patient_id", "column", "field", "value", "reason_code", "message")
+__all__ = [
+    "FAILURE_COLUMNS",
+    "TableAssessment",
+    "assess_columns",
+    "assess_frame",
+    "assess_table",
+    "failure_cases",
+    "iter_assessments",
+    "paused_gc",
+]
 
 
 @contextmanager
@@ -48,6 +63,62 @@ def paused_gc() -> Iterator[None]:
 def _check_frame(df: Any) -> None:
     if not hasattr(df, "columns") or not hasattr(df, "__len__"):
         raise UsageError(f"expected a pandas DataFrame, got {type(df).__name__}")
+
+
+def assess_columns(
+    headers: Sequence[Any],
+    columns: Sequence[Sequence[Any]],
+    *,
+    header_map: HeaderMap | None = None,
+    as_of: date | None = None,
+    engine: Engine | None = None,
+    records: bool = False,
+) -> TableOutputs:
+    """The output columns for a table given as its headers and its columns of cells (the table execution).
+
+    Headers are mapped as :func:`assess_frame` maps them (``header_map`` to reuse a mapping); rows holding a
+    value that execution does not read get the row execution's values. With ``records`` the interactions and
+    input problems come as (row position, model) records too. For front-ends that hold cells, not a DataFrame
+    (the Excel functions).
+    """
+    hmap = header_map or map_headers(headers)
+    n = len(columns[0]) if columns else 0
+    cells, near = gather_columns(hmap, list(headers), lambda k: list(columns[k]))
+    engine = engine or default_engine()
+    with paused_gc():
+        found = _table(cells, n, hmap.units, as_of, near, engine, records=records)
+        if found.odd:  # rows read one by one
+            _row_by_row(found, cells, near, hmap, as_of, engine, records)
+    return found
+
+
+def _row_by_row(
+    found: TableOutputs,
+    cells: Mapping[str, list[Any]],
+    near: Sequence[tuple[Any, str, list[Any]]],
+    hmap: HeaderMap,
+    as_of: date | None,
+    engine: Engine,
+    records: bool,
+) -> None:
+    """The rows the table execution left out, assessed by the row execution, their records in row order."""
+    version = engine.kb.version
+    extra_interactions: list[tuple[int, Interaction]] = []
+    extra_problems: list[tuple[int, Problem]] = []
+    for r in found.odd:
+        patient = read_fields({f: cells[f][r] for f in cells}, hmap.units, as_of)
+        for column, probable, values in near:
+            if (note := near_miss_problem(column, probable, values[r])) is not None:
+                patient.problems.append(note)
+        a = Assessment(patient, engine.decide(patient), version)
+        for column, value in zip(COLUMNS, a.row_values(), strict=True):
+            found.columns[column][r] = value
+        if records:
+            extra_interactions += [(r, i) for i in a.interactions]
+            extra_problems += [(r, p) for p in a.problems]
+    if records:
+        found.interactions = sorted([*found.interactions, *extra_interactions], key=lambda x: x[0])
+        found.problems = sorted([*found.problems, *extra_problems], key=lambda x: x[0])
 
 
 def _columns(df: pd.DataFrame, hmap: HeaderMap) -> tuple[dict[str, list[Any]], list[tuple[Any, str, list[Any]]]]:
@@ -80,6 +151,57 @@ def iter_assessments(
         yield Assessment(patient, engine.decide(patient), version)
 
 
+@dataclass(frozen=True)
+class TableAssessment:
+    """What :func:`assess_table` gives: the output frame, and the interactions and input problems as long tables
+    (one line each, with the row position it belongs to and the patient id)."""
+
+    frame: pd.DataFrame
+    interactions: pd.DataFrame  # INTERACTION_COLUMNS
+    problems: pd.DataFrame  # FAILURE_COLUMNS, as failure_cases
+
+
+def _run(
+    df: pd.DataFrame,
+    columns: Mapping[str, str] | None,
+    as_of: date | None,
+    engine: Engine | None,
+    records: bool,
+) -> tuple[HeaderMap, dict[str, list[Any]], TableOutputs]:
+    _check_frame(df)
+    hmap = map_headers(df.columns, columns)
+    if not hmap.fields and len(df.columns):
+        raise UsageError(
+            "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
+        )
+    engine = engine or default_engine()
+    with paused_gc():
+        cells, near = _columns(df, hmap)
+        found = _table(cells, len(df), hmap.units, as_of, near, engine, records=records)
+        if found.odd:
+            _row_by_row(found, cells, near, hmap, as_of, engine, records)
+    return hmap, cells, found
+
+
+def _frame(df: pd.DataFrame, found: TableOutputs) -> pd.DataFrame:
+    import pandas as pd
+
+    values = found.columns
+    out = pd.DataFrame(
+        {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
+            name: pd.Series(
+                pd.Categorical(values[name], categories=LEVELS[name], ordered=True) if name in LEVELS else values[name],
+                index=df.index,
+                dtype=None if name in LEVELS else values[name].dtype,  # float64, or object: any text is kept
+            )
+            for name in COLUMNS
+        },
+        index=df.index,
+    )
+    kept = df.loc[:, [c not in COLUMNS for c in df.columns]]
+    return pd.concat([kept, out], axis=1)
+
+
 def assess_frame(
     df: pd.DataFrame,
     *,
@@ -89,47 +211,56 @@ def assess_frame(
 ) -> pd.DataFrame:
     """Return ``df``'s columns followed by the output :data:`COLUMNS`, one row per input row, same index.
 
-    The two dose columns are float64 (NaN where not applicable); the text columns are object columns.
-
-    ``columns`` maps a header (as written) to a field name when the automatic mapping is not enough.
+    The level columns (risk, contraindication, dose status) are ordered categoricals, so that sorting follows
+    the level; the two dose columns are float64 (NaN where not applicable); the text columns are object
+    columns. ``columns`` maps a header (as written) to a field name when the automatic mapping is not enough.
     Raises :class:`UsageError` when no column maps to any field.
     """
+    _hmap, _cells, found = _run(df, columns, as_of, engine, records=False)
+    return _frame(df, found)
+
+
+def assess_table(
+    df: pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    as_of: date | None = None,
+    engine: Engine | None = None,
+) -> TableAssessment:
+    """:func:`assess_frame`, with the interactions and the input problems as long tables (pandera's
+    ``failure_cases`` shape): one line per interaction or problem, its row position and patient id."""
+
+    hmap, cells, found = _run(df, columns, as_of, engine, records=True)
+    ids = [patient_id(v) for v in cells["patient_id"]] if "patient_id" in cells else [None] * len(df)
+    interactions = [
+        (r, ids[r], i.drug, i.as_written, i.severity, i.action, i.before_h, i.after_h, ", ".join(i.sources))
+        for r, i in found.interactions
+    ]
+    problems = [
+        (r, ids[r], str(hmap.fields.get(p.field, p.field)), p.field, p.value, str(p.code), p.message)
+        for r, p in found.problems
+    ]
+    return TableAssessment(
+        _frame(df, found), _long(INTERACTION_COLUMNS, interactions), _long(FAILURE_COLUMNS, problems)
+    )
+
+
+DRIVERS["assess_frame"] = assess_frame
+
+
+def _long(names: Sequence[str], lines: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """A long table (object columns: any text, a lone surrogate too, is kept as it was read)."""
     import pandas as pd
 
-    _check_frame(df)
-    hmap = map_headers(df.columns, columns)
-    if not hmap.fields and len(df.columns):
-        raise UsageError(
-            "no column could be mapped to a patient field; headers were: " + ", ".join(map(str, df.columns))
-        )
-    with paused_gc():
-        cells, near = _columns(df, hmap)
-        values = assess_columns(cells, len(df), hmap.units, as_of, near, engine)
-    out = pd.DataFrame(
-        {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
-            name: pd.Series(values[name], index=df.index, dtype=values[name].dtype)  # float64 or object
-            for name in COLUMNS
-        },
-        index=df.index,
-    )
-    kept = df.loc[:, [c not in COLUMNS for c in df.columns]]
-    return pd.concat([kept, out], axis=1)
+    table = list(zip(*lines, strict=True)) if lines else [()] * len(names)
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in zip(names, table, strict=True)})
 
 
 def failure_cases(
     df: pd.DataFrame, *, columns: Mapping[str, str] | None = None, as_of: date | None = None
 ) -> pd.DataFrame:
     """One line per input problem: row position, patient id, input column, field, value, reason code, message."""
-    import pandas as pd
-
-    hmap = map_headers(df.columns, columns)
-    lines = []
-    for i, a in enumerate(iter_assessments(df, as_of=as_of, header_map=hmap)):
-        for p in a.problems:
-            lines.append(
-                (i, a.patient_id, str(hmap.fields.get(p.field, p.field)), p.field, p.value, str(p.code), p.message)
-            )
-    table = list(zip(*lines, strict=True)) if lines else [()] * len(FAILURE_COLUMNS)
-    return pd.DataFrame(  # object columns: any text (a lone surrogate too) is kept as it was read
-        {name: pd.Series(values, dtype=object) for name, values in zip(FAILURE_COLUMNS, table, strict=True)}
-    )
+    _check_frame(df)
+    if not map_headers(df.columns, columns).fields:
+        return _long(FAILURE_COLUMNS, [])
+    return assess_table(df, columns=columns, as_of=as_of).problems

@@ -14,9 +14,12 @@ from typing import Final, Literal
 
 __all__ = [
     "COLUMNS",
+    "FAILURE_COLUMNS",
     "FLAG_COLUMNS",
     "INTERACTION",
+    "INTERACTION_COLUMNS",
     "LEVEL",
+    "LEVELS",
     "LEVEL_COLUMNS",
     "NUMERIC_COLUMNS",
     "OUTPUTS",
@@ -45,11 +48,28 @@ class Output:
     wrap: bool  # long text, wrapped in its cell
     palette: Palette | None  # how its cells are coloured, None for plain cells
     description: str
+    levels: tuple[str, ...] = ()  # a level column: its words, lowest first (an ordered categorical in a DataFrame)
 
 
 OUTPUTS: tuple[Output, ...] = (
-    Output("mg_risk", "text", 12, False, LEVEL, "deficiency risk: LOW, MODERATE, HIGH or UNKNOWN"),
-    Output("mg_contraindication", "text", 21, False, LEVEL, "CONTRAINDICATED, CAUTION or NONE_FOUND"),
+    Output(
+        "mg_risk",
+        "text",
+        12,
+        False,
+        LEVEL,
+        "deficiency risk: LOW, MODERATE, HIGH or UNKNOWN",
+        ("UNKNOWN", "LOW", "MODERATE", "HIGH"),
+    ),
+    Output(
+        "mg_contraindication",
+        "text",
+        21,
+        False,
+        LEVEL,
+        "CONTRAINDICATED, CAUTION or NONE_FOUND",
+        ("NONE_FOUND", "CAUTION", "CONTRAINDICATED"),
+    ),
     Output(
         "mg_dose_status",
         "text",
@@ -57,6 +77,7 @@ OUTPUTS: tuple[Output, ...] = (
         False,
         LEVEL,
         "RECOMMENDED, NOT_INDICATED, DO_NOT_SUPPLEMENT, PRESCRIBER_ONLY or REFER",
+        ("NOT_INDICATED", "RECOMMENDED", "PRESCRIBER_ONLY", "REFER", "DO_NOT_SUPPLEMENT"),
     ),
     Output("mg_dose_min_mg", "float", 16, False, None, "lower end of the dosing range, elemental mg/day"),
     Output("mg_dose_max_mg", "float", 16, False, None, "upper end of the dosing range, elemental mg/day"),
@@ -74,3 +95,17 @@ LEVEL_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.palette == L
 FLAG_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.palette is not None)
 WRAP_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTPUTS if o.wrap)
 OUTPUT_WIDTHS: dict[str, int] = {o.name: o.width for o in OUTPUTS}
+LEVELS: dict[str, tuple[str, ...]] = {o.name: o.levels for o in OUTPUTS if o.levels}  # ordered, lowest first
+# The long tables of assess_table: an interaction or an input problem per line, with the row it belongs to.
+INTERACTION_COLUMNS = (
+    "row",
+    "patient_id",
+    "drug",
+    "as_written",
+    "severity",
+    "action",
+    "before_h",
+    "after_h",
+    "sources",
+)
+FAILURE_COLUMNS = ("row", "patient_id", "column", "field", "value", "reason_code", "message")

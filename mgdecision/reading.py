@@ -24,7 +24,16 @@ from .terms import EMPTY, TermList, parse_list
 from .units import salt_form
 from .vocab import ProblemCode
 
-__all__ = ["HeaderMap", "Patient", "Serum", "convert_serum", "map_headers", "read_row", "read_values"]
+__all__ = [
+    "HeaderMap",
+    "Patient",
+    "Serum",
+    "convert_serum",
+    "map_headers",
+    "patient_id",
+    "read_row",
+    "read_values",
+]
 
 _NUMBER = re.compile(r"([<>]=?|≤|≥)?\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+))(.*)", re.S)  # on stripped text: linear
 _LAB_FLAG = re.compile(r"\((?:l|h|low|high|ll|hh)\)|[↓↑*!]|(?:(?<=\s)|^)(?:l|h|low|high|ll|hh)(?=\s|$)", re.I)
@@ -130,6 +139,14 @@ def _is_empty(value: Any) -> bool:
         return bool(value != value)
     except (TypeError, ValueError):
         return False
+
+
+def patient_id(value: Any) -> str | None:
+    """A patient id cell as a row echoes it (None when empty)."""
+    value = normal_cell(value)
+    if value is None or (isinstance(value, float) and value != value) or _is_empty(value):
+        return None
+    return shown_text(value)
 
 
 def shown_text(value: Any) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["ContraLevel", "DoseStatus", "Indicator", "ProblemCode", "RiskLevel", "Severity"]
+__all__ = ["ContraLevel", "DoseStatus", "Indicator", "ProblemCode", "RiskLevel", "Severity", "interaction_indicator"]
 
 
 class RiskLevel(StrEnum):
@@ -40,6 +41,11 @@ class Indicator(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+def interaction_indicator(severities: Iterable[str]) -> Indicator:
+    """How an interaction (or a row's interactions) is shown: a warning for a major one, else information."""
+    return Indicator.WARNING if Severity.MAJOR in severities else Indicator.INFO
 
 
 class ProblemCode(StrEnum):

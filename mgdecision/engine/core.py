@@ -27,7 +27,7 @@ from .row import Findings
 from .row import decide as decide_row
 from .spec import RuleSpec
 
-__all__ = ["Effect", "Engine", "SerumStatus", "default_engine", "rda_mg", "sources_of", "ul_mg"]
+__all__ = ["DRIVERS", "Effect", "Engine", "SerumStatus", "default_engine", "rda_mg", "sources_of", "ul_mg"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,9 @@ def sources_of(entry: Any) -> tuple[str, ...]:
 
 
 ROUTES = ("oral", "iv")
+# The functions that read rows and run an engine (mgdecision.assess, mgdecision.assess_frame), registered by the
+# modules that define them, so that the engine never imports them.
+DRIVERS: dict[str, Callable[..., Any]] = {}
 # The decisions memoised per engine, each with the share of ``cache_size`` its cache may hold.
 MEMOISED: Mapping[str, float] = {
     "serum_status": 1,
@@ -166,15 +169,11 @@ class Engine:
 
     def assess(self, row: Any, **options: Any) -> Any:
         """:func:`mgdecision.assess` with this engine's knowledge."""
-        from ..assessment import assess
-
-        return assess(row, engine=self, **options)
+        return DRIVERS["assess"](row, engine=self, **options)
 
     def assess_frame(self, df: Any, **options: Any) -> Any:
         """:func:`mgdecision.assess_frame` with this engine's knowledge (the table execution)."""
-        from ..frame import assess_frame
-
-        return assess_frame(df, engine=self, **options)
+        return DRIVERS["assess_frame"](df, engine=self, **options)
 
     # ------------------------------------------------------------ reference intakes
 

@@ -32,18 +32,19 @@ from ..arrays import (
     outcome_codes,
     row_join,
 )
-from ..assessment import COLUMNS, Assessment
 from ..errors import KnowledgeError
 from ..formatting import format_reason
 from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
-from ..models import Reason
-from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields
+from ..models import Interaction, Problem, Reason
+from ..outputs import COLUMNS
+from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields, shown_text
+from ..terms import parse_list
 from ..vocab import ContraLevel
 from .core import ROUTES, Engine, default_engine
 from .expr import Template
 from .facts import FACTS
 
-__all__ = ["assess_columns"]
+__all__ = ["TableOutputs", "assess_columns"]
 
 _SETS = {"pregnant": 1, "lactating": 2, "dialysis": 4}
 _NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
@@ -117,6 +118,7 @@ class EffectTable:
     forms: list[str]
     notes: list[tuple[str, tuple[str, ...]]]
     conflict_ids: list[str]
+    labels_of_concepts: list[str]  # per concept number: its label (the generic of a drug)
 
 
 def effect_table(engine: Engine) -> EffectTable:
@@ -181,6 +183,7 @@ def _effect_table(engine: Engine) -> EffectTable:
         forms=forms,
         notes=notes,
         conflict_ids=conflict_ids,
+        labels_of_concepts=[c.label for c in kb.concepts.values()],
     )
 
 
@@ -229,10 +232,12 @@ class _TableRun:
         lists: dict[str, ListCells],
         codes: Mapping[str, np.ndarray],
         pool: Pool,
+        cell_texts: Mapping[str, list[str]],
     ) -> None:
         self.n = n
         self.groups = groups
         self.lists = lists
+        self.cell_texts = cell_texts  # per list field, its distinct cells as read
         self.codes = codes
         self.pool = pool
         self.engine = engine
@@ -304,6 +309,7 @@ class _TableRun:
         self.row, self.eff = row[active], eff[active]
         self.named = np.concatenate(named)[order][active] if rows else row
         self.shown = np.concatenate(shown)[order][active] if rows else row
+        self.concept = eff[active] % per_route
         self.m = len(self.row)
         self.idx = np.arange(self.m)
         self.readable = np.zeros(self.n, dtype=bool)
@@ -424,7 +430,7 @@ class _TableRun:
         severity = np.asarray([x[0] for x in e.interactions], dtype=np.int64)[it]  # (order, severity, ...)
         o = np.argsort(r * len(self.spec.severity_rank) + severity, kind="stable")
         r, it, w = r[o], it[o], w[o]
-        self.interaction_rows, self.interaction_codes, self.interaction_names = r, it, w
+        self.interacting = (r, it, _i[o])  # rows, interaction codes, occurrences: the records
         single = np.arange(len(r))
         made = group_texts(
             single,
@@ -680,6 +686,30 @@ class _TableRun:
             made.append(engine.dose_columns(*inputs))
         return tuple(objects(column)[key] for column in zip(*made, strict=True))
 
+    # --- the findings as records (long tables)
+    def interaction_records(self) -> list[tuple[int, Interaction]]:
+        """(row, interaction) in the order of ``mg_interactions``: the same records as the row execution's."""
+        rows, codes, occurrences = self.interacting
+        labels, named, texts = self.e.labels_of_concepts, self.named, self.pool.texts
+        made = self.engine.interaction
+        found = self.e.interactions
+        return [
+            (r, made(labels[self.concept[x]], texts[named[x]], found[c]))
+            for r, c, x in zip(rows.tolist(), codes.tolist(), occurrences.tolist(), strict=True)
+        ]
+
+    def problem_records(self, near: Sequence[tuple[Any, str, list[Any]]]) -> list[tuple[int, Problem]]:
+        """(row, problem) in the order of ``mg_input_problems``, read once per distinct combination of cells."""
+        groups = self.groups
+        sources = [_group_problems(groups[name]) for name in ("age", "egfr", "serum")]
+        sources += [_cell_problems(f, self._cell(f), self.cell_texts[f]) for f in LIST_FIELDS if f in self.lists]
+        sources.append(_group_problems(groups["supplement"]))
+        sources += [_near_problems(column, probable, values) for column, probable, values in near]
+        key, k = combine(*[codes for codes, _make in sources])
+        first = first_of(key, k).tolist()
+        per_key = [tuple(p for codes, make in sources for p in make(int(codes[r]))) for r in first]
+        return [(r, p) for r, x in enumerate(key.tolist()) for p in per_key[x]]
+
     # --- small per-distinct-key helpers
     def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
         """Per row, a code for its "not recognised" line (-1 for none), and the distinct lines."""
@@ -770,6 +800,17 @@ def _note_lines(column: Any, probable: str, values: list[Any]) -> np.ndarray:
     return objects(["" if p is None else str(p) for p in made])[codes]
 
 
+@dataclass(slots=True)
+class TableOutputs:
+    """What the table execution gives: the output columns, the rows it left to the row execution (a value it
+    does not read), and, when asked for, the interactions and the input problems as records (row, model)."""
+
+    columns: dict[str, np.ndarray]
+    odd: list[int]
+    interactions: list[tuple[int, Interaction]]
+    problems: list[tuple[int, Problem]]
+
+
 def assess_columns(
     cells: Mapping[str, list[Any]],
     n: int,
@@ -777,16 +818,20 @@ def assess_columns(
     as_of: date | None,
     near_misses: Sequence[tuple[Any, str, list[Any]]] = (),
     engine: Engine | None = None,
-) -> dict[str, np.ndarray]:
-    """The output :data:`~mgdecision.COLUMNS` for ``n`` rows given as field -> list of cell values.
+    *,
+    records: bool = False,
+) -> TableOutputs:
+    """The output :data:`~mgdecision.outputs.COLUMNS` for ``n`` rows given as field -> list of cell values.
 
     ``units`` are the units headers carry; ``near_misses`` are (column, probable field, values) of columns
     not used because their header looks like a misspelt field; ``engine`` runs another knowledge base's rules
-    (default: the shipped one). Returns column name -> array (object, or
-    float64 for the two dose numbers).
+    (default: the shipped one); ``records``: also give the interactions and the input problems as records.
+    Columns are arrays (object, or float64 for the two dose numbers). The rows in ``odd`` hold a value this
+    path does not read: the caller gives them the row execution's values.
     """
     if n == 0:
-        return {c: np.zeros(0, dtype=np.float64 if c in _NUMERIC else object) for c in COLUMNS}
+        empty = {c: np.zeros(0, dtype=np.float64 if c in _NUMERIC else object) for c in COLUMNS}
+        return TableOutputs(empty, [], [], [])
     odd = np.zeros(n, dtype=bool)
     codes: dict[str, np.ndarray] = {}
     distinct: dict[str, list[Any]] = {}
@@ -801,16 +846,40 @@ def assess_columns(
     pool = Pool()
     index = effect_table(engine).index
     lists = {f: read_list_column(f, distinct[f], pool, index) for f in LIST_FIELDS if f in cells}
+    texts = {f: [v.strip() if type(v) is str else shown_text(v) for v in distinct[f]] for f in lists}
     lines = [_note_lines(column, probable, values) for column, probable, values in near_misses]
-    out = _TableRun(engine, n, groups, lists, codes, pool).run(lines)
-    if odd.any():  # rows read one by one
-        version = engine.kb.version
-        for r in np.flatnonzero(odd).tolist():
-            patient = read_fields({f: cells[f][r] for f in cells}, units, as_of)
-            for column, probable, values in near_misses:
-                if (note := near_miss_problem(column, probable, values[r])) is not None:
-                    patient.problems.append(note)
-            row = Assessment(patient, engine.decide(patient), version).row_values()
-            for column, value in zip(COLUMNS, row, strict=True):
-                out[column][r] = value
-    return out
+    run = _TableRun(engine, n, groups, lists, codes, pool, texts)
+    columns = run.run(lines)
+    odd_rows = np.flatnonzero(odd).tolist()
+    interactions: list[tuple[int, Interaction]] = []
+    problems: list[tuple[int, Problem]] = []
+    if records:
+        skip = set(odd_rows)
+        interactions = [x for x in run.interaction_records() if x[0] not in skip]
+        problems = [x for x in run.problem_records(near_misses) if x[0] not in skip]
+    return TableOutputs(columns, odd_rows, interactions, problems)
+
+
+_Problems = tuple[np.ndarray, Callable[[int], tuple[Problem, ...]]]  # a code per row, and the problems of a code
+
+
+def _group_problems(group: _Group) -> _Problems:
+    return group.codes, lambda c: tuple(group.read[c].problems)
+
+
+def _cell_problems(field: str, codes: np.ndarray, texts: list[str]) -> _Problems:
+    return codes, lambda c: parse_list(field, texts[c]).problems if c >= 0 else ()
+
+
+def _near_problems(column: Any, probable: str, values: list[Any]) -> _Problems:
+    try:
+        codes, distinct = pd.factorize(objects(values), use_na_sentinel=False)
+    except TypeError:  # unhashable cells: one by one
+        codes, distinct = np.arange(len(values)), pd.Index(objects(values))
+    seen = distinct.tolist()
+
+    def make(c: int) -> tuple[Problem, ...]:
+        problem = near_miss_problem(column, probable, seen[c])
+        return () if problem is None else (problem,)
+
+    return codes.astype(np.int64), make

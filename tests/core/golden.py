@@ -70,8 +70,12 @@ def mismatches(a: Any, expect: dict[str, Any]) -> list[str]:
             cards = [(c.indicator, c.summary) for c in a.cards]
             check(any(i == want[0] and want[1] in t for i, t in cards), key, want, cards)
         elif key == "drugs":
-            check([(i.drug, i.as_written) for i in a.interactions] == [tuple(x) for x in want], key, want,
-                  [(i.drug, i.as_written) for i in a.interactions])
+            check(
+                [(i.drug, i.as_written) for i in a.interactions] == [tuple(x) for x in want],
+                key,
+                want,
+                [(i.drug, i.as_written) for i in a.interactions],
+            )
         elif key == "hours":
             got_hours = [a.interactions[0].before_h, a.interactions[0].after_h] if a.interactions else None
             check(got_hours == want, key, want, got_hours)

@@ -191,12 +191,12 @@ def test_a_new_caution_rule_needs_only_the_knowledge_and_a_golden_case(tmp_path)
         (lambda t: t.replace('{ when = "true", level = "LOW" },', ""), "last band"),
         (
             lambda t: t.replace(
-                '{ when = "serum_below", level = "HIGH" }', "{ when = \"contra == 'CAUTION'\", level = \"HIGH\" }"
+                '{ when = "serum_below", level = "HIGH" }', '{ when = "contra == \'CAUTION\'", level = "HIGH" }'
             ),
             "cannot read",
         ),
         (
-            lambda t: t.replace('{ slot = "capped", when', '{ slot = "__import__(\'os\')", when'),
+            lambda t: t.replace('{ slot = "capped", when', "{ slot = \"__import__('os')\", when"),
             "must place exactly",
         ),
         (lambda t: t.replace('  { slot = "capped", when = "not unknown" },\n', ""), "must place exactly"),
@@ -265,3 +265,52 @@ def test_another_folder_must_keep_the_shipped_vocabulary(tmp_path):
 def test_unusual_but_valid_rules_run_alike_in_both_executions(tmp_path, edit):
     outputs = _both(_edited(tmp_path, {"rules.toml": edit}))  # _both asserts the two executions are equal
     assert _changed(outputs)
+
+
+DERIVED_EDITS = {
+    # each derived fact, reason slot, text and status of rules.toml changed by a data edit alone
+    "age_class": (
+        "rules.toml",
+        '{ when = "age < 14", value = "\'child\'" }',
+        '{ when = "age < 12", value = "\'child\'" }',
+    ),
+    "ul": (
+        "rules.toml",
+        '{ when = "true", value = "ul_age" }',
+        '{ when = "age >= 65", value = "250" },\n  { when = "true", value = "ul_age" }',
+    ),
+    "kidney_unknown": ("rules.toml", "and not dialysis_written and not kidney_listed", "and not dialysis_written"),
+    "unknown": ("rules.toml", "and not lists_readable", "and not lists_readable and not known(egfr)"),
+    "dialysis": ("rules.toml", 'dialysis = "dialysis_written or dialysis_listed"', 'dialysis = "dialysis_written"'),
+    "pregnant": ("rules.toml", 'pregnant = "pregnant_written or pregnant_listed"', 'pregnant = "pregnant_listed"'),
+    "reason slot": (
+        "rules.toml",
+        '  { slot = "serum_unused", when = "serum_unusable" },\n',
+        '  { slot = "serum_unused", when = "serum_unusable and not unknown" },\n',
+    ),
+    "not checked": (
+        "rules.toml",
+        '  { when = "kidney_unknown", text = "kidney function (no eGFR, dialysis or CKD code)" },\n',
+        "",
+    ),
+    "factor counts when": ("risk.toml", 'counts_when = "not serum_measured or serum_below"', 'counts_when = "true"'),
+    "symptom rule": (
+        "risk.toml",
+        'counts_when = "symptoms_compatible >= symptom_rule.min_count"',
+        'counts_when = "symptoms_compatible >= 3"',
+    ),
+    "dose text": ("rules.toml", 'text = "UL {ul:g}" }', 'text = "upper limit {ul:g} mg" }'),
+    "dose status": (
+        "rules.toml",
+        'status = "REFER", when = "hypo_grade >= 2"',
+        'status = "REFER", when = "hypo_grade >= 3"',
+    ),
+    "dose part": ("rules.toml", '{ when = "known(rda)", text = "RDA {rda:g} mg/day from all sources" },\n', ""),
+}
+
+
+@pytest.mark.parametrize("name", list(DERIVED_EDITS))
+def test_a_derived_fact_changed_by_a_data_edit_changes_both_executions_alike(tmp_path, name):
+    file, old, new = DERIVED_EDITS[name]
+    outputs = _both(_edited(tmp_path, {file: lambda t: t.replace(old, new, 1)}))  # _both asserts they agree
+    assert _changed(outputs), f"{name}: the edit changed no output"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 import mgdecision as mg
+from mgdecision.frame import iter_assessments
 
 from .golden import load_cases
 
@@ -204,3 +205,40 @@ def test_the_two_paths_agree_on_targeted_combinations():
     rows = [{k: rng.choice(v) for k, v in parts.items()} for _ in range(1500)]
     _equal_rows(pd.DataFrame(rows, dtype=object))
     _equal_rows(pd.DataFrame(rows[::-1], dtype=object))
+
+
+def test_assess_table_gives_the_row_executions_records():
+    """Interactions and problems as long tables from the table execution, equal to the row execution's models."""
+    df = _generated(1500, seed=8)
+    df.loc[3, "medications"] = ["a list"]  # a cell the table execution leaves to the row execution
+    found = mg.assess_table(df)
+    rows = list(iter_assessments(df))
+    expected_interactions = [
+        (i, a.patient_id, x.drug, x.as_written, x.severity, x.action, x.before_h, x.after_h, ", ".join(x.sources))
+        for i, a in enumerate(rows)
+        for x in a.interactions
+    ]
+    got = [tuple(r) for r in found.interactions.itertuples(index=False)]
+    assert got == expected_interactions and len(got) > 300
+    hmap = mg.map_headers(df.columns)
+    expected_problems = [
+        (i, a.patient_id, str(hmap.fields.get(p.field, p.field)), p.field, p.value, str(p.code), p.message)
+        for i, a in enumerate(rows)
+        for p in a.problems
+    ]
+    assert [tuple(r) for r in found.problems.itertuples(index=False)] == expected_problems
+    assert len(expected_problems) > 100 and any(r[0] == 3 for r in expected_problems)
+    assert list(found.interactions.columns) == list(mg.outputs.INTERACTION_COLUMNS)
+    assert found.frame.equals(mg.assess_frame(df))
+
+
+def test_level_columns_are_ordered_categoricals():
+    df = pd.DataFrame({"age": [40, 70, None], "serum_mg": ["0.5 mmol/L", "0.9 mmol/L", None], "egfr": [90, 20, None]})
+    out = mg.assess_frame(df)
+    for column, levels in mg.outputs.LEVELS.items():
+        assert isinstance(out[column].dtype, pd.CategoricalDtype) and out[column].cat.ordered
+        assert list(out[column].cat.categories) == list(levels)
+    assert out["mg_risk"].tolist() == ["HIGH", "LOW", "UNKNOWN"]
+    assert out.sort_values("mg_risk")["mg_risk"].tolist() == ["UNKNOWN", "LOW", "HIGH"]  # by level, not by letter
+    assert out["mg_contraindication"].max() == "CONTRAINDICATED"
+    assert out["mg_dose_min_mg"].dtype == np.float64

@@ -44,8 +44,11 @@ def test_every_contraindication_rule_is_exercised():
 
 def test_every_interaction_row_is_exercised():
     actions = {i.action for a in _all_assessments() for i in a.interactions}
-    wanted = [(iid, text) for iid, rule in mg.knowledge().interactions.items()
-              for text in (rule["action"].values() if isinstance(rule["action"], dict) else [rule["action"]])]
+    wanted = [
+        (iid, text)
+        for iid, rule in mg.knowledge().interactions.items()
+        for text in (rule["action"].values() if isinstance(rule["action"], dict) else [rule["action"]])
+    ]
     missing = [(iid, text) for iid, text in wanted if text not in actions]  # every route's action too
     assert missing == []
 

@@ -33,12 +33,24 @@ def test_style_colours_flag_columns_with_the_palette() -> None:
     assert assessed.mg.style().data.equals(assessed)  # already assessed: not assessed again
 
 
+def test_a_major_interaction_colours_its_cell_as_a_warning() -> None:
+    df = pd.DataFrame({"medications": ["raltegravir", "digoxin"], "age": [50, 50]})
+    styled = df.mg.style()
+    styled._compute()
+    cells = {k: v for k, v in styled.ctx.items() if styled.data.columns[k[1]] == "mg_interactions"}
+    warning, info = INDICATORS["warning"].fill, INDICATORS["info"].fill
+    assert ("background-color", warning) in cells[(0, styled.data.columns.get_loc("mg_interactions"))]
+    assert ("background-color", info) in cells[(1, styled.data.columns.get_loc("mg_interactions"))]
+
+
 def test_flag_mapping() -> None:
     assert flag_swatch("mg_contraindication", "CONTRAINDICATED") == LEVELS["CONTRAINDICATED"]
     assert flag_swatch("mg_risk", "HIGH") == LEVELS["HIGH"]
     assert flag_swatch("mg_risk", "not a level") is None
-    assert flag_swatch("mg_interactions", "doxycycline (major): separate") == INDICATORS["warning"]
-    assert flag_swatch("mg_interactions", "digoxin (moderate): separate") == INDICATORS["info"]
+    # the colour follows the severities of the row's interaction records, never the text
+    assert flag_swatch("mg_interactions", "raltegravir: avoid", ("major",)) == INDICATORS["warning"]
+    assert flag_swatch("mg_interactions", "doxycycline (major): separate", ("moderate",)) == INDICATORS["info"]
+    assert flag_swatch("mg_interactions", "digoxin (moderate): separate", ("moderate", "major")) == INDICATORS["warning"]
     assert flag_swatch("mg_interactions", "") is None
     assert flag_swatch("patient_id", "HIGH") is None
     refer = LEVELS["REFER"]
