@@ -109,7 +109,6 @@ def previous(rev: str):  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules["mgdecision_then"] = module
     import warnings
-
     from importlib import resources
 
     files = resources.files

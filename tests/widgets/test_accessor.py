@@ -12,8 +12,15 @@ import mgdecision.accessor
 from mgdecision.accessor import flag_css, flag_swatch
 from mgdecision.palette import INDICATORS, LEVELS
 
-DF = pd.DataFrame({"Patient": ["A", "B", "C"], "Age": [45, 80, 29], "Serum Mg (mg/dL)": [1.4, 2.1, 1.9],
-                   "eGFR": [90, 25, 120], "Meds": ["omeprazole", "digoxin", "zzzdrug"]})
+DF = pd.DataFrame(
+    {
+        "Patient": ["A", "B", "C"],
+        "Age": [45, 80, 29],
+        "Serum Mg (mg/dL)": [1.4, 2.1, 1.9],
+        "eGFR": [90, 25, 120],
+        "Meds": ["omeprazole", "digoxin", "zzzdrug"],
+    }
+)
 
 
 def test_assess_is_assess_frame_and_leaves_df_alone() -> None:
@@ -50,7 +57,9 @@ def test_flag_mapping() -> None:
     # the colour follows the severities of the row's interaction records, never the text
     assert flag_swatch("mg_interactions", "raltegravir: avoid", ("major",)) == INDICATORS["warning"]
     assert flag_swatch("mg_interactions", "doxycycline (major): separate", ("moderate",)) == INDICATORS["info"]
-    assert flag_swatch("mg_interactions", "digoxin (moderate): separate", ("moderate", "major")) == INDICATORS["warning"]
+    assert (
+        flag_swatch("mg_interactions", "digoxin (moderate): separate", ("moderate", "major")) == INDICATORS["warning"]
+    )
     assert flag_swatch("mg_interactions", "") is None
     assert flag_swatch("patient_id", "HIGH") is None
     refer = LEVELS["REFER"]
