@@ -20,8 +20,6 @@ from typing import Any
 from xlwings import arg, func
 
 import mgdecision as mg
-from mgdecision.frame import assess_columns, paused_gc
-from mgdecision.reading import gather_columns
 
 from .cells import ArgumentError, excel_value, flag, header_text, matrix, normalise, number, row_cells, text
 
@@ -131,12 +129,11 @@ def _table(table: Any) -> list[list[Any]]:
                             "none of its cells names a patient field; e.g. =MG_TABLE(A1:U501)")
     if any(len(cells) != len(headers) for cells in rows[1:]):
         raise ArgumentError("the table's rows differ in length; pass a rectangular range")
-    with paused_gc():  # many small objects and no cycles: a collection pass would only cost time
-        body = tuple(tuple(map(normalise, cells)) for cells in rows[1:])
-        try:
-            return [list(mg.COLUMNS), *_table_outputs(body, headers, date.today())]
-        except TypeError:  # a cell that cannot be hashed: not memoised
-            return [list(mg.COLUMNS), *_table_outputs.__wrapped__(body, headers, date.today())]
+    body = tuple(tuple(map(normalise, cells)) for cells in rows[1:])
+    try:
+        return [list(mg.COLUMNS), *_table_outputs(body, headers, date.today())]
+    except TypeError:  # a cell that cannot be hashed: not memoised
+        return [list(mg.COLUMNS), *_table_outputs.__wrapped__(body, headers, date.today())]
 
 
 @lru_cache(maxsize=8)
@@ -146,9 +143,8 @@ def _table_outputs(body: tuple[tuple[Any, ...], ...], headers: tuple[str, ...], 
     given = [i for i, cells in enumerate(body) if any(cell is not None for cell in cells)]
     picked = [body[i] for i in given]
     columns = list(zip(*picked, strict=True)) if picked else [() for _ in headers]
-    # the core's reading of the columns: a repeated header or a second column for a field as in assess_frame
-    cells, near = gather_columns(hmap, headers, lambda k: list(columns[k]))
-    found = assess_columns(cells, len(picked), hmap.units, today, near)
+    # the core's table execution: a repeated header or a second column for a field read as in assess_frame
+    found = mg.assess_columns(headers, columns, header_map=hmap, as_of=today).columns
     values = [list(map(excel_value, found[column].tolist())) for column in mg.COLUMNS]
     out = [list(_BLANK_ROW) for _ in body]
     for i, row in zip(given, zip(*values, strict=True), strict=True):

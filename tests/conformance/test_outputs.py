@@ -82,7 +82,11 @@ def test_assessment_row_and_frame_hold_every_declared_column_with_its_dtype() ->
     frame = mg.assess_frame(pd.DataFrame(ROWS))
     assert tuple(frame.columns[-len(mg.COLUMNS) :]) == mg.COLUMNS
     for o in OUTPUTS:
-        assert frame[o.name].dtype == ("float64" if o.dtype == "float" else object), o.name
+        if o.levels:  # a level column: an ordered categorical of its declared words
+            assert isinstance(frame[o.name].dtype, pd.CategoricalDtype), o.name
+            assert tuple(frame[o.name].cat.categories) == o.levels and frame[o.name].cat.ordered, o.name
+        else:
+            assert frame[o.name].dtype == ("float64" if o.dtype == "float" else object), o.name
 
 
 def test_accessor_colours_the_declared_flag_columns() -> None:
@@ -96,7 +100,8 @@ def test_accessor_colours_the_declared_flag_columns() -> None:
             assert swatch is None, name
         elif DECLARED[name].palette == outputs.LEVEL:
             assert swatch == LEVELS[a[name]], name
-    assert flag_swatch("mg_interactions", a["mg_interactions"]) == INDICATORS["warning"]  # raltegravir: major
+    severities = tuple(i.severity for i in mg.assess(ROWS[1]).interactions)  # the records, not the text
+    assert flag_swatch("mg_interactions", a["mg_interactions"], severities) == INDICATORS["warning"]  # raltegravir
     assert flag_swatch("mg_input_problems", "age: missing") == INDICATORS["warning"]
 
 

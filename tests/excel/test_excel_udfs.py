@@ -294,7 +294,7 @@ def test_an_unexpected_defect_becomes_an_mg_text_not_an_exception(monkeypatch):
     udfs._assessed.cache_clear()
     udfs._table_outputs.cache_clear()
     monkeypatch.setattr(mg, "assess", broken)
-    monkeypatch.setattr(udfs, "assess_columns", broken)  # the table engine MG_TABLE calls
+    monkeypatch.setattr(mg, "assess_columns", broken)  # the table engine MG_TABLE calls
     try:
         assert udfs.MG_RISK(ROW) == "#MG! unexpected error (RuntimeError: boom); please report it"
         assert udfs.MG_TABLE([FIELDS[:14], ROW]) == "#MG! unexpected error (RuntimeError: boom); please report it"
