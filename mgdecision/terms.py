@@ -450,7 +450,9 @@ def _read_coded(field: str, c: Coding) -> tuple[tuple[str, ...], Problem | None,
             return (), None, True
         return (), Problem(field, _named(c), ProblemCode.UNRECOGNIZED_CODE,
                            f"coded item '{_named(c)}' has no display and no known code system; not checked"), False
-    if not is_valid(c.system, c.code):
+    if not is_valid(c.system, c.code):  # its display, when there is one, is all there is
+        if c.display:
+            return (), None, True
         return (), Problem(field, _named(c), ProblemCode.UNRECOGNIZED_CODE,
                            f"'{c.code}' is not a valid code of {c.system}; not checked"), False
     if c.system in ICD10 and field == "diagnoses":

@@ -136,11 +136,13 @@ def test_a_valid_code_outside_the_knowledge_is_not_relevant_and_its_display_not_
 
 
 def test_bad_codes_and_items_are_input_problems() -> None:
-    t = parse_items("diagnoses", [Coding(SNOMED, "91637005", "x"), Coding("", "", ""), 42, Coding("urn:x", "1", "")])
+    t = parse_items("diagnoses", [Coding(SNOMED, "91637005"), Coding("", "", ""), 42, Coding("urn:x", "1", "")])
     assert [p.code for p in t.problems] == [ProblemCode.UNRECOGNIZED_CODE, ProblemCode.UNREADABLE,
                                             ProblemCode.UNRECOGNIZED_CODE]
     t = parse_items("diagnoses", [Coding("urn:local", "77", "xyzzy disease")])  # a local code: its display is read
     assert t.unrecognized == ("xyzzy disease",)
+    t = parse_items("diagnoses", [Coding(SNOMED, "91637005", "myasthenia gravis")])  # a bad code: its display
+    assert [c.key for c, _, _ in t.concepts] == ["condition:myasthenia_gravis"]
 
 
 def test_text_items_are_never_split_and_rows_take_lists() -> None:
