@@ -429,6 +429,9 @@ class _Reader:
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             self.add(field, obs, FhirNote.NO_VALUE, f"{what} has no number; not used")
             return None, ""
+        if not -1e12 < number < 1e12:  # no lab value is this large (and 10**400 is no float)
+            self.add(field, obs, FhirNote.INVALID, f"{what} is not a plausible number; not used")
+            return None, ""
         comparator = q.get("comparator") if q.get("comparator") in ("<", "<=", ">", ">=") else ""
         value: Any = f"{comparator}{number:g}" if comparator else number
         system, code, text = _str(q.get("system")), _str(q.get("code")), _str(q.get("unit"))
