@@ -7,17 +7,21 @@
 Pure: dict in, row out. No web or FHIR library is needed; every field is checked before it is used, so a
 malformed resource becomes a note, not an exception. What is read (clinical-rules.md section 1 fields):
 
-- ``Patient``: ``birthDate`` (a full date; a partial one is not used) and ``gender``.
-- ``Observation`` with LOINC 19123-9 / 2601-3 (serum magnesium), 33914-3, 48642-3, 48643-1, 62238-1,
-  98979-8 (eGFR), 82810-3 / 11449-6 (pregnancy status): the newest value with status final, amended or
-  corrected. A serum value is used only with a UCUM unit (``valueQuantity.system`` = UCUM and ``code``);
-  without one the number is passed on with no unit, so the core reports ``unit_missing``, exactly as for a row.
-  An unknown UCUM unit is passed on as written, so the core reports ``unit_unknown``.
-- ``Condition``: active ones (clinicalStatus active, recurrence or relapse) by their ICD-10(-CM) code, else by
-  their text or a coding's display, else as "unnamed condition (system code)" so the core lists it as unrecognised.
+- ``Patient``: ``birthDate`` (a full date; a partial one is not used) and ``gender``, else the US Core sex or
+  birth-sex extension.
+- ``Observation`` with the LOINC codes of :mod:`mgdecision.terminology` (``labs`` in knowledge/codes.toml):
+  serum magnesium, eGFR (also as an ``Observation.component``, as in a panel) and pregnancy status: the newest
+  value with status final, amended or corrected. A quantity's unit is its UCUM code; a unit written without
+  the UCUM system is read as written, like a row's unit cell (so an unknown one is reported, never guessed);
+  a number with no unit is passed on without one, so the core reports ``unit_missing``. Whole-blood magnesium
+  (21377-7) is not a serum value: it is noted (``fhir_whole_blood``) and kept in ``row.whole_blood``.
+- ``Condition``: active ones (clinicalStatus active, recurrence or relapse), passed to the core as coded items
+  (:func:`mgdecision.terms.parse_items`): read by a code the terminology knows, else by its display, never split.
 - ``MedicationStatement`` / ``MedicationRequest`` (current statuses, drafts included) with a
-  ``medicationCodeableConcept`` or a resolvable ``medicationReference``: named by the text or an RxNorm (or any)
-  coding's display that the knowledge base recognises, strengths and dose forms cut off.
+  ``medicationCodeableConcept``, a resolvable ``medicationReference`` (contained or in the input) or a
+  reference's ``display``: passed as coded items in the same way (RxNorm codes first).
+- A CDS Hooks prefetch key holding an ``OperationOutcome`` (the EHR's query failed) is noted as
+  ``fhir_prefetch_failed`` and listed in ``row.failed``: its data are unknown, not absent.
 
 Everything else (other statuses, entered-in-error, resources of another patient, resource types that are not
 read) is listed in ``row.notes`` as :class:`~mgdecision.models.Problem` records with a ``fhir_*`` code.
@@ -36,25 +40,24 @@ from typing import Any
 
 from .errors import FhirError
 from .models import Problem
-from .terms import TermList, parse_list
+from .terminology import ICD10, LOINC, RXNORM, SNOMED, SYSTEM_NAMES, Coding, terminology
+from .terms import TermList, parse_items
 
 __all__ = ["FhirNote", "FhirOrder", "FhirRow", "from_fhir"]
 
-LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
-SNOMED = "http://snomed.info/sct"
-ICD10 = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+US_CORE_SEX = ("http://hl7.org/fhir/us/core/StructureDefinition/us-core-sex",
+               "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex")
+_SEX_CODES = {"F": "female", "M": "male", "female": "female", "male": "male", "248152002": "female",
+              "248153007": "male"}
 
-SERUM_MG_LOINC = {"19123-9": "mass", "2601-3": "moles"}
-EGFR_LOINC = ("33914-3", "48642-3", "48643-1", "62238-1", "98979-8")
-PREGNANCY_LOINC = ("82810-3", "11449-6")
-_PREGNANT = {
-    (SNOMED, "77386006"): True,
-    (SNOMED, "60001007"): False,
-    (LOINC, "LA15173-0"): True,
-    (LOINC, "LA26683-5"): False,
-}
+_TERMS = terminology()
+SERUM_MG_LOINC = {c.code: c.kind for c in _TERMS.labs["serum_mg"]}
+EGFR_LOINC = _TERMS.lab_codes("egfr")
+PREGNANCY_LOINC = _TERMS.lab_codes("pregnancy")
+WHOLE_BLOOD_MG_LOINC = _TERMS.lab_codes("whole_blood_mg")
+_PREGNANT = {(SNOMED, "77386006"): True, (SNOMED, "60001007"): False, (LOINC, "LA15173-0"): True,
+             (LOINC, "LA26683-5"): False}
 _EGFR_UNITS = frozenset({"mL/min/{1.73_m2}", "mL/min/1.73m2", "mL/min/1.73.m2", "mL/min", "mL/min/{1.73m2}"})
 _UNIT_KIND = {"mg/dL": "mass", "mmol/L": "moles", "meq/L": "moles", "mEq/L": "moles"}
 _FINAL = frozenset({"final", "amended", "corrected"})
@@ -63,10 +66,6 @@ _CURRENT_MEDICATION = {
     "MedicationStatement": frozenset({"active", "intended", "on-hold", "unknown"}),
     "MedicationRequest": frozenset({"active", "draft", "on-hold", "unknown"}),
 }
-_SEPARATORS = re.compile(r"[;,|\n\r\t]+")  # the core's list separators, kept out of one item ("/" handled apart)
-_STRENGTH = re.compile(r"\s(?=[\d.]|\[|\()")  # a name ends where a strength, a bracket or a dose form begins
-_RELEASE = re.compile(r"^\d+\s*hr\s+", re.I)  # RxNorm '24 HR metoprolol succinate ...'
-_UNIT_WORD = re.compile(r"(mg|ml|mcg|g|l|hr|h|actuat|unt|meq|mmol|day)\b", re.I)
 _IV = re.compile(r"\b(iv|i\.v\.|intravenous|injection|injectable|infusion|parenteral|intramuscular|im)\b", re.I)
 _IV_ROUTES = frozenset({"47625008", "78421000", "255560000"})  # SNOMED intravenous, intramuscular, intravenous use
 
@@ -91,26 +90,17 @@ class FhirNote(StrEnum):
     STATUS_MISSING = "fhir_status_missing"
     DOSE_NOT_READ = "fhir_dose_not_read"
     PREFETCH_MISSING = "fhir_prefetch_missing"
+    PREFETCH_FAILED = "fhir_prefetch_failed"
+    WHOLE_BLOOD = "fhir_whole_blood"
 
 
 # Notes that mean patient data relevant to the decision was not used (the rest only say what was left aside).
-ATTENTION = frozenset(
-    {
-        FhirNote.NOT_FINAL,
-        FhirNote.ENTERED_IN_ERROR,
-        FhirNote.NO_VALUE,
-        FhirNote.UNIT_NOT_UCUM,
-        FhirNote.UNIT_MISMATCH,
-        FhirNote.UNDATED,
-        FhirNote.PARTIAL_DATE,
-        FhirNote.UNMAPPED,
-        FhirNote.OTHER_PATIENT,
-        FhirNote.INVALID,
-        FhirNote.NO_PATIENT,
-        FhirNote.STATUS_MISSING,
-        FhirNote.PREFETCH_MISSING,
-    }
-)
+ATTENTION = frozenset({
+    FhirNote.NOT_FINAL, FhirNote.ENTERED_IN_ERROR, FhirNote.NO_VALUE, FhirNote.UNIT_MISMATCH,
+    FhirNote.UNDATED, FhirNote.PARTIAL_DATE, FhirNote.UNMAPPED, FhirNote.OTHER_PATIENT, FhirNote.INVALID,
+    FhirNote.NO_PATIENT, FhirNote.STATUS_MISSING, FhirNote.PREFETCH_MISSING, FhirNote.PREFETCH_FAILED,
+    FhirNote.WHOLE_BLOOD,
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +108,10 @@ class FhirOrder:
     """A draft or current medication order read from a MedicationRequest (for order hooks)."""
 
     reference: str  # "MedicationRequest/<id>" ('' when the resource has no id)
-    text: str  # the medication as passed to the core
+    text: str  # the medication as shown
     status: str
     magnesium: bool  # the order is a magnesium product
+    item: Coding | str = ""  # the medication as passed to the core (terms.parse_items)
 
 
 class FhirRow(dict[str, Any]):
@@ -128,15 +119,21 @@ class FhirRow(dict[str, Any]):
 
     ``notes``: one :class:`~mgdecision.models.Problem` per thing not used, with a :class:`FhirNote` code.
     ``orders``: every MedicationRequest read, with its reference (draft orders included).
+    ``failed``: the prefetch keys whose query failed (an OperationOutcome instead of data).
+    ``whole_blood``: the newest whole-blood magnesium as (value, unit, date), not used as a serum value.
     """
 
     notes: list[Problem]
     orders: list[FhirOrder]
+    failed: list[str]
+    whole_blood: tuple[Any, str, str] | None
 
     def __init__(self) -> None:
         super().__init__()
         self.notes = []
         self.orders = []
+        self.failed = []
+        self.whole_blood = None
 
 
 # ---------------------------------------------------------------- defensive accessors
@@ -182,13 +179,8 @@ def _ref(resource: Mapping[str, Any]) -> str:
 def _when(resource: Mapping[str, Any]) -> datetime | None:
     """The clinically relevant time of an observation (effective, else issued), timezone-aware, or None."""
     period = _dict(resource.get("effectivePeriod"))
-    for text in (
-        resource.get("effectiveDateTime"),
-        resource.get("effectiveInstant"),
-        period.get("end"),
-        period.get("start"),
-        resource.get("issued"),
-    ):
+    for text in (resource.get("effectiveDateTime"), resource.get("effectiveInstant"), period.get("end"),
+                 period.get("start"), resource.get("issued")):
         if isinstance(text, str) and text:
             try:
                 moment = datetime.fromisoformat({4: text + "-01-01", 7: text + "-01"}.get(len(text), text))
@@ -199,31 +191,37 @@ def _when(resource: Mapping[str, Any]) -> datetime | None:
 
 
 def _clean(text: str) -> str:
-    """One list item for the core: its separators turned into spaces."""
-    return " ".join(_SEPARATORS.sub(" ", text).split())
-
-
-def _drug_names(text: str) -> list[str]:
-    """Ingredient names from a medication text: 'dolutegravir 50 MG / lamivudine 300 MG Oral Tablet' -> 2 names."""
-    names = []
-    for part in map(str.strip, _RELEASE.sub("", text.strip()).split("/")):
-        if not part[:1].isalpha() or _UNIT_WORD.match(part):  # '300 MG', 'ML Injectable Solution': a strength
-            continue
-        name = _clean(_STRENGTH.split(" " + part, maxsplit=1)[0])
-        if name:
-            names.append(name)
-    return names or ([_clean(text)] if _clean(text) else [])
+    """One item's text on one line."""
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4096)
-def _medication_terms(text: str) -> TermList:
-    """The core's reading of a medication list text (memoised: the same names recur across requests)."""
-    return parse_list("medications", text)
+def _medication_terms(item: Coding | str) -> TermList:
+    """The core's reading of one medication item (memoised: the same codes recur across requests)."""
+    return parse_items("medications", [item])
 
 
-def _recognised(names: list[str]) -> bool:
-    terms = _medication_terms("; ".join(names))
-    return bool(terms.concepts) and not terms.unrecognized
+def _coded_item(concept: Any, prefer: tuple[str, ...]) -> Coding | str | None:
+    """One CodeableConcept as one item: a coding the terminology knows, else one of a preferred system, else
+    any coding, else its text. The display is the concept's text or the coding's display."""
+    codings = [c for c in _codings(concept) if _str(c.get("code")) or _str(c.get("display"))]
+    text = _str(_dict(concept).get("text"))
+    chosen = next((c for c in codings if _TERMS.concepts_of(_str(c.get("system")), _str(c.get("code")))), None)
+    for system in prefer:
+        chosen = chosen or next((c for c in codings if _str(c.get("system")) == system and _str(c.get("code"))), None)
+    chosen = chosen or (codings[0] if codings else None)
+    if chosen is None:
+        return _clean(text) or None
+    system, code, display = _str(chosen.get("system")), _str(chosen.get("code")), _str(chosen.get("display"))
+    if text and not _TERMS.concepts_of(system, code):  # read by its display: the text as the clinician chose it
+        display = text
+    return Coding(system, code, _clean(display or text))
+
+
+def _shown(item: Coding | str) -> str:
+    if isinstance(item, str):
+        return item
+    return item.display or f"{SYSTEM_NAMES.get(item.system, item.system)} {item.code}".strip()
 
 
 # ---------------------------------------------------------------- the reader
@@ -257,6 +255,9 @@ class _Reader:
             raise FhirError(f"{where}: not a FHIR resource (no resourceType)")
         if not isinstance(kind, str):
             raise FhirError(f"{where}: resourceType must be a string")
+        if kind == "OperationOutcome":
+            self.outcome(data, where)
+            return
         if kind == "Bundle":
             entries = data.get("entry", [])
             if not isinstance(entries, list):
@@ -269,6 +270,21 @@ class _Reader:
                 self.collect(resource, f"{where}.entry[{i}].resource")
             return
         self.resources.append(data)
+
+    def outcome(self, data: Mapping[str, Any], where: str) -> None:
+        """An OperationOutcome in the input: a failed query when it holds an error (by its issue codes only:
+        its diagnostics may name the patient)."""
+        issues = [_dict(i) for i in _list(data.get("issue"))]
+        failed = [i for i in issues if _str(i.get("severity")) in ("error", "fatal")]
+        codes = ", ".join(dict.fromkeys(_str(i.get("code")) or "unknown" for i in (failed or issues))) or "no issue"
+        key = where.removeprefix("prefetch.").split("[", 1)[0].split(".", 1)[0]
+        if failed or not issues:
+            if where.startswith("prefetch.") and key not in self.row.failed:
+                self.row.failed.append(key)
+            self.add("prefetch", key, FhirNote.PREFETCH_FAILED,
+                     f"the query for '{key}' failed ({codes}); its data could not be read and are unknown, not absent")
+        else:
+            self.not_read["OperationOutcome (warnings)"] += 1
 
     # --- patient
     def choose_patient(self) -> dict[str, Any] | None:
@@ -284,9 +300,8 @@ class _Reader:
             if self.patient_id is None or _str(p.get("id")) == self.patient_id:
                 chosen = chosen or p
             else:
-                self.add(
-                    "patient", "Patient", FhirNote.OTHER_PATIENT, "a Patient resource of another patient; not used"
-                )
+                self.add("patient", "Patient", FhirNote.OTHER_PATIENT,
+                         "a Patient resource of another patient; not used")
         return chosen
 
     def patient(self, p: dict[str, Any] | None) -> None:
@@ -301,13 +316,9 @@ class _Reader:
             row["date_of_birth"] = born
             if self.as_of is not None:
                 row["assessment_date"] = self.as_of.isoformat()
-        elif born is not None:
-            self.add(
-                "age",
-                "Patient.birthDate",
-                FhirNote.PARTIAL_DATE,
-                f"birthDate '{born}' is not a full date (YYYY-MM-DD); age not used",
-            )
+        elif born is not None:  # the value itself is identifying: not repeated
+            self.add("age", "Patient.birthDate", FhirNote.PARTIAL_DATE,
+                     "birthDate is not a full date (YYYY-MM-DD); age not used")
         else:
             self.add("age", "Patient.birthDate", FhirNote.NO_VALUE, "the Patient has no birthDate; age not known")
         gender = p.get("gender")
@@ -315,6 +326,22 @@ class _Reader:
             row["sex"] = gender  # male/female read by the core; 'other' is reported there, 'unknown' is not known
         elif gender is not None:
             self.add("sex", "Patient.gender", FhirNote.INVALID, "Patient.gender is not a code; sex not known")
+        else:
+            sex = self.sex_extension(p)
+            if sex:
+                row["sex"] = sex
+
+    @staticmethod
+    def sex_extension(p: Mapping[str, Any]) -> str:
+        """female/male from the US Core sex (or birth sex) extension, '' without one."""
+        found = {}
+        for ext in _list(p.get("extension")):
+            ext = _dict(ext)
+            url = _str(ext.get("url"))
+            if url in US_CORE_SEX:
+                code = _str(ext.get("valueCode")) or _str(_dict(ext.get("valueCoding")).get("code"))
+                found[url] = _SEX_CODES.get(code, "")
+        return next((found[u] for u in US_CORE_SEX if found.get(u)), "")
 
     def mine(self, resource: Mapping[str, Any], field: str) -> bool:
         """False (with a note) when the resource names another patient as its subject."""
@@ -336,9 +363,8 @@ class _Reader:
             if status == "entered-in-error":
                 self.add(field, obs, FhirNote.ENTERED_IN_ERROR, f"{label} marked entered-in-error; not used")
             elif status not in _FINAL:
-                self.add(
-                    field, obs, FhirNote.NOT_FINAL, f"{label} has status '{status or 'none'}', not final; not used"
-                )
+                self.add(field, obs, FhirNote.NOT_FINAL,
+                         f"{label} has status '{status or 'none'}', not final; not used")
             elif not any(k.startswith("value") for k in obs):
                 reason = _status_code(obs.get("dataAbsentReason")) or "no value"
                 self.add(field, obs, FhirNote.NO_VALUE, f"{label} has no value ({reason}); not used")
@@ -356,12 +382,8 @@ class _Reader:
         dated.sort(key=lambda x: x[0], reverse=True)
         chosen_time, chosen = dated[0]
         if len(dated) > 1:
-            self.add(
-                field,
-                f"{len(dated) - 1} older",
-                FhirNote.OLDER_VALUE,
-                f"{len(dated) - 1} older {label} value(s) not used; the newest, of {chosen_time.date()}, is used",
-            )
+            self.add(field, f"{len(dated) - 1} older", FhirNote.OLDER_VALUE,
+                     f"{len(dated) - 1} older {label} value(s) not used; the newest, of {chosen_time.date()}, is used")
         return chosen
 
     def serum(self, found: list[dict[str, Any]]) -> None:
@@ -387,13 +409,9 @@ class _Reader:
             loinc = _has_code(obs.get("code"), LOINC, SERUM_MG_LOINC) or ""
             expected, kind = SERUM_MG_LOINC.get(loinc), _UNIT_KIND.get(unit)
             if expected and kind and kind != expected:
-                self.add(
-                    "serum_mg",
-                    obs,
-                    FhirNote.UNIT_MISMATCH,
-                    f"LOINC {loinc} is a {expected} measure but the unit is {unit}; the unit given is used, "
-                    "check the result",
-                )
+                self.add("serum_mg", obs, FhirNote.UNIT_MISMATCH,
+                         f"LOINC {loinc} is a {expected} measure but the unit is {unit}; the unit given is used, "
+                         "check the result")
         for bound, key in (("low", "ref_low"), ("high", "ref_high")):
             ranges = [r for r in _list(obs.get("referenceRange")) if isinstance(r, dict)]
             limit = _dict(ranges[0].get(bound)) if ranges else {}
@@ -402,27 +420,31 @@ class _Reader:
                 if number is not None and limit_unit:
                     row[key] = f"{number} {limit_unit}"
 
-    def quantity(self, field: str, obs: Mapping[str, Any], quantity: Any, what: str = "value") -> tuple[Any, str]:
+    def quantity(
+        self, field: str, obs: Mapping[str, Any], quantity: Any, what: str = "value"
+    ) -> tuple[Any, str]:
         """(value as the core reads it, UCUM unit or ''); (None, '') with a note when there is no number."""
         q = _dict(quantity)
         number = q.get("value")
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             self.add(field, obs, FhirNote.NO_VALUE, f"{what} has no number; not used")
             return None, ""
+        if not -1e12 < number < 1e12:  # no lab value is this large (and 10**400 is no float)
+            self.add(field, obs, FhirNote.INVALID, f"{what} is not a plausible number; not used")
+            return None, ""
         comparator = q.get("comparator") if q.get("comparator") in ("<", "<=", ">", ">=") else ""
         value: Any = f"{comparator}{number:g}" if comparator else number
         system, code, text = _str(q.get("system")), _str(q.get("code")), _str(q.get("unit"))
         if system == UCUM and code:
             return value, code
-        if code or text:
-            self.add(
-                field,
-                obs,
-                FhirNote.UNIT_NOT_UCUM,
-                f"{what} unit '{code or text}' is not a UCUM code (system {system or 'missing'}); "
-                "read as a number without a unit",
-            )
-        return value, ""
+        written = text or (code if not system else "")
+        if written:  # read as written, as a row's unit cell is: an unknown unit is reported by the core
+            self.add(field, obs, FhirNote.UNIT_NOT_UCUM,
+                     f"{what} unit '{written}' has no UCUM code (system {system or 'missing'}); read as written")
+        elif code:
+            self.add(field, obs, FhirNote.UNIT_NOT_UCUM,
+                     f"{what} unit code '{code}' of {system} is not UCUM; read as a number without a unit")
+        return value, written
 
     def egfr(self, found: list[dict[str, Any]]) -> None:
         obs = self.newest("egfr", "eGFR", found)
@@ -436,6 +458,19 @@ class _Reader:
             return
         self.row["egfr"] = value if not unit or unit in _EGFR_UNITS else f"{value} {unit}"
 
+    def whole_blood(self, found: list[dict[str, Any]]) -> None:
+        obs = self.newest("serum_mg", "whole-blood magnesium", found)
+        if obs is None or "valueQuantity" not in obs:
+            return
+        value, unit = self.quantity("serum_mg", obs, obs["valueQuantity"])
+        if value is None:
+            return
+        when = _when(obs)
+        self.row.whole_blood = (value, unit, when.date().isoformat() if when else "")
+        self.add("serum_mg", obs, FhirNote.WHOLE_BLOOD,
+                 f"whole-blood magnesium {value} {unit}".rstrip() + " (LOINC 21377-7) is not a serum value and is "
+                 "not used as one; a serum magnesium is needed")
+
     def pregnancy(self, found: list[dict[str, Any]]) -> None:
         obs = self.newest("pregnant", "pregnancy status", found)
         if obs is None:
@@ -448,15 +483,11 @@ class _Reader:
         shown = _str(_dict(obs.get("valueCodeableConcept")).get("text")) or ", ".join(
             f"{_str(c.get('code'))} {_str(c.get('display'))}".strip() for c in _codings(obs.get("valueCodeableConcept"))
         )
-        self.add(
-            "pregnant",
-            obs,
-            FhirNote.UNMAPPED,
-            f"pregnancy status '{shown or 'no answer'}' not understood; pregnancy not known",
-        )
+        self.add("pregnant", obs, FhirNote.UNMAPPED, f"pregnancy status '{shown or 'no answer'}' not understood; "
+                 "pregnancy not known")
 
     # --- conditions
-    def condition(self, c: dict[str, Any], items: list[str]) -> None:
+    def condition(self, c: dict[str, Any], items: list[Coding | str]) -> None:
         verification = _status_code(c.get("verificationStatus"))
         if verification == "entered-in-error":
             self.add("diagnoses", c, FhirNote.ENTERED_IN_ERROR, "condition marked entered-in-error; not used")
@@ -465,82 +496,41 @@ class _Reader:
             self.add("diagnoses", c, FhirNote.NOT_ACTIVE, "condition refuted; not counted")
             return
         clinical = _status_code(c.get("clinicalStatus"))
-        name = self.condition_name(c)
+        item = _coded_item(c.get("code"), (*ICD10, SNOMED)) or "unnamed condition (no code)"
+        name = _shown(item)
         if clinical and clinical not in _ACTIVE_CONDITION:
             self.add("diagnoses", c, FhirNote.NOT_ACTIVE, f"condition '{name}' is {clinical}; not counted")
             return
         if not clinical:
-            self.add(
-                "diagnoses",
-                c,
-                FhirNote.STATUS_MISSING,
-                f"condition '{name}' has no clinicalStatus; counted as active (the safer reading)",
-            )
-        items.append(name)
-
-    @staticmethod
-    def condition_name(c: Mapping[str, Any]) -> str:
-        code = c.get("code")
-        for system in ICD10:
-            for coding in _codings(code):
-                if _str(coding.get("system")) == system and _str(coding.get("code")):
-                    return _clean(_str(coding.get("code")))
-        text = _str(_dict(code).get("text")) or next(
-            (_str(x.get("display")) for x in _codings(code) if _str(x.get("display"))), ""
-        )
-        if text:
-            return _clean(text)
-        coded = next((f"{_str(x.get('system'))} {_str(x.get('code'))}".strip() for x in _codings(code)), "")
-        return _clean(f"unnamed condition ({coded or 'no code'})")
+            self.add("diagnoses", c, FhirNote.STATUS_MISSING,
+                     f"condition '{name}' has no clinicalStatus; counted as active (the safer reading)")
+        items.append(item)
 
     # --- medications
-    def medication_concept(
-        self, resource: Mapping[str, Any], contained: Mapping[str, dict[str, Any]], by_ref: Mapping[str, dict[str, Any]]
-    ) -> Any:
-        if "medicationCodeableConcept" in resource:
-            return resource["medicationCodeableConcept"]
-        ref = _str(_dict(resource.get("medicationReference")).get("reference"))
-        if ref.startswith("#"):
-            target = contained.get(ref[1:])
-        else:
-            target = by_ref.get(ref) or by_ref.get(ref.split("/_history")[0])
-        if target is None:
-            return None
-        return target.get("code")
-
     @staticmethod
-    def medication_names(concept: Any) -> list[str]:
-        """Ingredient names that the knowledge base recognises, else the first name written, else a placeholder."""
-        texts = [_str(_dict(concept).get("text"))]
-        codings = sorted(_codings(concept), key=lambda c: _str(c.get("system")) != RXNORM)
-        texts += [_str(c.get("display")) for c in codings]
-        candidates = [_drug_names(t) for t in texts if t]
-        for names in candidates:
-            if names and _recognised(names):
-                return names
-        if candidates and candidates[0]:
-            return candidates[0]
-        coded = next(
-            (
-                f"{'RxNorm' if _str(c.get('system')) == RXNORM else _str(c.get('system'))} "
-                f"{_str(c.get('code'))}".strip()
-                for c in codings
-            ),
-            "",
-        )
-        return [_clean(f"unnamed medication ({coded or 'no code'})")]
+    def medication_item(resource: Mapping[str, Any], contained: Mapping[str, dict[str, Any]],
+                        by_ref: Mapping[str, dict[str, Any]]) -> tuple[Coding | str, Any]:
+        """(the medication as one item, its CodeableConcept or None)."""
+        if "medicationCodeableConcept" in resource:
+            concept = resource["medicationCodeableConcept"]
+            return _coded_item(concept, (RXNORM,)) or "unnamed medication (no code)", concept
+        reference = _dict(resource.get("medicationReference"))
+        ref = _str(reference.get("reference"))
+        target = contained.get(ref[1:]) if ref.startswith("#") else (
+            by_ref.get(ref) or by_ref.get(ref.split("/_history")[0]))
+        if target is not None:
+            concept = target.get("code")
+            return _coded_item(concept, (RXNORM,)) or _clean(_str(reference.get("display"))) or (
+                "unnamed medication (no code)"), concept
+        display = _clean(_str(reference.get("display")))
+        return display or f"unresolved medication reference ({ref or 'none'})", None
 
-    def medication(self, m: dict[str, Any], items: list[str], by_ref: Mapping[str, dict[str, Any]]) -> None:
+    def medication(self, m: dict[str, Any], items: list[Coding | str], by_ref: Mapping[str, dict[str, Any]]) -> None:
         kind = str(m.get("resourceType"))
         status = _str(m.get("status"))
         contained = {_str(x.get("id")): x for x in _list(m.get("contained")) if isinstance(x, dict)}
-        concept = self.medication_concept(m, contained, by_ref)
-        if concept is None:
-            ref = _str(_dict(m.get("medicationReference")).get("reference"))
-            names = [_clean(f"unresolved medication reference ({ref or 'none'})")]
-        else:
-            names = self.medication_names(concept)
-        shown = " + ".join(names)
+        item, concept = self.medication_item(m, contained, by_ref)
+        shown = _shown(item)
         if status == "entered-in-error":
             self.add("medications", m, FhirNote.ENTERED_IN_ERROR, f"{shown}: marked entered-in-error; not used")
             return
@@ -549,20 +539,16 @@ class _Reader:
             return
         if status == "unknown":
             self.add("medications", m, FhirNote.STATUS_MISSING, f"{shown}: status unknown; counted as current")
-        items.extend(names)
-        terms = _medication_terms("; ".join(names))
+        items.append(item)
+        terms = _medication_terms(item)
         magnesium = any(concept_.drug_class == "magnesium" for concept_, _, _ in terms.concepts)
         if magnesium and self.is_iv(m, concept):
             self.row["route"] = "iv"
         if kind == "MedicationRequest":
-            self.row.orders.append(FhirOrder(_ref(m) if m.get("id") else "", "; ".join(names), status, magnesium))
+            self.row.orders.append(FhirOrder(_ref(m) if m.get("id") else "", shown, status, magnesium, item))
             if magnesium and m.get("dosageInstruction"):
-                self.add(
-                    "supplement_dose_mg",
-                    m,
-                    FhirNote.DOSE_NOT_READ,
-                    f"{shown}: the ordered dose is not read; compare it with the dose range",
-                )
+                self.add("supplement_dose_mg", m, FhirNote.DOSE_NOT_READ,
+                         f"{shown}: the ordered dose is not read; compare it with the dose range")
 
     @staticmethod
     def is_iv(m: Mapping[str, Any], concept: Any) -> bool:
@@ -584,8 +570,9 @@ class _Reader:
         serum: list[dict[str, Any]] = []
         egfr: list[dict[str, Any]] = []
         pregnancy: list[dict[str, Any]] = []
-        diagnoses: list[str] = []
-        medications: list[str] = []
+        whole_blood: list[dict[str, Any]] = []
+        diagnoses: list[Coding | str] = []
+        medications: list[Coding | str] = []
         for r in self.resources:
             kind = r.get("resourceType")
             try:
@@ -599,9 +586,14 @@ class _Reader:
                         bucket, field = egfr, "egfr"
                     elif _has_code(code, LOINC, PREGNANCY_LOINC):
                         bucket, field = pregnancy, "pregnant"
+                    elif _has_code(code, LOINC, WHOLE_BLOOD_MG_LOINC):
+                        bucket, field = whole_blood, "serum_mg"
                     else:
-                        self.not_read["Observation (other codes)"] += 1
-                        continue
+                        parts = _egfr_components(r)
+                        if not parts:
+                            self.not_read["Observation (other codes)"] += 1
+                            continue
+                        bucket, field, r = egfr, "egfr", parts[0]
                     if self.mine(r, field):
                         bucket.append(r)
                 elif kind == "Condition":
@@ -617,14 +609,28 @@ class _Reader:
         self.serum(serum)
         self.egfr(egfr)
         self.pregnancy(pregnancy)
+        self.whole_blood(whole_blood)
         if diagnoses:
-            self.row["diagnoses"] = "; ".join(dict.fromkeys(diagnoses))
+            self.row["diagnoses"] = list(dict.fromkeys(diagnoses))
         if medications:
-            self.row["medications"] = "; ".join(dict.fromkeys(medications))
+            self.row["medications"] = list(dict.fromkeys(medications))
         if self.not_read:
             listed = ", ".join(f"{n} {kind}" for kind, n in sorted(self.not_read.items()))
             self.add("bundle", "not read", FhirNote.NOT_READ, f"not relevant to magnesium, not read: {listed}")
         return self.row
+
+
+def _egfr_components(obs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An eGFR given as a component of another Observation (a renal panel), as an Observation of its own."""
+    found = []
+    for part in _list(obs.get("component")):
+        part = _dict(part)
+        if _has_code(part.get("code"), LOINC, EGFR_LOINC):
+            whole = {k: v for k, v in obs.items() if not k.startswith("value") and k not in ("component", "code")}
+            whole.update({k: v for k, v in part.items() if k.startswith("value") or k in ("code",
+                                                                                        "dataAbsentReason")})
+            found.append(whole)
+    return found
 
 
 def _resources(data: Any) -> Iterator[tuple[str, Any]]:

@@ -29,19 +29,11 @@ BLUE = Swatch("#0072B2", "#FFFFFF")  # information card, header rows
 
 LEVELS: dict[str, Swatch] = {
     # RiskLevel
-    "HIGH": ORANGE,
-    "MODERATE": YELLOW,
-    "LOW": GREEN,
-    "UNKNOWN": SKY,
+    "HIGH": ORANGE, "MODERATE": YELLOW, "LOW": GREEN, "UNKNOWN": SKY,
     # ContraLevel
-    "CONTRAINDICATED": VERMILLION,
-    "CAUTION": ORANGE,
-    "NONE_FOUND": GREEN,
+    "CONTRAINDICATED": VERMILLION, "CAUTION": ORANGE, "NONE_FOUND": GREEN,
     # DoseStatus
-    "REFER": VERMILLION,
-    "DO_NOT_SUPPLEMENT": ORANGE,
-    "PRESCRIBER_ONLY": YELLOW,
-    "RECOMMENDED": GREEN,
+    "REFER": VERMILLION, "DO_NOT_SUPPLEMENT": ORANGE, "PRESCRIBER_ONLY": YELLOW, "RECOMMENDED": GREEN,
     "NOT_INDICATED": SKY,
 }
 INDICATORS: dict[str, Swatch] = {"critical": VERMILLION, "warning": ORANGE, "info": BLUE}  # card indicators

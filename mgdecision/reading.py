@@ -20,7 +20,7 @@ import pandas as pd
 
 from .kb import Field, knowledge, norm
 from .models import Problem
-from .terms import EMPTY, TermList, parse_list
+from .terms import EMPTY, TermList, parse_items, parse_list
 from .units import salt_form
 from .vocab import ProblemCode
 
@@ -798,6 +798,8 @@ def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_o
             present[name] = value
         elif value is None or kind is float:
             continue
+        elif name in LIST_FIELDS and isinstance(value, (list, tuple)):
+            present[name] = value  # items or coded items (terms.parse_items): read one by one, never split
         elif kind in CONTAINERS or _hashable(value) is None:
             problems.append(_p(name, value, ProblemCode.UNREADABLE, f"a {kind.__name__} cannot be read here"))
         elif not _is_empty(value):
@@ -898,7 +900,7 @@ def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_o
             problems.append(_range_problem(v))
     for name in LIST_FIELDS:
         if (v := given(name)) is not None:
-            terms = parse_list(name, shown_text(v))
+            terms = parse_items(name, v) if isinstance(v, (list, tuple)) else parse_list(name, shown_text(v))
             setattr(p, name, terms)
             if terms.problems:
                 problems.extend(terms.problems)

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from .kb import Concept, Knowledge, knowledge, norm
 from .models import Problem, shown_name
+from .terminology import ICD10, SYSTEM_NAMES, Coding, is_valid, terminology
 from .vocab import ProblemCode
 
-__all__ = ["TermList", "parse_list", "prepare", "restore", "split_items", "unchecked_lines"]
+__all__ = ["TermList", "parse_items", "parse_list", "prepare", "restore", "split_items", "unchecked_lines"]
 
 # between list items: punctuation and every line break (vertical tab and form feed from Word, the Unicode ones)
 SEPARATORS = ";,/|+&\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -114,6 +116,7 @@ class TermList:
     negated: tuple[str, ...]
     problems: tuple[Problem, ...]
     history: tuple[str, ...] = ()  # past-history items that name a contraindication or caution: not checked
+    not_relevant: tuple[str, ...] = ()  # valid codes outside the knowledge (coded items only): checked, no rule
 
     @property
     def given(self) -> bool:
@@ -411,3 +414,120 @@ def parse_list(field: str, raw: str) -> TermList:
     if not raw:
         return EMPTY[field]
     return _parse(field, raw)
+
+
+
+
+# ---------------------------------------------------------------- coded items (lists from EHRs)
+
+_CODED = ("system", "code", "display")
+
+
+def _coding(item: Any) -> Coding | None:
+    """A coded item as a Coding (texts stripped), or None when it is not one."""
+    if isinstance(item, Mapping):
+        parts = [item.get(k) for k in _CODED]
+    elif isinstance(item, tuple) and len(item) == len(_CODED):
+        parts = list(item)
+    else:
+        return None
+    if not all(p is None or isinstance(p, str) for p in parts):
+        return None
+    system, code, display = (p.strip() if p else "" for p in parts)
+    return Coding(system, code, display)
+
+
+def _read_coded(field: str, c: Coding) -> tuple[tuple[str, ...], Problem | None, bool]:
+    """(concept keys, problem, read the display as a text item) of one coded item.
+
+    No keys and no problem: a valid code outside the knowledge, not relevant here."""
+    term = terminology()
+    keys = term.concepts_of(c.system, c.code)
+    if keys:
+        return keys, None, False
+    if not c.code or not term.known_system(c.system):  # a local or missing code: the display is all there is
+        if c.display:
+            return (), None, True
+        return (), Problem(field, _named(c), ProblemCode.UNRECOGNIZED_CODE,
+                           f"coded item '{_named(c)}' has no display and no known code system; not checked"), False
+    if not is_valid(c.system, c.code):  # its display, when there is one, is all there is
+        if c.display:
+            return (), None, True
+        return (), Problem(field, _named(c), ProblemCode.UNRECOGNIZED_CODE,
+                           f"'{c.code}' is not a valid code of {c.system}; not checked"), False
+    if c.system in ICD10 and field == "diagnoses":
+        found, _read = item_reading(field, c.code)
+        if found:
+            return tuple(concept.key for concept, _ in found), None, False
+    words = norm(c.display.translate(_BRACKETS))
+    return (_match(field, words, knowledge()) if words else ()), None, False
+
+
+def _named(c: Coding) -> str:
+    return c.display or " ".join(part for part in (SYSTEM_NAMES.get(c.system, c.system), c.code) if part)
+
+
+def parse_items(field: str, items: Any) -> TermList:
+    """Read a list given as a sequence of items, each a text or a coded item, none of them split again.
+
+    A coded item is a :class:`~mgdecision.terminology.Coding` ``(system, code, display)``, a tuple of those three
+    or a mapping with those keys. Its code decides when the terminology knows it (a missing or misspelt display
+    does not matter); a valid code of a known system that it does not know is read by its display as one item,
+    and when that names nothing in the knowledge the item is outside it (``not_relevant``), not an input problem.
+    A code of no known system is read by its display like a text item; a text item is one item of a list cell.
+    A single coded item may be passed instead of a sequence.
+    """
+    if _coding(items) is not None:
+        items = [items]
+    concepts = knowledge().concepts
+    found: dict[str, tuple[Concept, str, str]] = {}
+    unrecognized: list[str] = []
+    negated: list[str] = []
+    history: list[str] = []
+    ignored: list[str] = []
+    problems: list[Problem] = []
+    shown_items: list[str] = []
+    for item in items:
+        c = None if isinstance(item, str) else _coding(item)
+        if c is None and not isinstance(item, str):
+            kind = type(item).__name__
+            problems.append(Problem(field, kind, ProblemCode.UNREADABLE, f"a {kind} is not a list item; not read"))
+            unrecognized.append(kind)
+            continue
+        text = item.strip() if isinstance(item, str) else ""
+        keys: tuple[str, ...] = ()
+        if c is not None:
+            if not any(c):
+                continue
+            keys, problem, as_text = _read_coded(field, c)
+            shown_items.append(_named(c))
+            if problem is not None:
+                problems.append(problem)
+                unrecognized.append(problem.value)
+                continue
+            if as_text:
+                text = c.display
+            elif not keys:
+                ignored.append(_named(c))
+                continue
+        elif text:
+            shown_items.append(text)
+        if keys and c is not None:
+            pairs = [(concepts[k], _named(c), shown_name(concepts[k].label, c.display)) for k in keys]
+        elif text:
+            named_concepts, read = item_reading(field, text)
+            if read is not None and read.problem is not None:
+                problems.append(read.problem)
+                if read.negated:
+                    negated.append(text)
+                elif read.unrecognized:
+                    unrecognized.append(text)
+                if read.history:
+                    history.append(text)
+            pairs = [(concept, text, shown) for concept, shown in named_concepts]
+        else:
+            continue
+        for concept, named, shown in pairs:
+            found.setdefault(concept.key, (concept, named, shown))
+    return TermList(field, "; ".join(shown_items), tuple(found.values()), tuple(unrecognized), tuple(negated),
+                    tuple(problems), tuple(history), tuple(ignored))

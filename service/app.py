@@ -2,85 +2,159 @@
 
     GET  /cds-services                  discovery (services and their prefetch templates)
     POST /cds-services/{id}             a hook call (CDS Hooks request, or a FHIR Bundle); ?cards=all for every card
-    POST /cds-services/{id}/feedback    accepted / overridden cards, appended to the audit database
+    POST /cds-services/{id}/feedback    accepted / overridden cards, checked against the cards issued
+    GET  /healthz                       the service and its database answer
 
-Bad requests get a JSON ``{"error": ...}`` with 400 (413 for a body over ``max_body`` bytes, 404 for an unknown
-service, 412 without patient data), never a traceback. Logs carry the hook, status, card count and time only:
-no patient identifier, no request content.
+Every error is a FHIR ``OperationOutcome`` with its HTTP status (400 bad request, 401 token refused, 404 unknown
+service, 412 no patient data, 413 over the size budget, 415 not JSON, 422 over the time budget), never a
+traceback. Evaluation runs in worker threads, off the event loop, with a time and a size budget, so one heavy
+request never stalls the others. Logs are JSON lines with the ``hookInstance`` as correlation id and no patient
+data: the hook, status, card count and time only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 import mgdecision as mg
 
-from .audit import FeedbackStore, IssuedCards
-from .hooks import SERVICES, BadRequest, ServiceError, discovery, evaluate, read_feedback
+from .audit import FeedbackStore
+from .hooks import SERVICES, BadRequest, ServiceError, count_list_resources, discovery, evaluate, read_feedback
+from .security import AuthConfig, AuthError, verify
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "ServiceConfig", "create_app"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 16 MiB: a 5 MB Bundle fits with room to spare
 log = logging.getLogger("mgdecision.service")
+_JSON_TYPES = ("application/json", "application/fhir+json")
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_INSTANCE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything the service is configured with (``mgdecision serve --help`` documents each)."""
+
+    db_path: str | Path
+    max_body: int = MAX_BODY_BYTES
+    max_items: int = 2000  # Conditions and medication resources in one request (the size budget)
+    time_budget: float = 10.0  # seconds of evaluation per request
+    workers: int = 4  # evaluations at once (threads); more wait their turn
+    cors_origins: Sequence[str] = ()  # no browser origin by default
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
 
 class _TooLarge(ServiceError):
     status = 413
 
 
+class _NotJson(ServiceError):
+    status = 415
+
+
+class _OverTime(ServiceError):
+    status = 422
+
+
+_ISSUE_CODES = {400: "invalid", 401: "security", 404: "not-found", 412: "not-found", 413: "too-costly",
+                415: "not-supported", 422: "too-costly", 500: "exception"}
+
+
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+    """A FHIR OperationOutcome (CDS Hooks' recommended error body)."""
+    outcome = {"resourceType": "OperationOutcome",
+               "issue": [{"severity": "error", "code": _ISSUE_CODES.get(status, "processing"), "diagnostics": message}]}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(outcome, status_code=status, media_type="application/fhir+json", headers=headers)
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BadRequest("Content-Length is not a number")
-        if int(declared) > limit:
-            raise _TooLarge(f"the request body is over the limit of {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(f"the request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+def _no_constant(name: str) -> Any:
+    raise BadRequest(f"malformed JSON: {name} is not a JSON number")
+
+
+def _parse(raw: bytes) -> Any:
     if not raw.strip():
         raise BadRequest("the request body is empty; send JSON")
     try:
-        return json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise BadRequest("the request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise BadRequest("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer over Python's digit limit
+        raise BadRequest(f"malformed JSON: {str(exc).split(';')[0]}") from None
+    if _SURROGATE.search(raw):  # a lone surrogate cannot be written back as UTF-8
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("the request holds a lone UTF-16 surrogate (\\ud800-\\udfff); not text") from None
+    return body
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind not in _JSON_TYPES:
+        raise _NotJson(f"send the body as application/json (or application/fhir+json), not '{kind or 'none'}'")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length is not a number")
+        if int(declared) > limit:
+            raise _TooLarge(f"the request body is over the limit of {limit} bytes")
+    body = await request.body() if declared is not None else await _streamed(request, limit)
+    if len(body) > limit:
+        raise _TooLarge(f"the request body is over the limit of {limit} bytes")
+    return body
+
+
+async def _streamed(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"the request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _unexpected(exc: BaseException, where: str) -> JSONResponse:
     """A 500 with an incident id; the log gets the exception type and the code lines, not its message or data."""
     incident = uuid.uuid4().hex[:12]
     frames = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("%s: internal error %s (%s)\n%s", where, incident, type(exc).__name__, frames)
+    log.error("internal error", extra={"service": where, "incident": incident, "exception": type(exc).__name__,
+                                       "frames": frames})
     return _error(500, f"internal error (incident {incident}); the request was not processed")
 
 
-def create_app(db_path: str | Path, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
-    """The service as an ASGI app, storing feedback in the SQLite file ``db_path``."""
-    store = FeedbackStore(db_path)
+def _instance(body: Any) -> str | None:
+    value = body.get("hookInstance") if isinstance(body, dict) else None
+    return value if isinstance(value, str) and _INSTANCE.fullmatch(value) else None
+
+
+def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+    """The service as an ASGI app, storing issued cards and feedback in the SQLite file ``db_path`` (or as
+    configured by a :class:`ServiceConfig`)."""
+    config = db_path if isinstance(db_path, ServiceConfig) else ServiceConfig(db_path, max_body=max_body)
+    store = FeedbackStore(config.db_path)
+    limiter = anyio.CapacityLimiter(config.workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -89,48 +163,106 @@ def create_app(db_path: str | Path, *, max_body: int = MAX_BODY_BYTES) -> FastAP
 
     app = FastAPI(title="mgdecision CDS Hooks service", version=mg.__version__, docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)
-    # CDS clients such as the public CDS Hooks sandbox call services from the browser.
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
-                       allow_headers=["Authorization", "Content-Type"])
-    issued = IssuedCards()
+    if config.cors_origins:  # browser CDS clients (the CDS Hooks sandbox) at the configured origins only
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     app.state.store = store
-    app.state.issued = issued
+    app.state.config = config
+    services_body = json.dumps(discovery()).encode()
+
+    def authorised(request: Request) -> JSONResponse | None:
+        try:
+            verify(config.auth, request.headers.get("authorization"))
+        except AuthError as exc:
+            return _error(401, str(exc))
+        return None
 
     @app.get("/cds-services")
-    async def services() -> JSONResponse:
-        return JSONResponse(discovery())
+    async def services() -> Response:
+        return Response(services_body, media_type="application/json")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        try:
+            version = await anyio.to_thread.run_sync(lambda: store.schema_version)
+        except Exception:
+            return _error(500, "the database cannot be read")
+        return JSONResponse({"status": "ok", "knowledgeVersion": mg.KNOWLEDGE_VERSION, "schemaVersion": version})
+
+    def work(service_id: str, raw: bytes, everything: bool) -> tuple[dict[str, Any], int, str | None]:
+        body = _parse(raw)
+        instance = _instance(body)
+        if count_list_resources(body) > config.max_items:
+            raise _TooLarge(f"the request holds more than {config.max_items} conditions and medications; "
+                            "send the current ones only")
+        result = evaluate(service_id, body, everything=everything)
+        store.issue(service_id, result.issued)
+        return result.body, len(result.issued), instance
 
     @app.post("/cds-services/{service_id}")
     async def call(service_id: str, request: Request) -> Response:
         started = time.perf_counter()
         if service_id not in SERVICES:
             return _error(404, f"no service '{service_id}'; GET /cds-services lists them")
+        if (refused := authorised(request)) is not None:
+            log.info("refused", extra={"service": service_id, "status": 401})
+            return refused
+        instance = None
         try:
-            body = await _json_body(request, max_body)
+            raw = await _json_body(request, config.max_body)
             everything = request.query_params.get("cards") == "all"
-            result = evaluate(service_id, body, everything=everything)
+            with anyio.fail_after(config.time_budget):
+                body, count, instance = await anyio.to_thread.run_sync(
+                    work, service_id, raw, everything, limiter=limiter, abandon_on_cancel=True)
+        except TimeoutError:
+            log.warning("over the time budget", extra={"service": service_id, "status": 422})
+            return _error(422, f"the request took longer than the time budget of {config.time_budget:g} s; "
+                               "send a smaller record")
         except ServiceError as exc:
-            log.info("%s %d %.1f ms", service_id, exc.status, (time.perf_counter() - started) * 1000)
+            log.info("answered", extra={"service": service_id, "status": exc.status, "hookInstance": instance,
+                                        "ms": round((time.perf_counter() - started) * 1000, 1)})
             return _error(exc.status, str(exc))
         except Exception as exc:
             return _unexpected(exc, service_id)
-        issued.add(result.issued)
-        log.info("%s 200 %d card(s) %.1f ms", service_id, len(result.issued), (time.perf_counter() - started) * 1000)
-        return JSONResponse(result.body)
+        log.info("answered", extra={"service": service_id, "status": 200, "cards": count, "hookInstance": instance,
+                                    "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return Response(json.dumps(body, ensure_ascii=False, allow_nan=False).encode(), media_type="application/json")
 
     @app.post("/cds-services/{service_id}/feedback")
     async def feedback(service_id: str, request: Request) -> Response:
         if service_id not in SERVICES:
             return _error(404, f"no service '{service_id}'; GET /cds-services lists them")
+        if (refused := authorised(request)) is not None:
+            return refused
         try:
-            items = read_feedback(await _json_body(request, max_body))
-            stored = store.append(service_id, items, mg.KNOWLEDGE_VERSION, issued)
+            raw = await _json_body(request, config.max_body)
+
+            def store_feedback() -> int:
+                items = read_feedback(_parse(raw), store.issued)
+                return store.append(service_id, items, mg.KNOWLEDGE_VERSION)
+
+            stored = await anyio.to_thread.run_sync(store_feedback, limiter=limiter)
         except ServiceError as exc:
-            log.info("%s feedback %d", service_id, exc.status)
+            log.info("feedback", extra={"service": service_id, "status": exc.status})
             return _error(exc.status, str(exc))
         except Exception as exc:
             return _unexpected(exc, f"{service_id} feedback")
-        log.info("%s feedback 200 %d item(s)", service_id, stored)
+        log.info("feedback", extra={"service": service_id, "status": 200, "items": stored})
         return JSONResponse({"stored": stored})
 
     return app
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the request fields (no patient data)."""
+
+    FIELDS = ("service", "status", "cards", "items", "ms", "hookInstance", "incident", "exception", "frames")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                                 "logger": record.name, "message": record.getMessage()}
+        for name in self.FIELDS:
+            value = getattr(record, name, None)
+            if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
+                entry[name] = value
+        return json.dumps(entry, ensure_ascii=False)

@@ -1,10 +1,13 @@
-"""The feedback audit: an append-only SQLite table of what clinicians did with the cards (the service's only I/O).
+"""The feedback audit and the cards issued, in one SQLite file (the service's only I/O).
 
-Every ``POST /cds-services/{id}/feedback`` item becomes one row, with the time it was received, the service, the
-card (its topic, indicator and summary when this server issued it since it started), the outcome and override
-reason, and the knowledge version. Rows are never changed or deleted: triggers refuse UPDATE and DELETE.
-The default database is ``$MGDECISION_FEEDBACK_DB``, else ``$XDG_DATA_HOME/mgdecision/feedback.sqlite3``
-(``~/.local/share/...``).
+Every card a hook call returns is recorded in ``issued_cards`` (its uuid, service, topic, indicator, summary,
+suggestion uuids and override reason codes, knowledge version; no patient data), so feedback is checked against
+what was issued across restarts and several worker processes. Every ``POST /cds-services/{id}/feedback`` item
+becomes one ``feedback`` row, with the time it was received, the card, the outcome and override reason, and the
+knowledge version. Feedback rows are never changed or deleted: triggers refuse UPDATE and DELETE. Issued cards
+older than ``ISSUED_DAYS`` are pruned. Tables are STRICT; ``PRAGMA user_version`` holds the schema version and
+:data:`MIGRATIONS` bring an older file up to date when it is opened. The default database is
+``$MGDECISION_FEEDBACK_DB``, else ``$XDG_DATA_HOME/mgdecision/feedback.sqlite3`` (``~/.local/share/...``).
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["COLUMNS", "FeedbackStore", "IssuedCards", "default_db_path", "export"]
+__all__ = ["COLUMNS", "ISSUED_DAYS", "MIGRATIONS", "SCHEMA_VERSION", "FeedbackStore", "default_db_path", "export"]
 
 COLUMNS = (
     "id",
@@ -42,8 +44,14 @@ COLUMNS = (
     "card_knowledge_version",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
+_APPEND_ONLY = """
+CREATE TRIGGER IF NOT EXISTS feedback_no_update BEFORE UPDATE ON feedback
+BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS feedback_no_delete BEFORE DELETE ON feedback
+BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
+"""
+_FEEDBACK = """
+CREATE TABLE {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at TEXT NOT NULL,
     service_id TEXT NOT NULL,
@@ -60,12 +68,39 @@ CREATE TABLE IF NOT EXISTS feedback (
     outcome_timestamp TEXT NOT NULL,
     knowledge_version TEXT NOT NULL,
     card_knowledge_version TEXT
-);
-CREATE TRIGGER IF NOT EXISTS feedback_no_update BEFORE UPDATE ON feedback
-BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS feedback_no_delete BEFORE DELETE ON feedback
-BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
+){strict};
 """
+# Each step brings the file from version k to k + 1 (k = its index); a new file runs them all.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the feedback table (as the first releases created it, without a version)
+    "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, "
+    "service_id TEXT NOT NULL, card_uuid TEXT NOT NULL, card_topic TEXT, card_indicator TEXT, card_summary TEXT, "
+    "outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'overridden')), override_system TEXT NOT NULL DEFAULT '', "
+    "override_code TEXT NOT NULL DEFAULT '', override_display TEXT NOT NULL DEFAULT '', user_comment TEXT NOT NULL "
+    "DEFAULT '', accepted_suggestions TEXT NOT NULL DEFAULT '[]', outcome_timestamp TEXT NOT NULL, knowledge_version "
+    "TEXT NOT NULL, card_knowledge_version TEXT);" + _APPEND_ONLY,
+    # 2: feedback as a STRICT table (rows copied; DROP TABLE fires no trigger), and the cards issued
+    _FEEDBACK.format(name="feedback_strict", strict=" STRICT")
+    + "INSERT INTO feedback_strict SELECT * FROM feedback; DROP TABLE feedback; "
+    "ALTER TABLE feedback_strict RENAME TO feedback;" + _APPEND_ONLY
+    + """
+CREATE TABLE issued_cards (
+    card_uuid TEXT PRIMARY KEY,
+    issued_at TEXT NOT NULL,
+    service_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    indicator TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    suggestions TEXT NOT NULL,
+    override_codes TEXT NOT NULL,
+    knowledge_version TEXT NOT NULL
+) STRICT;
+CREATE INDEX issued_cards_at ON issued_cards (issued_at);
+""",
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+ISSUED_DAYS = 30  # feedback on a card older than this is refused (its card is no longer known)
+_PRUNE_EVERY = 1000
 
 
 def default_db_path() -> Path:
@@ -77,45 +112,83 @@ def default_db_path() -> Path:
     return Path(base) / "mgdecision" / "feedback.sqlite3"
 
 
-class IssuedCards:
-    """The cards this server issued (uuid -> topic, indicator, summary, version), the newest ``limit`` kept."""
-
-    def __init__(self, limit: int = 100_000) -> None:
-        self._cards: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._limit = limit
-        self._lock = threading.Lock()
-
-    def add(self, cards: list[dict[str, Any]]) -> None:
-        with self._lock:
-            for card in cards:
-                self._cards[card["uuid"]] = card
-            while len(self._cards) > self._limit:
-                self._cards.popitem(last=False)
-
-    def get(self, card_uuid: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self._cards.get(card_uuid)
-
-
 class FeedbackStore:
-    """Append-only feedback in one SQLite file (created with its folder on first use)."""
+    """Feedback (append-only) and the cards issued, in one SQLite file (created with its folder on first use).
+
+    Safe to share between threads and between worker processes (WAL journal, a busy timeout, migrations
+    in an immediate transaction)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._migrate()
+        self._issued_count = 0
 
-    def append(self, service_id: str, items: Sequence[Mapping[str, Any]], knowledge_version: str,
-               issued: IssuedCards | None = None) -> int:
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise sqlite3.DatabaseError(f"{self.path} has schema version {version}; this release knows "
+                                                f"up to {SCHEMA_VERSION}")
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in _statements(MIGRATIONS[step]):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {step + 1}")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def issue(self, service_id: str, cards: Sequence[Mapping[str, Any]]) -> None:
+        """Record the cards a hook call returned (no patient data: uuids, topic, indicator, summary, codes)."""
+        if not cards:
+            return
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        rows = [(c["uuid"], now, service_id, c["topic"], c["indicator"], c["summary"], json.dumps(c["suggestions"]),
+                 json.dumps(c["override_codes"]), c["knowledge_version"]) for c in cards]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO issued_cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._issued_count += 1
+                if self._issued_count % _PRUNE_EVERY == 0:
+                    cutoff = (datetime.now(UTC) - timedelta(days=ISSUED_DAYS)).isoformat(timespec="milliseconds")
+                    self._db.execute("DELETE FROM issued_cards WHERE issued_at < ?", (cutoff,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def issued(self, card_uuid: str) -> dict[str, Any] | None:
+        """The card issued with this uuid (topic, indicator, summary, suggestions, override codes), or None."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT service_id, topic, indicator, summary, suggestions, override_codes, knowledge_version "
+                "FROM issued_cards WHERE card_uuid = ?", (card_uuid,)).fetchone()
+        if found is None:
+            return None
+        service, topic, indicator, summary, suggestions, codes, version = found
+        return {"service_id": service, "topic": topic, "indicator": indicator, "summary": summary,
+                "suggestions": json.loads(suggestions), "override_codes": json.loads(codes),
+                "knowledge_version": version}
+
+    def append(self, service_id: str, items: Sequence[Mapping[str, Any]], knowledge_version: str) -> int:
         """Store the feedback items (one transaction); returns how many were stored."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         rows = []
         for item in items:
-            card = (issued.get(item["card_uuid"]) if issued else None) or {}
+            card = self.issued(item["card_uuid"]) or {}
             rows.append((now, service_id, item["card_uuid"], card.get("topic"), card.get("indicator"),
                          card.get("summary"), item["outcome"], item["override_system"], item["override_code"],
                          item["override_display"], item["user_comment"], json.dumps(item["accepted_suggestions"]),
@@ -142,6 +215,19 @@ class FeedbackStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script (a trigger's body keeps its own semicolons)."""
+    out, buffer = [], ""
+    for line in script.replace(";", ";\n").splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer.strip())
+    return out
 
 
 def export(store: FeedbackStore, out: TextIO, fmt: str = "csv") -> int:

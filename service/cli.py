@@ -1,6 +1,7 @@
 """``mgdecision serve`` and ``mgdecision audit export`` (called from the ``mgdecision`` command).
 
-    mgdecision serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--max-body BYTES] [--log-level info]
+    mgdecision serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--workers N] [--auth off|verify|require ...]
+                     (every option: mgdecision serve --help)
     mgdecision audit export [--db PATH] [-o FILE] [--format csv|jsonl]
 
 Exit codes: 0 success, 2 usage error (or the service extra is not installed), 3 the database cannot be read.
@@ -9,11 +10,13 @@ Exit codes: 0 success, 2 usage error (or the service extra is not installed), 3 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["audit_main", "serve_main"]
 
@@ -28,33 +31,90 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     """Run the CDS Hooks service until interrupted."""
     from .audit import default_db_path
 
-    parser = argparse.ArgumentParser(prog="mgdecision serve", description="Run the CDS Hooks 2.0 service.")
+    parser = argparse.ArgumentParser(
+        prog="mgdecision serve", description="Run the CDS Hooks 2.0 service.",
+        epilog="Environment: MGDECISION_FEEDBACK_DB is the default --db. Logs are JSON lines on standard error "
+        "(hookInstance as correlation id, no patient data).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--db", type=Path, default=None, help=_db_help())
+    parser.add_argument("--db", type=Path, default=None, help=_db_help() + "; issued cards are kept there too")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes sharing the port and the database (default 1)")
+    parser.add_argument("--threads", type=int, default=4, help="evaluations at once per process (default 4)")
     parser.add_argument("--max-body", type=int, default=None, metavar="BYTES",
-                        help="largest request body accepted (default 16 MiB)")
+                        help="largest request body accepted (default 16 MiB; larger: 413)")
+    parser.add_argument("--max-items", type=int, default=2000, metavar="N",
+                        help="most conditions and medication resources in one request (default 2000; more: 413)")
+    parser.add_argument("--time-budget", type=float, default=10.0, metavar="SECONDS",
+                        help="longest evaluation of one request (default 10; longer: 422)")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a browser origin allowed to call the service (repeat; default none)")
+    parser.add_argument("--auth", choices=("off", "verify", "require"), default="off",
+                        help="bearer JWTs of the EHR: off (default), verify when sent, or require on every call")
+    parser.add_argument("--issuer", action="append", default=[], metavar="ISS[=JKU,...]",
+                        help="an allowed token issuer, with the jku URLs allowed for its keys (repeat)")
+    parser.add_argument("--audience", default=None, help="this service's URL, as the token's aud must name it")
+    parser.add_argument("--jwks", default=None, metavar="FILE_OR_URL", help="the issuers' public keys (JWKS)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         import uvicorn
 
-        from .app import MAX_BODY_BYTES, create_app
+        from .app import MAX_BODY_BYTES, JsonLogFormatter, ServiceConfig, create_app
+        from .security import AuthConfig
     except ImportError as exc:
         print(f"mgdecision serve is not available ({exc}); install mgdecision[service]", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     db = args.db or default_db_path()
+    issuers = {i.split("=", 1)[0]: tuple(filter(None, i.partition("=")[2].split(","))) for i in args.issuer}
     try:
-        app = create_app(db, max_body=args.max_body or MAX_BODY_BYTES)
+        auth = AuthConfig(args.auth, issuers, args.audience, args.jwks)
+    except ValueError as exc:
+        print(f"mgdecision serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    config = ServiceConfig(db, max_body=args.max_body or MAX_BODY_BYTES, max_items=args.max_items,
+                           time_budget=args.time_budget, workers=args.threads, cors_origins=tuple(args.cors_origin),
+                           auth=auth)
+    try:
+        app = create_app(config)
     except (OSError, sqlite3.Error) as exc:
         print(f"mgdecision serve: cannot open the feedback database {db}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     print(f"mgdecision CDS Hooks service on http://{args.host}:{args.port}/cds-services (feedback: {db})",
           file=sys.stderr, flush=True)
     # access_log off: the service logs its own line per request, without patient data
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    if args.workers > 1:  # each process builds its own app from the same configuration
+        import os
+
+        os.environ["MGDECISION_SERVE_CONFIG"] = json.dumps(
+            {"db": str(db), "max_body": config.max_body, "max_items": config.max_items,
+             "time_budget": config.time_budget, "threads": config.workers, "cors": list(config.cors_origins),
+             "auth": [args.auth, {k: list(v) for k, v in issuers.items()}, args.audience, args.jwks]})
+        uvicorn.run("mgdecision.service.cli:_worker_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.log_level, access_log=False)
+    else:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return EXIT_OK
+
+
+def _worker_app() -> Any:
+    """The app of one worker process (``--workers N``), from the configuration its parent wrote."""
+    import os
+
+    from .app import JsonLogFormatter, ServiceConfig, create_app
+    from .security import AuthConfig
+
+    c = json.loads(os.environ["MGDECISION_SERVE_CONFIG"])
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level="INFO", handlers=[handler])
+    mode, issuers, audience, jwks = c["auth"]
+    return create_app(ServiceConfig(c["db"], max_body=c["max_body"], max_items=c["max_items"],
+                                    time_budget=c["time_budget"], workers=c["threads"], cors_origins=tuple(c["cors"]),
+                                    auth=AuthConfig(mode, issuers, audience, jwks)))
 
 
 def audit_main(argv: Sequence[str] | None = None) -> int:

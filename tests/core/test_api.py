@@ -121,12 +121,17 @@ def test_assessment_renders_text_html_and_cards():
     assert all(c.to_dict()["source"]["label"] for c in a.cards)
 
 
-@pytest.mark.parametrize("cell", [["furosemide"], {"drug": "furosemide"}, pd.Series([1, 2]), bytearray(b"x")])
-def test_a_cell_that_is_a_container_is_reported_not_dropped(cell):
-    a = mg.assess({"age": 52, "sex": "F", "medications": cell})
+@pytest.mark.parametrize(
+    ("field", "cell"),
+    [("egfr", [45]), ("medications", {"drug": "furosemide"}), ("medications", pd.Series([1, 2])),
+     ("medications", bytearray(b"x"))],
+)
+def test_a_cell_that_is_a_container_is_reported_not_dropped(field, cell):
+    """A list field takes a list of items (terms.parse_items); any other container is reported."""
+    a = mg.assess({"age": 52, "sex": "F", field: cell})
     codes = {(p.field, p.code) for p in a.problems}
-    assert ("medications", mg.ProblemCode.UNREADABLE) in codes
-    assert "medications" in a.row()["mg_input_problems"]
+    assert (field, mg.ProblemCode.UNREADABLE) in codes
+    assert field in a.row()["mg_input_problems"]
 
 
 def test_rows_sharing_their_keys_do_not_share_problems():

@@ -23,20 +23,20 @@ def free_port() -> int:
 class Server:
     """One ``mgdecision serve`` process; ``log`` is everything it wrote."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: Path, log: Path, *extra: str) -> None:
         self.db, self.log_path = db, log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mgdecision.batch", "serve", "--port", str(self.port), "--db", str(db)],
+            [sys.executable, "-m", "mgdecision.batch", "serve", "--port", str(self.port), "--db", str(db), *extra],
             stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{self.url}/cds-services", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

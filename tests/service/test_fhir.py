@@ -9,6 +9,7 @@ import pytest
 
 import mgdecision as mg
 from mgdecision.fhir import FhirNote
+from mgdecision.terminology import SNOMED, Coding
 
 from . import fhir_data as f
 
@@ -25,7 +26,8 @@ def test_a_bundle_becomes_the_row_mg_assess_takes() -> None:
     row = mg.from_fhir(record, as_of=AS_OF)
     assert dict(row) == {"patient_id": f.PATIENT_ID, "date_of_birth": "1970-05-01", "assessment_date": "2026-11-30",
                          "sex": "female", "serum_mg": 1.5, "serum_mg_unit": "mg/dL", "egfr": 70,
-                         "diagnoses": "G70.00", "medications": "doxycycline hyclate"}
+                         "diagnoses": [Coding(f.ICD10CM, "G70.00", "")],
+                         "medications": [Coding(f.RXNORM, "0", "doxycycline hyclate 100 MG Oral Capsule")]}
     assert row.notes == []
     hand = {"date_of_birth": "1970-05-01", "assessment_date": "2026-11-30", "sex": "F", "serum_mg": "1.5 mg/dL",
             "egfr": 70, "diagnoses": "G70.00", "medications": "doxycycline"}
@@ -51,7 +53,9 @@ def test_units_are_never_guessed() -> None:
     row = mg.from_fhir(f.bundle(f.patient(), f.serum(0.7, None)))
     assert "serum_mg_unit" not in row
     assert [p.code for p in mg.assess(row).problems] == [mg.ProblemCode.UNIT_MISSING]
-    row = mg.from_fhir(f.bundle(f.patient(), f.serum(0.7, "mmol/L", system="http://snomed.info/sct")))
+    obs = f.serum(0.7, "mmol/L", system="http://snomed.info/sct")
+    obs["valueQuantity"] = {"value": 0.7, "system": "http://snomed.info/sct", "code": "258813002"}  # a code, no text
+    row = mg.from_fhir(f.bundle(f.patient(), obs))
     assert FhirNote.UNIT_NOT_UCUM in _codes(row)
     assert [p.code for p in mg.assess(row).problems] == [mg.ProblemCode.UNIT_MISSING]
     row = mg.from_fhir(f.bundle(f.patient(), f.serum(7.0, "mg/L")))
@@ -79,7 +83,8 @@ def test_conditions_only_active_ones_count() -> None:
         f.condition("F10.20", status=None),
     )
     row = mg.from_fhir(record)
-    assert row["diagnoses"] == "G70.00; Crohn's disease small intestine; F10.20"
+    assert [getattr(d, "code", d) for d in row["diagnoses"]] == ["G70.00", "Crohn's disease, small intestine", "F10.20"]
+    assert mg.assess(row).problems == ()  # the text is one item: its comma does not split it
     assert {FhirNote.NOT_ACTIVE, FhirNote.ENTERED_IN_ERROR, FhirNote.STATUS_MISSING} <= _codes(row)
 
 
@@ -101,12 +106,12 @@ def test_medications_by_rxnorm_display_text_or_reference() -> None:
         f.medication("", rxcui="999999"),
     )
     row = mg.from_fhir(record)
-    meds = row["medications"].split("; ")
-    assert meds[:5] == ["omeprazole", "Lasix", "dolutegravir", "lamivudine", "Vibramycin"]
-    assert meds[5] == "unnamed medication (RxNorm 999999)"
-    assert FhirNote.NOT_ACTIVE in _codes(row)
     a = mg.assess(row)
-    assert "unnamed medication (RxNorm 999999)" in a.unrecognized  # listed by the core, never dropped
+    found = {c.id for c, _, _ in a.patient.medications.concepts}
+    assert found == {"omeprazole", "furosemide", "dolutegravir", "lamivudine", "doxycycline"}
+    assert FhirNote.NOT_ACTIVE in _codes(row)
+    assert a.problems == ()  # a valid RxNorm code outside the knowledge is not relevant, not a problem
+    assert a.patient.medications.not_relevant == ("RxNorm 999999",)
 
 
 def test_magnesium_orders_and_their_route() -> None:
@@ -141,7 +146,7 @@ def test_prefetch_mapping_and_lists_are_read() -> None:
     pre = f.prefetch(serum_obs=[f.serum(0.8)], conditions=[f.condition("G70.00")])
     pre["egfr"] = None
     row = mg.from_fhir(pre)
-    assert row["diagnoses"] == "G70.00" and row["serum_mg"] == 0.8
+    assert row["diagnoses"] == [Coding(f.ICD10CM, "G70.00", "")] and row["serum_mg"] == 0.8
     assert mg.from_fhir([f.patient(), f.egfr(50)])["egfr"] == 50
 
 
@@ -168,3 +173,74 @@ def test_malformed_fields_are_notes_not_exceptions() -> None:
     mg.assess(row)  # never raises
     assert FhirNote.NO_VALUE in _codes(row)
     assert "unresolved medication reference (Medication/x)" in row["medications"]
+
+
+def _snomed_condition(code: str, display: str | None) -> dict[str, Any]:
+    c = f.condition(None)
+    c["code"] = {"coding": [{"system": SNOMED, "code": code, **({"display": display} if display else {})}]}
+    return c
+
+
+def test_coded_only_records_give_the_same_answer_as_displays() -> None:
+    """Synthea-style codes, displays removed: the same contraindication, risk and interactions."""
+    def record(displays: bool) -> dict[str, Any]:
+        meds = [("316672", "Simvistatin 10 MG"), ("1719286", "10 ML Furosemide 10 MG/ML Injection"),
+                ("1650142", "Doxycycline Monohydrate 100 MG Oral Tablet"), ("102221", "Magnesium Sulfate 400 MG/ML")]
+        return f.bundle(f.patient(), f.serum(0.8), f.egfr(85),
+                        _snomed_condition("91637004", "Myasthenia gravis" if displays else None),
+                        _snomed_condition("444814009", "Viral sinusitis (disorder)" if displays else None),
+                        *(f.medication(d if displays else "", rxcui=c) for c, d in meds))
+    coded, shown = mg.assess(mg.from_fhir(record(False))), mg.assess(mg.from_fhir(record(True)))
+    assert coded.contraindication.level == shown.contraindication.level == mg.ContraLevel.CONTRAINDICATED
+    assert coded.risk.level == shown.risk.level and coded.risk.points == shown.risk.points
+    assert [i.drug for i in coded.interactions] == [i.drug for i in shown.interactions] != []
+    assert coded.problems == shown.problems == ()
+
+
+def test_egfr_in_a_component_new_loincs_and_units_without_ucum() -> None:
+    panel = f.observation("24362-6", None)  # a renal panel holding the eGFR as a component
+    panel["component"] = [{"code": {"coding": [{"system": f.LOINC, "code": "98979-8"}]},
+                           "valueQuantity": {"value": 24.6, "unit": "mL/min/{1.73_m2}", "system": f.UCUM,
+                                             "code": "mL/min/{1.73_m2}"}}]
+    row = mg.from_fhir(f.bundle(f.patient(), panel), as_of=AS_OF)
+    assert row["egfr"] == 24.6
+    for code in ("88293-6", "88294-4", "69405-9", "50044-7", "77147-7", "98980-6", "50210-4"):
+        assert mg.from_fhir(f.bundle(f.patient(), f.observation(code, 44, "mL/min/1.73m2")))["egfr"] == 44
+    row = mg.from_fhir(f.bundle(f.patient(), f.serum(1.2, "mg/dL", system=None)))  # unit text, no UCUM system
+    assert row["serum_mg_unit"] == "mg/dL" and FhirNote.UNIT_NOT_UCUM in _codes(row)
+    assert mg.assess(row).risk.level == mg.RiskLevel.HIGH
+    row = mg.from_fhir(f.bundle(f.patient(), f.serum(1.2, "mg per decilitre", system=None)))
+    assert [p.code for p in mg.assess(row).problems] == [mg.ProblemCode.UNIT_UNKNOWN]  # never guessed
+
+
+def test_whole_blood_magnesium_is_reported_not_used_as_serum() -> None:
+    row = mg.from_fhir(f.bundle(f.patient(), f.observation("21377-7", 1.1, "mg/dL")))
+    assert "serum_mg" not in row and row.whole_blood == (1.1, "mg/dL", "2026-11-01")
+    assert FhirNote.WHOLE_BLOOD in _codes(row) and FhirNote.NOT_READ not in _codes(row)
+
+
+def test_medication_reference_display_and_us_core_sex() -> None:
+    m = f.medication("x")
+    del m["medicationCodeableConcept"]
+    m["medicationReference"] = {"reference": "Medication/elsewhere", "display": "Furosemide 40 MG Oral Tablet"}
+    pat = f.patient()
+    del pat["gender"]
+    pat["extension"] = [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex", "valueCode": "F"}]
+    row = mg.from_fhir(f.bundle(pat, m))
+    assert row["medications"] == ["Furosemide 40 MG Oral Tablet"] and row["sex"] == "female"
+    assert {c.id for c, _, _ in mg.assess(row).patient.medications.concepts} == {"furosemide"}
+
+
+def test_a_failed_prefetch_query_is_noted_by_key_without_its_diagnostics() -> None:
+    pre = f.prefetch(serum_obs=[f.serum(0.8)])
+    pre["conditions"] = {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "timeout", "diagnostics": f"Condition?patient={f.PATIENT_ID} timed out"}]}
+    row = mg.from_fhir(pre, patient_id=f.PATIENT_ID)
+    assert row.failed == ["conditions"]
+    note = next(n for n in row.notes if n.code == FhirNote.PREFETCH_FAILED)
+    assert "timeout" in note.message and f.PATIENT_ID not in note.message
+
+
+def test_a_malformed_birth_date_is_not_repeated() -> None:
+    row = mg.from_fhir(f.bundle(f.patient(birth="1970-13")))
+    assert all("1970-13" not in n.message for n in row.notes)
