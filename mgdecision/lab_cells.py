@@ -100,6 +100,7 @@ class LabCell:
     unit: str = ""
     unit_known: bool = False
     unknown_before: str = ""  # words before the value that are neither analyte, filler nor flag
+    unknown_after: str = ""  # words after the value besides its unit that are neither flag, filler nor analyte
     flag: str | None = None  # one of FLAGS
     date: DateReading | None = None  # the oldest date written in the cell
     lab_range: str | None = None  # a lab range written in the cell, "1.7-2.4 mg/dL"
@@ -262,23 +263,23 @@ def lab_cell(text: str, words: Words) -> LabCell:
             taken = 1
         i += taken
     if value_at is None:
-        return _cell(reader, None, "", "", False, before)
+        return _cell(reader, None, "", ("", False, ""), before)
     number, comparator, rest = parse_number(t[value_at:])
     if number is None:
-        return _cell(reader, None, "", "", False, before)
+        return _cell(reader, None, "", ("", False, ""), before)
     if words.plus_is_at_least and rest.startswith("+") and not comparator:
         comparator, rest = ">=", rest[1:].strip()
     bare = _BARE_RANGE.search(rest)
     if bare is not None and (found_range := reader.range_text(bare)) is not None:
         reader.ranges.append(found_range)
         rest = rest[: bare.start()] + " " + rest[reader.range_end(bare) :]
-    unit, unit_known = _after_value(reader, rest)
-    return _cell(reader, number, comparator, unit, unit_known, before)
+    return _cell(reader, number, comparator, _after_value(reader, rest), before)
 
 
-def _after_value(reader: _Reader, rest: str) -> tuple[str, bool]:
-    """(unit text, whether it is a unit) of the text after the value; flags, analytes, fillers and a year are
-    recorded and dropped."""
+def _after_value(reader: _Reader, rest: str) -> tuple[str, bool, str]:
+    """(unit text, whether it is a unit, other words not understood) of the text after the value; flags,
+    analytes, fillers and a year are recorded and dropped. Without a unit, the words not understood are the unit
+    text."""
     chunks = [c.strip(",;:") for c in _CHUNK.findall(rest)]
     chunks = [c for c in chunks if c]
     is_unit = reader.words.is_unit
@@ -295,7 +296,6 @@ def _after_value(reader: _Reader, rest: str) -> tuple[str, bool]:
     i = 0
     while i < len(chunks):
         if unit_at is not None and i == unit_at[0]:
-            kept.append(" ".join(chunks[unit_at[0] : unit_at[1]]).rstrip("."))
             i = unit_at[1]
             continue
         if not normal[i]:
@@ -310,20 +310,22 @@ def _after_value(reader: _Reader, rest: str) -> tuple[str, bool]:
             kept.append(chunks[i])
             taken = 1
         i += taken
-    unit = " ".join(kept)
-    return unit, unit_at is not None and len(kept) == 1
+    if unit_at is None:
+        return " ".join(kept), False, ""
+    return " ".join(chunks[unit_at[0] : unit_at[1]]).rstrip("."), True, " ".join(kept)
 
 
 def _cell(
-    reader: _Reader, number: float | None, comparator: str, unit: str, unit_known: bool, before: list[str]
+    reader: _Reader, number: float | None, comparator: str, after: tuple[str, bool, str], before: list[str]
 ) -> LabCell:
     dates = sorted(reader.dates, key=lambda d: d.value)
     return LabCell(
         number=number,
         comparator=comparator,
-        unit=unit,
-        unit_known=unit_known,
+        unit=after[0],
+        unit_known=after[1],
         unknown_before=" ".join(before),
+        unknown_after=after[2],
         flag=_combine(reader.flags),
         date=dates[0] if dates else None,
         lab_range=reader.ranges[0] if reader.ranges else None,

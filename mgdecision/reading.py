@@ -464,16 +464,17 @@ def _stage_cell(text: str) -> tuple[KidneyStage | None, DateReading | None]:
 
 
 def _unread_words(field_name: str, value: Any, cell: LabCell) -> Problem | None:
-    """The problem for words before a value that name no analyte, flag or filler ("Ca 2.3", "iMg 0.5"): another
-    result may have been written in the column, so the value is not used."""
-    if not cell.unknown_before:
+    """The problem for words beside a value that name no analyte, flag or filler: before it, another result may
+    have been written in the column ("Ca 2.3", "iMg 0.5"); after its unit, a comment may change what it means
+    ("hemolysed"). The value is not used."""
+    if cell.unknown_before:
+        where, words = "before the value", cell.unknown_before
+        hint = " (another result?)"
+    elif cell.unknown_after:
+        where, words, hint = "after the value", cell.unknown_after, ""
+    else:
         return None
-    return _p(
-        field_name,
-        value,
-        ProblemCode.UNRECOGNIZED,
-        f"'{cell.unknown_before}' before the value not understood (another result?); value not used",
-    )
+    return _p(field_name, value, ProblemCode.UNRECOGNIZED, f"'{words}' {where} not understood{hint}; value not used")
 
 
 @lru_cache(maxsize=4096, typed=True)

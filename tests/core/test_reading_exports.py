@@ -107,7 +107,9 @@ SERUM_CELLS = [
     ("iMg 0.45 mmol/L", None, None, None, None, ["unrecognized_term"]),
     ("K 3.1 mmol/L L", None, None, None, None, ["unrecognized_term"]),
     ("P 1.2 mmol/L", None, None, None, None, ["unrecognized_term"]),
-    ("0.7 mmol/L hemolysed", None, None, None, None, ["unit_unknown"]),
+    # a comment after the value may change what it means: not used, and the flag is kept
+    ("0.7 mmol/L hemolysed", None, None, None, None, ["unrecognized_term"]),
+    ("0.3 mmol/L CRITICAL LOW called to Dr X 10:15", None, "critical_low", None, None, ["unrecognized_term"]),
     ("8 mg/L", None, None, None, None, ["unit_unknown"]),
     ("-0.7 mmol/L", None, None, None, None, ["implausible_value"]),
 ]
