@@ -176,16 +176,19 @@ class _Reader:
         self.marks |= marks
         return True
 
-    def phrase(self, tokens: list[str], i: int, flags: list[str], marks: set[str], end: int | None = None) -> int:
+    def phrase(
+        self, tokens: list[str], i: int, flags: list[str], marks: set[str], end: int | None = None, after: bool = False
+    ) -> int:
         """How many tokens from ``i`` (before ``end``) make the longest flag, analyte or filler phrase (0 if none);
-        what they say is recorded in ``flags`` and ``marks``."""
+        what they say is recorded in ``flags`` and ``marks``. ``after`` the value, only an analyte that marks the
+        kind of result is read ("25 CrCl"): "0.8 mg" is no magnesium label there but a unit not understood."""
         flag_words, analytes, fillers = _flag_words(), self.words.analytes, _fillers()
         for j in range(min(len(tokens) if end is None else end, i + _MAX_PHRASE), i, -1):
             text = " ".join(tokens[i:j])
             if text in flag_words:
                 flags.append(flag_words[text])
                 return j - i
-            if text in analytes:
+            if text in analytes and (analytes[text] or not after):
                 if analytes[text]:
                     marks.add(analytes[text])
                 return j - i
@@ -302,7 +305,7 @@ def _after_value(reader: _Reader, rest: str) -> tuple[str, bool, str]:
             i += 1
             continue
         stop = unit_at[0] if unit_at is not None and i < unit_at[0] else len(chunks)
-        taken = reader.phrase(normal, i, reader.flags, reader.marks, stop)
+        taken = reader.phrase(normal, i, reader.flags, reader.marks, stop, after=True)
         if not taken and (year := year_alone(chunks[i])) is not None:
             reader.dates.append(year)
             taken = 1

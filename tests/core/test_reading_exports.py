@@ -111,6 +111,7 @@ SERUM_CELLS = [
     ("0.7 mmol/L hemolysed", None, None, None, None, ["unrecognized_term"]),
     ("0.3 mmol/L CRITICAL LOW called to Dr X 10:15", None, "critical_low", None, None, ["unrecognized_term"]),
     ("8 mg/L", None, None, None, None, ["unit_unknown"]),
+    ("0.8 mg", None, None, None, None, ["unit_unknown"]),  # a unit not understood, never a magnesium label
     ("-0.7 mmol/L", None, None, None, None, ["implausible_value"]),
 ]
 
@@ -125,6 +126,12 @@ def test_serum_cells_from_lab_exports(cell, shown, flag, when, lab_range, codes)
         assert (p.serum.ref_low, p.serum.ref_high) == pytest.approx(lab_range)
     elif p.serum is not None:
         assert (p.serum.ref_low, p.serum.ref_high) == (None, None)
+
+
+def test_a_unit_not_understood_is_never_replaced_by_the_unit_column():
+    for cell in ("0.8 mg", "0.8 Mg", "0.8 mmol/L mg/dL", "0.8 magnesium"):
+        p, codes = read({"age": 50, "serum_mg": cell, "serum_mg_unit": "mg/dL"})
+        assert p.serum is None and codes in (["unit_unknown"], ["conflicting_values"]), cell
 
 
 def test_a_flagged_value_with_its_unit_in_the_unit_column_is_used():
