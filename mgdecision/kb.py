@@ -84,6 +84,7 @@ class Knowledge:
     sources: Mapping[str, Source]
     fields: tuple[Field, ...]
     serum: Mapping[str, Any]
+    kidney: Mapping[str, Any]  # kidney.toml: the CKD-EPI 2021 equation, creatinine units, words of eGFR cells
     intake: Mapping[str, Any]
     risk: Mapping[str, Any]
     contraindications: Mapping[str, Any]
@@ -267,7 +268,7 @@ def _check(kb: Knowledge) -> None:
     for name, section in (("forms", kb.dosing["forms"]), ("seed conflicts", kb.seed_conflicts)):
         for sid, entry in section.items():
             cite(f"{name} {sid}", _sources_of(entry))
-    for table in ("serum", "intake"):
+    for table in ("serum", "kidney", "intake"):
         for sub in getattr(kb, table).values():
             if isinstance(sub, dict) and "source" in sub:
                 cite(table, _sources_of(sub))
@@ -350,6 +351,7 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
         sources=sources,
         fields=fields,
         serum=data["serum.toml"],
+        kidney=data["kidney.toml"],
         intake=data["intake.toml"],
         risk=data["risk.toml"],
         contraindications=data["contraindications.toml"],

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from .dates import DateReading, find_dates, read_date
 from .kb import Field, knowledge, norm
+from .kidney import KidneyStage, creatinine_mg_dl, creatinine_unit, kidney_stage
+from .lab_cells import LabCell, Words, lab_cell, parse_number, phrase_key
 from .models import Problem
 from .terms import EMPTY, TermList, parse_items, parse_list
 from .units import salt_form
@@ -35,10 +39,9 @@ __all__ = [
     "read_values",
 ]
 
-_NUMBER = re.compile(r"([<>]=?|≤|≥)?\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+))(.*)", re.S)  # on stripped text: linear
-_LAB_FLAG = re.compile(r"\((?:l|h|low|high|ll|hh)\)|[↓↑*!]|(?:(?<=\s)|^)(?:l|h|low|high|ll|hh)(?=\s|$)", re.I)
 _RANGE = re.compile(r"(.*?\d)\s*(?:-|–|—|to)\s*([.,]?\d.*)", re.S)
 _BRACKETED = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
+_TRAILING_YEAR = re.compile(r"[(\[]?\s{0,3}((?:19|20)\d{2})\s{0,3}[)\]]?\s{0,3}$")
 _HEADER_UNITS = re.compile(r"(mmol/l|mg/dl|meq/l|mg%|months|month|mo|years|yrs|y|weeks|wk|days)\s*$", re.I)
 _YES = frozenset(
     {"yes", "y", "true", "t", "1", "x", "✓", "✔", "☑", "pregnant", "lactating", "breastfeeding", "on dialysis", "ja"}
@@ -194,40 +197,19 @@ class Patient:
     supplement_form: str | None = None
     supplement_dose_mg: float | None = None
     problems: list[Problem] = field(default_factory=list)
+    # Lab and record exports (clinical-rules.md 9.8): facts only; the engine decides what they change.
+    serum_flag: str | None = None  # the lab's flag beside the serum value (lab_cells.FLAGS), even if unusable
+    serum_date: date | None = None  # the serum result's date (in the cell or its date column)
+    egfr_date: date | None = None
+    egfr_kind: str | None = None  # "egfr" or "crcl" when the cell says which ("CrCl 25 (CG)"), else None
+    kidney_stage: str | None = None  # "G1".."G5", "G3a", "G3b" when the eGFR column holds a stage, not a number
+    kidney_stage_dialysis: bool = False  # the stage was written with a D ("G5D")
+    creatinine_mg_dl: float | None = None  # serum creatinine in mg/dL (umol/L / 88.4)
+    creatinine_date: date | None = None
+    reference_date: date | None = None  # the assessment date column (the engine defaults it to the run date)
 
 
 # ---------------------------------------------------------------- numbers and units
-
-
-def _parse_number(value: Any) -> tuple[float | None, str, str]:
-    """(number, comparator, trailing unit text); number None when the value is not numeric."""
-    if isinstance(value, bool):
-        return None, "", ""
-    if isinstance(value, int):
-        try:
-            return float(value), "", ""
-        except OverflowError:  # 10**400: a number, and far outside every plausible range
-            return math.inf if value > 0 else -math.inf, "", ""
-    if isinstance(value, float):
-        return (None, "", "") if math.isnan(value) or math.isinf(value) else (value, "", "")
-    if not isinstance(value, str):
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None, "", ""
-        return (None, "", "") if math.isnan(number) else (number, "", "")
-    match = _NUMBER.match(value.strip())
-    if not match:
-        return None, "", ""
-    comparator, digits, rest = match.groups()
-    rest = rest.strip()
-    if digits.count(",") == 1 and "." not in digits:
-        digits = digits.replace(",", ".")  # decimal comma: "1,5 mg/dL"
-    elif "," in digits:
-        return None, "", ""
-    comparator = {"≤": "<=", "≥": ">="}.get(comparator or "", comparator or "")
-    number = float(digits)
-    return (None, "", "") if math.isinf(number) else (number, comparator, rest)
 
 
 def _censor(number: float, comparator: str) -> float:
@@ -288,13 +270,7 @@ class HeaderMap:
 @lru_cache(maxsize=4096)
 def _header_field(header: str) -> tuple[str | None, str, str | None]:
     """(field name or None, unit text from the header, probable field if misspelt)."""
-    text = header.strip()
-    unit = ""
-    bracket = _BRACKETED.search(text)
-    if bracket:
-        unit = bracket.group(1).strip()
-        text = _BRACKETED.sub(" ", text)
-    base = re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+    text, unit, base = _header_parts(header)
     aliases = _alias_index()
     if base in aliases:
         return _by_unit(aliases[base], unit), unit, None
@@ -308,6 +284,33 @@ def _header_field(header: str) -> tuple[str | None, str, str | None]:
         padded = f" {base} "
         close = [a for a in _contained_aliases() if f" {a} " in padded]
     return None, unit, aliases[close[0]] if close else None
+
+
+def _header_parts(header: str) -> tuple[str, str, str]:
+    """(header without its bracketed part, the bracketed unit, the header as aliases are compared)."""
+    text = header.strip()
+    unit = ""
+    bracket = _BRACKETED.search(text)
+    if bracket:
+        unit = bracket.group(1).strip()
+        text = _BRACKETED.sub(" ", text)
+    return text, unit, re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+
+
+@lru_cache(maxsize=4096)
+def _shared_options(header: str) -> tuple[str, ...]:
+    """The fields a generic header can mean ("Result date": the date of whichever result the sheet holds)."""
+    return _shared_aliases().get(_header_parts(header)[2], ())
+
+
+@cache
+def _shared_aliases() -> dict[str, tuple[str, ...]]:
+    """Aliases listed under more than one field, with those fields in their order."""
+    found: dict[str, list[str]] = {}
+    for f in knowledge().fields:
+        for alias in dict.fromkeys(re.sub(r"[^0-9a-z]+", " ", a.lower()).strip() for a in f.aliases):
+            found.setdefault(alias, []).append(f.name)
+    return {alias: tuple(names) for alias, names in found.items() if len(names) > 1}
 
 
 _CONTAINED = ("serum_mg", "egfr", "dialysis", "supplement_dose_mg", "medications", "diagnoses")
@@ -359,11 +362,15 @@ def map_headers(headers: Iterable[Any], overrides: Mapping[str, str] | None = No
     ignored: list[Any] = []
     duplicates: list[tuple[Any, str]] = []
     near: dict[Any, str] = {}
+    generic: list[tuple[Any, tuple[str, ...], str]] = []
     for col in headers:
         label = "" if col is None else str(col)
         name, unit, probable = _header_field(label)
         if label in overrides:
             name = overrides[label]
+        elif name is not None and (options := _shared_options(label)):
+            generic.append((col, options, unit))
+            continue
         if name is None:
             ignored.append(col)
             if probable:
@@ -375,6 +382,18 @@ def map_headers(headers: Iterable[Any], overrides: Mapping[str, str] | None = No
             fields[name] = col
             if unit:
                 units[name] = unit
+    for col, options, unit in generic:  # "Result date": the date of the one result the sheet holds
+        fitting = [name for name in options if name.removesuffix("_date") in fields]
+        if len(fitting) == 1 and fitting[0] not in fields:
+            fields[fitting[0]] = col
+            if unit:
+                units[fitting[0]] = unit
+        else:
+            ignored.append(col)
+            if len(fitting) == 1:
+                duplicates.append((col, fitting[0]))
+            else:  # several results, or none: which one it dates is not known
+                near[col] = (fitting or options)[0]
     return HeaderMap(fields, units, tuple(ignored), tuple(duplicates), near)
 
 
@@ -385,41 +404,100 @@ def _p(field_name: str, value: Any, code: str, message: str) -> Problem:
     return Problem(field_name, shown_text(value), code, message)
 
 
-@lru_cache(maxsize=65536, typed=True)
-def _read_number(
-    field_name: str, value: Any, lo: float | None, hi: float | None
+def _in_range(
+    field_name: str, value: Any, number: float, comparator: str, lo: float | None, hi: float | None, shown: str = ""
 ) -> tuple[float | None, tuple[Problem, ...]]:
-    number, comparator, rest = _parse_number(value)
-    if number is None:
-        return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a number"),)
-    if rest and not re.fullmatch(r"(ml/min(/1\.73 ?m2?|/1\.73m²)?|ml/min/1\.73 m²|%)", rest.lower()):
-        return None, (_p(field_name, value, ProblemCode.UNIT_UNKNOWN, f"unit '{rest}' not understood"),)
-    problems: tuple[Problem, ...] = ()
-    if comparator:
-        problems = (
-            _p(
-                field_name,
-                value,
-                ProblemCode.CENSORED,
-                f"'{shown_text(value)}' read as just {'below' if '<' in comparator else 'above'} {number:g}",
-            ),
-        )
+    """A number within its plausible range, censored ("<15" just below 15), else None; ``shown`` follows the
+    number in messages (its unit)."""
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         return None, (
             _p(
                 field_name,
                 value,
                 ProblemCode.IMPLAUSIBLE,
-                f"{number:g} is outside the plausible range {lo:g}-{hi:g}; not used",
+                f"{number:g}{shown} is outside the plausible range {lo:g}-{hi:g}; not used",
             ),
         )
-    return _censor(number, comparator), problems
+    if not comparator:
+        return number, ()
+    side = "below" if "<" in comparator else "above"
+    message = f"'{shown_text(value)}' read as just {side} {number:g}{shown}"
+    return _censor(number, comparator), (_p(field_name, value, ProblemCode.CENSORED, message),)
+
+
+class EgfrReading(NamedTuple):
+    """An eGFR cell as read: the value, or the CKD stage written instead, with its kind and date."""
+
+    egfr: float | None
+    problems: tuple[Problem, ...]
+    kind: str | None = None  # "egfr" or "crcl" when the cell says which
+    stage: KidneyStage | None = None
+    date: DateReading | None = None
+
+
+@lru_cache(maxsize=65536, typed=True)
+def _read_egfr(value: Any) -> EgfrReading:
+    """An eGFR cell: "45", "eGFR 45 (2025)", "45*", "CrCl 25 (CG)", ">60", "45 mL/min/1.73m2", or a CKD stage
+    written instead ("G3b", "CKD 4", "G5D")."""
+    f = _fields()["egfr"]
+    not_a_number = (_p("egfr", value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a number"),)
+    if not isinstance(value, str):
+        number, _comparator, _rest = parse_number(value)
+        if number is None:
+            return EgfrReading(None, not_a_number)
+        return EgfrReading(*_in_range("egfr", value, number, "", f.min, f.max))
+    stage, when = _stage_cell(value)
+    if stage is not None:
+        return EgfrReading(None, (), stage=stage, date=when)
+    cell = lab_cell(value, _egfr_words())
+    kind = next(iter(cell.marks)) if len(cell.marks) == 1 else None
+    if cell.number is None:
+        return EgfrReading(None, not_a_number, kind, date=cell.date)
+    problem = _unread_words("egfr", value, cell)
+    if problem is None and cell.unit and not cell.unit_known:
+        problem = _p("egfr", value, ProblemCode.UNIT_UNKNOWN, f"unit '{cell.unit}' not understood")
+    if problem is not None:
+        return EgfrReading(None, (problem,), kind, date=cell.date)
+    return EgfrReading(*_in_range("egfr", value, cell.number, cell.comparator, f.min, f.max), kind, date=cell.date)
+
+
+def _stage_cell(text: str) -> tuple[KidneyStage | None, DateReading | None]:
+    """A CKD stage written in an eGFR cell, with a date beside it ("G3b", "CKD 4 (2024)"), or (None, None)."""
+    stage = kidney_stage(text)
+    if stage is not None:
+        return stage, None
+    dates, kept, last = [], [], 0
+    for start, end, found in find_dates(text):
+        dates.append(found)
+        kept.append(text[last:start])
+        last = end
+    rest = " ".join((*kept, text[last:]))
+    year = _TRAILING_YEAR.search(rest)
+    if year is not None and year.start() > 0:
+        dates.append(DateReading(date(int(year.group(1)), 1, 1)))
+        rest = rest[: year.start()]
+    stage = kidney_stage(rest.strip(" ,;:()[]")) if dates else None
+    return (stage, min(dates, key=lambda d: d.value)) if stage is not None else (None, None)
+
+
+def _unread_words(field_name: str, value: Any, cell: LabCell) -> Problem | None:
+    """The problem for words beside a value that name no analyte, flag or filler: before it, another result may
+    have been written in the column ("Ca 2.3", "iMg 0.5"); after its unit, a comment may change what it means
+    ("hemolysed"). The value is not used."""
+    if cell.unknown_before:
+        where, words = "before the value", cell.unknown_before
+        hint = " (another result?)"
+    elif cell.unknown_after:
+        where, words, hint = "after the value", cell.unknown_after, ""
+    else:
+        return None
+    return _p(field_name, value, ProblemCode.UNRECOGNIZED, f"'{words}' {where} not understood{hint}; value not used")
 
 
 @lru_cache(maxsize=4096, typed=True)
 def _read_age(value: Any, header_unit: str) -> tuple[float | None, tuple[Problem, ...], str | None]:
     """(years, problems, sex written with the age: "45M" is 45 years and male; months need "mo")."""
-    number, comparator, rest = _parse_number(value)
+    number, comparator, rest = parse_number(value)
     if number is None:
         return None, (_p("age", value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not an age"),), None
     unit_text = (rest or header_unit).lower().strip().rstrip(".")
@@ -503,58 +581,60 @@ def _read_date(field_name: str, value: Any) -> tuple[date | None, tuple[Problem,
         )
 
 
+class SerumReading(NamedTuple):
+    """A serum cell as read: the usable value (None if not), the lab's flag, the date and lab range written in it."""
+
+    serum: Serum | None
+    problems: tuple[Problem, ...]
+    flag: str | None = None
+    date: DateReading | None = None
+    lab_range: str | None = None
+
+
 @lru_cache(maxsize=65536, typed=True)
-def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | None, tuple[Problem, ...]]:
+def _read_serum(value: Any, unit_cell: str, header_unit: str) -> SerumReading:
+    """A serum magnesium cell ("0.62 mmol/L", "Mg++ 0.6 mmol/L L", "1.4 mg/dL (ref 1.7-2.4)", "critical 0.3")
+    with the unit column and the header's unit. A number with no unit anywhere is never used, whatever stands
+    before it; the flag is kept even then."""
     kb = knowledge()
-    number, comparator, rest = _parse_number(value)
+    if isinstance(value, str):
+        cell = lab_cell(value, _serum_words())
+    else:
+        number, comparator, rest = parse_number(value)
+        cell = LabCell(number, comparator, rest)
+    number, comparator, rest = cell.number, cell.comparator, cell.unit
+    flag = None if cell.unknown_before else cell.flag
+
+    def unusable(code: str, message: str) -> SerumReading:
+        return SerumReading(None, (_p("serum_mg", value, code, message),), flag, cell.date)
+
     if number is None:
-        return None, (
-            _p("serum_mg", value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a serum magnesium value"),
-        )
-    rest = _LAB_FLAG.sub(" ", rest).strip()  # "0.7 mmol/L (low)", "1.5 mg/dl ↓": the lab's flag, not a unit
+        return unusable(ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a serum magnesium value")
     candidates = [(text, serum_unit(text)) for text in (rest, unit_cell, header_unit) if text]
     for text, unit in candidates:
         if unit is None:
-            return None, (
-                _p(
-                    "serum_mg",
-                    value,
-                    ProblemCode.UNIT_UNKNOWN,
-                    f"unit '{text}' not understood; use mmol/L, mg/dL or mEq/L; value not used",
-                ),
+            return unusable(
+                ProblemCode.UNIT_UNKNOWN, f"unit '{text}' not understood; use mmol/L, mg/dL or mEq/L; value not used"
             )
     units = {unit for _, unit in candidates if unit is not None}
     if not units:
-        return None, (
-            _p(
-                "serum_mg",
-                value,
-                ProblemCode.UNIT_MISSING,
-                f"{number:g} has no unit (cell, unit column or header); value not used: "
-                "0.7 mmol/L is normal, 0.7 mg/dL is life-threatening",
-            ),
+        return unusable(
+            ProblemCode.UNIT_MISSING,
+            f"{number:g} has no unit (cell, unit column or header); value not used: "
+            "0.7 mmol/L is normal, 0.7 mg/dL is life-threatening",
         )
     if len(units) > 1:
-        return None, (
-            _p(
-                "serum_mg",
-                value,
-                ProblemCode.CONFLICT,
-                f"units disagree ({', '.join(t for t, _ in candidates)}); value not used",
-            ),
-        )
+        return unusable(ProblemCode.CONFLICT, f"units disagree ({', '.join(t for t, _ in candidates)}); value not used")
+    if (problem := _unread_words("serum_mg", value, cell)) is not None:
+        return SerumReading(None, (problem,), flag, cell.date)
     canonical = units.pop()
     mmol = number * kb.serum["units"][canonical]["to_mmol"]
     plausible = kb.serum["plausible"]
     if not plausible["min_mmol"] <= mmol <= plausible["max_mmol"]:
-        return None, (
-            _p(
-                "serum_mg",
-                value,
-                ProblemCode.IMPLAUSIBLE,
-                f"{number:g} {canonical} is outside the plausible range "
-                f"{plausible['min_mmol']:g}-{plausible['max_mmol']:g} mmol/L; value not used",
-            ),
+        return unusable(
+            ProblemCode.IMPLAUSIBLE,
+            f"{number:g} {canonical} is outside the plausible range "
+            f"{plausible['min_mmol']:g}-{plausible['max_mmol']:g} mmol/L; value not used",
         )
     problems: tuple[Problem, ...] = ()
     if comparator:
@@ -567,43 +647,142 @@ def _read_serum(value: Any, unit_cell: str, header_unit: str) -> tuple[Serum | N
                 f"{number:g} {canonical}",
             ),
         )
-    return Serum(_censor(number, comparator), canonical, mmol, comparator=comparator.rstrip("=")), problems
+    serum = Serum(_censor(number, comparator), canonical, mmol, comparator=comparator.rstrip("="))
+    return SerumReading(serum, problems, flag, cell.date, cell.lab_range)
+
+
+class CreatinineReading(NamedTuple):
+    """A creatinine cell as read: the value in mg/dL (None if not usable) and the date written in it."""
+
+    mg_dl: float | None
+    problems: tuple[Problem, ...]
+    date: DateReading | None = None
+
+
+@lru_cache(maxsize=65536, typed=True)
+def _read_creatinine(value: Any, header_unit: str) -> CreatinineReading:
+    """A creatinine cell ("Creatinine 1.2 mg/dL", "106 umol/L", "SCr 0.9 (H) 2025-03-04"): mg/dL or umol/L (/88.4),
+    the unit from the cell or the header; a number with no unit is never used."""
+    f = _fields()["creatinine"]
+    if isinstance(value, str):
+        cell = lab_cell(value, _creatinine_words())
+    else:
+        number, comparator, rest = parse_number(value)
+        cell = LabCell(number, comparator, rest)
+
+    def unusable(code: str, message: str) -> CreatinineReading:
+        return CreatinineReading(None, (_p("creatinine", value, code, message),), cell.date)
+
+    if cell.number is None:
+        return unusable(ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a creatinine value")
+    candidates = [(text, creatinine_unit(text)) for text in (cell.unit, header_unit) if text]
+    for text, unit in candidates:
+        if unit is None:
+            return unusable(ProblemCode.UNIT_UNKNOWN, f"unit '{text}' not understood; use mg/dL or umol/L; not used")
+    units = {unit for _, unit in candidates if unit is not None}
+    if not units:
+        return unusable(
+            ProblemCode.UNIT_MISSING,
+            f"{cell.number:g} has no unit (cell or header); not used: creatinine 1.2 mg/dL is 106 umol/L",
+        )
+    if len(units) > 1:
+        return unusable(ProblemCode.CONFLICT, f"units disagree ({', '.join(t for t, _ in candidates)}); not used")
+    if (problem := _unread_words("creatinine", value, cell)) is not None:
+        return CreatinineReading(None, (problem,), cell.date)
+    mg_dl = creatinine_mg_dl(cell.number, units.pop())
+    found, problems = _in_range("creatinine", value, mg_dl, cell.comparator, f.min, f.max, " mg/dL")
+    return CreatinineReading(found, problems, cell.date)
+
+
+@cache
+def _serum_words() -> Words:
+    cell = knowledge().serum["cell"]
+    return Words({phrase_key(w): "" for w in cell["analyte"]}, lambda text: serum_unit(text) is not None)
+
+
+@cache
+def _creatinine_words() -> Words:
+    analytes = knowledge().kidney["creatinine"]["analyte"]
+    return Words({phrase_key(w): "" for w in analytes}, lambda text: creatinine_unit(text) is not None)
+
+
+@cache
+def _egfr_words() -> Words:
+    words = knowledge().kidney["egfr"]
+    units = frozenset(_egfr_unit_key(u) for u in words["units"])
+    return Words(
+        {phrase_key(w): kind for kind in ("egfr", "crcl") for w in words[kind]},
+        lambda text: _egfr_unit_key(text) in units,
+        aside=lambda text: kidney_stage(text) is not None,
+        plus_is_at_least=True,
+    )
+
+
+def _egfr_unit_key(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower().replace(" ", "").replace("^", "")
+
+
+def _read_result_date(field_name: str, value: Any) -> tuple[DateReading | None, tuple[Problem, ...]]:
+    """A date column (a result's date, the assessment date): see :func:`mgdecision.dates.read_date`."""
+    found = read_date(value)
+    if found is None:
+        text = shown_text(value)
+        return None, (
+            _p(field_name, value, ProblemCode.INVALID_DATE, f"'{text}' is not a date; write it as YYYY-MM-DD"),
+        )
+    return found, _ambiguity(field_name, value, found)
+
+
+def _ambiguity(field_name: str, value: Any, found: DateReading | None) -> tuple[Problem, ...]:
+    """The problem for a date whose day and month read both ways (none for any other)."""
+    if found is None or found.later is None:
+        return ()
+    used, other = found.value.isoformat(), found.later.isoformat()
+    message = f"day and month read both ways ({used} or {other}); the older, {used}, is used: write YYYY-MM-DD"
+    return (_p(field_name, value, ProblemCode.DATE_AMBIGUOUS, message),)
 
 
 def _plausible_limit(
-    field_name: str, value: Any, limit: float | None, unit: str, problems: list[Problem]
+    field_name: str, value: Any, limit: tuple[float, str] | None, unit: str, problems: list[Problem]
 ) -> float | None:
-    """A lab limit within the plausible band for it, else None with a problem (the default limit applies)."""
+    """A lab limit (number, unit written) within its plausible band in that unit, converted to the serum's unit;
+    else None with a problem (that limit's default applies)."""
     if limit is None:
         return None
-    kb = knowledge()
-    bounds = kb.serum["lab_range"]
+    number, own = limit[0], limit[1] or unit
     side = "low" if field_name == "ref_low" else "high"
-    lo, hi = bounds[f"{side}_min_mmol"], bounds[f"{side}_max_mmol"]
-    mmol = limit * kb.serum["units"][unit]["to_mmol"]
-    if lo <= mmol <= hi:
-        return limit
+    lo, hi = knowledge().serum["lab_range"][side][own]
+    if lo <= number <= hi:
+        return _in_unit(limit, unit)
     problems.append(
         _p(
             field_name,
             value,
             ProblemCode.IMPLAUSIBLE,
-            f"lab range {side} {limit:g} {unit} is outside {lo:g}-{hi:g} mmol/L; the default limit is used",
+            f"lab range {side} {number:g} {own} is outside {lo:g}-{hi:g} {own}; the default limit is used",
         )
     )
     return None
 
 
-def _read_limit(field_name: str, value: Any, unit: str) -> tuple[float | None, tuple[Problem, ...]]:
-    number, _comparator, rest = _parse_number(value)
+def _in_unit(limit: tuple[float, str] | None, unit: str) -> float | None:
+    """A lab limit (number, unit written with it or "") in the serum's unit."""
+    if limit is None:
+        return None
+    return convert_serum(limit[0], limit[1], unit) if limit[1] else limit[0]
+
+
+def _read_limit(field_name: str, value: Any, unit: str) -> tuple[tuple[float, str] | None, tuple[Problem, ...]]:
+    """(number, the unit written with it or "" for the serum's) of a lab limit."""
+    number, _comparator, rest = parse_number(value)
     if number is None:
         return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a number"),)
     if rest:
         own = serum_unit(rest)
         if own is None:
             return None, (_p(field_name, value, ProblemCode.UNIT_UNKNOWN, f"unit '{rest}' not understood"),)
-        number = convert_serum(number, own, unit)
-    return number, ()
+        return (number, own), ()
+    return (number, ""), ()
 
 
 @lru_cache(maxsize=1024, typed=True)
@@ -625,7 +804,7 @@ def _read_salt(value: Any) -> tuple[str | None, tuple[Problem, ...]]:
 def _read_dose(
     field_name: str, value: Any, limit: float, header_unit: str = ""
 ) -> tuple[float | None, tuple[Problem, ...]]:
-    number, comparator, rest = _parse_number(value)
+    number, comparator, rest = parse_number(value)
     factor = _DOSE_UNITS.get((rest or header_unit).lower().strip()) if number is not None else None
     if number is None or factor is None or comparator:
         return None, (_p(field_name, value, ProblemCode.NOT_A_NUMBER, f"'{shown_text(value)}' is not a dose in mg"),)
@@ -680,7 +859,7 @@ def _read_cells(header_map: HeaderMap, labels: Sequence[Any], values: Sequence[A
 
 def _with_unit(value: Any, unit: str) -> Any:
     """A bare number from a column whose header gives its unit, as text with that unit ("0.4 mmol/L")."""
-    number, _comparator, rest = _parse_number(normal_cell(value))
+    number, _comparator, rest = parse_number(normal_cell(value))
     return f"{shown_text(value)} {unit}" if number is not None and not rest else value
 
 
@@ -774,8 +953,8 @@ LIST_FIELDS = ("diagnoses", "medications", "symptoms")
 # per distinct combination of its cells (patient_id is only echoed).
 SCALAR_GROUPS: Mapping[str, tuple[str, ...]] = {
     "age": ("age", "date_of_birth", "assessment_date", "sex", "pregnant", "lactating", "dialysis", "route"),  # "45M"
-    "egfr": ("egfr",),
-    "serum": ("serum_mg", "serum_mg_unit", "ref_low", "ref_high", "ref_range"),
+    "egfr": ("egfr", "egfr_date", "creatinine", "creatinine_date"),  # kidney function
+    "serum": ("serum_mg", "serum_mg_unit", "ref_low", "ref_high", "ref_range", "serum_mg_date"),
     "supplement": ("supplement_form", "supplement_dose_mg", "supplement_compound_mg"),
 }
 
@@ -816,14 +995,18 @@ def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_o
         if found:
             problems.extend(found)
     dob = given("date_of_birth")
-    if dob is None and (visit := given("assessment_date")) is not None:
-        problems.extend(_read_date("assessment_date", visit)[1])  # only used with a date of birth; still checked
-    if dob is not None:
+    visit = given("assessment_date")
+    visit_problems: tuple[Problem, ...] = ()
+    if visit is not None:
+        reference, visit_problems = _read_result_date("assessment_date", visit)
+        p.reference_date = reference.value if reference is not None else None
+    if dob is None:
+        problems.extend(visit_problems)
+    else:
         born, found = _read_date("date_of_birth", dob)
         problems.extend(found)
-        visit = given("assessment_date")
-        on, found = _read_date("assessment_date", visit) if visit is not None else (as_of or date.today(), ())
-        problems.extend(found)
+        on = p.reference_date if visit is not None else as_of or date.today()
+        problems.extend(visit_problems)
         if born is not None and on is not None:
             years = (on - born).days / 365.25
             if not 0 <= years <= 120:
@@ -875,26 +1058,24 @@ def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_o
                 "marked pregnant or lactating but sex is M; pregnancy cautions still applied",
             )
         )
-    if (v := given("egfr")) is not None:
-        f = fields["egfr"]
-        p.egfr, found = _read_number("egfr", v, f.min, f.max)
-        if found:
-            problems.extend(found)
+    _read_kidney(p, given, header_units)
+    serum_date: DateReading | None = None
     if (v := given("serum_mg")) is not None:
         p.serum_given = True
         unit_cell = given("serum_mg_unit")
-        serum, found = _read_serum(
-            v, "" if unit_cell is None else shown_text(unit_cell), header_units.get("serum_mg", "")
-        )
-        if found:
-            problems.extend(found)
+        read = _read_serum(v, "" if unit_cell is None else shown_text(unit_cell), header_units.get("serum_mg", ""))
+        if read.problems:
+            problems.extend(read.problems)
+        serum = read.serum
         if serum is not None:
-            low, high = _lab_limits(given("ref_low"), given("ref_high"), given("ref_range"), problems)
+            low, high = _lab_limits(given("ref_low"), given("ref_high"), given("ref_range"), read.lab_range, problems)
             serum = _with_range(serum, low, high, problems)
-        p.serum = serum
+        p.serum, p.serum_flag, serum_date = serum, read.flag, read.date
+        problems.extend(_ambiguity("serum_mg", v, serum_date))
+    p.serum_date = _result_date("serum_mg_date", given("serum_mg_date"), serum_date, problems)
     if p.serum is None:  # a lab range without a usable value is not used, but an unreadable one is still reported
         for name in ("ref_low", "ref_high"):
-            if (v := given(name)) is not None and _parse_number(v)[0] is None:
+            if (v := given(name)) is not None and parse_number(v)[0] is None:
                 problems.append(_p(name, v, ProblemCode.NOT_A_NUMBER, f"'{shown_text(v)}' is not a number"))
         if (v := given("ref_range")) is not None and _split_range(v) is None:
             problems.append(_range_problem(v))
@@ -935,14 +1116,60 @@ def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_o
     return p
 
 
+def _read_kidney(p: Patient, given: Callable[[str], Any], header_units: Mapping[str, str]) -> None:
+    """The kidney-function group: eGFR (or a CKD stage) and creatinine, each with its date."""
+    problems = p.problems
+    egfr_date: DateReading | None = None
+    if (v := given("egfr")) is not None:
+        read = _read_egfr(v)
+        if read.problems:
+            problems.extend(read.problems)
+        p.egfr, p.egfr_kind, egfr_date = read.egfr, read.kind, read.date
+        if read.stage is not None:
+            p.kidney_stage, p.kidney_stage_dialysis = read.stage
+        problems.extend(_ambiguity("egfr", v, egfr_date))
+    p.egfr_date = _result_date("egfr_date", given("egfr_date"), egfr_date, problems)
+    creatinine_date: DateReading | None = None
+    if (v := given("creatinine")) is not None:
+        creatinine = _read_creatinine(v, header_units.get("creatinine", ""))
+        problems.extend(creatinine.problems)
+        p.creatinine_mg_dl, creatinine_date = creatinine.mg_dl, creatinine.date
+        problems.extend(_ambiguity("creatinine", v, creatinine_date))
+    p.creatinine_date = _result_date("creatinine_date", given("creatinine_date"), creatinine_date, problems)
+
+
+def _result_date(field_name: str, column: Any, in_cell: DateReading | None, problems: list[Problem]) -> date | None:
+    """A result's date from its date column and from its cell; where both give one and they differ, the older is
+    used and the row says so."""
+    if column is None:
+        return in_cell.value if in_cell is not None else None
+    found, read_problems = _read_result_date(field_name, column)
+    problems.extend(read_problems)
+    if found is None:
+        return in_cell.value if in_cell is not None else None
+    if in_cell is None or in_cell.value == found.value:
+        return found.value
+    older = min(in_cell.value, found.value)
+    problems.append(
+        _p(
+            field_name,
+            column,
+            ProblemCode.CONFLICT,
+            f"the result cell is dated {in_cell.value.isoformat()}, this column {found.value.isoformat()}; "
+            f"the older, {older.isoformat()}, is used",
+        )
+    )
+    return older
+
+
 def _split_range(value: Any) -> tuple[str, str] | None:
     """('0.70', '1.00 mmol/L') from '0.70-1.00 mmol/L' (the unit after the high end applies to both)."""
     match = _RANGE.fullmatch(shown_text(value))
     if match is None:
         return None
     low, high = match.group(1).strip(), match.group(2).strip()
-    number, _comparator, unit = _parse_number(high)
-    if number is not None and unit and _parse_number(low)[2] == "":
+    number, _comparator, unit = parse_number(high)
+    if number is not None and unit and parse_number(low)[2] == "":
         low = f"{low} {unit}"
     return low, high
 
@@ -953,37 +1180,58 @@ def _range_problem(value: Any) -> Problem:
     )
 
 
-def _lab_limits(low: Any, high: Any, both: Any, problems: list[Problem]) -> tuple[Any, Any]:
-    """The lab limits, from their own columns or from a range column ("0.70-1.00") for the ones not given."""
-    if both is None:
+def _lab_limits(low: Any, high: Any, both: Any, in_cell: str | None, problems: list[Problem]) -> tuple[Any, Any]:
+    """The lab limits, from their own columns, else from a range column ("0.70-1.00"), else from a range written in
+    the serum cell ("(ref 1.7-2.4)"), for the ones not given."""
+    if both is not None:
+        parts = _split_range(both)
+        if parts is None:
+            problems.append(_range_problem(both))
+        else:
+            if _differ(low, high, parts):
+                problems.append(
+                    _p(
+                        "ref_range",
+                        both,
+                        ProblemCode.CONFLICT,
+                        "lab range differs from the low/high columns; the columns are used",
+                    )
+                )
+            low, high = (parts[0] if low is None else low), (parts[1] if high is None else high)
+    if in_cell is None:
         return low, high
-    parts = _split_range(both)
-    if parts is None:
-        problems.append(_range_problem(both))
+    parts = _split_range(in_cell)
+    if parts is None:  # a range the cell reader found always splits
         return low, high
-    if (low is not None and _parse_number(low)[0] != _parse_number(parts[0])[0]) or (
-        high is not None and _parse_number(high)[0] != _parse_number(parts[1])[0]
-    ):
+    if _differ(low, high, parts):
         problems.append(
             _p(
-                "ref_range",
-                both,
+                "serum_mg",
+                in_cell,
                 ProblemCode.CONFLICT,
-                "lab range differs from the low/high columns; the columns are used",
+                "lab range in the serum cell differs from the lab range columns; the columns are used",
             )
         )
     return (parts[0] if low is None else low), (parts[1] if high is None else high)
 
 
+def _differ(low: Any, high: Any, parts: tuple[str, str]) -> bool:
+    return (low is not None and parse_number(low)[0] != parse_number(parts[0])[0]) or (
+        high is not None and parse_number(high)[0] != parse_number(parts[1])[0]
+    )
+
+
 def _with_range(serum: Serum, low: Any, high: Any, problems: list[Problem]) -> Serum:
-    """The serum value with the lab's own range where it is plausible (amendment 2026-12, 3)."""
-    ref_low = ref_high = None
+    """The serum value with the lab's own range where it is plausible (clinical-rules.md 9.6)."""
+    read_low = read_high = None
     if low is not None:
-        ref_low, found = _read_limit("ref_low", low, serum.unit)
+        read_low, found = _read_limit("ref_low", low, serum.unit)
         problems.extend(found)
     if high is not None:
-        ref_high, found = _read_limit("ref_high", high, serum.unit)
+        read_high, found = _read_limit("ref_high", high, serum.unit)
         problems.extend(found)
+    ref_low = _in_unit(read_low, serum.unit)
+    ref_high = _in_unit(read_high, serum.unit)
     if ref_low is not None and ref_high is not None and ref_low >= ref_high:  # written backwards: neither is used
         problems.append(
             Problem(
@@ -994,8 +1242,8 @@ def _with_range(serum: Serum, low: Any, high: Any, problems: list[Problem]) -> S
             )
         )
         return serum
-    ref_low = _plausible_limit("ref_low", low, ref_low, serum.unit, problems)
-    ref_high = _plausible_limit("ref_high", high, ref_high, serum.unit, problems)
+    ref_low = _plausible_limit("ref_low", low, read_low, serum.unit, problems)
+    ref_high = _plausible_limit("ref_high", high, read_high, serum.unit, problems)
     if ref_low is None and ref_high is None:
         return serum
     return Serum(serum.value, serum.unit, serum.mmol, ref_low, ref_high, serum.comparator)

@@ -66,3 +66,5 @@ class ProblemCode(StrEnum):
     AMBIGUOUS = "ambiguous_term"
     UNKNOWN_FIELD = "unknown_field"
     UNREADABLE = "unreadable_value"
+    RESULT_NOT_CURRENT = "result_not_current"  # a dated result too old to count as current (clinical-rules 9.8)
+    DATE_AMBIGUOUS = "date_ambiguous"  # a day and month that read both ways (03/04/2025): the older reading is used
