@@ -68,7 +68,8 @@ class Assessment:
 
     @property
     def problems(self) -> tuple[Problem, ...]:
-        return tuple(self.patient.problems)
+        """What could not be read on the row, then what the rules found on its values (an old result)."""
+        return (*self.patient.problems, *self.findings.problems)
 
     @property
     def unrecognized(self) -> tuple[str, ...]:
@@ -101,7 +102,7 @@ class Assessment:
             "; ".join([str(i) for i in f.interactions]),
             f.form.text,
             self.reasons_text(),
-            "; ".join([str(p) for p in self.patient.problems]),
+            "; ".join([str(p) for p in self.problems]),
         )
 
     def row(self) -> dict[str, Any]:
@@ -165,8 +166,8 @@ class Assessment:
                 (Reason(i.action, i.sources),),
                 "interaction",
             )
-        if self.patient.problems:
-            probs = self.patient.problems
+        if self.problems:
+            probs = self.problems
             card(
                 Indicator.WARNING,
                 f"{len(probs)} input problem(s): " + "; ".join(str(p) for p in probs),

@@ -92,6 +92,9 @@ class Interaction:
 
 @dataclass(frozen=True, slots=True)
 class Dose:
+    """The dose decision: status, range, reference intakes, the dose text and its notes; ``headline`` says the
+    decision in a few plain words, ``indicator`` how urgent it is (a CDS Hooks indicator)."""
+
     status: str
     min_mg: float | None
     max_mg: float | None
@@ -99,6 +102,8 @@ class Dose:
     ul_mg: float | None
     text: str
     notes: tuple[Reason, ...] = ()
+    headline: str = ""
+    indicator: str = "info"
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,6 +207,7 @@ class Patient:
     creatinine_mg_dl: float | None = None  # serum creatinine in mg/dL (umol/L / 88.4)
     creatinine_date: date | None = None
     reference_date: date | None = None  # the assessment date column (the engine defaults it to the run date)
+    run_date: date | None = None  # the date the row is assessed on (``as_of``, else today)
 
 
 # ---------------------------------------------------------------- numbers and units
@@ -961,7 +962,7 @@ SCALAR_GROUPS: Mapping[str, tuple[str, ...]] = {
 
 def read_fields(values: Mapping[str, Any], header_units: Mapping[str, str], as_of: date | None) -> Patient:
     fields = _fields()
-    p = Patient()
+    p = Patient(run_date=as_of or date.today())
     problems = p.problems
 
     present: dict[str, Any] = {}

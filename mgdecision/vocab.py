@@ -27,6 +27,7 @@ class DoseStatus(StrEnum):
     DO_NOT_SUPPLEMENT = "DO_NOT_SUPPLEMENT"
     PRESCRIBER_ONLY = "PRESCRIBER_ONLY"
     REFER = "REFER"
+    CHECK_SERUM = "CHECK_SERUM"  # measure (or repeat) serum magnesium before any decision
 
 
 class Severity(StrEnum):
@@ -67,4 +68,5 @@ class ProblemCode(StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     UNREADABLE = "unreadable_value"
     RESULT_NOT_CURRENT = "result_not_current"  # a dated result too old to count as current (clinical-rules 9.8)
+    COMPUTED = "computed_value"  # a value the row did not give, worked out from others (eGFR from creatinine)
     DATE_AMBIGUOUS = "date_ambiguous"  # a day and month that read both ways (03/04/2025): the older reading is used

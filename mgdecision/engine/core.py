@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import KnowledgeError
 from ..formatting import dose_group_text
 from ..kb import Concept, Knowledge, knowledge, load_knowledge
-from ..models import Dose, Form, Interaction, Reason
+from ..models import Dose, Form, Interaction, Problem, Reason
 from ..reading import Patient, Serum
 from ..vocab import ContraLevel, DoseStatus, RiskLevel
 from .expr import first_holding
@@ -84,6 +84,7 @@ MEMOISED: Mapping[str, float] = {
     "value_reason": 1 / 4,
     "value_factor_reason": 1 / 4,
     "trigger_detail": 1 / 4,
+    "found_problem": 1 / 16,
     "symptom_reason": 1 / 64,
     "serum_below_reason": 1 / 8,
     "capped_reason": 1 / 8,
@@ -104,6 +105,17 @@ MEMOISED: Mapping[str, float] = {
     "dosing_note": 1 / 64,
     "form": 1 / 64,
 }
+
+
+class _DoseFacts(dict[str, Any]):
+    """The facts a dose decision reads; ``factor:x`` and ``symptom:x`` hold when ``x`` is in :attr:`ids`."""
+
+    ids: frozenset[str] = frozenset()
+
+    def __missing__(self, name: str) -> bool:
+        if name.startswith(("factor:", "symptom:")):
+            return name in self.ids
+        raise KeyError(name)
 
 
 class Engine:
@@ -146,6 +158,14 @@ class Engine:
             for key, c in kb_.concepts.items()
             if key.startswith("symptom:")
         }
+        self.symptom_labels: Mapping[str, str] = {c.id: c.label for c in kb_.concepts.values() if c.kind == "symptom"}
+        # the factors whose recheck interval a normal serum follows, most frequent recheck first
+        self.recheck_order: tuple[str, ...] = tuple(
+            sorted(
+                (f for f, x in self.factors.items() if "recheck" in x), key=lambda f: self.factors[f]["recheck_rank"]
+            )
+        )
+        self.dose_numbers = tuple(n for n in spec.dose_reads if spec.kinds[n] == "number")
         self.band_row = first_holding([b.when for b in spec.bands])
         self.status_row = first_holding([s.when for s in spec.dose_statuses])
         self.derived: dict[str, Any] = {}  # tables the drivers derive from this engine's knowledge, made once
@@ -234,8 +254,11 @@ class Engine:
         urgent_limit = s["urgent"]["above"][unit]
         urgent = value > urgent_limit
         below, above = value < lower, value > upper or urgent
-        if not below and value < self.limits["lower"][unit]:  # a lab range never hides CTCAE grade 3-4
-            below = self._grade(s["ctcae_hypo"], value, unit, "below") >= s["lab_range"]["flag_hypo_grade"]
+        lab = s["lab_range"]
+        if not below and value < self.limits["lower"][unit]:  # a lab range never hides CTCAE grade 2-4 (9.6)
+            below = self._grade(s["ctcae_hypo"], value, unit, "below") >= lab["flag_hypo_grade"]
+        if not above and value > self.limits["upper"][unit]:  # nor hypermagnesaemia of grade 3 or more
+            above = self._grade(s["ctcae_hyper"], value, unit, "above") >= lab["flag_hyper_grade"]
         return SerumStatus(
             below=below,
             above=above,
@@ -307,6 +330,14 @@ class Engine:
         factor = self.factors[fid]
         return Reason(f"{factor['label']}: {detail}", sources_of(factor), factor["points"])
 
+    def _found_problem(self, k: int, values: tuple[Any, ...]) -> Problem:
+        """The ``k``-th problem of rules.toml [problems] for the values of the facts its texts name."""
+        found = self.spec.problems[k]
+        split = len(found.value.names)
+        return Problem(
+            found.field, found.value.from_values(values[:split]), found.code, found.message.from_values(values[split:])
+        )
+
     def _trigger_detail(self, k: int, values: tuple[Any, ...]) -> str:
         """The detail of the ``k``-th contraindication trigger of rules.toml for the values its message names."""
         return self.spec.fire[k].detail.from_values(values)
@@ -358,7 +389,7 @@ class Engine:
     def _risk_level(self, points: int, values: tuple[Any, ...]) -> tuple[RiskLevel, bool]:
         """(level, capped): the first band of rules.toml whose condition holds, for the points and the values of
         the facts the bands read (``spec.band_reads``)."""
-        facts = dict(zip(self.spec.band_reads, values, strict=True))
+        facts = {n: math.nan if v is None else v for n, v in zip(self.spec.band_reads, values, strict=True)}
         facts["points"] = points
         band = self.spec.bands[self.band_row(facts)]  # the last band always holds (checked on loading)
         return RiskLevel(band.level), band.capped
@@ -403,17 +434,34 @@ class Engine:
         forms: tuple[str, ...],
         diarrhoea: bool,
         rda: float | None,
+        ids: frozenset[str],
+        contra_rule: str | None,
         values: tuple[Any, ...],
     ) -> tuple[Dose, Form]:
-        """Dose status, range and text, with form and timing, for the decisions before it, the lists' indications
-        and forms, the RDA and the values of the facts the dose rules read (``spec.dose_reads``)."""
+        """Dose status, range, text, headline and indicator, with form and timing, for the decisions before it
+        (contraindication level and its first rule, risk level), the lists' indications and forms, the RDA, the
+        factors and symptoms on the row (``ids``: "factor:x", "symptom:x") and the values of the facts the dose
+        rules read (``spec.dose_reads``)."""
         spec = self.spec
-        facts: dict[str, Any] = dict(zip(spec.dose_reads, values, strict=True))
+        facts = _DoseFacts(zip(spec.dose_reads, values, strict=True))
+        for name in self.dose_numbers:  # a missing number is NaN in the rules (None only in the memo key)
+            if facts[name] is None:
+                facts[name] = math.nan
+        facts.ids = ids
+        counted = [fid for fid in self.factors if f"factor:{fid}" in ids]
+        recheck = next((fid for fid in self.recheck_order if fid in counted), None)
         facts.update(
             contra=contra,
+            contra_short=self.rules[contra_rule].get("short", "") if contra_rule else "",
             risk=risk,
             indicated=bool(indications),
             indications=", ".join(indications),
+            factors=", ".join(self.factors[fid]["short"] for fid in counted),
+            loss_factors=", ".join(self.factors[fid]["short"] for fid in counted if self.factors[fid]["points"] >= 2),
+            loss_factor=any(self.factors[fid]["points"] >= 2 for fid in counted),
+            symptoms=", ".join(self.symptom_labels[s[8:]] for s in sorted(ids) if s.startswith("symptom:")),
+            recheck_factor=self.factors[recheck]["short"] if recheck else "",
+            recheck_interval=self.factors[recheck]["recheck"] if recheck else "",
             rda=math.nan if rda is None else rda,
         )
         rule = spec.dose_statuses[self.status_row(facts)]  # the last status always holds (checked on loading)
@@ -443,8 +491,10 @@ class Engine:
             high,
             rda,
             None if ul is None or ul != ul else ul,
-            "; ".join([*leads, *body]),
+            "; ".join([x for x in (*leads, *body) if x]),
             tuple(notes),
+            facts["headline"],
+            facts["indicator"],
         )
         return dose, form
 
@@ -492,6 +542,7 @@ class Engine:
     value_factor_reason: Callable[[str, str], Reason]
     ul_any_age: float
     trigger_detail: Callable[[int, tuple[Any, ...]], str]
+    found_problem: Callable[[int, tuple[Any, ...]], Problem]
     symptom_reason: Callable[[tuple[str, ...]], Reason]
     serum_below_reason: Callable[[Serum], Reason]
     capped_reason: Callable[[str, Serum], Reason]

@@ -6,9 +6,10 @@
 
 Grammar: ``or`` / ``and`` / ``not``, one comparison (``< <= > >= == !=``) between two terms, parentheses. A term
 is a number, a quoted string (single quotes), ``true``/``false``, a fact name (``egfr``), a constant of the
-knowledge (``renal.severe_below``: a dotted name, resolved when the rule is compiled), or a call ``f(arg)`` that
-names a fact ``f:arg`` (``fired(aki)`` is the fact ``fired:aki``). A missing number is NaN, so every comparison
-with it is false, in both executions.
+knowledge (``renal.severe_below``: a dotted name, resolved when the rule is compiled), a call ``f(arg)`` that
+names a fact ``f:arg`` (``fired(aki)`` is the fact ``fired:aki``), or a sum or difference of numbers
+(``reference_day - serum_day``). A missing number is NaN, so every comparison with it is false, and every sum
+with it NaN, in both executions.
 
 The text is parsed by the standard library (``ast.parse(mode="eval")``) and only a whitelist of node types is
 turned into the checked tree (:data:`Node`); anything else is refused. Each tree compiles twice: for one row,
@@ -26,6 +27,7 @@ import re
 import string
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -46,12 +48,14 @@ __all__ = [
     "row_expression",
 ]
 
-FUNCTIONS = ("fired", "listed", "known")  # calls name facts: fired(x) is the fact "fired:x"
+# calls name facts: fired(x) is the fact "fired:x"; factor(x) and symptom(x): the risk factor or symptom x is on
+# the row (read by the dose rules)
+FUNCTIONS = ("fired", "listed", "known", "factor", "symptom")
 MAX_TEXT = 2_000  # characters of one condition
 MAX_DEPTH = 40  # nesting of and/or/not/comparison/parentheses
 
 Node = tuple[Any, ...]  # ("and"|"or", a, b) | ("not", a) | ("cmp", op, a, b) | ("fact", name) | ("const", value)
-# | ("if", condition, then, otherwise): a first-match value table (see :func:`first_match`)
+# | ("arith", "+"|"-", a, b) | ("if", condition, then, otherwise): a first-match value table (:func:`first_match`)
 
 _OPERATORS: dict[type[ast.cmpop], str] = {
     ast.Lt: "<",
@@ -70,6 +74,9 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "!=": operator.ne,
 }
 _AST_COMPARE: dict[str, type[ast.cmpop]] = {v: k for k, v in _OPERATORS.items()}
+_ARITHMETIC: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-"}
+_AST_ARITHMETIC: dict[str, type[ast.operator]] = {v: k for k, v in _ARITHMETIC.items()}
+_CALCULATE: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub}
 _FACT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z0-9_]+)?")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -137,6 +144,11 @@ class _Tree:
             if found.keywords or len(found.args) != 1 or not isinstance(found.args[0], ast.Name):
                 raise self.fail(f"{name}() takes one name")
             return ("fact", f"{name}:{found.args[0].id}")
+        if isinstance(found, ast.BinOp) and type(found.op) in _ARITHMETIC:
+            left, right = self.term(found.left, depth + 1), self.term(found.right, depth + 1)
+            if any(part[0] == "const" and not isinstance(part[1], float) for part in (left, right)):
+                raise self.fail("only numbers are added or subtracted")
+            return ("arith", _ARITHMETIC[type(found.op)], left, right)
         if isinstance(found, (ast.BoolOp, ast.UnaryOp, ast.Compare)):
             return self.node(found, depth)  # parenthesised
         raise self.fail(f"cannot read {ast.get_source_segment(self.text, found) or type(found).__name__!r}")
@@ -236,6 +248,12 @@ def row_expression(node: Node, read: Reader) -> ast.expr:
         return ast.IfExp(
             test=row_expression(node[1], read), body=row_expression(node[2], read), orelse=row_expression(node[3], read)
         )
+    if kind == "arith":
+        if node[1] not in _AST_ARITHMETIC:
+            raise KnowledgeError(f"unexpected operator {node[1]!r}")
+        return ast.BinOp(
+            left=row_expression(node[2], read), op=_AST_ARITHMETIC[node[1]](), right=row_expression(node[3], read)
+        )
     if kind != "cmp" or node[1] not in _AST_COMPARE:
         raise KnowledgeError(f"unexpected node {kind!r}")
     return ast.Compare(
@@ -323,6 +341,9 @@ def _column(node: Node) -> Callable[[Mapping[str, Any], int], np.ndarray]:
             return np.where(np.broadcast_to(test(f, n), (n,)).astype(bool), a.astype(dtype), b.astype(dtype))
 
         return choose
+    if kind == "arith":
+        calculate, a_, b_ = _CALCULATE[node[1]], _column(node[2]), _column(node[3])
+        return lambda f, n: calculate(np.asarray(a_(f, n), dtype=np.float64), np.asarray(b_(f, n), dtype=np.float64))
     compare, left, right = _COMPARE[node[1]], _column(node[2]), _column(node[3])
 
     def run(f: Mapping[str, Any], n: int) -> np.ndarray:
@@ -384,7 +405,9 @@ class Template:
         for literal, name, spec, conversion in fields:
             if conversion or (name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name)):
                 raise KnowledgeError(f"message {text!r}: only {{name}} and {{name:format}} fields")
-            if spec and (len(spec) > 12 or any(int(w) > self.MAX_WIDTH for w in re.findall(r"\d+", spec))):
+            if spec in NAMED_FORMATS:
+                pass
+            elif spec and (len(spec) > 12 or any(int(w) > self.MAX_WIDTH for w in re.findall(r"\d+", spec))):
                 raise KnowledgeError(f"message {text[:60]!r}: format {spec[:20]!r} asks for too wide a field")
             if literal:
                 pieces.append(literal)
@@ -421,12 +444,39 @@ class Template:
 
 def _shown(value: Any, spec: str) -> str:
     """A value as a message shows it: "" for None, and for NaN without a format."""
-    if value is None or (isinstance(value, float) and value != value and not spec):
+    if value is None or (isinstance(value, float) and value != value and (not spec or spec in NAMED_FORMATS)):
         return ""
     return _formatted(value, spec)
+
+
+def _years(value: Any) -> str:
+    """An age as people write it: whole years, months under 2 years ("18 months", "72")."""
+    if value < 2:
+        months = int(value * 12 + 1e-9)
+        return f"{months} month" + ("s" if months != 1 else "")
+    return str(int(value + 1e-9))
+
+
+def _egfr(value: Any) -> str:
+    """An eGFR as people write it: whole, but with one decimal where rounding would cross 15, 30, 45 or 60."""
+    whole = round(value)
+    if any((value < edge) != (whole < edge) for edge in (15, 30, 45, 60)):
+        return f"{value:.1f}"
+    return str(int(whole))
+
+
+def _day(value: Any) -> str:
+    """A date kept as a day number (``date.toordinal``), as an ISO date."""
+    return date.fromordinal(int(value)).isoformat()
+
+
+NAMED_FORMATS: Mapping[str, Callable[[Any], str]] = {"years": _years, "egfr": _egfr, "date": _day}
 
 
 def _formatted(value: Any, spec: str) -> str:
     if isinstance(value, float) and value.is_integer() and not spec:
         return str(int(value))  # a whole constant reads as written ("30", not "30.0")
+    named = NAMED_FORMATS.get(spec)
+    if named is not None:
+        return named(value) if isinstance(value, (int, float)) else str(value)
     return format(value, spec)

@@ -14,16 +14,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+from ..kidney import egfr_ckd_epi_2021
 
 if TYPE_CHECKING:
     from ..reading import Patient
     from .core import Engine, SerumStatus
     from .row import ListEffects
 
-__all__ = ["FACTS", "KINDS", "BaseFact", "Kind", "Path"]
+__all__ = ["COMBINED", "FACTS", "KINDS", "BaseFact", "Combined", "Kind", "Path", "listed_flag"]
 
 Kind = Literal["yes", "number", "text"]
 KINDS: tuple[Kind, ...] = ("yes", "number", "text")
@@ -68,6 +71,36 @@ class BaseFact:
     patient_only: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Combined:
+    """A fact worked out by one function (given the engine and the values of ``inputs``, other base facts): the
+    row execution calls it with the row's values, the table execution once per distinct combination of the
+    input columns."""
+
+    name: str
+    kind: Kind
+    inputs: tuple[str, ...]
+    function: Callable[..., Any]
+
+
+def _ordinal(day: date | None) -> float:
+    """A date as a number of days (NaN when not given), so that dates can be compared and subtracted."""
+    return _NAN if day is None else float(day.toordinal())
+
+
+def _ckd_epi(e: Engine, creatinine: float, age: float, sex: str | None) -> float:
+    """eGFR by CKD-EPI 2021 from a creatinine value (NaN where an input is missing), with the engine's
+    coefficients; when it applies is decided by rules.toml."""
+    if creatinine != creatinine or age != age or sex not in ("F", "M") or not creatinine > 0 or age < 0:
+        return _NAN
+    return egfr_ckd_epi_2021(creatinine, age, sex, e.kb.kidney["ckd_epi_2021"])
+
+
+def listed_flag(flag: str) -> BaseFact:
+    """``<flag>_listed``: a diagnosis or medication on the row sets ``flag`` (conditions.toml/drugs.toml `sets`)."""
+    return BaseFact(f"{flag}_listed", "yes", lambda e, p, st, le: flag in le.sets, lambda t: t.set_flag(flag))
+
+
 def _reading(name: str, kind: Kind, group: str, read: PatientReader) -> BaseFact:
     """A fact worked out from one reading of a group of fields: one function for both executions."""
     return BaseFact(name, kind, read, lambda t: t.per_reading(group, lambda p: read(t.engine, p), kind), True)
@@ -102,7 +135,17 @@ _DECLARED: tuple[BaseFact, ...] = (
     _attribute("dialysis_written", "yes", "age", "dialysis", False),
     _reading("ul_age", "number", "age", lambda e, p: e.ul_age(p.age)),
     BaseFact("ul_any_age", "number", Path("e", "ul_any_age"), lambda t: np.full(t.n, t.engine.ul_any_age)),
-    _attribute("egfr", "number", "egfr", "egfr"),
+    _attribute("egfr_written", "number", "egfr", "egfr"),
+    _attribute("egfr_kind", "text", "egfr", "egfr_kind"),
+    _attribute("kidney_stage", "text", "egfr", "kidney_stage"),
+    _attribute("kidney_stage_dialysis", "yes", "egfr", "kidney_stage_dialysis", False),
+    _attribute("creatinine", "number", "egfr", "creatinine_mg_dl"),
+    _reading("egfr_day", "number", "egfr", lambda e, p: _ordinal(p.egfr_date)),
+    _reading("run_day", "number", "age", lambda e, p: _ordinal(p.run_date)),
+    _reading("reference_day", "number", "age", lambda e, p: _ordinal(p.reference_date)),
+    _reading("serum_day", "number", "serum", lambda e, p: _ordinal(p.serum_date)),
+    _attribute("serum_given", "yes", "serum", "serum_given", False),
+    _attribute("serum_flag", "text", "serum", "serum_flag"),
     _attribute("dose", "number", "supplement", "supplement_dose_mg"),
     _reading("serum", "text", "serum", lambda e, p: None if p.serum is None else p.serum.display()),
     _attribute("serum_unit", "text", "serum", "serum.unit"),
@@ -121,9 +164,6 @@ _DECLARED: tuple[BaseFact, ...] = (
     _serum("hypo_grade", "number", "hypo_grade", 0),  # 0: not graded
     _serum("hyper_grade", "number", "hyper_grade", 0),
     # what the merged lists say
-    _listed("pregnant_listed", "yes", lambda e, p, st, le: "pregnant" in le.sets, lambda t: t.set_flag("pregnant")),
-    _listed("lactating_listed", "yes", lambda e, p, st, le: "lactating" in le.sets, lambda t: t.set_flag("lactating")),
-    _listed("dialysis_listed", "yes", lambda e, p, st, le: "dialysis" in le.sets, lambda t: t.set_flag("dialysis")),
     _listed("kidney_listed", "yes", Path("le", "renal_codes", False), lambda t: t.renal),
     _listed("lists_readable", "yes", Path("le", "readable", False), lambda t: t.readable),
     _listed(
@@ -132,12 +172,18 @@ _DECLARED: tuple[BaseFact, ...] = (
 )
 
 FACTS: Mapping[str, BaseFact] = {f.name: f for f in _DECLARED}
+COMBINED: Mapping[str, Combined] = {
+    c.name: c for c in (Combined("egfr_ckd_epi", "number", ("creatinine", "age", "sex"), _ckd_epi),)
+}
 
 
 def _check() -> None:
     """Every base fact is declared once, with a kind and both readers."""
-    if len(FACTS) != len(_DECLARED):
+    if len(FACTS) != len(_DECLARED) or set(FACTS) & set(COMBINED):
         raise RuntimeError("a base fact is declared twice")
+    for combined in COMBINED.values():
+        if not set(combined.inputs) <= set(FACTS) or combined.kind not in KINDS:
+            raise RuntimeError(f"combined fact {combined.name!r} reads an unknown fact or lacks a kind")
     for fact in _DECLARED:
         if (
             fact.kind not in KINDS

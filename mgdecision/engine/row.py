@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..models import Contraindication, Dose, Form, Interaction, Reason, Risk
+from ..models import Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from ..terms import TermList, unchecked_lines
 from ..vocab import ContraLevel
 
@@ -33,6 +33,7 @@ class Findings:
     dose: Dose
     form: Form
     notes: tuple[Reason, ...]
+    problems: tuple[Problem, ...] = ()  # what the rules found on the row's values (rules.toml [problems])
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ class ListEffects:
     risk_factors: tuple[str, ...]  # factor ids, in the order first named
     risk_names: tuple[tuple[str, ...], ...]  # per factor, the names that gave it
     compatible: tuple[str, ...]  # symptoms compatible with low magnesium, as first written
+    symptom_ids: tuple[str, ...]  # every symptom on the row
     contra: Mapping[str, tuple[str, ...]]  # rule id -> what named it (rules the lists fire)
     held: Mapping[str, tuple[str, ...]]  # rule id -> what named it (rules fired by their condition)
     renal_codes: bool
@@ -135,6 +137,7 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
         risk_factors=tuple(hits) if hits else (),
         risk_names=tuple([tuple(who) for who in hits.values()]) if hits else (),
         compatible=tuple(compatible),
+        symptom_ids=tuple(symptoms),
         contra={k: tuple(v) for k, v in contra.items()} if contra else _NONE,
         held={k: tuple(v) for k, v in held.items()} if held else _NONE,
         renal_codes=renal,
@@ -155,16 +158,26 @@ def decide(engine: Engine, p: Patient) -> Findings:
     status = engine.serum_status(p.serum) if p.serum is not None else None
     fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
     program = engine.spec.program
-    hits, valued, dose_key, band_key, intake, below, slots, not_checked, counts, symptom = program.run(
+    hits, valued, found, dose_key, band_key, intake, below, slots, not_checked, counts, symptom = program.run(
         engine, p, status, le, fired
     )
-    risk = _risk(engine, p, le, valued, band_key, below, slots, counts, symptom[0], program)
+    risk, counted = _risk(engine, p, le, valued, band_key, below, slots, counts, symptom[0], program)
     contra = _contraindication(engine, le, fired, hits, not_checked)
+    ids = frozenset([*(f"factor:{f}" for f in counted), *(f"symptom:{s}" for s in le.symptom_ids)])
     dose, form = engine.dose_and_form(
-        contra.level, risk.level, le.indications, le.forms, le.diarrhoea, engine.rda_for(*intake), dose_key
+        contra.level,
+        risk.level,
+        le.indications,
+        le.forms,
+        le.diarrhoea,
+        engine.rda_for(*intake),
+        ids,
+        contra.rules[0] if contra.rules else None,
+        dose_key,
     )
     notes = (*le.notes, Reason(p.age_note, ())) if p.age_note else le.notes
-    return Findings(risk, contra, le.interactions, dose, form, notes)
+    problems = tuple([engine.found_problem(k, v) for k, v in found]) if found else ()
+    return Findings(risk, contra, le.interactions, dose, form, notes, problems)
 
 
 def _risk(
@@ -178,9 +191,11 @@ def _risk(
     counts: tuple[bool, ...],
     symptom_counts: bool,
     program: RowProgram,
-) -> Risk:
+) -> tuple[Risk, list[str]]:
+    """The risk, and the factors that counted (list factors, then value factors)."""
     spec = engine.spec
     listed: list[Reason] = []
+    counted: list[str] = []
     points = 0
     conditional = program.counts
     for fid, who in zip(le.risk_factors, le.risk_names, strict=True):
@@ -188,8 +203,10 @@ def _risk(
             listed.append(engine.not_counted_reason(fid))
         else:
             listed.append(engine.factor_reason(fid, who))
+            counted.append(fid)
             points += engine.factors[fid]["points"]
     valued_reasons = [engine.value_reason(k, v) for k, v in valued] if valued else _EMPTY
+    counted += [spec.value_factors[k].factor for k, _v in valued]
     for reason in valued_reasons:
         points += reason.points or 0
     symptoms = engine.symptom_reason(le.compatible) if symptom_counts else None
@@ -219,7 +236,7 @@ def _risk(
         else:  # the slots of one fixed reason: unknown, no_factor, serum_unused
             reasons.append(engine.slot_reasons[name])
     shown_points = sum([r.points or 0 for r in reasons])
-    return Risk(level, shown_points, tuple(reasons), (grade or None) if below else None)
+    return Risk(level, shown_points, tuple(reasons), (grade or None) if below else None), counted
 
 
 _EMPTY: list[Reason] = []

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import KnowledgeError
 from ..kb import Knowledge
 from .expr import Condition, Node, Template, first_match, function, parse, row_expression
-from .facts import FACTS, Kind, Path
+from .facts import COMBINED, FACTS, BaseFact, Kind, Path, listed_flag
 
 __all__ = [
     "DOSE_FACTS",
@@ -29,6 +29,7 @@ __all__ = [
     "DosePart",
     "DoseStatusRule",
     "DoseVariant",
+    "FoundProblem",
     "RowProgram",
     "RuleSpec",
     "Slot",
@@ -40,9 +41,16 @@ __all__ = [
 BAND_FACTS: Mapping[str, Kind] = {"points": "number"}
 DOSE_FACTS: Mapping[str, Kind] = {
     "contra": "text",
+    "contra_short": "text",  # what the first contraindication or caution is, in a few words
     "risk": "text",
     "indicated": "yes",
     "indications": "text",
+    "factors": "text",  # the risk factors counted on the row, by label
+    "loss_factor": "yes",  # a factor of ongoing magnesium loss (2 points or more) is counted
+    "loss_factors": "text",  # those factors, by label
+    "symptoms": "text",
+    "recheck_factor": "text",  # the factor that sets how often a normal serum is rechecked, and that interval
+    "recheck_interval": "text",
     "rda": "number",
     "status": "text",
     "supplementing": "yes",
@@ -53,6 +61,7 @@ DOSE_FACTS: Mapping[str, Kind] = {
     "form_name": "text",
     "form_timing": "text",
 }
+DOSE_TABLES = ("ul_text", "why", "headline", "indicator")  # first-match texts of [dose], in this order
 # Facts a text names beside those of the row: the level of the band that capped the risk, a factor's label,
 # what could not be checked.
 TEXT_FACTS: Mapping[str, Kind] = {"level": "text", "label": "text", "not_checked": "text", "listed": "text"}
@@ -69,7 +78,9 @@ RISK_SLOTS = (
     "no_factor",
     "serum_unused",
 )
-STATUSES = ("DO_NOT_SUPPLEMENT", "REFER", "PRESCRIBER_ONLY", "RECOMMENDED", "NOT_INDICATED")
+STATUSES = ("DO_NOT_SUPPLEMENT", "REFER", "PRESCRIBER_ONLY", "CHECK_SERUM", "RECOMMENDED", "NOT_INDICATED")
+INDICATORS = ("info", "warning", "critical")
+DOSE_CALLS = ("known", "factor", "symptom")  # the calls the dose rules may use
 LEVELS = ("LOW", "MODERATE", "HIGH", "UNKNOWN")
 _SAMPLE: Mapping[Kind, Any] = {"yes": True, "number": 1.5, "text": "x"}
 
@@ -97,6 +108,17 @@ class Band:
     when: Condition
     level: str
     capped: bool
+
+
+@dataclass(frozen=True)
+class FoundProblem:
+    """A problem the rules find on the row (rules.toml [problems]): reported with its field, code and message."""
+
+    when: Condition
+    field: str
+    code: str
+    value: Template
+    message: Template
 
 
 @dataclass(frozen=True)
@@ -138,7 +160,8 @@ class RowProgram:
     """The row execution of every rule that reads only the facts of a row, as one function.
 
     ``run(engine, patient, serum_status, list_effects, fired)`` returns a tuple: the triggers that fire (each as
-    (its number, the values its message names)), the value factors that hold (likewise), then one tuple per
+    (its number, the values its message names)), the value factors that hold and the problems found (likewise),
+    then one tuple per
     name of :data:`ROW_OUTPUTS`: the values each later decision reads, in the order :meth:`outputs` gives
     (numbers in a memo key with NaN, never equal to itself, as None)."""
 
@@ -179,6 +202,13 @@ def _check_kinds(node: Node, kinds: Mapping[str, Kind], text: str, where: str) -
             if _check_kinds(part, kinds, text, where) != "yes":
                 raise KnowledgeError(f"{where}: {text!r}: a number or a text where yes/no is needed")
         return "yes"
+    if kind == "arith":
+        if (
+            _check_kinds(node[2], kinds, text, where) != "number"
+            or _check_kinds(node[3], kinds, text, where) != "number"
+        ):
+            raise KnowledgeError(f"{where}: {text!r}: only numbers are added or subtracted")
+        return "number"
     if kind == "if":
         if _check_kinds(node[1], kinds, text, where) != "yes":
             raise KnowledgeError(f"{where}: {text!r}: a number or a text where yes/no is needed")
@@ -208,9 +238,20 @@ class RuleSpec:
             "dose": spec["dose"],
             "dosing": kb.dosing,
             "intake": kb.intake,
+            "serum": kb.serum,
+            "kidney": kb.kidney,
         }
         self.source: str = spec["source"]
-        self.kinds: dict[str, Kind] = {name: fact.kind for name, fact in FACTS.items()}
+        self.factor_ids = frozenset(factors)
+        self.symptom_ids = frozenset(c.id for c in kb.concepts.values() if c.kind == "symptom")
+        # the base facts: the declared ones, the combined ones, and `<flag>_listed` for every flag a concept sets
+        self.base: dict[str, BaseFact] = dict(FACTS)
+        for flag in sorted({c.sets for c in kb.concepts.values() if c.sets}):
+            fact = listed_flag(flag)
+            self.base[fact.name] = fact
+        self.flags: tuple[str, ...] = tuple(sorted({c.sets for c in kb.concepts.values() if c.sets}))
+        self.kinds: dict[str, Kind] = {name: fact.kind for name, fact in self.base.items()}
+        self.kinds.update({name: c.kind for name, c in COMBINED.items()})
         self.derived: dict[str, Condition] = {}
         for name, entry in spec.get("facts", {}).items():
             self._derive(name, entry)
@@ -230,6 +271,24 @@ class RuleSpec:
         self.held: frozenset[str] = frozenset(
             f.split(":", 1)[1] for t in triggers for f in t.when.facts if f.startswith("listed:")
         )
+        from ..vocab import ProblemCode
+
+        codes = {str(c) for c in ProblemCode}
+        found_problems = []
+        for k, e in enumerate(spec.get("problems", {}).get("found", ())):
+            where = f"problems.found[{k}]"
+            if e["code"] not in codes:
+                raise KnowledgeError(f"rules.toml {where}: unknown problem code {e['code']!r}")
+            found_problems.append(
+                FoundProblem(
+                    self.condition(e["when"], row_facts, where, ("known",)),
+                    str(e["field"]),
+                    e["code"],
+                    self.template(e["value"], where, row_facts),
+                    self.template(e["message"], where, row_facts),
+                )
+            )
+        self.problems: tuple[FoundProblem, ...] = tuple(found_problems)
         self.not_checked: tuple[tuple[Condition, str], ...] = tuple(
             (self.condition(e["when"], row_facts, f"contraindications.not_checked[{k}]", ("known",)), e["text"])
             for k, e in enumerate(spec["contraindications"]["not_checked"])
@@ -313,8 +372,11 @@ class RuleSpec:
             self.template(fixed["text"], "dose.fixed_form", frozenset()),
         )
         self.dose_texts: Mapping[str, tuple[tuple[Condition, Template], ...]] = {
-            name: self._text_table(dose[name], f"dose.{name}", dose_facts) for name in ("ul_text", "why")
+            name: self._text_table(dose[name], f"dose.{name}", dose_facts) for name in DOSE_TABLES
         }
+        for k, (_when, text) in enumerate(self.dose_texts["indicator"]):
+            if text.names or text.text not in INDICATORS:
+                raise KnowledgeError(f"rules.toml dose.indicator[{k}]: one of {', '.join(INDICATORS)}")
         grade = dose["urgent_review_grade"]
         if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 4:
             raise KnowledgeError("rules.toml dose.urgent_review_grade: a CTCAE grade from 1 to 4")
@@ -349,6 +411,8 @@ class RuleSpec:
             kind, _, arg = fact.partition(":")
             if not arg:
                 ok = fact in allowed
+            elif kind in ("factor", "symptom"):
+                ok = kind in calls and arg in (self.factor_ids if kind == "factor" else self.symptom_ids)
             else:
                 ok = kind in calls and (arg in allowed if kind == "known" else arg in self.rules)
             if not ok:
@@ -403,7 +467,7 @@ class RuleSpec:
     ) -> tuple[tuple[Condition, Template], ...]:
         table = tuple(
             (
-                self.condition(e["when"], allowed, f"{where}[{k}]", ("known",)),
+                self.condition(e["when"], allowed, f"{where}[{k}]", DOSE_CALLS),
                 self.template(e["text"], f"{where}[{k}]", allowed),
             )
             for k, e in enumerate(entries)
@@ -427,7 +491,7 @@ class RuleSpec:
         if note is not None and note not in self.constants["dosing"]:
             raise KnowledgeError(f"rules.toml {where}: unknown dosing.toml entry {note!r}")
         return DosePart(
-            self.condition(entry["when"], allowed, where, ("known",)),
+            self.condition(entry["when"], allowed, where, DOSE_CALLS),
             self.template(entry["text"], where, allowed),
             note,
             bool(entry.get("lead")),
@@ -446,7 +510,7 @@ class RuleSpec:
                     raise KnowledgeError(f"rules.toml {at}: unknown dosing.toml entry {note!r}")
             variants.append(
                 DoseVariant(
-                    self.condition(v["when"], allowed, at, ("known",)),
+                    self.condition(v["when"], allowed, at, DOSE_CALLS),
                     self._number(v.get("min"), at, allowed),
                     self._number(v.get("max"), at, allowed),
                     self.template(v["text"], at, allowed),
@@ -456,7 +520,7 @@ class RuleSpec:
         if not variants or variants[-1].when.text != "true":
             raise KnowledgeError(f'rules.toml {where}: the last variant must be `when = "true"`')
         return DoseStatusRule(
-            self.condition(entry["when"], allowed - {"status", "supplementing", "min", "max"}, where, ("known",)),
+            self.condition(entry["when"], allowed - {"status", "supplementing", "min", "max"}, where, DOSE_CALLS),
             entry["status"],
             bool(entry.get("supplementing")),
             tuple(variants),
@@ -520,20 +584,26 @@ def compile_row(spec: RuleSpec) -> RowProgram:
     for c in spec.derived.values():
         reads |= c.facts
     needed = {f.split(":", 1)[1] if f.startswith("known:") else f for f in reads}
+    needed |= {i for name in needed if name in COMBINED for i in COMBINED[name].inputs}
 
     namespace: dict[str, Any] = {}
 
     def base(name: str) -> ast.expr:
         """How a base fact is read: inline for an attribute, else a call of its reader."""
-        reader = FACTS[name].row
-        if isinstance(reader, Path):
-            return _path(reader, f"v_{name}")
-        namespace[f"R_{name}"] = reader
-        if FACTS[name].patient_only:
+        if name in COMBINED:
+            combined = COMBINED[name]
+            namespace[f"C_{name}"] = combined.function
+            return _call(f"C_{name}", _load("e"), *[_load(_local(i)) for i in combined.inputs])
+        fact = spec.base[name]
+        if isinstance(fact.row, Path):
+            return _path(fact.row, f"v_{name}")
+        namespace[f"R_{name}"] = fact.row
+        if fact.patient_only:
             return _call(f"R_{name}", _load("e"), _load("p"))
         return _call(f"R_{name}", _load("e"), _load("p"), _load("st"), _load("le"))
 
-    body: list[ast.stmt] = [_store(_local(name), base(name)) for name in sorted(needed & set(FACTS))]
+    body: list[ast.stmt] = [_store(_local(name), base(name)) for name in sorted(needed & set(spec.base))]
+    body += [_store(_local(name), base(name)) for name in sorted(needed & set(COMBINED))]
     fired_rules = sorted({r for t in spec.fire for r in t.fired_reads})
     fired_local = {r: f"fired_{k}" for k, r in enumerate(fired_rules)}
 
@@ -553,6 +623,8 @@ def compile_row(spec: RuleSpec) -> RowProgram:
             return _call("LISTED", _load("le"), ast.Constant(value=rule or ""))
         if name in needed:
             return _load(_local(name))
+        if name in COMBINED:
+            raise KnowledgeError(f"rules.toml: {name!r} is worked out from other facts: name it in a condition")
         return base(name)  # named only by a message: read where it is shown
 
     for name, c in spec.derived.items():  # in the order written: each reads only those above it
@@ -561,7 +633,11 @@ def compile_row(spec: RuleSpec) -> RowProgram:
         body.append(
             _store(local, ast.Compare(left=ast.Constant(value=rule), ops=[ast.In()], comparators=[_load("fired")]))
         )
-    body += [_store("hits", ast.List(elts=[], ctx=ast.Load())), _store("valued", ast.List(elts=[], ctx=ast.Load()))]
+    body += [
+        _store("hits", ast.List(elts=[], ctx=ast.Load())),
+        _store("valued", ast.List(elts=[], ctx=ast.Load())),
+        _store("found", ast.List(elts=[], ctx=ast.Load())),
+    ]
     for k, trigger in enumerate(spec.fire):
         values = ast.Tuple(elts=[read(n, trigger.rule) for n in trigger.detail.names], ctx=ast.Load())
         then: list[ast.stmt] = [
@@ -575,6 +651,12 @@ def compile_row(spec: RuleSpec) -> RowProgram:
         item = ast.Tuple(elts=[ast.Constant(value=k), values], ctx=ast.Load())
         append: list[ast.stmt] = [ast.Expr(_method("valued", "append", item))]
         body.append(ast.If(test=row_expression(vf.when.tree, read), body=append, orelse=[]))
+    for k, problem in enumerate(spec.problems):
+        names = (*problem.value.names, *problem.message.names)
+        values = ast.Tuple(elts=[read(n) for n in names], ctx=ast.Load())
+        item = ast.Tuple(elts=[ast.Constant(value=k), values], ctx=ast.Load())
+        append = [ast.Expr(_method("found", "append", item))]
+        body.append(ast.If(test=row_expression(problem.when.tree, read), body=append, orelse=[]))
     for name, c in conditions.items():
         body.append(_store(_local(name.replace(":", "__")), row_expression(c.tree, read)))
 
@@ -586,7 +668,7 @@ def compile_row(spec: RuleSpec) -> RowProgram:
         return value
 
     groups = RowProgram.outputs(spec)
-    result: list[ast.expr] = [_load("hits"), _load("valued")]
+    result: list[ast.expr] = [_load("hits"), _load("valued"), _load("found")]
     for group in ROW_OUTPUTS:
         result.append(ast.Tuple(elts=[output(n, key) for n, key in groups[group]], ctx=ast.Load()))
     body.append(ast.Return(value=ast.Tuple(elts=result, ctx=ast.Load())))

@@ -42,11 +42,10 @@ from ..terms import parse_list
 from ..vocab import ContraLevel
 from .core import ROUTES, Engine, default_engine
 from .expr import Template
-from .facts import FACTS
+from .facts import COMBINED
 
 __all__ = ["TableOutputs", "assess_columns"]
 
-_SETS = {"pregnant": 1, "lactating": 2, "dialysis": 4}
 _NUMERIC = ("mg_dose_min_mg", "mg_dose_max_mg")
 
 
@@ -142,6 +141,7 @@ def _effect_table(engine: Engine) -> EffectTable:
     notes: list[tuple[str, tuple[str, ...]]] = []
     names = ("active", "risk", "contra", "held", "symptom", "interaction", "indication", "form", "note", "sets")
     columns: dict[str, list[int]] = {name: [] for name in (*names, "conflicts", "renal")}
+    flags = list(engine.spec.flags)  # the flags concepts set, a bit each
 
     def code(values: list[Any], value: Any) -> int:
         if value is None:
@@ -163,11 +163,11 @@ def _effect_table(engine: Engine) -> EffectTable:
             columns["indication"].append(code(labels, e.indication))
             columns["form"].append(code(forms, e.form))
             columns["note"].append(code(notes, (e.note, e.sources) if e.note else None))
-            columns["sets"].append(_SETS.get(e.sets or "", 0))
+            columns["sets"].append(1 << flags.index(e.sets) if e.sets else 0)
             columns["conflicts"].append(sum(1 << conflict_ids.index(c) for c in e.conflicts))
             columns["renal"].append(int(e.renal))
-    if max(len(rules), len(forms), len(conflict_ids)) > 62:  # each is a bit of an int64 mask per row
-        raise KnowledgeError("more than 62 contraindication rules, form rules or seed conflicts")
+    if max(len(rules), len(forms), len(conflict_ids), len(flags)) > 62:  # each is a bit of an int64 mask per row
+        raise KnowledgeError("more than 62 contraindication rules, form rules, flags or seed conflicts")
     arrays = {name: np.asarray(values, dtype=np.int64) for name, values in columns.items()}
     return EffectTable(
         index={key: k for k, key in enumerate(kb.concepts)},
@@ -258,8 +258,16 @@ class _TableRun:
         return np.asarray(values, dtype=_DTYPES[kind])[self.groups["serum"].codes]
 
     def set_flag(self, name: str) -> np.ndarray:
-        """Rows where a listed concept sets ``name`` (pregnant, lactating, dialysis)."""
-        return self.sets & _SETS[name] > 0
+        """Rows where a listed concept sets ``name`` (pregnant, lactating, dialysis, ...)."""
+        return self.sets & (1 << self.spec.flags.index(name)) > 0
+
+    def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str) -> np.ndarray:
+        """``function(engine, *values)`` once per distinct combination of the input facts, spread to every row."""
+        columns = [np.asarray(self.facts[name]) for name in inputs]
+        key, k = combine(*[pd.factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns])
+        first = first_of(key, k)
+        values = zip(*[c[first].tolist() for c in columns], strict=True)
+        return np.asarray([function(self.engine, *v) for v in values], dtype=_DTYPES[kind])[key]
 
     def _scalars(self) -> None:
         self.route_iv = self.facts["route"] == "iv"
@@ -365,6 +373,8 @@ class _TableRun:
         factors = self.engine.factors
         points = np.asarray([factors[x]["points"] for x in e.factors], dtype=np.int64)
         weights = points[f[starts]] * counted[starts]
+        keep = counted[starts]  # the factors that counted, a bit each (value factors join them in _risk)
+        self.factor_mask = self._mask(r[starts][keep], np.left_shift(1, f[starts][keep]))
         return np.bincount(r[starts], weights=weights, minlength=self.n).astype(np.int64)
 
     def _symptoms(self) -> tuple[np.ndarray, ...]:
@@ -389,6 +399,7 @@ class _TableRun:
             lambda _k, names: format_reason(self.engine.symptom_reason(names)),
         )
         self.reasons.add(_RISK, r[keep][starts], self._risk_seq("symptom_rule", 0), made)
+        self.symptom_mask = self._mask(r, np.left_shift(1, sy))
         return r, sy, i, counted
 
     def _indications_and_forms(
@@ -505,7 +516,14 @@ class _TableRun:
         )
         ranks = np.asarray([engine.contra_rank(x) for x in rules], dtype=np.int64)
         g_row, g_rule = cr[starts], cu[starts]
-        self.reasons.add(_CONTRA, g_row, ranks[g_rule] * width + cq[starts], made)
+        place = ranks[g_rule] * width + cq[starts]
+        self.reasons.add(_CONTRA, g_row, place, made)
+        first = np.full(n, -1, dtype=np.int64)  # the rule whose reason comes first on each row
+        o = np.lexsort((place, g_row))
+        leading = np.ones(len(o), dtype=bool)
+        leading[1:] = g_row[o][1:] != g_row[o][:-1]
+        first[g_row[o][leading]] = g_rule[o][leading]
+        self.first_rule = first
         fired = self._mask(g_row, np.left_shift(1, g_rule))
         key, k = combine(pd.factorize(fired)[0].astype(np.int64))
         level = by_key(key, k, lambda x: engine.contra_level(_named_bits(int(fired[x]), rules)))
@@ -563,6 +581,7 @@ class _TableRun:
             if not len(hit):
                 continue
             points[hit] += engine.factors[vf.factor]["points"]
+            self.factor_mask[hit] |= 1 << self.e.factors.index(vf.factor)
             hit = hit[shown_values[hit]]
             codes, details = self._texts(vf.detail, hit)
             made = [engine.value_factor_reason(vf.factor, d) for d in details]
@@ -639,6 +658,8 @@ class _TableRun:
         problems += [self._per_cell(field, lambda c: c.problems, "") for field in LIST_FIELDS]
         problems.append(groups["supplement"].problems())
         problems += list(near_lines)
+        found_rows, found = self._found_problems()
+        problems.append(row_join(n, found_rows, objects([str(p) for p in found]), "; "))
         return {
             "mg_risk": _strings(r_level),
             "mg_contraindication": _strings(c_level),
@@ -675,16 +696,51 @@ class _TableRun:
         c_key, c_levels = pd.factorize(c_level)
         reads = [np.asarray(facts[name]) for name in self.spec.dose_reads]
         read_codes = [pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
-        key, k = combine(c_key, r_key, ind_key, form_key, rda_key, *read_codes)
+        f_key, f_masks = pd.factorize(self.factor_mask)
+        s_key, s_masks = pd.factorize(self.symptom_mask)
+        e = self.e
+        key, k = combine(c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule, *read_codes)
         first = first_of(key, k)
         keys = list(zip(*[_keys(v[first]) for v in reads], strict=True)) if reads else [()] * len(first)
-        columns = (x[first].tolist() for x in (c_key, r_key, ind_key, form_key, rda_key))
+        picked = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
+        columns = (x[first].tolist() for x in picked)
         made = []
-        for c, r, ind, f, rda, values in zip(*columns, keys, strict=True):
+        for c, r, ind, f, rda, fm, sm, rule, values in zip(*columns, keys, strict=True):
             forms, diarrhoea = chosen[f]
-            inputs = (c_levels[c], r_levels[r], indications[ind], forms, diarrhoea, rdas[rda][0], values)
-            made.append(engine.dose_columns(*inputs))
+            named = frozenset(
+                [
+                    *(f"factor:{x}" for x in _named_bits(int(f_masks[fm]), e.factors)),
+                    *(f"symptom:{x}" for x in _named_bits(int(s_masks[sm]), e.symptoms)),
+                ]
+            )
+            inputs = (c_levels[c], r_levels[r], indications[ind], forms, diarrhoea, rdas[rda][0], named)
+            made.append(engine.dose_columns(*inputs, e.rules[rule] if rule >= 0 else None, values))
         return tuple(objects(column)[key] for column in zip(*made, strict=True))
+
+    def _found_problems(self) -> tuple[np.ndarray, list[Problem]]:
+        """The problems the rules find (rules.toml [problems]), by row then in the order written."""
+        rows: list[np.ndarray] = []
+        seq: list[np.ndarray] = []
+        made: list[Problem] = []
+        for k, found in enumerate(self.spec.problems):
+            hit = np.flatnonzero(found.when.column(self.facts, self.n))
+            if not len(hit):
+                continue
+            names = (*found.value.names, *found.message.names)
+            values = [np.asarray(self.facts[name])[hit] for name in names]
+            key, kk = combine(*[pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+            first = first_of(key, kk).tolist()
+            made_k = [self.engine.found_problem(k, tuple([_scalar(v[x]) for v in values])) for x in first]
+            rows.append(hit)
+            seq.append(np.full(len(hit), k, dtype=np.int64))
+            made += [made_k[x] for x in key.tolist()]
+        if not rows:
+            self.found: tuple[np.ndarray, list[Problem]] = (np.zeros(0, dtype=np.int64), [])
+            return self.found
+        r, s = np.concatenate(rows), np.concatenate(seq)
+        o = np.lexsort((s, r))
+        self.found = (r[o], [made[x] for x in o.tolist()])
+        return self.found
 
     # --- the findings as records (long tables)
     def interaction_records(self) -> list[tuple[int, Interaction]]:
@@ -708,7 +764,11 @@ class _TableRun:
         key, k = combine(*[codes for codes, _make in sources])
         first = first_of(key, k).tolist()
         per_key = [tuple(p for codes, make in sources for p in make(int(codes[r]))) for r in first]
-        return [(r, p) for r, x in enumerate(key.tolist()) for p in per_key[x]]
+        read = [(r, p) for r, x in enumerate(key.tolist()) for p in per_key[x]]
+        found_rows, found = self.found
+        if not found:
+            return read
+        return sorted([*read, *zip(found_rows.tolist(), found, strict=True)], key=lambda x: x[0])
 
     # --- small per-distinct-key helpers
     def _unrec_code(self, field: str) -> tuple[np.ndarray, list[str]]:
@@ -758,8 +818,11 @@ class _ColumnFacts(dict[Any, Any]):
 
     def _make(self, name: str) -> Any:
         run, spec = self.run, self.run.spec
-        if name in FACTS:
-            return FACTS[name].column(run)
+        if name in spec.base:
+            return spec.base[name].column(run)
+        if name in COMBINED:
+            c = COMBINED[name]
+            return run.combine(c.inputs, c.function, c.kind)
         if name in spec.derived:
             return spec.derived[name].values(self, run.n)
         if name.startswith("known:"):

@@ -255,8 +255,8 @@ def test_another_folder_must_keep_the_shipped_vocabulary(tmp_path):
         lambda t: t.replace('detail = "pregnant, route iv"', 'detail = "pregnant, route iv [{listed}]"'),
         # a value factor that holds on rows whose risk is UNKNOWN: only "not enough data" is said there
         lambda t: t.replace(
-            '{ factor = "age65", when = "age >= 65", detail = "age {age:g}" },',
-            '{ factor = "age65", when = "age >= 65", detail = "age {age:g}" },\n'
+            '{ factor = "age65", when = "age >= 65", detail = "age {age:years}" },',
+            '{ factor = "age65", when = "age >= 65", detail = "age {age:years}" },\n'
             '  { factor = "t2d", when = "not known(age)", detail = "no age" },',
         ),
     ],
