@@ -215,11 +215,13 @@ def split_joined(text: str) -> list[tuple[str, bool]]:
     and the one before, so a negation starting that one carries over to it."""
     out: list[tuple[str, bool]] = []
     continuing = False
-    for k, part in enumerate(_SPLIT_KEEP.split(prepare(text))):
+    prepared = prepare(text)
+    strip = _restore if _HIDDEN.search(prepared) is not None else str.strip
+    for k, part in enumerate(_SPLIT_KEEP.split(prepared)):
         if k % 2:
             continuing = continuing and CONTINUING.issuperset(part)
             continue
-        item = restore(part)
+        item = strip(part)
         if item:
             out.append((item, continuing and bool(out)))
             continuing = True
@@ -474,6 +476,14 @@ class _Scope:
     carries: bool  # ... and it reaches the end of the item
 
 
+@cache
+def _may_hold_markers() -> re.Pattern[str]:
+    """Finds in a normalised item any word that could be a reading word (items without one skip the scan)."""
+    first = {phrase[0] for phrase in _markers()[0]}
+    words = sorted((w for w in first if w != "?"), key=len, reverse=True)
+    return re.compile(r"\?|(?<![\w/])(?:" + "|".join(map(re.escape, words)) + r")(?![\w/])")
+
+
 def _clauses(item: str) -> list[list[tuple[str, int, int]]]:
     """The item's tokens (normalised word, start, end), in clauses ended by ".", "but", "however", "except"."""
     clauses: list[list[tuple[str, int, int]]] = [[]]
@@ -633,7 +643,7 @@ def _read_item(field: str, item: str) -> _Item | None:
             named = _match(field, rest, kb) if rest else ()
             problem, rules = _not_counted(field, item, item, named, _FAMILY, ProblemCode.HISTORY, True, kb)
             return _Item((), (), (item,), (problem,), history=(item,) if rules else (), takes_carry=False)
-        scope = _scope(item, field, kb)
+        scope = _scope(item, field, kb) if _may_hold_markers().search(words) is not None else None
         if scope is not None:
             return _read_scope(field, item, scope, kb)
     return _read_plain(field, item, words, kb)
@@ -784,8 +794,10 @@ def _with_products(
                 for_words = norm(written_for)
                 for k in (*_match_condition(for_words, kb), *_match_symptoms(for_words, kb)):
                     counted.setdefault(k, (None, item))
-        runs = _drug_runs(_unslash(words, kb) if "/" in words else words, kb)
-        products = [kb.product_names[name] for name, _ in runs if name in kb.product_names]
+        products = []
+        if not _product_keys().isdisjoint(counted):
+            runs = _drug_runs(_unslash(words, kb) if "/" in words else words, kb)
+            products = [kb.product_names[name] for name, _ in runs if name in kb.product_names]
         if products:
             read = [read_intake(item, p) for p in dict.fromkeys(products)]
             if all(r is None for r in read):  # magnesium for the skin: recognised, not intake
@@ -807,6 +819,14 @@ def _with_products(
         intake,
         tuple(n for _, n in counted.values()),
     )
+
+
+@cache
+def _product_keys() -> frozenset[str]:
+    """The concepts a magnesium product stands for: an item counting none of them names no product."""
+    kb = knowledge()
+    magnesium = kb.products["drug_class"]
+    return frozenset(k for k, c in kb.concepts.items() if c.drug_class == magnesium)
 
 
 @cache
@@ -898,6 +918,13 @@ def item_reading(field: str, item: str, carried: bool = False) -> _Reading:
 
 def _parse(field: str, raw: str) -> TermList:
     table = _ITEMS.setdefault(field, {})
+    items = split_items(raw)
+    readings = []
+    for item in items:
+        entry = table.get(item)
+        readings.append(entry if entry is not None else item_reading(field, item))
+    if any(read is not None and read.carries for _, read in readings[:-1]):  # a negation may carry over: which
+        readings = _carry_over(field, raw, readings)  # items are joined to the one before (rare)
     found: dict[str, tuple[Concept, str, str]] = {}  # concept key -> first naming
     qualifiers: dict[str, str] = {}
     unrecognized: list[str] = []
@@ -905,17 +932,9 @@ def _parse(field: str, raw: str) -> TermList:
     history: list[str] = []
     problems: list[Problem] = []
     intake: list[IntakeItem] = []
-    carry = False
-    for item, joined in split_joined(raw):
-        entry = table.get(item)
-        concepts, read = entry if entry is not None else item_reading(field, item)
+    for concepts, read in readings:
         if read is None:
             continue
-        if carry and joined and read.takes_carry:
-            concepts, read = item_reading(field, item, carried=True)
-            assert read is not None
-        else:
-            carry = read.carries
         if read.problems:
             problems.extend(read.problems)
             negated.extend(read.negated)
@@ -939,6 +958,23 @@ def _parse(field: str, raw: str) -> TermList:
         MappingProxyType(qualifiers) if qualifiers else _NO_QUALIFIERS,
         tuple(intake) if intake else (),
     )
+
+
+def _carry_over(field: str, raw: str, readings: list[_Reading]) -> list[_Reading]:
+    """The readings of a cell's items with a negation that starts an item carried over the items joined to it."""
+    out = []
+    carry = False
+    for (item, joined), reading in zip(split_joined(raw), readings, strict=True):
+        read = reading[1]
+        if read is None:
+            out.append(reading)
+            continue
+        if carry and joined and read.takes_carry:
+            reading = item_reading(field, item, carried=True)
+        else:
+            carry = read.carries
+        out.append(reading)
+    return out
 
 
 def parse_list(field: str, raw: str) -> TermList:
