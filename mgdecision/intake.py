@@ -211,6 +211,9 @@ def read_intake(item: str, product_id: str) -> IntakeItem | None:
         kind, route = "iv_therapy", "im" if intramuscular and not injected else "iv"
         if not (injected or intramuscular):
             confirm.append("confirm the route (read as IV)")
+        if salt is None:  # "Mag 2 g IV": the injection is magnesium sulfate
+            salt = "sulfate"
+            confirm.append("confirm the salt (read as sulfate)")
     elif kind == "laxative" and _words("prep_words").search(text):
         kind = "bowel_prep"
     per_dose, strength_from = _per_dose(rest, after, product, salt, (volume, concentration), volume_table, confirm)
@@ -243,7 +246,7 @@ def read_intake(item: str, product_id: str) -> IntakeItem | None:
         doses = frequency
     daily = None
     if kind in ("iv_therapy", "bowel_prep"):  # therapy and one-off preparations are not daily intake
-        confirm = [c for c in confirm if c in ("confirm the route (read as IV)", "confirm elemental amount")]
+        confirm = [c for c in confirm if c.startswith(("confirm the route", "confirm the salt", "confirm elemental"))]
         doses = doses if kind == "iv_therapy" else None
         daily = per_dose * doses if per_dose is not None and doses is not None and kind == "iv_therapy" else None
     elif per_dose is not None:
@@ -251,7 +254,9 @@ def read_intake(item: str, product_id: str) -> IntakeItem | None:
             confirm.append("confirm how often")
         daily = per_dose * (doses if doses is not None else 1.0)
     if product.get("confirm"):  # the product's own question replaces the general one
-        confirm = [c for c in confirm if c != "confirm the strength"] + [product["confirm"]]
+        confirm = [c for c in confirm if c != "confirm the strength"]
+        if not any(c.startswith(product["confirm"]) for c in confirm):
+            confirm.append(product["confirm"])
     prescribed = bool(product.get("rx")) or kind == "iv_therapy" or bool(_words("prescribed_words").search(text))
     return IntakeItem(
         product=product_id,
@@ -329,6 +334,10 @@ def _from_mass(
     """Elemental mg of a dose written as mg of the product: a whole number of its labelled units uses the label's
     elemental figure; a count of units written beside a unit strength multiplies it."""
     salt_mg = product.get("salt_mg")
+    if not salt_mg and unit is not None and 0.5 * unit <= mg <= 1.5 * unit:  # the label's elemental figure
+        if abs(mg - unit) > 0.5:  # ("Slow-Mag 64 mg", an older label), not a salt weight
+            confirm.append("confirm elemental amount")
+        return mg * (count or 1.0)
     if salt_mg and unit is not None:
         units = mg / float(salt_mg)
         if abs(units - round(units)) < 1e-9 and units >= 1:

@@ -797,9 +797,9 @@ def _with_products(
         products = []
         if not _product_keys().isdisjoint(counted):
             runs = _drug_runs(_unslash(words, kb) if "/" in words else words, kb)
-            products = [kb.product_names[name] for name, _ in runs if name in kb.product_names]
+            products = _one_per_generics([kb.product_names[name] for name, _ in runs if name in kb.product_names], kb)
         if products:
-            read = [read_intake(item, p) for p in dict.fromkeys(products)]
+            read = [read_intake(item, p) for p in products]
             if all(r is None for r in read):  # magnesium for the skin: recognised, not intake
                 topical = f"drug:{_topical_generic()}"
                 magnesium = kb.products["drug_class"]
@@ -819,6 +819,18 @@ def _with_products(
         intake,
         tuple(n for _, n in counted.values()),
     )
+
+
+def _one_per_generics(products: list[str], kb: Knowledge) -> list[str]:
+    """Products named in one item, one per set of generics: a brand with a labelled strength before its salt
+    ("magnesium chloride 64 mg (Slow-Mag)" is Slow-Mag)."""
+    table = kb.products["products"]
+    chosen: dict[tuple[str, ...], str] = {}
+    for pid in dict.fromkeys(products):
+        generics = tuple(table[pid]["generics"])
+        if generics not in chosen or ("unit" in table[pid] and "unit" not in table[chosen[generics]]):
+            chosen[generics] = pid
+    return list(chosen.values())
 
 
 @cache

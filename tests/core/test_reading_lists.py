@@ -141,6 +141,15 @@ INTAKE = [
     ("magnesium oxide 400 mg q8h", "magnesium_oxide", "supplement", "oral", 241.2, 3, 723.6, False, None, "row"),
     ("magnesium chloride 2,400 mg daily", "magnesium_chloride", "supplement", "oral", 288.0, 1, 288.0, False, None,
      "row"),
+    ("Mag 2g IV", "magnesium", "iv_therapy", "iv", 198.0, None, None, False, "read as sulfate", "row"),
+    ("magnesium chloride 64 mg (Slow-Mag) bid", "slow_mag", "supplement", "oral", 64.0, 2, 128.0, False,
+     "confirm elemental amount", "row"),
+    ("Magnesium Oxide 400 MG Oral Tablet", "magnesium_oxide", "supplement", "oral", 241.2, None, 241.2, False,
+     "confirm how often", "row"),
+    ("MAGNESIUM OXIDE 400 MG PO TABS 1 TAB BY MOUTH TWICE DAILY", "magnesium_oxide", "supplement", "oral", 241.2, 2,
+     482.4, False, None, "row"),
+    ("magnesium oxide 400 mg PO BID PRN constipation", "magnesium_oxide", "supplement", "oral", 241.2, 2, 482.4, True,
+     None, "row"),
 ]
 
 
