@@ -742,6 +742,8 @@ def _read_scope(field: str, item: str, scope: _Scope, kb: Knowledge) -> _Item:
     )
     if not keys:
         return base
+    if not not_counted:  # everything it names counts: named by the whole item, as written
+        keys = {k: (q, item) for k, (q, _) in keys.items()}
     return _with_products(field, item, " ".join(counted_words), keys, base, False)
 
 
