@@ -70,6 +70,9 @@ class Concept:
     confirmed: bool = True
     drug_class: str | None = None
     kidney: bool = False  # the concept tells the kidney function (a CKD stage, dialysis, AKI)
+    chronic: bool = False  # after a history word it still counts, qualified "history_chronic"
+    resolved_counts: bool = False  # also after "resolved" or "in remission" (myasthenia gravis, LEMS)
+    past_as: str | None = None  # the concept key a past mention counts as
     key: str = ""  # "kind:id", its key in Knowledge.concepts
 
 
@@ -98,15 +101,16 @@ class Knowledge:
     condition_codes: Mapping[str, str]  # code prefix -> concept key
     condition_exact_codes: Mapping[str, str]
     symptom_names: Mapping[str, str]
-    symptom_negations: tuple[str, ...]
-    uncertain_prefixes: tuple[str, ...]
     unit_spellings: Mapping[str, str]  # normalised spelling -> canonical unit
     form_names: Mapping[str, str]  # normalised salt name -> elemental table key
     ambiguous: Mapping[str, tuple[str, tuple[str, ...]]]  # abbreviation -> (its readings, concept keys counted)
-    stopped_words: tuple[str, ...]
-    family_words: tuple[str, ...]
-    history_words: tuple[str, ...]
+    list_words: Mapping[str, tuple[str, ...]]  # symptoms.toml word lists (negations, history_words, ...), normalised
     kept_whole: tuple[str, ...]  # names and abbreviations that hold a list separator ("dolutegravir/rilpivirine")
+    ckd_stages: Mapping[str, tuple[str, ...]]  # CKD stage ("3b", "5d") -> concept keys
+    route_forms: Mapping[str, Mapping[str, str]]  # drug concept key -> route word list -> concept key of that form
+    route_words: Mapping[str, tuple[str, ...]]  # route word list ("injection", "subcutaneous") -> normalised words
+    products: Mapping[str, Any]  # products.toml: product id -> entry, and its word lists and tables
+    product_names: Mapping[str, str]  # normalised product name -> product id
 
     def source(self, source_id: str) -> Source:
         return self.sources[source_id]
@@ -128,7 +132,9 @@ def _load_toml(folder: Path, name: str) -> dict[str, Any]:
         raise KnowledgeError(f"knowledge file {name}: {exc}") from exc
 
 
-def _drug_concepts(drugs: Mapping[str, Any]) -> tuple[dict[str, Concept], dict[str, tuple[str, ...]]]:
+def _drug_concepts(
+    drugs: Mapping[str, Any], products: Mapping[str, Any]
+) -> tuple[dict[str, Concept], dict[str, tuple[str, ...]]]:
     concepts: dict[str, Concept] = {}
     for class_id, cls in drugs["classes"].items():
         for member in cls["members"]:
@@ -157,7 +163,69 @@ def _drug_concepts(drugs: Mapping[str, Any]) -> tuple[dict[str, Concept], dict[s
         if missing:
             raise KnowledgeError(f"drugs.toml: synonym {alias!r} names unknown generics {missing}")
         names[norm(alias)] = keys
+    for cid, word in drugs.get("class_words", {}).items():
+        classes = [drugs["classes"][c] for c in word["classes"]]
+        risks = {c.get("risk") for c in classes}
+        key = f"drug:{word['label']}"
+        concepts[key] = Concept(
+            id=word["label"],
+            label=word["label"],
+            kind="drug",
+            sources=tuple(dict.fromkeys(s for c in classes for s in _sources_of(c))),
+            risk=risks.pop() if len(risks) == 1 else None,
+            interaction=f"class_{cid}" if any(c.get("interaction") for c in classes) else None,
+            drug_class=f"class_word:{cid}",
+        )
+        for name in word["names"]:
+            if names.get(norm(name), (key,)) != (key,):
+                raise KnowledgeError(f"drugs.toml: class word {name!r} is already a drug name")
+            names[norm(name)] = (key,)
+    for pid, product in products["products"].items():
+        keys = tuple(f"drug:{g}" for g in product["generics"])
+        missing = [k for k in keys if k not in concepts]
+        if missing:
+            raise KnowledgeError(f"products.toml: {pid} names unknown generics {missing}")
+        for name in product["names"]:
+            if names.get(norm(name), keys) != keys:
+                raise KnowledgeError(f"products.toml: {pid} name {name!r} is already a name of {names[norm(name)]}")
+            names[norm(name)] = keys
     return concepts, names
+
+
+def _class_interactions(drugs: Mapping[str, Any], interactions: dict[str, Any], order: list[str]) -> None:
+    """One interaction per class word, from its classes' interactions: the largest hours before and after
+    magnesium, the most severe severity, "avoid" (an interaction with no hours that says so) before any spacing,
+    and "confirm the drug" (clinical-rules.md 9.8)."""
+    for cid, word in drugs.get("class_words", {}).items():
+        found = [interactions[i] for c in word["classes"] if (i := drugs["classes"][c].get("interaction"))]
+        if not found:
+            continue
+        entry: dict[str, Any] = {"source": list(dict.fromkeys(s for f in found for s in _sources_of(f)))}
+        by_route = {}
+        for route in ("oral", "iv"):
+            severities = [f["severity"][route] if isinstance(f["severity"], dict) else f["severity"] for f in found]
+            advice = [f.get("advice", "") for f in found]
+            advice = [a[route] if isinstance(a, dict) else a for a in advice]
+            avoid = [a for f, a in zip(found, advice, strict=True) if a.startswith("avoid") and not _spaced(f)]
+            shared = advice[0] if len(set(advice)) == 1 else ""  # advice every class gives ("iv: potentiated block")
+            by_route[route] = (min(severities, key=order.index), avoid[0] if avoid else shared)
+        for name, pick in (("severity", 0), ("advice", 1)):
+            oral, iv = by_route["oral"][pick], by_route["iv"][pick]
+            if name == "advice":
+                oral, iv = (f"{a}; confirm the drug" if a else "confirm the drug" for a in (oral, iv))
+            entry[name] = oral if oral == iv else {"oral": oral, "iv": iv}
+        if not any(by_route[r][1].startswith("avoid") for r in by_route):  # the largest spacing asked by any
+            for hours in ("before_h", "after_h"):
+                given = [f[hours] for f in found if hours in f]
+                if given:
+                    entry[hours] = max(given)
+            if any(f.get("at_least") for f in found):
+                entry["at_least"] = True
+        interactions[f"class_{cid}"] = entry
+
+
+def _spaced(entry: Mapping[str, Any]) -> bool:
+    return "before_h" in entry or "after_h" in entry
 
 
 def _term_concepts(table: Mapping[str, Any], kind: str, default_source: tuple[str, ...]) -> dict[str, Concept]:
@@ -180,6 +248,9 @@ def _term_concepts(table: Mapping[str, Any], kind: str, default_source: tuple[st
             note=entry.get("note"),
             confirmed=bool(entry.get("confirmed", True)),
             kidney=bool(entry.get("kidney", False)),
+            chronic=bool(entry.get("chronic", False)),
+            resolved_counts=bool(entry.get("resolved_counts", False)),
+            past_as=f"{kind}:{entry['past_as']}" if "past_as" in entry else None,
         )
     return concepts
 
@@ -258,6 +329,13 @@ def _check(kb: Knowledge) -> None:
             errors.append(f"{key}: unknown symptom {concept.symptom!r}")
         if concept.form and concept.form not in kb.dosing["forms"]:
             errors.append(f"{key}: unknown form rule {concept.form!r}")
+        if concept.past_as and concept.past_as not in kb.concepts:
+            errors.append(f"{key}: unknown concept {concept.past_as!r} for a past mention")
+    for key, forms in kb.route_forms.items():
+        for words, target in forms.items():
+            if key not in kb.concepts or target not in kb.concepts or words not in kb.route_words:
+                errors.append(f"drugs.toml route_forms: {key} -> {words} -> {target} names nothing")
+    _check_products(kb, errors, cite)
     for abbreviation, (_readings, keys) in kb.ambiguous.items():
         for key in keys:
             if key not in kb.concepts:
@@ -265,6 +343,7 @@ def _check(kb: Knowledge) -> None:
             elif not kb.concepts[key].contra:
                 errors.append(f"ambiguous {abbreviation!r}: counts {key!r}, which is no contraindication or caution")
     cite("rules.toml", _sources_of(kb.rules))
+    cite("products.toml", _sources_of(kb.products))
     for name, section in (("forms", kb.dosing["forms"]), ("seed conflicts", kb.seed_conflicts)):
         for sid, entry in section.items():
             cite(f"{name} {sid}", _sources_of(entry))
@@ -274,6 +353,27 @@ def _check(kb: Knowledge) -> None:
                 cite(table, _sources_of(sub))
     if errors:
         raise KnowledgeError("knowledge base is inconsistent:\n  " + "\n  ".join(errors))
+
+
+def _check_products(kb: Knowledge, errors: list[str], cite: Any) -> None:
+    """Every product's salt has a fraction (or is an `other_salts` salt), every source exists, and every drug name
+    of the magnesium class is a product's name (so the intake of every magnesium item can be read)."""
+    fractions, others = kb.dosing["elemental"], set(kb.products["other_salts"])
+    for pid, product in kb.products["products"].items():
+        cite(f"product {pid}", _sources_of(product))
+        salt = product.get("salt")
+        if salt is not None and salt not in fractions and salt not in others:
+            errors.append(f"product {pid}: salt {salt!r} has no elemental fraction in dosing.toml")
+        for other in (product.get("liquid"),):
+            if other is not None and other not in kb.products["products"]:
+                errors.append(f"product {pid}: unknown product {other!r}")
+    for salt in kb.products["salt_weight_salts"]:
+        if salt not in fractions:
+            errors.append(f"products.toml: salt weight salt {salt!r} has no elemental fraction")
+    magnesium = f"{kb.products['drug_class']}"
+    for name, keys in kb.drug_names.items():
+        if name not in kb.product_names and any(kb.concepts[k].drug_class == magnesium for k in keys):
+            errors.append(f"drug name {name!r} of a magnesium product is not a name in products.toml")
 
 
 def load_knowledge(folder: str | Path | None = None) -> Knowledge:
@@ -297,8 +397,12 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
         )
         for f in data["fields.toml"]["field"]
     )
+    products = data["products.toml"]
+    _class_interactions(
+        data["drugs.toml"], data["interactions.toml"], data["rules.toml"]["interactions"]["severity_order"]
+    )
     _render_actions(data["interactions.toml"])
-    drug_concepts, drug_names = _drug_concepts(data["drugs.toml"])
+    drug_concepts, drug_names = _drug_concepts(data["drugs.toml"], products)
     conditions = data["conditions.toml"]
     symptoms = data["symptoms.toml"]
     condition_concepts = _term_concepts(conditions, "condition", _sources_of(conditions))
@@ -338,11 +442,22 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
         norm(abbreviation): (entry["readings"], tuple(f"condition:{c}" for c in _listed(entry.get("count", ()))))
         for abbreviation, entry in conditions.get("ambiguous", {}).items()
     }
+    joined = re.compile(r"[/&+,;|]|\band\b|\bplus\b")
     kept_whole = [
-        *(name for name in drug_names if "/" in name),
-        *(name for name in (*condition_names, *symptom_names) if re.search(r"[/&+,;|]|\band\b|\bplus\b", name)),
+        *(name for name in (*drug_names, *condition_names, *symptom_names) if joined.search(name)),
         *symptoms.get("joined_abbreviations", ()),
     ]
+    ckd_stages: dict[str, tuple[str, ...]] = {}
+    for cid, entry in conditions.items():
+        for stage in entry.get("ckd_stages", ()) if isinstance(entry, dict) else ():
+            ckd_stages[stage] = (*ckd_stages.get(stage, ()), f"condition:{cid}")
+    forms = data["drugs.toml"].get("route_forms", {})
+    route_words = {k: _by_length(v) for k, v in forms.items() if k != "generics"}
+    route_forms = {
+        f"drug:{generic}": {words: f"drug:{target}" for words, target in by_words.items()}
+        for generic, by_words in forms.get("generics", {}).items()
+    }
+    product_names = {norm(name): pid for pid, p in products["products"].items() for name in p["names"]}
     kb = Knowledge(
         version=manifest["version"],
         released=manifest["released"],
@@ -365,15 +480,18 @@ def load_knowledge(folder: str | Path | None = None) -> Knowledge:
         condition_codes=condition_codes,
         condition_exact_codes=exact_codes,
         symptom_names=symptom_names,
-        symptom_negations=tuple(sorted((norm(n) for n in symptoms["negations"]), key=len, reverse=True)),
-        uncertain_prefixes=tuple(sorted(symptoms["uncertain"], key=len, reverse=True)),
         unit_spellings=unit_spellings,
         form_names=form_names,
         ambiguous=ambiguous,
-        stopped_words=_by_length(symptoms.get("stopped_words", ())),
-        family_words=_by_length(symptoms.get("family_words", ())),
-        history_words=_by_length(symptoms.get("history_words", ())),
+        list_words={
+            k: _by_length(v) for k, v in symptoms.items() if isinstance(v, list) and k != "joined_abbreviations"
+        },
         kept_whole=tuple(sorted(set(kept_whole), key=len, reverse=True)),
+        ckd_stages=ckd_stages,
+        route_forms=route_forms,
+        route_words=route_words,
+        products=products,
+        product_names=product_names,
     )
     _check(kb)
     return kb

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .arrays import Pool, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
-from .terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
+from .terms import QUALIFIERS, SEPARATORS, item_reading, parse_list, prepare, restore, unchecked_lines
 
 __all__ = ["END", "PLAIN", "SEP", "ListCells", "cell_join", "column_codes", "read_list_column", "unreadable"]
 
@@ -77,9 +77,18 @@ class ListCells:
     occ_concept: np.ndarray
     occ_named: np.ndarray  # pool id of the item as written
     occ_shown: np.ndarray  # pool id of 'label (as written)'
+    occ_qualifier: np.ndarray  # index in terms.QUALIFIERS, -1 for a concept counted as written
+    intake: np.ndarray  # per cell: tuple of IntakeItem (magnesium products named in it)
+
+
+_QUALIFIER_CODE = {q: k for k, q in enumerate(QUALIFIERS)}
 
 
 def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping[str, int]) -> ListCells:
+    """Every distinct cell of a list column read as :func:`~mgdecision.terms.parse_list` reads it.
+
+    Cells are split at once and each distinct item is read once; a cell where a negation starting an item may
+    carry over to the next one ("no cramps, tremor") is read whole by ``parse_list`` instead."""
     k = len(distinct)
     texts = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row reads a cell
     big = END.join(texts)
@@ -96,27 +105,66 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     piece_codes, cell_of = piece_codes[keep], cell_of[keep]
 
     # each distinct piece: stripped, matched once (memoised per item across calls)
-    concepts_of: list[list[tuple[int, int, int]]] = []  # (concept, named id, shown id)
+    concepts_of: list[list[tuple[int, int, int, int]]] = []  # (concept, named id, shown id, qualifier)
     problem_of: list[str | None] = []
     unrec_of: list[str | None] = []
     history_of: list[str | None] = []
-    counted = []
+    intake_of: list[tuple[Any, ...]] = []
+    counted, carries, empty = [], [], []
     for piece in piece_texts.tolist():
         item = restore(piece)
         found, read = item_reading(field, item) if item else ((), None)
-        named = pool.id(item)
-        concepts_of.append([(index[c.key], named, pool.id(shown)) for c, shown in found])
-        problem = read.problem if read is not None else None
-        problem_of.append(str(problem) if problem is not None else None)
-        unrec_of.append(item if read is not None and read.unrecognized else None)
-        history_of.append(item if read is not None and read.history else None)
-        counted.append(bool(found) or (read is not None and read.negated))
+        concepts_of.append(
+            [(index[c.key], pool.id(n), pool.id(shown), _QUALIFIER_CODE.get(q or "", -1)) for c, n, shown, q in found]
+        )
+        problem_of.append("; ".join(map(str, read.problems)) if read is not None and read.problems else None)
+        unrec_of.append(SEP.join(read.unrecognized) if read is not None and read.unrecognized else None)
+        history_of.append(SEP.join(read.history) if read is not None and read.history else None)
+        intake_of.append(read.intake if read is not None else ())
+        counted.append(bool(found) or (read is not None and bool(read.negated)))
+        carries.append(read is not None and read.carries)
+        empty.append(read is None)
+
+    # a cell with an item whose negation may carry over to a later item of the cell is read whole
+    carrying = np.asarray(carries, dtype=bool)[piece_codes]
+    later = np.zeros(len(cell_of), dtype=bool)
+    if len(cell_of) and k:
+        filled = ~np.asarray(empty, dtype=bool)[piece_codes]
+        last_filled = np.zeros(k, dtype=np.int64) - 1
+        np.maximum.at(last_filled, cell_of[filled], np.flatnonzero(filled))
+        later = np.arange(len(cell_of)) < last_filled[cell_of]
+    whole = np.zeros(k, dtype=bool)
+    whole[cell_of[carrying & later]] = True
+    if whole.any():
+        fast = ~whole[cell_of]
+        piece_codes, cell_of = piece_codes[fast], cell_of[fast]
 
     readable = np.zeros(k, dtype=bool)
     readable[cell_of[np.asarray(counted, dtype=bool)[piece_codes]]] = True
     problems = cell_join(k, cell_of, piece_codes, problem_of, "; ")
     unrec = cell_join(k, cell_of, piece_codes, unrec_of, SEP)  # no item holds SEP (see column_codes)
     past = cell_join(k, cell_of, piece_codes, history_of, SEP)
+    intake = np.empty(k, dtype=object)
+    intake[:] = [()] * k
+    with_intake = np.flatnonzero(np.asarray([bool(t) for t in intake_of], dtype=bool)[piece_codes])
+    for j in with_intake.tolist():  # rare: magnesium products
+        intake[cell_of[j]] = (*intake[cell_of[j]], *intake_of[piece_codes[j]])
+
+    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.int64)
+    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.int64).reshape(-1, 4)
+    starts = np.cumsum(sizes) - sizes
+    per_piece = sizes[piece_codes]
+    total = int(per_piece.sum())
+    where = np.repeat(starts[piece_codes] - np.cumsum(per_piece) + per_piece, per_piece) + np.arange(total)
+    occ_cell = np.repeat(cell_of, per_piece)
+    occ = flat[where] if total else np.zeros((0, 4), dtype=np.int64)
+    if whole.any():
+        occ_cell, occ = _read_whole(
+            field, texts, np.flatnonzero(whole), pool, index, occ_cell, occ, (readable, problems, unrec, past, intake)
+        )
+    # a concept counts once per cell, named by its first item (as in a single row)
+    _, first = np.unique(occ_cell * len(index) + occ[:, 0], return_index=True)
+    first.sort()
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
         some = np.flatnonzero((unrec != "") | (past != ""))
@@ -126,19 +174,50 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
                 for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)
             ]
         )
+    return ListCells(
+        readable,
+        problems,
+        unrecognized,
+        occ_cell[first],
+        occ[first, 0],
+        occ[first, 1],
+        occ[first, 2],
+        occ[first, 3],
+        intake,
+    )
 
-    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.int64)
-    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.int64).reshape(-1, 3)
-    starts = np.cumsum(sizes) - sizes
-    per_piece = sizes[piece_codes]
-    total = int(per_piece.sum())
-    where = np.repeat(starts[piece_codes] - np.cumsum(per_piece) + per_piece, per_piece) + np.arange(total)
-    occ_cell = np.repeat(cell_of, per_piece)
-    occ = flat[where] if total else np.zeros((0, 3), dtype=np.int64)
-    # a concept counts once per cell, named by its first item (as in a single row)
-    _, first = np.unique(occ_cell * len(index) + occ[:, 0], return_index=True)
-    first.sort()
-    return ListCells(readable, problems, unrecognized, occ_cell[first], occ[first, 0], occ[first, 1], occ[first, 2])
+
+def _read_whole(
+    field: str,
+    texts: list[str],
+    cells: np.ndarray,
+    pool: Pool,
+    index: Mapping[str, int],
+    occ_cell: np.ndarray,
+    occ: np.ndarray,
+    per_cell: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells read whole by :func:`~mgdecision.terms.parse_list`: their per-cell values set in ``per_cell``
+    (readable, problems, unrecognised items, past items, intake), their concepts added to the occurrences."""
+    readable, problems, unrec, past, intake = per_cell
+    rows, more = [], []
+    for cell in cells.tolist():
+        terms = parse_list(field, texts[cell])
+        readable[cell] = terms.readable
+        problems[cell] = "; ".join(map(str, terms.problems))
+        unrec[cell] = SEP.join(terms.unrecognized)
+        past[cell] = SEP.join(terms.history)
+        intake[cell] = terms.intake
+        for concept, named, shown in terms.concepts:
+            code = _QUALIFIER_CODE.get(terms.qualifiers.get(concept.key, ""), -1)
+            rows.append(cell)
+            more.append((index[concept.key], pool.id(named), pool.id(shown), code))
+    if not rows:
+        return occ_cell, occ
+    occ_cell = np.concatenate([occ_cell, np.asarray(rows, dtype=np.int64)])
+    occ = np.concatenate([occ, np.asarray(more, dtype=np.int64).reshape(-1, 4)])
+    order = np.argsort(occ_cell, kind="stable")
+    return occ_cell[order], occ[order]
 
 
 def cell_join(k: int, cell_of: np.ndarray, piece_codes: np.ndarray, texts: list[str | None], sep: str) -> np.ndarray:
