@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import mgdecision as mg
@@ -56,3 +58,80 @@ def test_every_interaction_row_is_exercised():
 def test_every_serum_unit_is_exercised():
     units = {a.patient.serum.unit for a in _all_assessments() if a.patient.serum}
     assert units == set(k for k in mg.knowledge().serum["units"] if k != "source")
+
+
+def _fake_assessment():
+    """A stand-in assessment with one of everything the expectation keys look at."""
+    from types import SimpleNamespace
+
+    from mgdecision.models import Card, Problem
+
+    row = {c: "" for c in mg.COLUMNS} | {
+        "mg_risk": "MODERATE",
+        "mg_dose_status": "CHECK_SERUM",
+        "mg_dose": "measure serum magnesium (with potassium and calcium) now: omeprazole",
+        "mg_reasons": "Risk MODERATE: proton pump inhibitor: omeprazole (+2) [FDA PPI 2011] | Dose CHECK_SERUM",
+    }
+    cards = (
+        Card("info", "CHECK_SERUM: measure serum magnesium now", "review the need for the PPI", "", "", "dose"),
+        Card(
+            "warning",
+            "Caution: potassium-sparing diuretic with reduced kidney…",
+            "- potassium-sparing diuretic with reduced kidney function: both raise serum magnesium",
+            "",
+            "",
+            "contraindication",
+        ),
+    )
+    return SimpleNamespace(
+        row=lambda: row,
+        cards=cards,
+        contraindication=SimpleNamespace(rules=("k_sparing_renal",)),
+        problems=(Problem("serum_mg", "0.6", "unit_missing", "no unit"),),
+        unrecognized=("xyz",),
+    )
+
+
+def test_the_new_expectation_keys_pass_and_fail():
+    a = _fake_assessment()
+    passing = {
+        "fired_contains": ["k_sparing_renal"],
+        "fired_not_contains": ["renal_severe"],
+        "problem_codes_contains": ["unit_missing"],
+        "card_contains": ["info", "review the need for the PPI", "dose"],
+        "no_card_contains": "REFER",
+        "dose_card": ["info", "measure serum magnesium"],
+        "summaries_whole_words": True,
+        "mg_reasons_max_len": 400,
+        "reasons_unique": True,
+        "text_contains": ["with potassium and calcium", "review the need"],
+        "text_not_contains": "stop if diarrhoea",
+        "unrecognized_not_contains": "omeprazole",
+        "mg_dose_startswith": "Measure serum magnesium",
+        "mg_dose_contains_any": ["PPI", "omeprazole"],
+    }
+    assert mismatches(a, passing) == []
+    failing = {
+        "fired_contains": ["renal_severe"],
+        "fired_not_contains": ["k_sparing_renal"],
+        "problem_codes_contains": ["date_ambiguous"],
+        "card_contains": ["info", "review the need for the PPI", "interaction"],
+        "no_card_contains": "CHECK_SERUM",
+        "dose_card": ["warning", "measure serum magnesium"],
+        "mg_reasons_max_len": 20,
+        "text_contains": "stop if diarrhoea",
+        "text_not_contains": ["review the need"],
+        "unrecognized_not_contains": "xyz",
+        "mg_dose_startswith": "serum",
+        "mg_dose_contains_any": ["furosemide"],
+        "mg_doze_startswith": "x",
+    }
+    found = mismatches(a, failing)
+    assert len(found) == len(failing) and all(any(key in m for m in found) for key in failing)
+    cut = _fake_assessment()  # a summary cut inside a word no full text holds whole
+    cut.cards = (cut.cards[0], replace(cut.cards[1], summary="Caution: potassium-sparing diuretic with redu…"))
+    assert [m.split(":")[0] for m in mismatches(cut, {"summaries_whole_words": True})] == ["summaries_whole_words"]
+    said_twice = _fake_assessment()
+    twice = said_twice.row()["mg_reasons"] + "; proton pump inhibitor: omeprazole (+2) [FDA PPI 2011]"
+    said_twice.row = lambda: {**a.row(), "mg_reasons": twice}
+    assert [m.split(":")[0] for m in mismatches(said_twice, {"reasons_unique": True})] == ["reasons_unique"]
