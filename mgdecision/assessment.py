@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cached_property
@@ -11,7 +12,8 @@ from . import render
 from .engine import Engine, Findings, default_engine
 from .engine.core import DRIVERS
 from .errors import UsageError
-from .formatting import dose_group_text, format_reason
+from .formatting import cap_reasons, dose_group_text, format_reason, whole_words
+from .intake import IntakeSummary, summarise
 from .kb import knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .outputs import COLUMNS  # declared once, with their types and layout, in outputs.py
@@ -20,11 +22,7 @@ from .vocab import ContraLevel, DoseStatus, Indicator, RiskLevel, interaction_in
 
 __all__ = ["COLUMNS", "Assessment", "assess"]
 
-_SUMMARY_MAX = 139
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1].rstrip() + "…"
+_SUMMARY_MAX = 139  # a CDS Hooks card summary is under 140 characters
 
 
 class Assessment:
@@ -78,6 +76,7 @@ class Assessment:
 
     # --- the output row ---------------------------------------------------------------------------
     def reasons_text(self) -> str:
+        """Every reason behind the flags, in full (the cards show it; ``mg_reasons`` is capped)."""
         f = self.findings
         groups = [
             f"Risk {f.risk.level}: " + "; ".join([format_reason(r) for r in f.risk.reasons]),
@@ -93,6 +92,7 @@ class Assessment:
         """The output values in :data:`COLUMNS` order."""
         f = self.findings
         return (
+            f.dose.headline,
             str(f.risk.level),
             str(f.contraindication.level),
             str(f.dose.status),
@@ -101,7 +101,7 @@ class Assessment:
             f.dose.text,
             "; ".join([str(i) for i in f.interactions]),
             f.form.text,
-            self.reasons_text(),
+            cap_reasons(self.reasons_text()),
             "; ".join([str(p) for p in self.problems]),
         )
 
@@ -112,7 +112,8 @@ class Assessment:
     # --- cards ------------------------------------------------------------------------------------
     @cached_property
     def cards(self) -> tuple[Card, ...]:
-        """One CDS Hooks-shaped card per finding, most urgent first."""
+        """One CDS Hooks-shaped card per finding, the decision first, then by urgency. Summaries lead with what
+        to do and are cut at a word boundary; what is urgent is in the summary and the indicator says so."""
         kb = knowledge()
         f = self.findings
         cards: list[Card] = []
@@ -124,13 +125,35 @@ class Assessment:
             detail = "\n".join(f"- {format_reason(r)}" for r in reasons)
             cards.append(
                 Card(
-                    indicator, _short(summary), (extra + "\n" + detail).strip(), source.label, source.url, topic, links
+                    indicator,
+                    whole_words(summary, _SUMMARY_MAX),
+                    (extra + "\n" + detail).strip(),
+                    source.label,
+                    source.url,
+                    topic,
+                    links,
                 )
             )
 
-        c = f.contraindication
+        c, d, r = f.contraindication, f.dose, f.risk
+        # the decision: the headline, then what the dose text leads with; REFER: the urgent text only
+        lead = d.text.split("; ")[0] if d.text else ""
+        if d.status == DoseStatus.REFER:
+            summary = f"{d.headline}: {kb.dosing['status']['REFER']['text']}"
+        elif lead and lead.lower() not in d.headline.lower() and d.status != DoseStatus.NOT_INDICATED:
+            summary = f"{d.headline}: {lead}"
+        else:
+            summary = d.headline
+        when = " (after stabilisation)" if d.status == DoseStatus.REFER else ""
+        card(
+            d.indicator,
+            summary,
+            (*d.notes, *f.form.evidence),
+            "dose",
+            extra=f"**{d.headline}.** {d.text}\n\n**Form and timing{when}:** {f.form.text}",
+        )
         if c.level == ContraLevel.CONTRAINDICATED:
-            card(Indicator.CRITICAL, "Contraindicated: " + c.reasons[0].text, c.reasons, "contraindication")
+            card(Indicator.CRITICAL, "Do not give magnesium: " + c.reasons[0].text, c.reasons, "contraindication")
         elif c.level == ContraLevel.CAUTION:
             card(Indicator.WARNING, "Caution: " + c.reasons[0].text, c.reasons, "contraindication")
         else:
@@ -138,39 +161,32 @@ class Assessment:
                 "; not checked: " + "; ".join(c.not_checked) if c.not_checked else ""
             )
             card(Indicator.INFO, summary, c.reasons, "contraindication")
-        d = f.dose
-        dose_indicator = Indicator.CRITICAL if d.status == DoseStatus.REFER else Indicator.INFO
-        card(
-            dose_indicator,
-            f"{d.status}: {d.text}",
-            (*d.notes, *f.form.evidence),
-            "dose",
-            extra=f"**Form and timing:** {f.form.text}",
-        )
-        r = f.risk
-        card(
-            Indicator.WARNING if r.level == RiskLevel.HIGH else Indicator.INFO,
-            f"Deficiency risk {r.level}"
-            + (f" ({r.points} points)" if r.level != RiskLevel.UNKNOWN else "")
-            + (f"; CTCAE grade {r.ctcae_grade}" if r.ctcae_grade else "")
-            + (
-                "; the serum value could not be used" if self.patient.serum is None and self.patient.serum_given else ""
-            ),
-            r.reasons,
-            "risk",
-        )
-        for i in f.interactions:
-            card(
-                interaction_indicator((i.severity,)),
-                f"Interaction: {i}",
-                (Reason(i.action, i.sources),),
-                "interaction",
+        if r.ctcae_grade:
+            risk_summary = f"Deficiency risk {r.level}: serum below range (CTCAE grade {r.ctcae_grade})"
+        elif r.level == RiskLevel.UNKNOWN:
+            risk_summary = f"Deficiency risk {r.level}" + (
+                ": the serum value could not be used, check the result"
+                if self.patient.serum is None and self.patient.serum_given
+                else ": not enough data"
             )
+        else:
+            risk_summary = f"Deficiency risk {r.level} ({r.points} point{'' if r.points == 1 else 's'})"
+        card(Indicator.WARNING if r.level == RiskLevel.HIGH else Indicator.INFO, risk_summary, r.reasons, "risk")
+        in_play = self.intake.any
+        for i in f.interactions:
+            if in_play and i.severity == "minor":
+                continue  # with a current magnesium product a minor interaction stays in mg_interactions only
+            indicator = (
+                Indicator.WARNING
+                if in_play and i.severity in ("major", "moderate")
+                else interaction_indicator((i.severity,))
+            )
+            card(indicator, f"Interaction: {i}", (Reason(i.action, i.sources),), "interaction")
         if self.problems:
             probs = self.problems
             card(
                 Indicator.WARNING,
-                f"{len(probs)} input problem(s): " + "; ".join(str(p) for p in probs),
+                f"{len(probs)} input problem{'' if len(probs) == 1 else 's'}: " + "; ".join(str(p) for p in probs),
                 (),
                 "input",
                 extra="\n".join(f"- `{p.code}` {p}" for p in probs),
@@ -179,6 +195,13 @@ class Assessment:
             card(Indicator.INFO, "Notes: " + f.notes[0].text, f.notes, "notes")
         order = {Indicator.CRITICAL: 0, Indicator.WARNING: 1, Indicator.INFO: 2}
         return tuple(sorted(cards, key=lambda x: order[Indicator(x.indicator)]))
+
+    @property
+    def intake(self) -> IntakeSummary:
+        """The magnesium the patient already takes (the medication list and the supplement columns)."""
+        p = self.patient
+        dose = p.supplement_dose_mg
+        return summarise(p.medications.intake, p.supplement_form, math.nan if dose is None else dose)
 
     # --- rendering --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -6,8 +6,9 @@ from functools import lru_cache
 
 from .kb import knowledge
 from .models import Dose, Form, Reason
+from .outputs import REASONS_MAX
 
-__all__ = ["dose_group_text", "format_reason"]
+__all__ = ["cap_reasons", "dose_group_text", "format_reason", "whole_words"]
 
 
 def format_reason(reason: Reason) -> str:
@@ -31,3 +32,24 @@ def dose_group_text(dose: Dose, form: Form) -> str:
     """'Dose STATUS: notes and evidence'."""
     reasons = (*dose.notes, *form.evidence)
     return f"Dose {dose.status}" + (": " + "; ".join([format_reason(r) for r in reasons]) if reasons else "")
+
+
+SEE_CARD = " ... (see card)"
+
+
+def whole_words(text: str, limit: int, ending: str = "…") -> str:
+    """``text`` in at most ``limit`` characters, cut at a word boundary (never mid-word), ``ending`` added."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(ending)
+    cut = text[: room + 1]
+    at = cut.rfind(" ")
+    head = cut[:at] if at > 0 else text[:room]
+    return head.rstrip(" ;,:|-") + ending
+
+
+def cap_reasons(text: str) -> str:
+    """The reasons of a row in at most :data:`~mgdecision.outputs.REASONS_MAX` characters; a longer text ends
+    with "... (see card)" (the cards hold it in full)."""
+    return text if len(text) <= REASONS_MAX else whole_words(text, REASONS_MAX, SEE_CARD)
+

@@ -12,6 +12,7 @@ Reading never decides: the engine sums, compares with the UL and words the advic
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 from .kb import knowledge, norm
 
-__all__ = ["KINDS", "IntakeItem", "indication_text", "read_intake", "topical"]
+__all__ = ["KINDS", "IntakeItem", "IntakeSummary", "indication_text", "read_intake", "summarise", "topical"]
 
 KINDS = ("supplement", "laxative", "antacid", "phosphate_binder", "bowel_prep", "iv_therapy")
 MG_PER_MEQ, MG_PER_MMOL = 24.305 / 2, 24.305  # elemental magnesium (clinical-facts.md section 0)
@@ -348,3 +349,80 @@ def _from_mass(
     if count is not None and not (salt_mg and abs(mg - count * float(salt_mg)) < 1e-9):
         per *= count
     return per
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSummary:
+    """The magnesium a patient takes, as the rules read it (clinical-rules.md 9.2): the daily total counted against
+    the upper limit and what else the list says. Made by :func:`summarise`; the rules decide what it means."""
+
+    any: bool = False  # a current magnesium product (daily or as needed), or the supplement columns
+    daily_mg: float = math.nan  # elemental mg/day counted against the UL (NaN: nothing counted)
+    unreadable: bool = False  # a product counted daily whose daily amount could not be read
+    prn_laxative: bool = False  # a magnesium laxative or antacid taken as needed
+    iv: bool = False  # IV or IM magnesium therapy
+    prescribed: bool = False
+    binder: bool = False  # a magnesium phosphate binder
+    names: str = ""  # the products as written
+    larger: str = ""  # when one product is in both places: which figure counted
+    bowel_prep_contraindicated: str = ""  # bowel preparations contraindicated at CrCl < 30 (label), as written
+    bowel_prep_caution: str = ""  # those to use with caution in renal impairment (label), as written
+
+
+_NO_INTAKE = IntakeSummary()
+DAILY_KINDS = ("supplement", "laxative", "antacid", "phosphate_binder")  # counted against the UL when daily
+PRN_KINDS = ("laxative", "antacid")  # not counted against the UL when taken as needed
+
+
+@lru_cache(maxsize=16384)
+def summarise(items: tuple[IntakeItem, ...], supplement_form: str | None, supplement_mg: float) -> IntakeSummary:
+    """What the medication list's products and the supplement columns (salt, elemental mg/day; NaN when not
+    given) add up to. A product named in both places counts once, with the larger daily figure."""
+    given = supplement_mg == supplement_mg
+    if not items and not given and supplement_form is None:
+        return _NO_INTAKE
+    counted: list[float] = []
+    unreadable = False
+    names: list[str] = []
+    larger = ""
+    for item in items:
+        names.append(item.as_written)
+        if item.kind not in DAILY_KINDS or (item.prn and item.kind in PRN_KINDS):
+            continue
+        if item.daily_elemental_mg is None:
+            unreadable = True
+            continue
+        if given and supplement_form is not None and item.salt == supplement_form:  # the same product twice
+            larger = f"{item.as_written} and the supplement column: the larger figure counts"
+            counted.append(max(item.daily_elemental_mg, supplement_mg))
+            given = False
+            continue
+        counted.append(item.daily_elemental_mg)
+    if given:
+        counted.append(supplement_mg)
+        names.append(f"{supplement_form or 'supplement'} {supplement_mg:g} mg/day")
+    elif supplement_form is not None and supplement_mg != supplement_mg and not larger:
+        unreadable = True  # a supplement named without its dose
+        names.append(supplement_form)
+    preps = {k: [i.as_written for i in items if i.kind == "bowel_prep" and _prep(i.product) == k] for k in PREP_LEVELS}
+    return IntakeSummary(
+        any=bool(names),
+        daily_mg=sum(counted) if counted else math.nan,
+        unreadable=unreadable,
+        prn_laxative=any(i.prn and i.kind in PRN_KINDS for i in items),
+        iv=any(i.kind == "iv_therapy" for i in items),
+        prescribed=any(i.prescribed and i.kind != "iv_therapy" for i in items),
+        binder=any(i.kind == "phosphate_binder" for i in items),
+        names="; ".join(names),
+        larger=larger,
+        bowel_prep_contraindicated=", ".join(preps["contraindicated"]),
+        bowel_prep_caution=", ".join(preps["caution"]),
+    )
+
+
+PREP_LEVELS = ("contraindicated", "caution")
+
+
+def _prep(product: str) -> str:
+    """How a bowel preparation's label treats renal impairment (products.toml ``renal``)."""
+    return str(knowledge().products["products"][product].get("renal", "caution"))

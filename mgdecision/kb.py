@@ -152,6 +152,7 @@ def _drug_concepts(
                 interaction=cls.get("interaction"),
                 note=cls.get("note"),
                 drug_class=class_id,
+                sets=cls.get("sets"),
             )
     for member in drugs["neutral"]["members"]:
         concepts.setdefault(f"drug:{member}", Concept(id=member, label=member, kind="drug", sources=()))

@@ -30,6 +30,7 @@ __all__ = [
     "Output",
 ]
 
+REASONS_MAX: Final = 400  # characters of mg_reasons on a row (clinical-rules.md 9.9); the rest is on the cards
 # How a column's cells are coloured with mgdecision.palette (the word is always shown too).
 LEVEL: Final = "level"  # the cell's level word, palette.LEVELS
 INTERACTION: Final = "interaction"  # palette.INDICATORS: "warning" when a major interaction is listed, else "info"
@@ -52,6 +53,14 @@ class Output:
 
 
 OUTPUTS: tuple[Output, ...] = (
+    Output(
+        "mg_decision",
+        "text",
+        40,
+        True,
+        None,
+        "the decision in a few plain words, first: what to do next (give, measure first, refer, do not give)",
+    ),
     Output(
         "mg_risk",
         "text",
@@ -84,7 +93,14 @@ OUTPUTS: tuple[Output, ...] = (
     Output("mg_dose", "text", 40, True, None, "the dose in one readable line, with the RDA and upper limit"),
     Output("mg_interactions", "text", 45, True, INTERACTION, "each interacting drug, its severity and the spacing"),
     Output("mg_form", "text", 40, True, None, "suggested form and timing"),
-    Output("mg_reasons", "text", 90, True, None, "the reasons behind every flag, each with its source label"),
+    Output(
+        "mg_reasons",
+        "text",
+        90,
+        True,
+        None,
+        f"the reasons behind every flag with their source labels (up to {REASONS_MAX} characters; in full on cards)",
+    ),
     Output("mg_input_problems", "text", 40, True, PROBLEM, "what could not be read on this row (empty when clean)"),
 )
 

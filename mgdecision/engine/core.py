@@ -21,6 +21,7 @@ from ..formatting import dose_group_text
 from ..kb import Concept, Knowledge, knowledge, load_knowledge
 from ..models import Dose, Form, Interaction, Problem, Reason
 from ..reading import Patient, Serum
+from ..terms import QUALIFIERS
 from ..vocab import ContraLevel, DoseStatus, RiskLevel
 from .expr import first_holding
 from .row import Findings
@@ -381,6 +382,10 @@ class Engine:
         """The interaction as listed in ``mg_interactions`` (``str`` of its :class:`Interaction`)."""
         return f"{shown} ({found[1]}): {found[2]}"
 
+    def qualified(self, who: str, qualifier: str) -> str:
+        """A name as shown with how it was written ("myasthenia gravis (suspected - confirm)")."""
+        return f"{who} ({self.spec.qualifier_texts[QUALIFIERS.index(qualifier)]})"
+
     def _note_reason(self, note: str, who: str, sources: tuple[str, ...]) -> Reason:
         return Reason(f"{note} ({who})", sources)
 
@@ -453,6 +458,7 @@ class Engine:
         facts.update(
             contra=contra,
             contra_short=self.rules[contra_rule].get("short", "") if contra_rule else "",
+            urgent=bool(contra_rule and self.rules[contra_rule].get("urgent")),
             risk=risk,
             indicated=bool(indications),
             indications=", ".join(indications),
@@ -474,6 +480,7 @@ class Engine:
         low = None if variant.low is None else float(variant.low.row(facts))
         high = None if variant.high is None else float(variant.high.row(facts))
         facts.update(min=math.nan if low is None else low, max=math.nan if high is None else high)
+        facts["room"] = facts["max"] - facts.get("intake_daily", math.nan)
         for name, table in spec.dose_texts.items():
             facts[name] = next(text for when, text in table if when.row(facts)).format(facts)
         body = [variant.text.format(facts)]
@@ -499,10 +506,10 @@ class Engine:
         return dose, form
 
     def _dose_columns(self, *key: Any) -> tuple[Any, ...]:
-        """The dose output columns (status, min, max, dose text, form text, dose reasons) for a dose key."""
+        """The dose output columns (status, min, max, dose text, form text, dose reasons, headline) for a dose key."""
         dose, form = self.dose_and_form(*key)
         low, high = (math.nan if x is None else x for x in (dose.min_mg, dose.max_mg))
-        return str(dose.status), low, high, dose.text, form.text, dose_group_text(dose, form)
+        return str(dose.status), low, high, dose.text, form.text, dose_group_text(dose, form), dose.headline
 
     def _dosing_note(self, key: str) -> Reason:
         entry = self.dosing[key]

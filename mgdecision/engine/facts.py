@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ..intake import IntakeSummary, summarise
 from ..kidney import egfr_ckd_epi_2021
 
 if TYPE_CHECKING:
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["COMBINED", "FACTS", "KINDS", "BaseFact", "Combined", "Kind", "Path", "listed_flag"]
 
-Kind = Literal["yes", "number", "text"]
-KINDS: tuple[Kind, ...] = ("yes", "number", "text")
+Kind = Literal["yes", "number", "text", "object"]  # an object fact is read by other facts only, never by a rule
+KINDS: tuple[Kind, ...] = ("yes", "number", "text", "object")
 _NAN = math.nan
 
 RowReader = Callable[["Engine", "Patient", "SerumStatus | None", "ListEffects"], Any]
@@ -44,7 +45,7 @@ class Path:
     The row execution reads it inline; the table execution reads the same attribute of each distinct reading.
     """
 
-    owner: Literal["p", "st", "le", "e"]
+    owner: str  # "p", "st", "le", "e", or "f_<fact>": an object fact worked out before it
     attribute: str
     missing: Any = None
     number: bool = False  # a number: -0.0 read as 0.0 (equal memo keys print alike)
@@ -69,6 +70,7 @@ class BaseFact:
     row: Path | RowReader | PatientReader  # a PatientReader reads (engine, patient) only
     column: ColumnReader
     patient_only: bool = False
+    depends: tuple[str, ...] = ()  # the object facts it is read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,17 @@ def _ckd_epi(e: Engine, creatinine: float, age: float, sex: str | None) -> float
     if creatinine != creatinine or age != age or sex not in ("F", "M") or not creatinine > 0 or age < 0:
         return _NAN
     return egfr_ckd_epi_2021(creatinine, age, sex, e.kb.kidney["ckd_epi_2021"])
+
+
+def _intake(e: Engine, items: Any, form: str | None, dose: float) -> IntakeSummary:
+    """The magnesium the patient takes: the medication list's products and the supplement columns."""
+    return summarise(items or (), form, dose)
+
+
+def _of_intake(name: str, kind: Kind, attribute: str, missing: Any) -> BaseFact:
+    """A fact of the intake summary (:class:`~mgdecision.intake.IntakeSummary`)."""
+    path = Path("f_intake", attribute, missing)
+    return BaseFact(name, kind, path, lambda t: t.attribute_of("intake", path.read, kind), depends=("intake",))
 
 
 def listed_flag(flag: str) -> BaseFact:
@@ -129,7 +142,7 @@ _DECLARED: tuple[BaseFact, ...] = (
     _attribute("age", "number", "age", "age"),
     _reading("age_months", "number", "age", lambda e, p: _NAN if p.age is None else p.age * 12 + 0.0),
     _attribute("sex", "text", "age", "sex"),
-    _attribute("route", "text", "age", "route"),
+    _attribute("route_written", "text", "age", "route"),
     _attribute("pregnant_written", "yes", "age", "pregnant", False),
     _attribute("lactating_written", "yes", "age", "lactating", False),
     _attribute("dialysis_written", "yes", "age", "dialysis", False),
@@ -145,6 +158,14 @@ _DECLARED: tuple[BaseFact, ...] = (
     _reading("reference_day", "number", "age", lambda e, p: _ordinal(p.reference_date)),
     _reading("serum_day", "number", "serum", lambda e, p: _ordinal(p.serum_date)),
     _attribute("serum_given", "yes", "serum", "serum_given", False),
+    _attribute("serum_mmol", "number", "serum", "serum.mmol"),
+    _attribute("supplement_form", "text", "supplement", "supplement_form"),
+    BaseFact(
+        "med_intake",
+        "object",
+        Path("p", "medications.intake", ()),
+        lambda t: t.per_cell_object("medications", lambda cells: cells.intake, ()),
+    ),
     _attribute("serum_flag", "text", "serum", "serum_flag"),
     _attribute("dose", "number", "supplement", "supplement_dose_mg"),
     _reading("serum", "text", "serum", lambda e, p: None if p.serum is None else p.serum.display()),
@@ -169,11 +190,27 @@ _DECLARED: tuple[BaseFact, ...] = (
     _listed(
         "symptoms_compatible", "number", lambda e, p, st, le: float(len(le.compatible)), lambda t: t.compatible_count
     ),
+    # the magnesium the patient takes (9.2, 9.3)
+    _of_intake("intake_any", "yes", "any", False),
+    _of_intake("intake_daily", "number", "daily_mg", _NAN),
+    _of_intake("intake_unreadable", "yes", "unreadable", False),
+    _of_intake("intake_prn_laxative", "yes", "prn_laxative", False),
+    _of_intake("intake_iv", "yes", "iv", False),
+    _of_intake("intake_prescribed", "yes", "prescribed", False),
+    _of_intake("intake_binder", "yes", "binder", False),
+    _of_intake("intake_names", "text", "names", ""),
+    _of_intake("intake_larger", "text", "larger", ""),
+    _of_intake("bowel_prep_contraindicated", "text", "bowel_prep_contraindicated", ""),
+    _of_intake("bowel_prep_caution", "text", "bowel_prep_caution", ""),
 )
 
 FACTS: Mapping[str, BaseFact] = {f.name: f for f in _DECLARED}
 COMBINED: Mapping[str, Combined] = {
-    c.name: c for c in (Combined("egfr_ckd_epi", "number", ("creatinine", "age", "sex"), _ckd_epi),)
+    c.name: c
+    for c in (
+        Combined("egfr_ckd_epi", "number", ("creatinine", "age", "sex"), _ckd_epi),
+        Combined("intake", "object", ("med_intake", "supplement_form", "dose"), _intake),
+    )
 }
 
 
@@ -184,6 +221,9 @@ def _check() -> None:
     for combined in COMBINED.values():
         if not set(combined.inputs) <= set(FACTS) or combined.kind not in KINDS:
             raise RuntimeError(f"combined fact {combined.name!r} reads an unknown fact or lacks a kind")
+    for fact in _DECLARED:
+        if not set(fact.depends) <= set(COMBINED):
+            raise RuntimeError(f"base fact {fact.name!r} depends on an unknown fact")
     for fact in _DECLARED:
         if (
             fact.kind not in KINDS

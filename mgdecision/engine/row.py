@@ -76,10 +76,15 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
     sets: set[str] = set()
     renal = False
     effects = engine.effects[route]
+    qualified = dx.qualifiers or meds.qualifiers or sym.qualifiers
     for concept, named, who in (*dx.concepts, *meds.concepts, *sym.concepts):
         e = effects[concept.key]
         if not e.active:
             continue
+        if qualified:  # written as history of a chronic condition, as suspected or as held: said with the name
+            q = dx.qualifiers.get(concept.key) or meds.qualifiers.get(concept.key) or sym.qualifiers.get(concept.key)
+            if q is not None:
+                who = engine.qualified(who, q)
         if e.renal:
             renal = True
         if e.risk:  # (no setdefault: it would make a list for every concept)
@@ -154,13 +159,18 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
 
 def decide(engine: Engine, p: Patient) -> Findings:
     """Apply every rule to one patient."""
-    le = merge(engine, p.diagnoses, p.medications, p.symptoms, p.route)
     status = engine.serum_status(p.serum) if p.serum is not None else None
-    fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
     program = engine.spec.program
-    hits, valued, found, dose_key, band_key, intake, below, slots, not_checked, counts, symptom = program.run(
-        engine, p, status, le, fired
-    )
+    route = p.route
+    while True:  # the route the rules read may differ from the one written (IV magnesium on the list): read again
+        le = merge(engine, p.diagnoses, p.medications, p.symptoms, route)
+        fired: dict[str, tuple[str, ...]] = dict(le.contra) if le.contra else {}
+        hits, valued, found, dose_key, band_key, intake, below, slots, not_checked, counts, symptom, ran = program.run(
+            engine, p, status, le, fired
+        )
+        if ran[0] == route:
+            break
+        route = ran[0]
     risk, counted = _risk(engine, p, le, valued, band_key, below, slots, counts, symptom[0], program)
     contra = _contraindication(engine, le, fired, hits, not_checked)
     ids = frozenset([*(f"factor:{f}" for f in counted), *(f"symptom:{s}" for s in le.symptom_ids)])

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import KnowledgeError
 from ..kb import Knowledge
+from ..terms import QUALIFIERS
 from .expr import Condition, Node, Template, first_match, function, parse, row_expression
 from .facts import COMBINED, FACTS, BaseFact, Kind, Path, listed_flag
 
@@ -42,6 +43,8 @@ BAND_FACTS: Mapping[str, Kind] = {"points": "number"}
 DOSE_FACTS: Mapping[str, Kind] = {
     "contra": "text",
     "contra_short": "text",  # what the first contraindication or caution is, in a few words
+    "urgent": "yes",  # an urgent rule fired (severe hypermagnesaemia)
+    "room": "number",  # how much more the current intake may rise to the top of the range
     "risk": "text",
     "indicated": "yes",
     "indications": "text",
@@ -67,7 +70,17 @@ DOSE_TABLES = ("ul_text", "why", "headline", "indicator")  # first-match texts o
 TEXT_FACTS: Mapping[str, Kind] = {"level": "text", "label": "text", "not_checked": "text", "listed": "text"}
 # Facts the drivers read beside those the rules name: the reference intakes (age, sex, pregnancy, lactation),
 # the serum state of the risk reasons, and what the risk band needs.
-DRIVER_FACTS = ("age", "sex", "pregnant", "lactating", "serum_measured", "serum_below", "hypo_grade", "unknown")
+DRIVER_FACTS = (
+    "age",
+    "sex",
+    "pregnant",
+    "lactating",
+    "serum_measured",
+    "serum_below",
+    "hypo_grade",
+    "unknown",
+    "route",
+)
 RISK_SLOTS = (
     "unknown",
     "serum_below",
@@ -94,6 +107,7 @@ class Trigger:
     detail: Template
     fired_reads: tuple[str, ...]  # rules whose fired(...) the condition reads
     held: bool  # the condition reads listed(rule): the lists do not fire it on their own
+    listed_rule: str  # whose naming items {listed} joins: the first rule the condition asks listed() about
 
 
 @dataclass(frozen=True)
@@ -181,10 +195,20 @@ class RowProgram:
             "not_checked": tuple((f"not_checked:{k}", False) for k in range(len(spec.not_checked))),
             "counts": tuple((f"counts:{fid}", False) for fid in spec.factor_counts),
             "symptom": (("counts:symptom_rule", False),),
+            "route": (("route", False),),
         }
 
 
-ROW_OUTPUTS = ("dose_key", "band_key", "intake", "below", "slots", "not_checked", "counts", "symptom")
+ROW_OUTPUTS = ("dose_key", "band_key", "intake", "below", "slots", "not_checked", "counts", "symptom", "route")
+
+
+def _facts_in_order(node: Node) -> list[str]:
+    """The facts a tree reads, in the order written."""
+    if node[0] == "fact":
+        return [node[1]]
+    if node[0] == "const":
+        return []
+    return [f for part in node[1:] if isinstance(part, tuple) for f in _facts_in_order(part)]
 
 
 def _check_kinds(node: Node, kinds: Mapping[str, Kind], text: str, where: str) -> Kind:
@@ -250,8 +274,9 @@ class RuleSpec:
             fact = listed_flag(flag)
             self.base[fact.name] = fact
         self.flags: tuple[str, ...] = tuple(sorted({c.sets for c in kb.concepts.values() if c.sets}))
-        self.kinds: dict[str, Kind] = {name: fact.kind for name, fact in self.base.items()}
-        self.kinds.update({name: c.kind for name, c in COMBINED.items()})
+        # what a rule may read (object facts are read by other facts only)
+        self.kinds: dict[str, Kind] = {name: fact.kind for name, fact in self.base.items() if fact.kind != "object"}
+        self.kinds.update({name: c.kind for name, c in COMBINED.items() if c.kind != "object"})
         self.derived: dict[str, Condition] = {}
         for name, entry in spec.get("facts", {}).items():
             self._derive(name, entry)
@@ -266,7 +291,8 @@ class RuleSpec:
             fired = tuple(sorted(f.split(":", 1)[1] for f in when.facts if f.startswith("fired:")))
             held = f"listed:{entry['rule']}" in when.facts
             detail = self.template(entry["detail"], where, row_facts | {"listed"})
-            triggers.append(Trigger(entry["rule"], when, detail, fired, held))
+            named = [f.split(":", 1)[1] for f in _facts_in_order(when.tree) if f.startswith("listed:")]
+            triggers.append(Trigger(entry["rule"], when, detail, fired, held, named[0] if named else entry["rule"]))
         self.fire: tuple[Trigger, ...] = tuple(triggers)
         self.held: frozenset[str] = frozenset(
             f.split(":", 1)[1] for t in triggers for f in t.when.facts if f.startswith("listed:")
@@ -289,6 +315,10 @@ class RuleSpec:
                 )
             )
         self.problems: tuple[FoundProblem, ...] = tuple(found_problems)
+        qualified = spec.get("lists", {}).get("qualifiers", {})
+        if set(qualified) != set(QUALIFIERS) or not all(isinstance(v, str) and v for v in qualified.values()):
+            raise KnowledgeError(f"rules.toml lists.qualifiers: a text for each of {', '.join(QUALIFIERS)}")
+        self.qualifier_texts: tuple[str, ...] = tuple(qualified[q] for q in QUALIFIERS)
         self.not_checked: tuple[tuple[Condition, str], ...] = tuple(
             (self.condition(e["when"], row_facts, f"contraindications.not_checked[{k}]", ("known",)), e["text"])
             for k, e in enumerate(spec["contraindications"]["not_checked"])
@@ -584,7 +614,12 @@ def compile_row(spec: RuleSpec) -> RowProgram:
     for c in spec.derived.values():
         reads |= c.facts
     needed = {f.split(":", 1)[1] if f.startswith("known:") else f for f in reads}
-    needed |= {i for name in needed if name in COMBINED for i in COMBINED[name].inputs}
+    while True:  # and the facts they are worked out from
+        more = {d for name in needed if name in spec.base for d in spec.base[name].depends}
+        more |= {i for name in needed | more if name in COMBINED for i in COMBINED[name].inputs}
+        if more <= needed:
+            break
+        needed |= more
 
     namespace: dict[str, Any] = {}
 
@@ -602,8 +637,11 @@ def compile_row(spec: RuleSpec) -> RowProgram:
             return _call(f"R_{name}", _load("e"), _load("p"))
         return _call(f"R_{name}", _load("e"), _load("p"), _load("st"), _load("le"))
 
-    body: list[ast.stmt] = [_store(_local(name), base(name)) for name in sorted(needed & set(spec.base))]
-    body += [_store(_local(name), base(name)) for name in sorted(needed & set(COMBINED))]
+    first = sorted(n for n in needed & set(spec.base) if not spec.base[n].depends)
+    dependent = sorted(n for n in needed & set(spec.base) if spec.base[n].depends)
+    body: list[ast.stmt] = [_store(_local(name), base(name)) for name in first]
+    body += [_store(_local(name), base(name)) for name in COMBINED if name in needed]  # in the order declared
+    body += [_store(_local(name), base(name)) for name in dependent]
     fired_rules = sorted({r for t in spec.fire for r in t.fired_reads})
     fired_local = {r: f"fired_{k}" for k, r in enumerate(fired_rules)}
 
@@ -639,7 +677,7 @@ def compile_row(spec: RuleSpec) -> RowProgram:
         _store("found", ast.List(elts=[], ctx=ast.Load())),
     ]
     for k, trigger in enumerate(spec.fire):
-        values = ast.Tuple(elts=[read(n, trigger.rule) for n in trigger.detail.names], ctx=ast.Load())
+        values = ast.Tuple(elts=[read(n, trigger.listed_rule) for n in trigger.detail.names], ctx=ast.Load())
         then: list[ast.stmt] = [
             ast.Expr(_method("hits", "append", ast.Tuple(elts=[ast.Constant(value=k), values], ctx=ast.Load())))
         ]

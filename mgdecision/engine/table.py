@@ -33,12 +33,12 @@ from ..arrays import (
     row_join,
 )
 from ..errors import KnowledgeError
-from ..formatting import format_reason
+from ..formatting import cap_reasons, format_reason
 from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
 from ..models import Interaction, Problem, Reason
 from ..outputs import COLUMNS
 from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields, shown_text
-from ..terms import parse_list
+from ..terms import QUALIFIERS, parse_list
 from ..vocab import ContraLevel
 from .core import ROUTES, Engine, default_engine
 from .expr import Template
@@ -261,16 +261,35 @@ class _TableRun:
         """Rows where a listed concept sets ``name`` (pregnant, lactating, dialysis, ...)."""
         return self.sets & (1 << self.spec.flags.index(name)) > 0
 
+    def per_cell_object(self, field: str, values: Callable[[ListCells], Any], default: Any) -> np.ndarray:
+        """Per row, an object of its cell of ``field`` (``default`` where the row has none)."""
+        cell = self._cell(field)
+        out = np.empty(self.n, dtype=object)
+        out[:] = [default] * self.n
+        given = np.flatnonzero(cell >= 0)
+        if len(given):
+            out[given] = np.asarray(values(self.lists[field]), dtype=object)[cell[given]]
+        return out
+
+    def attribute_of(self, fact: str, read: Callable[[Any], Any], kind: str) -> np.ndarray:
+        """``read`` of an object fact, once per distinct object, spread to every row."""
+        codes, distinct = pd.factorize(np.asarray(self.facts[fact], dtype=object))
+        return np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind])[codes]
+
     def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str) -> np.ndarray:
         """``function(engine, *values)`` once per distinct combination of the input facts, spread to every row."""
         columns = [np.asarray(self.facts[name]) for name in inputs]
         key, k = combine(*[pd.factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns])
         first = first_of(key, k)
         values = zip(*[c[first].tolist() for c in columns], strict=True)
-        return np.asarray([function(self.engine, *v) for v in values], dtype=_DTYPES[kind])[key]
+        made = [function(self.engine, *v) for v in values]
+        if kind == "object":
+            out = np.empty(len(made), dtype=object)
+            out[:] = made
+            return out[key]
+        return np.asarray(made, dtype=_DTYPES[kind])[key]
 
     def _scalars(self) -> None:
-        self.route_iv = self.facts["route"] == "iv"
         status_of = self.engine.serum_status
         self.status = [status_of(p.serum) if p.serum is not None else None for p in self.groups["serum"].read]
         self.has_serum = np.asarray(self.facts["serum_measured"], dtype=bool)
@@ -291,7 +310,7 @@ class _TableRun:
 
     def _occurrences(self) -> None:
         """Every recognised concept on every row, in row order, then diagnoses, medications, symptoms."""
-        rows, concepts, named, shown = [], [], [], []
+        rows, concepts, named, shown, qualifiers = [], [], [], [], []
         for field in LIST_FIELDS:
             if field not in self.lists:
                 continue
@@ -308,22 +327,35 @@ class _TableRun:
             concepts.append(cells.occ_concept[src])
             named.append(cells.occ_named[src])
             shown.append(cells.occ_shown[src])
+            qualifiers.append(cells.occ_qualifier[src])
         row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         order = np.argsort(row, kind="stable")
         row = row[order]
+        concept = np.concatenate(concepts)[order] if rows else row
+        # what the lists set does not depend on the route: the route the rules read comes from it (9.3)
+        self.sets = self._mask(row, self.e.sets[concept])
+        self.route_iv = np.asarray(self.facts["route"] == "iv", dtype=bool)
         per_route = len(self.e.active) // len(ROUTES)
-        eff = self.route_iv[row] * per_route + (np.concatenate(concepts)[order] if rows else row)
+        eff = self.route_iv[row] * per_route + concept
         active = self.e.active[eff].astype(bool)
         self.row, self.eff = row[active], eff[active]
         self.named = np.concatenate(named)[order][active] if rows else row
         self.shown = np.concatenate(shown)[order][active] if rows else row
+        qualifier = np.concatenate(qualifiers)[order][active] if rows else row
+        if (qualifier >= 0).any():  # how a qualified item is shown: its name, then how it was written
+            at = np.flatnonzero(qualifier >= 0)
+            texts, pool, engine = self.pool.texts, self.pool, self.engine
+            self.shown = self.shown.copy()
+            self.shown[at] = [
+                pool.id(engine.qualified(texts[s], QUALIFIERS[q]))
+                for s, q in zip(self.shown[at].tolist(), qualifier[at].tolist(), strict=True)
+            ]
         self.concept = eff[active] % per_route
         self.m = len(self.row)
         self.idx = np.arange(self.m)
         self.readable = np.zeros(self.n, dtype=bool)
         for field in self.lists:
             self.readable |= self._per_cell(field, lambda c: c.readable, False)
-        self.sets = self._mask(self.row, self.e.sets[self.eff])
         self.renal = np.zeros(self.n, dtype=bool)
         self.renal[self.row[self.e.renal[self.eff] == 1]] = True
 
@@ -493,7 +525,7 @@ class _TableRun:
             for read in trigger.fired_reads:
                 facts[f"fired:{read}"] = so_far & (1 << rule_of[read]) > 0
             if "listed" in trigger.detail.facts:  # the names that listed the rule ("" where none did)
-                facts["listed"] = self._listed(k)
+                facts["listed"] = self._listed(rule_of[trigger.listed_rule])
             hit = np.flatnonzero(trigger.when.column(facts, n))
             if not len(hit):
                 continue
@@ -643,7 +675,7 @@ class _TableRun:
         c_level = self._contraindications()
         r_level = self._risk(points, counted)
 
-        status, low, high, dose_text, form_text, dose_group = self._doses(
+        status, low, high, dose_text, form_text, dose_group, headline = self._doses(
             c_level, r_level, ind_key, indications, form_key, chosen
         )
         self.reasons.add(_DOSE, np.arange(n), 0, dose_group)
@@ -661,6 +693,7 @@ class _TableRun:
         found_rows, found = self._found_problems()
         problems.append(row_join(n, found_rows, objects([str(p) for p in found]), "; "))
         return {
+            "mg_decision": headline,
             "mg_risk": _strings(r_level),
             "mg_contraindication": _strings(c_level),
             "mg_dose_status": status,
@@ -669,7 +702,7 @@ class _TableRun:
             "mg_dose": dose_text,
             "mg_interactions": interactions,
             "mg_form": form_text,
-            "mg_reasons": self.reasons.join(headers),
+            "mg_reasons": objects([cap_reasons(x) for x in self.reasons.join(headers).tolist()]),
             "mg_input_problems": join_given(problems, "; "),
         }
 
@@ -795,7 +828,7 @@ def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
     return objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
 
 
-_DTYPES: Mapping[str, Any] = {"yes": bool, "number": np.float64, "text": object}
+_DTYPES: Mapping[str, Any] = {"yes": bool, "number": np.float64, "text": object, "object": object}
 
 
 class _ColumnFacts(dict[Any, Any]):

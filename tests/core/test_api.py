@@ -60,6 +60,7 @@ def test_public_api_is_pinned():
 
 def test_output_columns_match_the_specification():
     assert mg.COLUMNS == (
+        "mg_decision",  # the decision first, in plain words (clinical-rules 9.9)
         "mg_risk",
         "mg_contraindication",
         "mg_dose_status",

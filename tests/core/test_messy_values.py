@@ -79,7 +79,8 @@ def test_repeated_column_names_are_a_problem_on_the_row_not_an_error():
     out = mg.assess_frame(df)
     assert "only the first is read" in out.iloc[0]["mg_input_problems"]
     assert "proton pump inhibitor" in out.iloc[0]["mg_reasons"] and "loop diuretic" not in out.iloc[0]["mg_reasons"]
-    assert mg.assess(df.iloc[0]).row() == {c: out.iloc[0][c] for c in mg.COLUMNS}
+    framed = {c: out.iloc[0][c] for c in mg.COLUMNS}
+    assert mg.assess(df.iloc[0]).row() == {c: None if pd.isna(v) else v for c, v in framed.items()}
     assert mg.failure_cases(df)["reason_code"].tolist() == ["conflicting_values"]
 
 

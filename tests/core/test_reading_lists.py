@@ -495,9 +495,12 @@ def test_new_concepts_are_recognised(field, cell, keys):
 def test_c5_inhibitors_are_their_own_class_and_no_longer_stand_for_mg():
     assert KB.concepts["drug:eculizumab"].drug_class == "c5_inhibitor"
     assert KB.concepts["drug:ravulizumab"].drug_class == "c5_inhibitor"
-    assert not KB.concepts["drug:eculizumab"].contra
+    # held: a C5 inhibitor gives its caution only with no indication on the row (rules.toml), never probable MG
+    assert KB.concepts["drug:eculizumab"].contra == {"oral": "c5_inhibitor", "iv": "c5_inhibitor"}
     assert KB.concepts["drug:eculizumab-aeeb"].drug_class == "c5_inhibitor_biosimilar"
-    assert KB.concepts["drug:efgartigimod subcutaneous"].contra == KB.concepts["drug:efgartigimod"].contra
+    assert not KB.concepts["drug:eculizumab-aeeb"].contra
+    # held: subcutaneous efgartigimod stands for MG unless CIDP is on the row
+    assert KB.concepts["drug:efgartigimod subcutaneous"].contra == {"oral": "efgartigimod_sc", "iv": "efgartigimod_sc"}
 
 
 NEW_CODES = {

@@ -102,15 +102,6 @@ def test_the_loader_refuses_a_code_of_an_unknown_concept_a_bad_code_or_source(tm
         load_terminology(folder)
 
 
-def test_pending_codes_load_once_their_concepts_exist(tmp_path: Path) -> None:
-    """codes_pending.toml is refused while its concepts are missing, so it stays out of knowledge.toml until then."""
-    folder = _copy(tmp_path)
-    manifest = folder / "knowledge.toml"
-    manifest.write_text(manifest.read_text().replace('"codes.toml"]', '"codes.toml", "codes_pending.toml"]'))
-    with pytest.raises(KnowledgeError, match="no such concept"):
-        load_terminology(folder)
-
-
 def _keys(items: list, field: str = "diagnoses") -> list[str]:
     return [c.key for c, _, _ in parse_items(field, items).concepts]
 
