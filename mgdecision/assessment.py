@@ -152,8 +152,9 @@ class Assessment:
             "dose",
             extra=f"**{d.headline}.** {d.text}\n\n**Form and timing{when}:** {f.form.text}",
         )
-        if c.level == ContraLevel.CONTRAINDICATED:
-            card(Indicator.CRITICAL, "Do not give magnesium: " + c.reasons[0].text, c.reasons, "contraindication")
+        if c.level == ContraLevel.CONTRAINDICATED:  # with what to do first (stop or review a current product)
+            first = "Do not give magnesium: " + c.reasons[0].text
+            card(Indicator.CRITICAL, first, c.reasons, "contraindication", f"**{d.headline}.** {d.text}")
         elif c.level == ContraLevel.CAUTION:
             card(Indicator.WARNING, "Caution: " + c.reasons[0].text, c.reasons, "contraindication")
         else:

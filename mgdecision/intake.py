@@ -68,6 +68,9 @@ _MAX_PER_DAY = re.compile(
     _NUMBER + r"\s*(doses?|tabs?|tablets?|caps?|capsules?|times|x|" + _VOLUME_UNITS + r")?\s*(?:/|a|per|in|each)?\s*"
     r"(?:day|daily|24\s*h(?:ours?|rs?)?|d)(?![a-z])"
 )
+_AMOUNT_MAX = re.compile(
+    _NUMBER + r"\s*(mg|g|gm)\s*(?:/|a|per|in|each)\s*(?:day|daily|24\s*h(?:ours?|rs?)?|d)(?![a-z])"
+)
 _FOR = re.compile(r"(?<![a-z])for\s+([a-z][a-z' \-]*)")
 _BARE = re.compile(
     r"^\s*(\d+(?:\.\d+)?)(?:\s+|$)(?!(?:mg|g|gm|mcg|meq|mmol|ml|mls|cc|tabs?|tablets?|caps?|capsules?|%)(?![a-z]))"
@@ -217,6 +220,8 @@ def read_intake(item: str, product_id: str) -> IntakeItem | None:
             confirm.append("confirm the salt (read as sulfate)")
     elif kind == "laxative" and _words("prep_words").search(text):
         kind = "bowel_prep"
+    elif kind in ("supplement", "antacid") and _words("binder_words").search(text):
+        kind = "phosphate_binder"
     per_dose, strength_from = _per_dose(rest, after, product, salt, (volume, concentration), volume_table, confirm)
     prn_match = _words("words").search(text)
     prn = prn_match is not None
@@ -243,6 +248,14 @@ def read_intake(item: str, product_id: str) -> IntakeItem | None:
                 prn_max = count
                 break
         doses = prn_max
+        amount = _AMOUNT_MAX.search(rest)
+        if amount is not None and _words("amount_max_words").search(rest[max(0, amount.start() - 16) : amount.start()]):
+            # "max 400 mg/day": the written daily amount, as elemental like any other amount written for this salt
+            per_day = float(amount.group(1)) * (1000.0 if amount.group(2).startswith("g") else 1.0)
+            written = _MASS.search(rest[: amount.start()])  # the dose, written in the same unit
+            if written is not None and written.group(3) in ("mg", "g", "gm"):
+                each = float(written.group(1)) * (1000.0 if written.group(3).startswith("g") else 1.0)
+                doses = per_day / each if each > 0 else doses
     else:
         doses = frequency
     daily = None
@@ -365,6 +378,7 @@ class IntakeSummary:
     binder: bool = False  # a magnesium phosphate binder
     names: str = ""  # the products as written
     larger: str = ""  # when one product is in both places: which figure counted
+    confirm: str = ""  # what reading asks to confirm about the products ("confirm how often")
     bowel_prep_contraindicated: str = ""  # bowel preparations contraindicated at CrCl < 30 (label), as written
     bowel_prep_caution: str = ""  # those to use with caution in renal impairment (label), as written
 
@@ -415,6 +429,7 @@ def summarise(items: tuple[IntakeItem, ...], supplement_form: str | None, supple
         binder=any(i.kind == "phosphate_binder" for i in items),
         names="; ".join(names),
         larger=larger,
+        confirm="; ".join(dict.fromkeys(c for i in items if i.kind != "iv_therapy" for c in i.confirm)),
         bowel_prep_contraindicated=", ".join(preps["contraindicated"]),
         bowel_prep_caution=", ".join(preps["caution"]),
     )

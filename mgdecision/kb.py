@@ -66,6 +66,7 @@ class Concept:
     compatible: bool = False
     form: str | None = None
     sets: str | None = None
+    sets_as_indication: str | None = None  # the flag it sets when written as a medication's indication ("for ...")
     note: str | None = None
     confirmed: bool = True
     drug_class: str | None = None
@@ -246,6 +247,7 @@ def _term_concepts(table: Mapping[str, Any], kind: str, default_source: tuple[st
             compatible=bool(entry.get("compatible", False)),
             form=entry.get("form"),
             sets=entry.get("sets"),
+            sets_as_indication=entry.get("sets_as_indication"),
             note=entry.get("note"),
             confirmed=bool(entry.get("confirmed", True)),
             kidney=bool(entry.get("kidney", False)),

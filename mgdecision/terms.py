@@ -987,6 +987,8 @@ def _carry_over(field: str, raw: str, readings: list[_Reading]) -> list[_Reading
         if read is None:
             out.append(reading)
             continue
+        if norm(item).partition(" ")[0] in _ENDS:  # "however insomnia": the clause, and the carry, end here
+            carry = False
         if carry and joined and read.takes_carry:
             reading = item_reading(field, item, carried=True)
         else:

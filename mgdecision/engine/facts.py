@@ -186,6 +186,7 @@ _DECLARED: tuple[BaseFact, ...] = (
     _serum("hyper_grade", "number", "hyper_grade", 0),
     # what the merged lists say
     _listed("kidney_listed", "yes", Path("le", "renal_codes", False), lambda t: t.renal),
+    _listed("kidney_history_only", "yes", Path("le", "kidney_history_only", False), lambda t: t.kidney_history_only),
     _listed("lists_readable", "yes", Path("le", "readable", False), lambda t: t.readable),
     _listed(
         "symptoms_compatible", "number", lambda e, p, st, le: float(len(le.compatible)), lambda t: t.compatible_count
@@ -200,6 +201,7 @@ _DECLARED: tuple[BaseFact, ...] = (
     _of_intake("intake_binder", "yes", "binder", False),
     _of_intake("intake_names", "text", "names", ""),
     _of_intake("intake_larger", "text", "larger", ""),
+    _of_intake("intake_confirm", "text", "confirm", ""),
     _of_intake("bowel_prep_contraindicated", "text", "bowel_prep_contraindicated", ""),
     _of_intake("bowel_prep_caution", "text", "bowel_prep_caution", ""),
 )

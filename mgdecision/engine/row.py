@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..models import Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
-from ..terms import TermList, unchecked_lines
+from ..terms import QUALIFIERS, TermList, unchecked_lines
 from ..vocab import ContraLevel
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class ListEffects:
     contra: Mapping[str, tuple[str, ...]]  # rule id -> what named it (rules the lists fire)
     held: Mapping[str, tuple[str, ...]]  # rule id -> what named it (rules fired by their condition)
     renal_codes: bool
+    kidney_history_only: bool  # every item that tells the kidney function was written as history (9.4)
     interactions: tuple[Interaction, ...]
     indications: tuple[str, ...]
     forms: tuple[str, ...]  # form rule ids in priority order
@@ -58,6 +59,7 @@ class ListEffects:
 
 
 _NONE: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+HISTORY = QUALIFIERS[0]  # "history_chronic"
 _NO_SETS: frozenset[str] = frozenset()
 _NO_REASONS: tuple[Reason, ...] = ()
 
@@ -75,18 +77,28 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
     conflicts: set[str] = set()
     sets: set[str] = set()
     renal = False
+    renal_now = renal_past = False
     effects = engine.effects[route]
     qualified = dx.qualifiers or meds.qualifiers or sym.qualifiers
+    if meds.concepts:  # a symptom written as a medication's indication ("pyridostigmine for constipation")
+        for concept, _named, _who in meds.concepts:
+            if concept.sets_as_indication:
+                sets.add(concept.sets_as_indication)
     for concept, named, who in (*dx.concepts, *meds.concepts, *sym.concepts):
         e = effects[concept.key]
         if not e.active:
             continue
+        q = None
         if qualified:  # written as history of a chronic condition, as suspected or as held: said with the name
             q = dx.qualifiers.get(concept.key) or meds.qualifiers.get(concept.key) or sym.qualifiers.get(concept.key)
             if q is not None:
                 who = engine.qualified(who, q)
         if e.renal:
             renal = True
+            if q == HISTORY:
+                renal_past = True
+            else:
+                renal_now = True
         if e.risk:  # (no setdefault: it would make a list for every concept)
             if e.risk in hits:
                 hits[e.risk].append(who)
@@ -146,6 +158,7 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
         contra={k: tuple(v) for k, v in contra.items()} if contra else _NONE,
         held={k: tuple(v) for k, v in held.items()} if held else _NONE,
         renal_codes=renal,
+        kidney_history_only=renal_past and not renal_now,
         interactions=tuple([i for _, _, i in interactions]) if interactions else (),
         indications=tuple(indications) if indications else (),
         forms=chosen,

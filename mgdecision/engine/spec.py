@@ -270,10 +270,12 @@ class RuleSpec:
         self.symptom_ids = frozenset(c.id for c in kb.concepts.values() if c.kind == "symptom")
         # the base facts: the declared ones, the combined ones, and `<flag>_listed` for every flag a concept sets
         self.base: dict[str, BaseFact] = dict(FACTS)
-        for flag in sorted({c.sets for c in kb.concepts.values() if c.sets}):
+        self.flags: tuple[str, ...] = tuple(
+            sorted({f for c in kb.concepts.values() for f in (c.sets, c.sets_as_indication) if f})
+        )
+        for flag in self.flags:
             fact = listed_flag(flag)
             self.base[fact.name] = fact
-        self.flags: tuple[str, ...] = tuple(sorted({c.sets for c in kb.concepts.values() if c.sets}))
         # what a rule may read (object facts are read by other facts only)
         self.kinds: dict[str, Kind] = {name: fact.kind for name, fact in self.base.items() if fact.kind != "object"}
         self.kinds.update({name: c.kind for name, c in COMBINED.items() if c.kind != "object"})

@@ -104,6 +104,7 @@ class EffectTable:
     form: np.ndarray
     note: np.ndarray
     sets: np.ndarray
+    sets_as_indication: np.ndarray
     conflicts: np.ndarray
     renal: np.ndarray
     symptom_label: np.ndarray  # per symptom: the indication it gives, the form rule it asks for, low-Mg compatible
@@ -140,7 +141,7 @@ def _effect_table(engine: Engine) -> EffectTable:
     forms: list[str] = sorted({e[1] for e in symptom_effects.values() if e[1]})
     notes: list[tuple[str, tuple[str, ...]]] = []
     names = ("active", "risk", "contra", "held", "symptom", "interaction", "indication", "form", "note", "sets")
-    columns: dict[str, list[int]] = {name: [] for name in (*names, "conflicts", "renal")}
+    columns: dict[str, list[int]] = {name: [] for name in (*names, "conflicts", "renal", "sets_as_indication")}
     flags = list(engine.spec.flags)  # the flags concepts set, a bit each
 
     def code(values: list[Any], value: Any) -> int:
@@ -164,6 +165,8 @@ def _effect_table(engine: Engine) -> EffectTable:
             columns["form"].append(code(forms, e.form))
             columns["note"].append(code(notes, (e.note, e.sources) if e.note else None))
             columns["sets"].append(1 << flags.index(e.sets) if e.sets else 0)
+            written_for = kb.concepts[key].sets_as_indication
+            columns["sets_as_indication"].append(1 << flags.index(written_for) if written_for else 0)
             columns["conflicts"].append(sum(1 << conflict_ids.index(c) for c in e.conflicts))
             columns["renal"].append(int(e.renal))
     if max(len(rules), len(forms), len(conflict_ids), len(flags)) > 62:  # each is a bit of an int64 mask per row
@@ -310,7 +313,7 @@ class _TableRun:
 
     def _occurrences(self) -> None:
         """Every recognised concept on every row, in row order, then diagnoses, medications, symptoms."""
-        rows, concepts, named, shown, qualifiers = [], [], [], [], []
+        rows, concepts, named, shown, qualifiers, fields = [], [], [], [], [], []
         for field in LIST_FIELDS:
             if field not in self.lists:
                 continue
@@ -328,12 +331,15 @@ class _TableRun:
             named.append(cells.occ_named[src])
             shown.append(cells.occ_shown[src])
             qualifiers.append(cells.occ_qualifier[src])
+            fields.append(np.full(total, LIST_FIELDS.index(field), dtype=np.int64))
         row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         order = np.argsort(row, kind="stable")
         row = row[order]
         concept = np.concatenate(concepts)[order] if rows else row
         # what the lists set does not depend on the route: the route the rules read comes from it (9.3)
         self.sets = self._mask(row, self.e.sets[concept])
+        in_meds = (np.concatenate(fields)[order] if rows else row) == LIST_FIELDS.index("medications")
+        self.sets |= self._mask(row[in_meds], self.e.sets_as_indication[concept[in_meds]])
         self.route_iv = np.asarray(self.facts["route"] == "iv", dtype=bool)
         per_route = len(self.e.active) // len(ROUTES)
         eff = self.route_iv[row] * per_route + concept
@@ -341,7 +347,8 @@ class _TableRun:
         self.row, self.eff = row[active], eff[active]
         self.named = np.concatenate(named)[order][active] if rows else row
         self.shown = np.concatenate(shown)[order][active] if rows else row
-        qualifier = np.concatenate(qualifiers)[order][active] if rows else row
+        qualifier = np.concatenate(qualifiers)[order][active] if rows else np.zeros(0, dtype=np.int64)
+        self.qualifier = qualifier
         if (qualifier >= 0).any():  # how a qualified item is shown: its name, then how it was written
             at = np.flatnonzero(qualifier >= 0)
             texts, pool, engine = self.pool.texts, self.pool, self.engine
@@ -357,7 +364,14 @@ class _TableRun:
         for field in self.lists:
             self.readable |= self._per_cell(field, lambda c: c.readable, False)
         self.renal = np.zeros(self.n, dtype=bool)
-        self.renal[self.row[self.e.renal[self.eff] == 1]] = True
+        renal = self.e.renal[self.eff] == 1
+        self.renal[self.row[renal]] = True
+        past = renal & (self.qualifier == QUALIFIERS.index("history_chronic"))
+        now = np.zeros(self.n, dtype=bool)
+        now[self.row[renal & ~past]] = True
+        self.kidney_history_only = np.zeros(self.n, dtype=bool)
+        self.kidney_history_only[self.row[past]] = True
+        self.kidney_history_only &= ~now
 
     def _mask(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
         mask = np.zeros(self.n, dtype=np.int64)
