@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cached_property
@@ -125,7 +126,7 @@ class Assessment:
             detail = "\n".join(f"- {format_reason(r)}" for r in reasons)
             cards.append(
                 Card(
-                    indicator,
+                    Indicator(indicator),
                     whole_words(summary, _SUMMARY_MAX),
                     (extra + "\n" + detail).strip(),
                     source.label,
@@ -140,8 +141,8 @@ class Assessment:
         lead = d.text.split("; ")[0] if d.text else ""
         if d.status == DoseStatus.REFER:
             summary = f"{d.headline}: {kb.dosing['status']['REFER']['text']}"
-        elif lead and lead.lower() not in d.headline.lower() and d.status != DoseStatus.NOT_INDICATED:
-            summary = f"{d.headline}: {lead}"
+        elif lead and d.status != DoseStatus.NOT_INDICATED:
+            summary = _decision_summary(d.headline, lead)
         else:
             summary = d.headline
         when = " (after stabilisation)" if d.status == DoseStatus.REFER else ""
@@ -238,6 +239,21 @@ class Assessment:
         if exclude:
             bundle = {k: v for k, v in bundle.items() if k not in exclude}
         return bundle
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in ("the", "a", "an")]
+
+
+def _decision_summary(headline: str, lead: str) -> str:
+    """The headline, then what the dose text leads with, unless the headline says it already (then only what
+    follows the lead's first colon)."""
+    if lead.lower() in headline.lower():
+        return headline
+    if set(_words(lead)[:3]) <= set(_words(headline)):
+        rest = lead.split(": ", 1)[1] if ": " in lead else ""
+        return f"{headline}: {rest}" if rest else headline
+    return f"{headline}: {lead}"
 
 
 def assess(

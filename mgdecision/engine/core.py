@@ -473,8 +473,8 @@ class Engine:
         rule = spec.dose_statuses[self.status_row(facts)]  # the last status always holds (checked on loading)
         status = DoseStatus(rule.status)
         facts.update(status=rule.status, supplementing=rule.supplementing)
-        fixed, fixed_text = spec.fixed_form
-        form = Form("", "", fixed_text.format({})) if fixed.row(facts) else self.form(status, forms, diarrhoea)
+        fixed = next((text for when, text in spec.fixed_form if when.row(facts)), None)
+        form = Form("", "", fixed.format(facts)) if fixed else self.form(status, forms, diarrhoea)
         facts.update(form_name=form.form, form_timing=form.timing, min=math.nan, max=math.nan)
         variant = next(v for v in rule.variants if v.when.row(facts))
         low = None if variant.low is None else float(variant.low.row(facts))

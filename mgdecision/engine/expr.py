@@ -459,10 +459,11 @@ def _years(value: Any) -> str:
 
 def _egfr(value: Any) -> str:
     """An eGFR as people write it: whole, but with one decimal where rounding would cross 15, 30, 45 or 60."""
-    whole = round(value)
-    if any((value < edge) != (whole < edge) for edge in (15, 30, 45, 60)):
-        return f"{value:.1f}"
-    return str(int(whole))
+    for digits in range(4):  # the fewest decimals that keep the value on its side of every cut-off
+        shown = round(value, digits)
+        if not any((value < edge) != (shown < edge) for edge in (15, 30, 45, 60)):
+            return f"{shown:.{digits}f}"
+    return f"{value:g}"
 
 
 def _day(value: Any) -> str:

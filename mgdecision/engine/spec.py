@@ -398,10 +398,9 @@ class RuleSpec:
         self.dose_parts: tuple[DosePart, ...] = tuple(
             self._dose_part(p, f"dose.parts[{k}]", dose_facts) for k, p in enumerate(dose["parts"])
         )
-        fixed = dose["fixed_form"]
-        self.fixed_form: tuple[Condition, Template] = (
-            self.condition(fixed["when"], row_facts, "dose.fixed_form", ("known",)),
-            self.template(fixed["text"], "dose.fixed_form", frozenset()),
+        # the form column where one of these holds (the first), else the form rules of dosing.toml
+        self.fixed_form: tuple[tuple[Condition, Template], ...] = self._text_table(
+            dose["fixed_form"], "dose.fixed_form", dose_facts, complete=False
         )
         self.dose_texts: Mapping[str, tuple[tuple[Condition, Template], ...]] = {
             name: self._text_table(dose[name], f"dose.{name}", dose_facts) for name in DOSE_TABLES
@@ -495,8 +494,13 @@ class RuleSpec:
         self.derived[name] = found
 
     def _text_table(
-        self, entries: Sequence[Mapping[str, str]], where: str, allowed: frozenset[str] | set[str]
+        self,
+        entries: Sequence[Mapping[str, str]],
+        where: str,
+        allowed: frozenset[str] | set[str],
+        complete: bool = True,
     ) -> tuple[tuple[Condition, Template], ...]:
+        """A first-match table of {when, text}; ``complete``: its last entry must hold always."""
         table = tuple(
             (
                 self.condition(e["when"], allowed, f"{where}[{k}]", DOSE_CALLS),
@@ -504,7 +508,7 @@ class RuleSpec:
             )
             for k, e in enumerate(entries)
         )
-        if not table or table[-1][0].text != "true":
+        if complete and (not table or table[-1][0].text != "true"):
             raise KnowledgeError(f'rules.toml {where}: the last entry must be `when = "true"`')
         return table
 
@@ -574,7 +578,8 @@ class RuleSpec:
         for table in self.dose_texts.values():
             for when, text in table:
                 read |= when.facts | text.facts
-        read |= self.fixed_form[0].facts
+        for when, text in self.fixed_form:
+            read |= when.facts | text.facts
         names = {f.split(":", 1)[1] if f.startswith("known:") else f for f in read}
         return tuple(sorted(n for n in names if n in self.kinds))
 

@@ -159,16 +159,17 @@ def mismatches(a: Any, expect: dict[str, Any]) -> list[str]:
             check([i.severity for i in a.interactions] == want, key, want, [i.severity for i in a.interactions])
         elif key == "fired":
             check(list(a.contraindication.rules) == want, key, want, list(a.contraindication.rules))
-        elif key == "reasons_order":
-            text = row["mg_reasons"]
+        elif key == "reasons_order":  # in the full reasons (the mg_reasons cell is capped)
+            text = a.reasons_text()
             at = [text.find(w) for w in want]
             check(-1 not in at and at == sorted(at), key, want, text)
         elif key == "first_card":
             first = a.cards[0]
-            check(first.indicator == want[0] and want[1] in first.summary, key, want, (first.indicator, first.summary))
+            ok = first.indicator == want[0] and want[1].lower() in first.summary.lower()  # capitals are presentation
+            check(ok, key, want, (first.indicator, first.summary))
         elif key == "card":
             cards = [(c.indicator, c.summary) for c in a.cards]
-            check(any(i == want[0] and want[1] in t for i, t in cards), key, want, cards)
+            check(any(i == want[0] and want[1].lower() in t.lower() for i, t in cards), key, want, cards)
         elif key == "drugs":
             check(
                 [(i.drug, i.as_written) for i in a.interactions] == [tuple(x) for x in want],
