@@ -8,6 +8,7 @@ pages with ``pdftoppm`` to look at.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import shutil
@@ -17,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PAPER", "Printed", "available", "print_workbook", "to_pdf", "to_png", "with_paper"]
+__all__ = ["PAPER", "Printed", "available", "print_workbook", "to_csv", "to_pdf", "to_png", "with_paper"]
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 PAPER = {"A4": 9, "Letter": 1}  # the paper size codes of a sheet's page setup
@@ -59,9 +60,11 @@ def to_pdf(source: Path, out_dir: Path) -> Path:
     return _convert(source, out_dir, "pdf")
 
 
-def to_csv(source: Path, out_dir: Path) -> Path:
-    """The first sheet of ``source`` as CSV after LibreOffice recalculated it."""
-    return _convert(source, out_dir, "csv")
+def to_csv(source: Path, out_dir: Path) -> list[Path]:
+    """Every sheet of ``source`` as CSV (``<stem>-<sheet>.csv``, UTF-8) after LibreOffice recalculated it."""
+    with contextlib.suppress(RuntimeError):  # the files are named after the sheets, not <stem>.csv
+        _convert(source, out_dir, "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1")
+    return sorted(out_dir.glob(f"{source.stem}-*.csv"))
 
 
 def to_png(pdf: Path, prefix: Path, *, dpi: int = 60, first: int = 1, last: int | None = None) -> list[Path]:
