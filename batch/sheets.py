@@ -29,6 +29,7 @@ __all__ = [
     "LEVEL_COLUMNS",
     "LEVEL_FILLS",
     "MARGINS",
+    "NOT_CHECKED",
     "OUTPUT_LAYOUT",
     "OUTPUT_WIDTHS",
     "PRINT_SCALE",
@@ -41,6 +42,7 @@ __all__ = [
     "ChartSpec",
     "PrintSetup",
     "SheetContent",
+    "not_checked_lines",
     "output_positions",
     "print_setup",
     "problem_row",
@@ -262,6 +264,21 @@ def _add(block: Block, row: list[Any], style: str = "") -> int:
     block.rows.append(row)
     block.styles.append(style)
     return len(block.rows) - 1
+
+
+#: What a list field's absence leaves unchecked, said first on the Summary sheet and the console.
+NOT_CHECKED = {
+    "medications": "no medication column was read, so drug interactions and medicine-related flags were not "
+                   "checked on any row",
+    "diagnoses": "no diagnosis column was read, so contraindications from diagnoses (myasthenia gravis, heart "
+                 "block, kidney disease codes, ...) were not checked on any row",
+}
+
+
+def not_checked_lines(hmap: mg.HeaderMap) -> list[str]:
+    """One line per list field no column gives (``HeaderMap.missing_lists``), to be read before any flag."""
+    return [f"NOT CHECKED: {NOT_CHECKED.get(name, f'no {name} column was read')}. Add the column (or map it with "
+            f'--map "Header=field"), then run again.' for name in hmap.missing_lists]
 
 
 def summary_sheet(tally: Tally, not_checked: Sequence[str] = ()) -> SheetContent:
