@@ -30,6 +30,10 @@ FORM_CSS = """
     background:var(--jp-layout-color1,#fff);border-bottom:2px solid var(--jp-border-color1,#bbb);
     flex:0 0 auto !important;padding:4px 4px 6px !important}
   .mg-patient-form .mg-form-inputs{flex:0 0 auto !important}
+  /* sticky needs every box above it to let the page scroll (widget boxes scroll on their own by default) */
+  .mg-root, .mg-root .widget-box, .mg-root .jupyter-widget-TabPanel-tabContents,
+  .mg-patient-form, .mg-patient-form .widget-box{overflow:visible !important}
+  .mg-patient-form .widget-box.mg-form-results{overflow-x:hidden !important;overflow-y:auto !important}
   .mg-patient-form .widget-inline-hbox{flex-wrap:wrap;height:auto !important}
   .mg-patient-form select{min-height:28px}
   .mg-patient-form .widget-inline-hbox > .widget-label{width:100% !important;max-width:100% !important;

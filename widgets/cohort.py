@@ -66,8 +66,8 @@ TABLE_CSS = """
   padding:0 12px;height:28px;font-weight:600;cursor:pointer}
 .mg-cohort .mg-download-button:disabled{opacity:.6;cursor:progress}
 .mg-cohort .mg-pills{display:flex;flex-wrap:wrap;gap:2px;min-width:16em;max-width:30em}
-.mg-cohort .mg-pill{display:inline-block;padding:0 4px;border-radius:3px;font-weight:600;white-space:nowrap;
-  max-width:30em;overflow:hidden;text-overflow:ellipsis}
+.mg-cohort .mg-pill{display:-webkit-box;-webkit-line-clamp:2;line-clamp:2;-webkit-box-orient:vertical;
+  padding:0 4px;border-radius:3px;font-weight:600;white-space:normal;max-width:30em;overflow:hidden;line-height:1.3}
 """
 # DataTables keeps page, search and order in the browser, under a key that changes when new data is loaded.
 _STATE_SAVE = "function (settings, data) { window.__mgTableState = window.__mgTableState || {}; " \
