@@ -1,4 +1,4 @@
-"""Annotate mode: the user's workbook (openpyxl) with the output columns appended and three sheets added.
+"""Annotate mode: the user's workbook (openpyxl) with the output columns appended and four sheets added.
 
 Other sheets and formatting are kept. Every formula of the workbook was made inert before
 (:mod:`~mgdecision.batch.neutralise`: saved values as text, risky names, validations and conditional
@@ -11,7 +11,7 @@ cells are merged into the sheet XML as it is stored (:mod:`~mgdecision.batch.cel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from copy import copy
 from pathlib import Path
 from typing import Any
@@ -23,23 +23,36 @@ from .engine import Flagged, ProblemLine
 from .io_safety import FORMULA_PREFIXES, looks_like_formula
 from .neutralise import put
 from .sheets import (
+    CHART_SIZE_PX,
+    FOOTER_PARTS,
     HEADER_FILL,
     LEVEL_COLUMNS,
     LEVEL_FILLS,
-    OUTPUT_WIDTHS,
+    MARGINS,
+    OUTPUT_LAYOUT,
+    PRINT_SCALE,
     PROBLEM_HEADERS,
     PROBLEM_WIDTHS,
+    PROBLEM_WRAP,
+    REASON_HEADERS,
+    REASON_WIDTHS,
     REVIEW_CHOICES,
     REVIEW_HEADERS,
     REVIEW_REASONS,
     REVIEW_WIDTHS,
-    WRAP_COLUMNS,
+    PrintSetup,
     SheetContent,
     input_width,
+    output_headers,
+    output_positions,
+    print_setup,
     problem_row,
+    reasons_rows,
     review_list,
     row_height,
     sheet_names,
+    shown_output,
+    text_height,
 )
 from .source import Table, column_letter
 
@@ -61,10 +74,13 @@ class _Styles:
     def header(self, cell: Any) -> None:
         cell.font, cell.fill = self.header_font, self.header_fill
 
-    def level_cell(self, cell: Any) -> None:
-        fill = self.level.get(str(cell.value))
+    def level_cell(self, cell: Any, level: str) -> None:
+        fill = self.level.get(level)
         if fill is not None:
             cell.fill, cell.font = fill, self.bold
+
+    def alert(self, cell: Any) -> None:
+        cell.fill, cell.font, cell.alignment = self.level["CAUTION"], self.bold, self.wrap
 
 
 class _CellStyles:
@@ -87,13 +103,15 @@ class _CellStyles:
             a.quotePrefix = int(quote)
             return f' s="{wb._cell_styles.add(a)}"'  # the cell style id openpyxl writes (cellXfs index)
 
-        aligned = [st.wrap if n in WRAP_COLUMNS else st.top for n in mg.COLUMNS]
+        aligned = [st.wrap if wrap else st.top for _, wrap in OUTPUT_LAYOUT]
         self.columns = [make(alignment=a) for a in aligned]
         self.quoted = [make(alignment=a, quote=True) for a in aligned]  # text that looks like a formula
         levels = {mg.COLUMNS.index(n) for n in LEVEL_COLUMNS}
         fills = {level: make(st.bold, fill, st.top) for level, fill in st.level.items()}
         self.level_at = [(k, fills) for k in sorted(levels)]
         self.quote = make(quote=True)
+        self.wrapped = make(alignment=st.wrap)
+        self.topped = make(alignment=st.top)
         self.top_ids: dict[int, int] = {}
 
     def output(self, values: list[Any]) -> list[str]:
@@ -149,23 +167,51 @@ def _drop_unwritten_cells(wb: Any) -> None:
             del cells[key]
 
 
+def _print(ws: Any, setup: PrintSetup) -> None:
+    """A worksheet's print setup (openpyxl): landscape, margins, footer, titles, area, fit or scale."""
+    from openpyxl.worksheet.page import PageMargins
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    ws.page_setup.orientation = "landscape"
+    ws.page_margins = PageMargins(**MARGINS)
+    ws.oddFooter.left.text, ws.oddFooter.center.text, ws.oddFooter.right.text = FOOTER_PARTS
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=setup.fit_width)
+    if setup.fit_width:
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    else:
+        ws.page_setup.scale, ws.page_setup.pageOrder = PRINT_SCALE, "overThenDown"
+    if setup.title_rows is not None:
+        ws.print_title_rows = f"{setup.title_rows[0] + 1}:{setup.title_rows[1] + 1}"
+    if setup.title_cols is not None:
+        ws.print_title_cols = f"{column_letter(setup.title_cols[0])}:{column_letter(setup.title_cols[1])}"
+    if setup.area is not None:
+        r1, c1, r2, c2 = setup.area
+        ws.print_area = f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
+
+
 def _render(wb: Any, content: SheetContent, st: _Styles, title: str) -> None:
     from openpyxl.chart import BarChart, Reference
     from openpyxl.chart.marker import DataPoint
 
     ws = wb.create_sheet(title)
+    wrapped = content.wrapped
+    heights = content.heights()
     for r, (row, style) in enumerate(zip(content.block.rows, content.block.styles, strict=True), start=1):
+        if heights[r - 1]:
+            ws.row_dimensions[r].height = heights[r - 1]
         for c, value in enumerate(row, start=1):
             cell = ws.cell(r, c)
             put(cell, value)
+            if c - 1 in wrapped:
+                cell.alignment = st.wrap
             if style == "header":
                 st.header(cell)
             elif style == "title":
                 cell.font = st.title_font
-            elif style == "level" and c == 1:
-                st.level_cell(cell)
-            if content.wrap_col is not None and c - 1 == content.wrap_col:
-                cell.alignment = st.wrap
+            elif style == "alert":
+                st.alert(cell)
+            elif style.startswith("level:") and c == 1:
+                st.level_cell(cell, style[6:])
     for c, width in enumerate(content.widths):
         ws.column_dimensions[column_letter(c)].width = width
     for spec in content.charts:
@@ -178,29 +224,37 @@ def _render(wb: Any, content: SheetContent, st: _Styles, title: str) -> None:
             point.graphicalProperties.solidFill = colour
             point.graphicalProperties.line.solidFill = "404040"
             chart.series[0].dPt.append(point)
-        chart.height, chart.width = 7, 14
+        chart.width, chart.height = (px * 2.54 / 96 for px in CHART_SIZE_PX)  # cm
         ws.add_chart(chart, f"D{spec.anchor_row + 1}")
+    setup = content.print_setup()
+    _print(ws, PrintSetup(setup.fit_width, (0, 0), None, setup.area))
 
 
-def _problems_sheet(
-    wb: Any, lines: Iterable[ProblemLine], st: _Styles, title: str, quote: str
-) -> tuple[Any, AddedCells]:
-    """The Input problems sheet: its header by openpyxl, its lines as cells added when it is saved."""
+def _lines_sheet(wb: Any, title: str, headers: Sequence[str], widths: Sequence[float], wrap_at: Sequence[int],
+                 lines: Iterable[Sequence[Any]], st: _Styles, styles: _CellStyles) -> tuple[Any, AddedCells]:
+    """A sheet of lines under a header row (Input problems, Reasons): the header by openpyxl, the lines as
+    cells added when it is saved, rows as tall as their wrapped text, printed with its header on every page."""
     ws = wb.create_sheet(title)
-    ws.append(list(PROBLEM_HEADERS))
+    ws.append(list(headers))
     for cell in ws[1]:
         st.header(cell)
     added = AddedCells(0)
     r = 1
-    for line in lines:
+    for values in lines:
         r += 1
-        values = problem_row(line)
-        added.add(r, values, [quote if type(v) is str and looks_like_formula(v) else "" for v in values])
-    ws.cell(r, len(PROBLEM_HEADERS))  # an empty cell: the sheet's dimension covers the lines added
-    for c, width in enumerate(PROBLEM_WIDTHS):
+        attrs = [styles.quote if type(v) is str and looks_like_formula(v) else
+                 styles.wrapped if c in wrap_at else styles.topped for c, v in enumerate(values)]
+        height = max((h for c in wrap_at if (h := text_height(str(values[c] or ""), widths[c]))), default=None)
+        if height:
+            ws.row_dimensions[r].height = height
+        added.add(r, values, attrs)
+    ws.cell(r, len(headers))  # an empty cell: the sheet's dimension covers the lines added
+    for c, width in enumerate(widths):
         ws.column_dimensions[column_letter(c)].width = width
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{column_letter(len(PROBLEM_HEADERS) - 1)}{max(r, 2)}"
+    last = f"{column_letter(len(headers) - 1)}{max(r, 2)}"
+    ws.auto_filter.ref = f"A1:{last}"
+    _print(ws, PrintSetup(print_setup(widths).fit_width, (0, 0), None, (0, 0, max(r, 2) - 1, len(headers) - 1)))
     return ws, added
 
 
@@ -235,16 +289,18 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     st = _Styles()
     hr, c0 = table.header_row, table.first_col + 1  # 1-based
     existing = {name: i for i, name in enumerate(table.names)}
+    # a flagged workbook again: its old output columns give way to the new ones
+    previous = output_positions(table.raw_header or table.names)
     next_col = max(ws.max_column, c0 + len(table.names) - 1) + 1
     out_cols = {}
-    for name in mg.COLUMNS:
-        if name in existing:
-            out_cols[name] = c0 + existing[name]
+    for name, label in zip(mg.COLUMNS, output_headers(), strict=True):
+        if name in previous:
+            out_cols[name] = c0 + previous[name]
         else:
             out_cols[name] = next_col
             next_col += 1
         cell = ws.cell(hr, out_cols[name])
-        put(cell, name)
+        put(cell, label)
         st.header(cell)
     targets = [out_cols[n] for n in mg.COLUMNS]
     styles = _CellStyles(wb, st)
@@ -254,6 +310,8 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     in_order = slots == list(range(len(slots)))  # the output columns side by side, in mg.COLUMNS order
     added = AddedCells(first - 1)
     lines: list[ProblemLine] = []
+    reasons: list[list[Any]] = []
+    id_at = table.names.index(table.id_column) if table.id_column in table.names else None
     last = hr
     for f in rows:
         r = hr + 1 + f.index
@@ -270,39 +328,44 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
         for col in targets:  # a re-run: the old flags give way to the new ones
             cells.pop((r, col), None)
         attrs = styles.output(f.output)
+        shown = shown_output(f.output)
         if in_order:
-            added.add(r, f.output, attrs)
+            added.add(r, shown, attrs)
         else:
             values: list[Any] = [None] * (max(slots) + 1)
             spread = [""] * len(values)
             for k, slot in enumerate(slots):
-                values[slot], spread[slot] = f.output[k], attrs[k]
+                values[slot], spread[slot] = shown[k], attrs[k]
             added.add(r, values, spread)
         lines.extend(f.problems)
+        pid = "" if id_at is None or f.values[id_at] is None else str(f.values[id_at])
+        reasons.extend(reasons_rows(r, pid, f.output))
     sample_rows = min(last, hr + 200)
+    widths: dict[int, float] = {}
     for j, name in enumerate(table.names):
         letter = column_letter(c0 - 1 + j)
-        if name not in mg.COLUMNS and not ws.column_dimensions[letter].customWidth:
+        if j not in previous.values() and not ws.column_dimensions[letter].customWidth:
             sample = [ws.cell(r, c0 + j).value for r in range(hr + 1, sample_rows + 1)]
             ws.column_dimensions[letter].width = input_width(name, sample)
-    for name, col in out_cols.items():
-        ws.column_dimensions[column_letter(col - 1)].width = OUTPUT_WIDTHS[name]
+        widths[c0 + j] = ws.column_dimensions[letter].width or 8.43
+    for col, (width, _) in zip(out_cols.values(), OUTPUT_LAYOUT, strict=True):
+        ws.column_dimensions[column_letter(col - 1)].width = width
+        widths[col] = width
     end_col = _review_columns(ws, existing, next_col, hr, last, st)  # 1-based, after the last column written
+    widths.update((c, ws.column_dimensions[column_letter(c - 1)].width or 8.43) for c in range(next_col, end_col))
     id_col = c0 + table.names.index(table.id_column) if table.id_column in table.names else 0  # 1-based, 0: none
-    ws.print_title_rows = f"{hr}:{hr}"
-    if id_col:
-        ws.print_title_cols = f"{column_letter(c0 - 1)}:{column_letter(id_col - 1)}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    from openpyxl.worksheet.properties import PageSetupProperties
-
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    setup = print_setup([widths.get(c, 8.43) for c in range(c0, end_col)])
+    _print(ws, PrintSetup(setup.fit_width, (hr - 1, hr - 1), (c0 - 1, id_col - 1) if id_col else None,
+                          (hr - 1, c0 - 1, max(last, hr + 1) - 1, end_col - 2)))
     ws.freeze_panes = ws.cell(hr + 1, id_col + 1).coordinate  # the header and the patient id stay in view
     ws.auto_filter.ref = f"{column_letter(c0 - 1)}{hr}:{column_letter(end_col - 2)}{max(last, hr + 1)}"
     names = sheet_names(wb.sheetnames)
-    problems, problem_cells = _problems_sheet(wb, lines, st, names["Input problems"], styles.quote)
+    problems, problem_cells = _lines_sheet(wb, names["Input problems"], PROBLEM_HEADERS, PROBLEM_WIDTHS, PROBLEM_WRAP,
+                                           (problem_row(line) for line in lines), st, styles)
+    reasons_ws, reason_cells = _lines_sheet(wb, names["Reasons"], REASON_HEADERS, REASON_WIDTHS, (3,), reasons, st,
+                                            styles)
     for content in extra():
         _render(wb, content, st, names[content.name])
     wb.active = wb.sheetnames.index(table.sheet)
-    with save_with_cells({id(ws): added, id(problems): problem_cells}):
+    with save_with_cells({id(ws): added, id(problems): problem_cells, id(reasons_ws): reason_cells}):
         wb.save(path)

@@ -29,7 +29,17 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_WR
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_WRITE, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 
-EPILOG = """exit codes:
+EXAMPLES = """examples:
+  mgdecision assess clinic.xlsx                           # writes clinic.flagged.xlsx beside it
+  mgdecision assess clinic.xlsx -o reviewed.xlsx --force  # another name; replace it if it exists
+  mgdecision assess export.csv --map "Lab Mg=serum_mg" --map "Rx=medications"
+  mgdecision assess list.xlsx --sheet Patients --header-row 3
+  mgdecision assess big.csv -o big.flagged.parquet        # CSV or Parquet out: machine column names
+  mgdecision app --help                                   # the clinician app's own options
+
+"""
+
+EPILOG = EXAMPLES + """exit codes:
   0    success (problems on rows are data, listed in the output, not a failure)
   2    usage error (bad option, --map to a missing header or field, no column mapped, no header row,
        output exists or equals the input, input is a folder)
@@ -64,30 +74,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     a = sub.add_parser("assess", help="flag every patient row of a workbook (or CSV/Parquet)", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Write NAME.flagged.xlsx beside the input: the patient sheet with the mg_* "
-                                   "output columns, plus Input problems, Summary and Sources sheets.")
-    a.add_argument("input", type=Path, help=".xlsx, .xlsm (annotate or streaming); .xls, .ods, .csv, .parquet")
+                       description="Write NAME.flagged.xlsx beside the input: the patient sheet with the output "
+                                   "columns appended (plain headers), plus Input problems, Reasons, Summary and "
+                                   "Sources sheets; every sheet prints on A4 or Letter.")
+    a.add_argument("input", type=Path,
+                   help="the patient list: .xlsx, .xlsm (annotate or streaming); .xls, .ods, .csv, .parquet; "
+                        "e.g. clinic.xlsx")
     a.add_argument("-o", "--output", type=Path,
-                   help="output path (.xlsx, .csv or .parquet); default NAME.flagged.xlsx beside the input")
-    a.add_argument("--sheet", help="patient sheet name (default: the first sheet)")
+                   help="output path (.xlsx, .csv or .parquet); default NAME.flagged.xlsx beside the input; "
+                        "e.g. -o reviewed.xlsx")
+    a.add_argument("--sheet", help="patient sheet name (default: the first sheet); e.g. --sheet Patients")
     a.add_argument("--header-row", type=int, metavar="N",
-                   help="the sheet row (from 1) holding the column headers (default: found automatically)")
+                   help="the sheet row (from 1) holding the column headers (default: found automatically); "
+                        "e.g. --header-row 3")
     a.add_argument("--map", action="append", default=[], metavar='"HEADER=field"',
-                   help="map a column header (as written) to a field; repeatable")
+                   help='map a column header (as written) to a field; repeatable; e.g. --map "Lab Mg=serum_mg" '
+                        "(fields: " + ", ".join(f.name for f in mg.knowledge().fields) + ")")
     mode = a.add_mutually_exclusive_group()
     mode.add_argument("--streaming", action="store_true", default=None,
                       help="write a new workbook in bounded memory (automatic above "
                            f"{STREAMING_THRESHOLD_BYTES // 1_000_000} MB of input)")
     mode.add_argument("--annotate", dest="streaming", action="store_false",
                       help="keep the user's workbook and append the columns (default for ordinary sizes)")
-    a.add_argument("--force", action="store_true", help="replace an existing output file")
+    a.add_argument("--force", action="store_true", help="replace an existing output file (never the input)")
     a.add_argument("--workers", type=int, metavar="N",
                    help="processes assessing rows while this one reads and writes (default: none under 1 MB of "
-                        "input, else all cores but one); --engine dask: local cluster workers (default 2)")
+                        "input, else all cores but one); --engine dask: local cluster workers (default 2); "
+                        "e.g. --workers 3")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or mapping printout")
     a.add_argument("--engine", choices=("local", "dask"), default="local",
-                   help="dask: CSV/Parquet in and out on a Dask cluster (local by default)")
-    a.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: an existing scheduler address")
+                   help="dask: CSV/Parquet in and out on a Dask cluster (local by default); e.g. --engine dask "
+                        "--workers 4")
+    a.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --engine dask: an existing scheduler address, e.g. --scheduler tcp://10.0.0.5:8786")
     sub.add_parser("app", help="start the clinician app (widgets); its options follow 'app'", add_help=False)
     sub.add_parser("serve", help="start the CDS Hooks service (mgdecision[service]); its options follow 'serve'",
                    add_help=False)

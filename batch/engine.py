@@ -21,7 +21,7 @@ from typing import Any
 
 import mgdecision as mg
 from mgdecision.frame import iter_assessments
-from mgdecision.outputs import LEVEL_COLUMNS, NUMERIC_COLUMNS, TEXT_COLUMNS
+from mgdecision.outputs import LEVEL_COLUMNS, NUMERIC_COLUMNS, TEXT_COLUMNS, VALUE_LABELS, header
 
 from .headers import ExtraProblems
 from .source import Table, column_letter
@@ -85,15 +85,16 @@ class Tally:
             getattr(self, name).update(getattr(other, name))
 
     def levels(self) -> list[tuple[str, Counter[str], list[str]]]:
-        """(title, counts, every level in order) for each flag column."""
-        return [("Risk (mg_risk)", self.risk, [v.value for v in mg.RiskLevel]),
-                ("Contraindication (mg_contraindication)", self.contraindication, [v.value for v in mg.ContraLevel]),
-                ("Dose status (mg_dose_status)", self.dose_status, [v.value for v in mg.DoseStatus])]
+        """(output column, counts, every level in order) for each level column."""
+        return [("mg_risk", self.risk, [v.value for v in mg.RiskLevel]),
+                ("mg_contraindication", self.contraindication, [v.value for v in mg.ContraLevel]),
+                ("mg_dose_status", self.dose_status, [v.value for v in mg.DoseStatus])]
 
     def lines(self) -> str:
-        """The closing printout: one line per flag column."""
-        return "\n".join(f"  {title.split(' (')[0]}: " + ", ".join(f"{lvl} {counts[lvl]}" for lvl in order)
-                         for title, counts, order in self.levels())
+        """The closing printout: one line per level column, in plain words."""
+        return "\n".join(f"  {header(column)}: " + ", ".join(f"{VALUE_LABELS.get(lvl, lvl)} {counts[lvl]}"
+                                                             for lvl in order)
+                         for column, counts, order in self.levels())
 
 
 def missing_key_fields(hmap: mg.HeaderMap) -> list[str]:

@@ -18,7 +18,7 @@ import mgdecision as mg
 from .engine import Flagged, Tally, context, default_workers, flag_rows, missing_key_fields, worker_pool
 from .headers import check_map, describe, extra_problems, shown_header
 from .io_safety import RefusedInput, atomic_output, resolve_output
-from .sheets import SheetContent, sources_sheet, summary_sheet
+from .sheets import SheetContent, not_checked_lines, sources_sheet, summary_sheet
 from .source import CALAMINE_SUFFIXES, EXCEL_SUFFIXES, FLAT_SUFFIXES, Table, open_flat, open_openpyxl, open_streaming
 from .streaming import MAX_ROWS
 
@@ -52,6 +52,7 @@ class RunResult:
     mode: str
     tally: Tally
     problems: int | None  # None when not counted (dask)
+    not_checked: list[str] = field(default_factory=list)  # lines to read first: a list column no column gave
 
 
 def _progress(rows: Iterable[Flagged], total: int, quiet: bool, err: TextIO) -> Iterable[Flagged]:
@@ -132,6 +133,9 @@ def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
         check_width(table, mode)
         hmap = header_map(table, opts.columns)
         table.id_column = hmap.fields.get("patient_id")
+        not_checked = not_checked_lines(hmap)
+        for line in not_checked:  # first, before anything else is printed
+            print(line, file=err)
         if not opts.quiet:
             print(f"Sheet {table.sheet!r}: header on row {table.header_row}, {table.n_rows} rows; column mapping:\n"
                   f"{describe(hmap, table.raw_header, table.names)}", file=err)
@@ -158,12 +162,12 @@ def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
         rows = _counting(_progress(flagged, table.n_rows, opts.quiet, err), count)
 
         def sheets() -> list[SheetContent]:
-            return [summary_sheet(tally), sources_sheet(input_name=opts.source.name, sheet=table.sheet, mode=mode,
-                                                        hmap=hmap)]
+            return [summary_sheet(tally, not_checked),
+                    sources_sheet(input_name=opts.source.name, sheet=table.sheet, mode=mode, hmap=hmap)]
 
         with atomic_output(target, force=opts.force) as tmp:
             _write(mode, table, rows, sheets, tmp, requested)
-    return RunResult(target, mode, tally, count[0])
+    return RunResult(target, mode, tally, count[0], not_checked)
 
 
 def _write(mode: str, table: Table, rows: Iterable[Flagged], extra: Callable[[], list[SheetContent]], tmp: Path,
@@ -185,6 +189,8 @@ def _write(mode: str, table: Table, rows: Iterable[Flagged], extra: Callable[[],
 def report(result: RunResult, out: TextIO) -> None:
     """The closing printout: counts per level and where the output is."""
     t = result.tally
+    for line in result.not_checked:  # the closing printout leads with it too
+        print(line, file=out)
     listed = f" ({result.problems} problems)" if result.problems is not None else ""
     empty = f"; {t.empty_rows} empty rows left as they are (not patients)" if t.empty_rows else ""
     print(f"Flagged {t.rows} rows ({result.mode} mode); {t.rows_with_problems} rows with input problems{listed}"

@@ -14,7 +14,7 @@ import math
 import queue
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,10 @@ class SheetLayout:
     selected: bool = False
     landscape: bool = False
     fit_width: bool = False
+    scale: int = 100  # print scale in % when not fitted to the page width
+    over_then_down: bool = False  # page order of a sheet wider than a page
+    margins: Mapping[str, float] | None = None  # inches: left, right, top, bottom, header, footer
+    footer: str = ""  # the page footer (Excel codes such as &P)
 
     def prefix(self) -> bytes:
         parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {NS}>']
@@ -105,11 +109,18 @@ class SheetLayout:
         if autofilter:
             parts.append(f'<autoFilter ref="{autofilter}"/>')
         parts.append(extra)
-        parts.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
-        if self.landscape or self.fit_width:
-            attrs = (' orientation="landscape"' if self.landscape else "") + \
-                    (' fitToWidth="1" fitToHeight="0"' if self.fit_width else "")
+        m = {"left": 0.7, "right": 0.7, "top": 0.75, "bottom": 0.75, "header": 0.3, "footer": 0.3,
+             **(self.margins or {})}
+        parts.append(f'<pageMargins left="{m["left"]}" right="{m["right"]}" top="{m["top"]}" bottom="{m["bottom"]}" '
+                     f'header="{m["header"]}" footer="{m["footer"]}"/>')
+        attrs = (' pageOrder="overThenDown"' if self.over_then_down else "") + \
+                (' orientation="landscape"' if self.landscape else "") + \
+                (' fitToWidth="1" fitToHeight="0"' if self.fit_width else
+                 f' scale="{self.scale}"' if self.scale != 100 else "")
+        if attrs:
             parts.append(f"<pageSetup{attrs}/>")
+        if self.footer:
+            parts.append(f"<headerFooter><oddFooter>{escape(self.footer)}</oddFooter></headerFooter>")
         parts.append("</worksheet>")
         return "".join(parts).encode()
 

@@ -1,9 +1,9 @@
 """Streaming mode: a new workbook written row by row in bounded memory.
 
 The patient sheet keeps the input's row and column positions (so problem cell references match the
-input), followed by the output columns; the patient id column and the header stay in view, and it prints
-landscape, fit to the page width, with the header row and the id column on every page. The patient and
-"Input problems" sheets are written by :mod:`~mgdecision.batch.sheet_xml` (text is always text); the
+input), followed by the output columns (plain headers and level labels); the patient id column and the header
+stay in view, and every sheet prints as :mod:`~mgdecision.batch.sheets` sets out. The patient, "Input
+problems" and "Reasons" sheets are written by :mod:`~mgdecision.batch.sheet_xml` (text is always text); the
 Summary and Sources sheets and the styles by XlsxWriter.
 """
 
@@ -24,19 +24,34 @@ from mgdecision.outputs import LEVEL, OUTPUTS
 from .engine import Flagged
 from .sheet_xml import BackgroundWriter, SheetLayout, SheetWriter, escape
 from .sheets import (
+    CHART_SIZE_PX,
+    FOOTER,
     HEADER_FILL,
     LEVEL_FILLS,
+    MARGINS,
+    OUTPUT_LAYOUT,
+    PRINT_SCALE,
     PROBLEM_HEADERS,
     PROBLEM_WIDTHS,
+    PROBLEM_WRAP,
+    REASON_HEADERS,
+    REASON_WIDTHS,
     REVIEW_CHOICES,
     REVIEW_HEADERS,
     REVIEW_REASONS,
     REVIEW_WIDTHS,
+    PrintSetup,
     SheetContent,
     input_width,
+    output_headers,
+    output_positions,
+    print_setup,
     problem_row,
+    reasons_rows,
     review_list,
     sheet_names,
+    shown_output,
+    text_height,
 )
 from .source import Table, column_letter, to_naive
 
@@ -80,18 +95,44 @@ class _Cells:
                 ws.write_string(r, c, str(v), fmt)
 
 
+def _print(ws: Any, setup: PrintSetup) -> None:
+    """A worksheet's print setup (XlsxWriter): landscape, margins, footer, titles, area, fit or scale."""
+    ws.set_landscape()
+    ws.set_margins(*(MARGINS[k] for k in ("left", "right", "top", "bottom")))
+    ws.set_header("", {"margin": MARGINS["header"]})
+    ws.set_footer(FOOTER, {"margin": MARGINS["footer"]})
+    if setup.fit_width:
+        ws.fit_to_pages(1, 0)
+    else:
+        ws.set_print_scale(PRINT_SCALE)
+        ws.print_across()
+    if setup.title_rows is not None:
+        ws.repeat_rows(*setup.title_rows)
+    if setup.title_cols is not None:
+        ws.repeat_columns(*setup.title_cols)
+    if setup.area is not None:
+        ws.print_area(*setup.area)
+
+
 def _render(wb: Any, content: SheetContent, title: str, fmts: dict[str, Any],
             cells_for: Callable[[Any], _Cells]) -> None:
     ws = wb.add_worksheet(title)
     cells = cells_for(ws)
+    wrapped = content.wrapped
     for c, width in enumerate(content.widths):
-        ws.set_column(c, c, width, fmts["wrap"] if c == content.wrap_col else None)
+        ws.set_column(c, c, width, fmts["wrap"] if c in wrapped else None)
+    heights = content.heights()
     for r, (row, style) in enumerate(zip(content.block.rows, content.block.styles, strict=True)):
-        if style == "level":
-            cells.row(r, 0, row[:1], fmts.get(f"level:{row[0]}"))
+        if heights[r]:
+            ws.set_row(r, heights[r])
+        if style.startswith("level:"):
+            cells.row(r, 0, row[:1], fmts.get(style))
             cells.row(r, 1, row[1:])
-        else:
+        elif style:
             cells.row(r, 0, row, fmts.get(style))
+        else:
+            for c, v in enumerate(row):
+                cells.row(r, c, [v], fmts["wrap"] if c in wrapped else None)
     for spec in content.charts:
         chart = wb.add_chart({"type": "bar"})
         chart.add_series({"categories": [title, spec.first, 0, spec.last, 0],
@@ -100,8 +141,15 @@ def _render(wb: Any, content: SheetContent, title: str, fmts: dict[str, Any],
                                      for c in spec.colours]})
         chart.set_title({"name": spec.title})
         chart.set_legend({"none": True})
-        chart.set_size({"width": 520, "height": 260})
+        chart.set_size({"width": CHART_SIZE_PX[0], "height": CHART_SIZE_PX[1]})
         ws.insert_chart(spec.anchor_row, 3, chart)
+    setup = content.print_setup()
+    _print(ws, PrintSetup(setup.fit_width, (0, 0), None, setup.area))
+
+
+def _layout(**kwargs: Any) -> SheetLayout:
+    """A hand-written sheet's layout with the print setup every sheet has."""
+    return SheetLayout(landscape=True, scale=PRINT_SCALE, margins=MARGINS, footer=FOOTER, **kwargs)
 
 
 def _xf(fmt: Any) -> int:
@@ -111,9 +159,9 @@ def _xf(fmt: Any) -> int:
 
 def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], list[SheetContent]], path: Path,
                     *, sample_rows: int = 200) -> None:
-    """Write the patient sheet, "Input problems", then the ``extra()`` sheets (Summary, Sources) to ``path``.
+    """Write the patient sheet, "Input problems", "Reasons", then the ``extra()`` sheets (Summary, Sources).
 
-    The two sheets with one or more lines per patient are written by :mod:`~mgdecision.batch.sheet_xml`
+    The three sheets with one or more lines per patient are written by :mod:`~mgdecision.batch.sheet_xml`
     straight into the archive; XlsxWriter writes the rest (styles, Summary with its charts, Sources) in memory,
     and its parts are copied in at the end."""
     import xlsxwriter
@@ -124,6 +172,8 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
         "header": wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": f"#{HEADER_FILL}",
                                  "text_wrap": True, "valign": "top"}),
         "title": wb.add_format({"bold": True, "font_size": 14}),
+        "alert": wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
+                                "bg_color": f"#{LEVEL_FILLS['CAUTION']}"}),
         "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
         "top": wb.add_format({"valign": "top"}),
     }
@@ -140,43 +190,56 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
     titles = sheet_names([table.sheet[:31]])
     ws = wb.add_worksheet(table.sheet[:31])  # placeholders: their XML is written below, by hand
     problems_ws = wb.add_worksheet(titles["Input problems"])
-    keep = [j for j, n in enumerate(table.names) if n not in mg.COLUMNS]
+    reasons_ws = wb.add_worksheet(titles["Reasons"])
+    # a flagged workbook again: its old output columns give way to the new ones
+    previous = output_positions(table.raw_header or table.names)
+    keep = [j for j in range(len(table.names)) if j not in set(previous.values())]
     names = [table.names[j] for j in keep]
     r0, c0 = table.header_row - 1, table.first_col
     out_c0 = c0 + len(keep)
-    out_styles = [attr["wrap" if o.wrap else "top"] for o in OUTPUTS]  # widths and wrapping as declared
+    out_styles = [attr["wrap" if wrap else "top"] for _, wrap in OUTPUT_LAYOUT]
     level_at = {k for k, o in enumerate(OUTPUTS) if o.palette == LEVEL}
     level_attr = {k[6:]: v for k, v in attr.items() if k.startswith("level:")}
     id_col = next((c0 + k for k, j in enumerate(keep) if table.names[j] == str(table.id_column)), None)
     rows = iter(rows)
     head = [f for _, f in zip(range(sample_rows), rows, strict=False)]  # buffered to size the columns
-    layout = SheetLayout(selected=True, landscape=True, fit_width=True, freeze_rows=r0 + 1,
-                         freeze_cols=0 if id_col is None else id_col + 1)
+    widths = []
     for j, name in enumerate(names):
-        width = input_width(name, [f.values[keep[j]] for f in head])
-        layout.cols.append((c0 + j, width, xf["wrap"]))
-    for k, o in enumerate(OUTPUTS):
-        layout.cols.append((out_c0 + k, o.width, xf["wrap" if o.wrap else "top"]))
+        widths.append(input_width(name, [f.values[keep[j]] for f in head]))
+    widths += [width for width, _ in OUTPUT_LAYOUT]
     review_c0 = out_c0 + len(mg.COLUMNS)
     reviews = [h for h in REVIEW_HEADERS if h not in table.names]  # kept as input columns on a re-run
-    for k, width in enumerate(REVIEW_WIDTHS[:len(reviews)]):
-        layout.cols.append((review_c0 + k, width, xf["top"]))
+    widths += list(REVIEW_WIDTHS[:len(reviews)])
+    setup = print_setup(widths)
+    layout = _layout(selected=True, fit_width=setup.fit_width, over_then_down=True, freeze_rows=r0 + 1,
+                     freeze_cols=0 if id_col is None else id_col + 1)
+    wraps = [True] * len(keep) + [wrap for _, wrap in OUTPUT_LAYOUT] + [False] * len(reviews)
+    for k, (width, wrap) in enumerate(zip(widths, wraps, strict=True)):
+        layout.cols.append((c0 + k, width, xf["wrap" if wrap else "top"]))
     end_col = review_c0 + len(reviews) - 1
     plain = attr["wrap"]
-    problems_layout = SheetLayout(freeze_rows=1, cols=[(c, w, None) for c, w in enumerate(PROBLEM_WIDTHS)])
+    problems_layout = _layout(freeze_rows=1, fit_width=print_setup(PROBLEM_WIDTHS).fit_width,
+                              cols=[(c, w, None) for c, w in enumerate(PROBLEM_WIDTHS)])
+    problem_styles = [plain if c in PROBLEM_WRAP else "" for c in range(len(PROBLEM_HEADERS))]
+    reasons_layout = _layout(freeze_rows=1, fit_width=print_setup(REASON_WIDTHS).fit_width,
+                             cols=[(c, w, None) for c, w in enumerate(REASON_WIDTHS)])
+    reason_styles = [attr["top"], attr["top"], attr["top"], plain]
     header_style = attr["header"]
-    last, pr, unlisted = r0, 0, 0
+    last, pr, rr, unlisted = r0, 0, 0, 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ROWS_LEVEL, allowZip64=True) as zf, \
-            tempfile.TemporaryFile(dir=path.parent, prefix=".mgdecision-problems-") as problems_tmp:
+            tempfile.TemporaryFile(dir=path.parent, prefix=".mgdecision-problems-") as problems_tmp, \
+            tempfile.TemporaryFile(dir=path.parent, prefix=".mgdecision-reasons-") as reasons_tmp:
         problem_rows = SheetWriter(problems_tmp.write, _xf(date_fmt), _xf(datetime_fmt))
         problem_rows.row(0, 0, PROBLEM_HEADERS, [header_style] * len(PROBLEM_HEADERS))
-        no_styles = [""] * len(PROBLEM_HEADERS)
+        reason_rows = SheetWriter(reasons_tmp.write, _xf(date_fmt), _xf(datetime_fmt))
+        reason_rows.row(0, 0, REASON_HEADERS, [header_style] * len(REASON_HEADERS))
+        id_at = None if id_col is None else id_col - c0
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
             background = BackgroundWriter(member.write)
             try:
                 background(layout.prefix())
                 sheet = SheetWriter(background, _xf(date_fmt), _xf(datetime_fmt))
-                heads = [*names, *mg.COLUMNS, *reviews]
+                heads = [*names, *output_headers(), *reviews]
                 sheet.row(r0, c0, heads, [header_style] * len(heads))
                 styles = [plain] * len(keep) + out_styles
                 level_slots = [(len(keep) + k, k) for k in sorted(level_at)]
@@ -193,11 +256,18 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
                     values = f.values if len(keep) == len(f.values) else [f.values[j] for j in keep]
                     for slot, k in level_slots:
                         styles[slot] = level_attr.get(out[k], "")
-                    sheet.row(last, c0, [*values, *out], styles, f.height)
+                    sheet.row(last, c0, [*values, *shown_output(out)], styles, f.height)
+                    pid = "" if id_at is None or values[id_at] is None else str(values[id_at])
+                    for line in reasons_rows(last + 1, pid, out):
+                        if rr + 1 < MAX_ROWS - 1:
+                            rr += 1
+                            reason_rows.row(rr, 0, line, reason_styles, text_height(line[3], REASON_WIDTHS[3]))
                     for line in f.problems:
                         if pr + 1 < MAX_ROWS - 1:
                             pr += 1
-                            problem_rows.row(pr, 0, problem_row(line), no_styles)
+                            values = problem_row(line)
+                            problem_rows.row(pr, 0, values, problem_styles,
+                                             text_height(str(values[7]), PROBLEM_WIDTHS[7]))
                         else:
                             unlisted += 1
                 sheet.flush()
@@ -215,24 +285,34 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
         if unlisted:
             pr += 1
             problem_rows.row(pr, 7, [f"{unlisted:,} more problems not listed here (sheet full); see the "
-                                     "mg_input_problems column"], [""])
+                                     "Input problems column of the patient sheet"], [""])
         problem_rows.flush()
-        with zf.open("xl/worksheets/sheet2.xml", "w", force_zip64=True) as member:
-            member.write(problems_layout.prefix())
-            problems_tmp.seek(0)
-            shutil.copyfileobj(problems_tmp, member, 1 << 20)
-            member.write(problems_layout.suffix(f"A1:{column_letter(len(PROBLEM_HEADERS) - 1)}{max(pr, 1) + 1}"))
-        # the workbook parts (defined names for the filters and print titles come from these settings)
+        reason_rows.flush()
+        for name, tmp, sheet_layout, width, count in (
+                ("sheet2", problems_tmp, problems_layout, len(PROBLEM_HEADERS), pr),
+                ("sheet3", reasons_tmp, reasons_layout, len(REASON_HEADERS), rr)):
+            with zf.open(f"xl/worksheets/{name}.xml", "w", force_zip64=True) as member:
+                member.write(sheet_layout.prefix())
+                tmp.seek(0)
+                shutil.copyfileobj(tmp, member, 1 << 20)
+                member.write(sheet_layout.suffix(f"A1:{column_letter(width - 1)}{max(count, 1) + 1}"))
+        # the workbook parts (defined names for the filters, print titles and areas come from these settings)
         ws.autofilter(r0, c0, max(last, r0 + 1), end_col)
         ws.repeat_rows(r0)
         if id_col is not None:
             ws.repeat_columns(c0, id_col)
-        problems_ws.autofilter(0, 0, max(pr, 1), len(PROBLEM_HEADERS) - 1)
+        ws.print_area(r0, c0, max(last, r0 + 1), end_col)
+        for placeholder, count, width in ((problems_ws, pr, len(PROBLEM_HEADERS)),
+                                          (reasons_ws, rr, len(REASON_HEADERS))):
+            placeholder.autofilter(0, 0, max(count, 1), width - 1)
+            placeholder.repeat_rows(0)
+            placeholder.print_area(0, 0, max(count, 1), width - 1)
         for content in extra():
             _render(wb, content, titles[content.name], fmts, cells_for)
         wb.close()
+        written = {f"xl/worksheets/sheet{k}.xml" for k in (1, 2, 3)}
         with zipfile.ZipFile(small) as parts:
             for info in parts.infolist():
-                if info.filename not in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"):
+                if info.filename not in written:
                     zf.writestr(info.filename, parts.read(info.filename), compress_type=zipfile.ZIP_DEFLATED,
                                 compresslevel=6)

@@ -1,12 +1,14 @@
 """Write the ready-to-use workbook ``mgdecision_addin.xlsx`` (run: ``python -m mgdecision.excel.build_workbook``).
 
-Sheets: Patients (the template's columns, example rows, flag formulas filled down, a review column and
-COUNTIF summary that says "functions not loaded" instead of counting zeros when the functions are missing),
-Table (``=MG_TABLE(...)`` as a dynamic array), Flags (``=MG_FLAGS(...)`` per patient), Calculators (MG_RDA,
-MG_UL, MG_CONVERT, MG_ELEMENTAL), Instructions, and ``xlwings.conf`` naming the UDF module. Output columns
-take their widths and wrapping from ``mgdecision.outputs``; level words are coloured by conditional formats
-from ``mgdecision.palette``. Written without Excel, so cells hold formulas and no computed values until Excel
-calculates.
+Sheets: Start (opened first: whether the functions are loaded, the counts, and the instructions to set
+them up, so the workbook needs no other document), Patients (the template's columns, example rows, flag
+formulas filled down under plain headers, a review column), Table (``=MG_TABLE(...)`` as a dynamic array),
+Flags (``=MG_FLAGS(...)`` per patient), Calculators (MG_RDA, MG_UL, MG_CONVERT, MG_ELEMENTAL) and
+``xlwings.conf`` naming the UDF module. Every formula guards itself: without the functions a cell says
+"functions not loaded" instead of ``#NAME?``, and empty patient rows stay blank. Output columns take their
+headers, widths and wrapping from ``mgdecision.outputs``; level words are coloured by conditional formats
+from ``mgdecision.palette``. Every sheet prints landscape with its header row and page numbers. Written
+without Excel, so cells hold formulas and no computed values until Excel calculates.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 import mgdecision as mg
-from mgdecision.outputs import LEVEL, OUTPUTS
+from mgdecision.outputs import LEVEL, OUTPUTS, header
 from mgdecision.palette import HEADER, LEVELS
 
-__all__ = ["EXAMPLE_ROWS", "FLAG_FUNCTIONS", "FUNCTION_COLUMNS", "NOT_LOADED", "PATIENT_ROWS", "UDF_MODULE", "WORKBOOK",
-           "build", "main"]
+__all__ = ["EXAMPLE_ROWS", "FLAG_FUNCTIONS", "FUNCTION_COLUMNS", "NOT_LOADED", "PATIENT_ROWS", "SHEETS", "UDF_MODULE",
+           "WORKBOOK", "build", "main"]
 
 WORKBOOK = Path(__file__).with_name("mgdecision_addin.xlsx")
 UDF_MODULE = "mgdecision.excel.udfs"
@@ -35,8 +37,11 @@ FUNCTION_COLUMNS = {"MG_RISK": "mg_risk", "MG_CONTRA": "mg_contraindication", "M
                     "MG_INTERACTIONS": "mg_interactions", "MG_WHY": "mg_reasons"}
 FLAG_FUNCTIONS = tuple(FUNCTION_COLUMNS)
 _OUTPUT = {o.name: o for o in OUTPUTS}
-NOT_LOADED = "functions not loaded"  # what the summary shows instead of counts when the flags are #NAME?
-INSTRUCTION_WIDTH = 120  # characters; the Instructions rows are made tall enough for their wrapped text
+NOT_LOADED = "functions not loaded"  # what a guarded cell shows instead of #NAME? when the functions are missing
+NOT_LOADED_CELL = f"{NOT_LOADED}: see Start"  # in a flag cell of the Patients sheet
+SHEETS = ("Start", "Patients", "Table", "Flags", "Calculators", "xlwings.conf")
+INSTRUCTION_WIDTH = 120  # characters; the Start sheet's rows are made tall enough for their wrapped text
+LOADED_TEST = "MG_UL(30)"  # a call that errors only when the functions are unknown
 
 # Fictional example patients, by field name; showing the value shapes Excel cells hold.
 EXAMPLE_ROWS: tuple[dict[str, Any], ...] = (
@@ -64,6 +69,25 @@ def _fields() -> list[Any]:
     return list(mg.knowledge().fields)
 
 
+def _guarded(call: str, row_range: str) -> str:
+    """A flag formula that stays blank on an empty row and says "functions not loaded" instead of #NAME?."""
+    return f'=IF(COUNTA({row_range})=0,"",IFERROR({call},"{NOT_LOADED_CELL}"))'
+
+
+def _print(ws: Any, *, repeat_row: bool = True, fit: bool = True) -> None:
+    """Landscape, page numbers, the header row on every page, one page wide (or 75 % across pages)."""
+    ws.set_landscape()
+    ws.set_margins(0.25, 0.25, 0.45, 0.55)
+    ws.set_footer("&L&A&CPage &P of &N&R&F")
+    if fit:
+        ws.fit_to_pages(1, 0)
+    else:
+        ws.set_print_scale(75)
+        ws.print_across()
+    if repeat_row:
+        ws.repeat_rows(0)
+
+
 def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[str, Any]] = EXAMPLE_ROWS,
           patient_rows: int = PATIENT_ROWS) -> Path:
     """Write the workbook to ``path``. ``prefix`` is put before every function name in formulas (e.g. the
@@ -71,8 +95,9 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     path = Path(path)
     fields = _fields()
     width = len(fields)
-    last_col = xl_col_to_name(width - 1)  # T for the 20 template columns
+    last_col = xl_col_to_name(width - 1)  # U for the 21 template columns
     last_row = patient_rows + 1
+    loaded = f"{prefix}{LOADED_TEST}"
     wb = xlsxwriter.Workbook(str(path))
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
     flag_head = wb.add_format({"bold": True, "bg_color": HEADER.fill, "font_color": HEADER.text, "border": 1,
@@ -83,8 +108,13 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     top = wb.add_format({"valign": "top"})
     day = wb.add_format({"num_format": "yyyy-mm-dd", "valign": "top"})
     title = wb.add_format({"bold": True, "font_size": 14})
+    status = wb.add_format({"bold": True, "font_size": 12, "border": 1, "text_wrap": True, "valign": "top"})
+    not_loaded = wb.add_format({"bg_color": LEVELS["CONTRAINDICATED"].fill, "font_color": "#000000"})
+    is_loaded = wb.add_format({"bg_color": LEVELS["NONE_FOUND"].fill, "font_color": "#000000"})
 
-    # Patients: input columns A:T in the template's order, then the flag formulas.
+    # Start: opened first. Whether the functions are loaded, the counts, then how to use and set them up.
+    start = wb.add_worksheet("Start")
+    # Patients: input columns A:U in the template's order, then the flag formulas under plain headers.
     ws = wb.add_worksheet("Patients")
     for c, f in enumerate(fields):
         ws.write_string(0, c, f.name, bold)
@@ -100,7 +130,8 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     flag_col = width
     for i, name in enumerate(FLAG_FUNCTIONS):
         shown = _OUTPUT[FUNCTION_COLUMNS[name]]
-        ws.write_string(0, flag_col + i, name, flag_head)
+        ws.write_string(0, flag_col + i, header(shown.name), flag_head)
+        ws.write_comment(0, flag_col + i, f"={name}(A2:{last_col}2): {shown.description}")
         ws.set_column(flag_col + i, flag_col + i, shown.width, wrap if shown.wrap else top)
     review_col = flag_col + len(FLAG_FUNCTIONS)
     ws.write_string(0, review_col, "Review", flag_head)
@@ -108,58 +139,86 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     risk_col, contra_col = xl_col_to_name(flag_col), xl_col_to_name(flag_col + 1)
     for r in range(1, last_row):
         excel_row = r + 1
+        cells = f"$A{excel_row}:${last_col}{excel_row}"
         for i, name in enumerate(FLAG_FUNCTIONS):
-            ws.write_formula(r, flag_col + i, f"={prefix}{name}(A{excel_row}:{last_col}{excel_row})", None, "")
+            ws.write_formula(r, flag_col + i, _guarded(f"{prefix}{name}({cells})", cells), None, "")
         ws.write_formula(r, review_col, f'=IF(OR({risk_col}{excel_row}="HIGH",{contra_col}{excel_row}='
                                         f'"CONTRAINDICATED"),"REVIEW","")', top, "")
     level_functions = [i for i, name in enumerate(FLAG_FUNCTIONS) if _OUTPUT[FUNCTION_COLUMNS[name]].palette == LEVEL]
     _level_colours(ws, levels, 1, [flag_col + i for i in level_functions], last_row - 1)
-    summary_col = review_col + 2
-    ws.set_column(summary_col, summary_col + 1, 24)
-    ws.write_string(0, summary_col, "Summary", flag_head)
-    ws.write_string(0, summary_col + 1, "Patients", flag_head)
-    review = xl_col_to_name(review_col)
-    counts = (("Risk HIGH", f'COUNTIF({risk_col}2:{risk_col}{last_row},"HIGH")'),
-              ("Risk MODERATE", f'COUNTIF({risk_col}2:{risk_col}{last_row},"MODERATE")'),
-              ("Contraindicated", f'COUNTIF({contra_col}2:{contra_col}{last_row},"CONTRAINDICATED")'),
-              ("To review", f'COUNTIF({review}2:{review}{last_row},"REVIEW")'))
-    for i, (label, count) in enumerate(counts, start=1):
-        ws.write_string(i, summary_col, label)
-        # a missing function makes every flag #NAME?, which COUNTIF would count as 0: say so instead
-        ws.write_formula(i, summary_col + 1, f'=IF(ISERROR({risk_col}2),"{NOT_LOADED}",{count})', top, NOT_LOADED)
-    ws.write_string(len(counts) + 1, summary_col, "Functions")
-    ws.write_formula(len(counts) + 1, summary_col + 1,
-                     f'=IF(ISERROR({prefix}MG_UL(30)),"{NOT_LOADED}: see Instructions","loaded")', top, NOT_LOADED)
     ws.freeze_panes(1, 1)
-    ws.activate()
+    _print(ws, fit=False)
 
-    # Table: one dynamic-array formula over the whole Patients sheet (the fast way for many rows).
-    # Output columns as declared in mgdecision.outputs: the spilled cells take their column's wrapping.
+    start.set_column(0, 0, 30)
+    start.set_column(1, 1, INSTRUCTION_WIDTH - 30, wrap)
+    start.write_string(0, 0, "mgdecision: magnesium decision support in Excel", title)
+    start.write_string(2, 0, "Functions", status)
+    start.write_formula(2, 1, f'=IF(ISERROR({loaded}),"NOT LOADED: the flag cells say \'{NOT_LOADED}\'. '
+                              f'Set them up as below, then recalculate (Ctrl+Alt+F9).","Loaded: the flags are '
+                              f'calculated.")', status, NOT_LOADED)
+    start.set_row(2, 36)
+    start.conditional_format(2, 1, 2, 1, {"type": "text", "criteria": "begins with", "value": "NOT",
+                                          "format": not_loaded})
+    start.conditional_format(2, 1, 2, 1, {"type": "text", "criteria": "begins with", "value": "Loaded",
+                                          "format": is_loaded})
+    review = xl_col_to_name(review_col)
+    counts = (("Risk HIGH", f'COUNTIF(Patients!{risk_col}2:{risk_col}{last_row},"HIGH")'),
+              ("Risk MODERATE", f'COUNTIF(Patients!{risk_col}2:{risk_col}{last_row},"MODERATE")'),
+              ("Contraindicated", f'COUNTIF(Patients!{contra_col}2:{contra_col}{last_row},"CONTRAINDICATED")'),
+              ("To review", f'COUNTIF(Patients!{review}2:{review}{last_row},"REVIEW")'))
+    start.write_string(4, 0, "Patients (Patients sheet)", flag_head)
+    start.write_string(4, 1, "Count", flag_head)
+    for i, (label, count) in enumerate(counts, start=5):
+        start.write_string(i, 0, label)
+        # a missing function makes every flag an error, which COUNTIF would count as 0: say so instead
+        start.write_formula(i, 1, f'=IF(ISERROR({loaded}),"{NOT_LOADED}",{count})', top, NOT_LOADED)
+    first_line = 5 + len(counts) + 1
+    for r, (label, line) in enumerate(_instructions(last_col), start=first_line):
+        start.write_string(r, 0, label, wb.add_format({"bold": True, "valign": "top", "text_wrap": True})
+                           if label else top)
+        start.write_string(r, 1, line, wrap)
+        start.set_row(r, instruction_height(line, INSTRUCTION_WIDTH - 30))  # viewers do not fit wrapped rows
+    start.activate()
+    _print(start, repeat_row=False)
+
+    # Table: one dynamic-array formula over the whole Patients sheet (the fast way for many rows), blank while
+    # the functions are not loaded (a note at the right says so). Output columns as declared.
     wt = wb.add_worksheet("Table")
     for c, o in enumerate(OUTPUTS):
         wt.set_column(c, c, o.width, wrap if o.wrap else top)
     wt.write_dynamic_array_formula(0, 0, last_row - 1, len(mg.COLUMNS) - 1,
-                                   f"={prefix}MG_TABLE(Patients!A1:{last_col}{last_row})", None, "")
+                                   f'=IF(ISERROR({loaded}),"",{prefix}MG_TABLE(Patients!A1:{last_col}{last_row}))',
+                                   None, "")
+    note_col = len(mg.COLUMNS) + 1
+    wt.set_column(note_col, note_col, 40, wrap)
+    wt.write_formula(0, note_col, f'=IF(ISERROR({loaded}),"{NOT_LOADED_CELL}","")', wrap, NOT_LOADED_CELL)
     _level_colours(wt, levels, 1, [c for c, o in enumerate(OUTPUTS) if o.palette == LEVEL], last_row - 1)
+    _print(wt, fit=False)
 
     # Flags: MG_FLAGS spills all ten outputs of one patient to the right.
     wf = wb.add_worksheet("Flags")
     wf.write_string(0, 0, "patient_id", bold)
     for c, column in enumerate(mg.COLUMNS, start=1):
-        wf.write_string(0, c, column, bold)
+        wf.write_string(0, c, header(column), bold)
     wf.set_column(0, 0, 18, wrap)
     for c, o in enumerate(OUTPUTS, start=1):
         wf.set_column(c, c, o.width, wrap if o.wrap else top)
     for r in range(1, len(rows) + 1):
         wf.write_formula(r, 0, f'=IF(Patients!A{r + 1}="","",Patients!A{r + 1})', top, "")
         wf.write_dynamic_array_formula(r, 1, r, len(mg.COLUMNS),
-                                       f"={prefix}MG_FLAGS(Patients!A{r + 1}:{last_col}{r + 1})", None, "")
+                                       f'=IF(ISERROR({loaded}),"",{prefix}MG_FLAGS(Patients!A{r + 1}:{last_col}'
+                                       f'{r + 1}))', None, "")
+    note_col = len(mg.COLUMNS) + 2
+    wf.set_column(note_col, note_col, 40, wrap)
+    wf.write_formula(0, note_col, f'=IF(ISERROR({loaded}),"{NOT_LOADED_CELL}","")', wrap, NOT_LOADED_CELL)
     _level_colours(wf, levels, 1, [c for c, o in enumerate(OUTPUTS, start=1) if o.palette == LEVEL], len(rows))
+    _print(wf, fit=False)
 
     # Calculators: the reference functions.
     wc = wb.add_worksheet("Calculators")
     wc.set_column(0, 0, 44)
     wc.set_column(1, 4, 12)
+    wc.set_column(4, 4, 24)
     wc.write_row(0, 0, ("Question", "Input 1", "Input 2", "Input 3", "Answer"), bold)
     calculators = (
         ("RDA (mg/day), woman aged 52", (52, "F"), "MG_RDA(B{r},C{r})"),
@@ -172,21 +231,15 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     for r, (question, inputs, formula) in enumerate(calculators, start=1):
         wc.write_string(r, 0, question)
         wc.write_row(r, 1, inputs)
-        wc.write_formula(r, 4, f"={prefix}" + formula.format(r=r + 1), top, "")
-
-    # Instructions.
-    wi = wb.add_worksheet("Instructions")
-    wi.set_column(0, 0, INSTRUCTION_WIDTH, wrap)
-    wi.write_string(0, 0, "mgdecision: magnesium decision support in Excel", title)
-    for r, line in enumerate(_instructions(last_col, risk_col), start=2):
-        wi.write_string(r, 0, line, wrap)
-        wi.set_row(r, instruction_height(line))  # viewers do not fit wrapped rows themselves: lines would overlap
+        wc.write_formula(r, 4, f'=IFERROR({prefix}{formula.format(r=r + 1)},"{NOT_LOADED_CELL}")', top, "")
+    _print(wc)
 
     # xlwings.conf: key in column A, value in column B, starting at A1 with no header row.
     wx = wb.add_worksheet("xlwings.conf")
     wx.set_column(0, 1, 28)
     wx.write_string(0, 0, "UDF Modules")
     wx.write_string(0, 1, UDF_MODULE)
+    _print(wx, repeat_row=False)
     wb.close()
     return path
 
@@ -212,32 +265,44 @@ def instruction_height(line: str, width: int = INSTRUCTION_WIDTH) -> float:
     return 15.0 * max(lines, 1) + 3
 
 
-def _instructions(last_col: str, risk_col: str) -> list[str]:
+def _instructions(last_col: str) -> list[tuple[str, str]]:
+    """The workbook's own instructions: (heading, text) rows of the Start sheet; no other document needed."""
+    example = f"A2:{last_col}2"
     return [
-        "The flags support and do not replace clinical judgement. Every example patient is fictional.",
-        f"Patients sheet: one row per patient in the template's column order (A:{last_col}); keep the header row. "
-        "Hover over a header for what it holds. Empty cells are allowed.",
-        f"Formulas: =MG_RISK(A2:{last_col}2), =MG_CONTRA(...), =MG_DOSE(...), =MG_INTERACTIONS(...), =MG_WHY(...) "
-        "take one patient's row. If your columns are in another order, add the header cells: "
-        f"=MG_RISK(A2:{last_col}2, A$1:{last_col}$1).",
-        f"=MG_FLAGS(A2:{last_col}2) spills all ten outputs of one patient to the right (Flags sheet).",
-        f"=MG_TABLE(A1:{last_col}501) takes the whole table including its header row and spills a header row plus "
-        "one row per patient (Table sheet). Use it for many patients: one call instead of thousands.",
-        "=MG_RDA(age, sex, [pregnant], [lactating]) and =MG_UL(age) give mg/day; =MG_CONVERT(value, from_unit, "
-        "to_unit) converts serum magnesium between mmol/L, mg/dL and mEq/L; =MG_ELEMENTAL(form, compound_mg) gives "
-        "elemental magnesium in a salt (Calculators sheet).",
-        "A cell starting with #MG! means an argument needs fixing; the text says what to change. "
-        f"Check for it before relying on a flag, e.g. =IF(LEFT({risk_col}2,3)=\"#MG\",\"fix input\",{risk_col}2).",
-        "Input problems (a serum value without a unit, an unknown drug name, ...) are listed by =MG_WHY(...) and in "
-        "the mg_input_problems output; values that cannot be read are never guessed.",
-        f"If the flag cells show #NAME? and the summary says '{NOT_LOADED}', Excel does not know the functions yet: "
-        "set them up as below (or restart the xlwings add-in); the flags never count as zero patients.",
-        "Setting up without Python (Excel 365/2021 on Windows or macOS, Excel on the web): add the free xlwings Lite "
-        "add-in, open it, and list mgdecision in its requirements.txt tab (see excel_addin/README.md).",
-        "Setting up with Python (Excel for Windows): pip install the mgdecision wheel with its excel extra, run "
-        "'xlwings addin install', save this workbook as .xlsm, and click Import Functions on the xlwings ribbon. The "
-        f"xlwings.conf sheet already names the module ({UDF_MODULE}). Details: excel_addin/README.md.",
-        "This file was written without Excel: cells show values once Excel calculates (press Ctrl+Alt+F9 if needed).",
+        ("Before you start", "The flags support and do not replace clinical judgement. Every example patient is "
+                             "fictional."),
+        ("Patients sheet", f"One row per patient in the template's column order (A:{last_col}); keep the header "
+                           "row. Hover over a header for what it holds. Empty cells are allowed; a row left empty "
+                           "stays blank."),
+        ("Flags", f"=MG_RISK({example}), =MG_CONTRA(...), =MG_DOSE(...), =MG_INTERACTIONS(...) and =MG_WHY(...) take "
+                  "one patient's row. If your columns are in another order, add the header cells: "
+                  f"=MG_RISK({example}, A$1:{last_col}$1). =MG_FLAGS({example}) spills all ten outputs of one "
+                  f"patient to the right (Flags sheet); =MG_TABLE(A1:{last_col}501) takes the whole table with "
+                  "its header row and spills one row per patient (Table sheet): one call instead of thousands."),
+        ("Calculators", "=MG_RDA(age, sex, [pregnant], [lactating]) and =MG_UL(age) give mg/day; "
+                        "=MG_CONVERT(value, from_unit, to_unit) converts serum magnesium between mmol/L, mg/dL and "
+                        "mEq/L; =MG_ELEMENTAL(form, compound_mg) gives elemental magnesium in a salt."),
+        ("Reading the cells", "A cell starting with #MG! means an argument needs fixing; the text says what to "
+                              "change. Input problems (a serum value without a unit, an unknown drug name, ...) are "
+                              "listed by =MG_WHY(...); values that cannot be read are never guessed. "
+                              f"'{NOT_LOADED}' means Excel does not know the functions yet: set them up as below."),
+        ("Set up: no Python", "Excel 365/2021 on Windows or macOS, or Excel on the web. 1. Home > Add-ins (older "
+                              "Excel: Insert > Get Add-ins), search for xlwings Lite, click Add (free). 2. Open this "
+                              "workbook, click the xlwings Lite button (right end of the Home tab). 3. In its "
+                              "requirements.txt tab put two lines: xlwings>=0.37,<0.38 and the address of the "
+                              "mgdecision wheel your IT team hosts (https://.../mgdecision-0.1.0-py3-none-any.whl). "
+                              "4. In its main.py tab put the one line: from mgdecision.excel.udfs import * "
+                              "5. Wait for the packages to install, then press Ctrl+Alt+F9: the Functions line above "
+                              "says Loaded. A cell still showing the message: select it, press F2, then Enter."),
+        ("Set up: with Python", "Excel for Windows. 1. Install Python 3.12 from python.org (tick Add python.exe to "
+                                "PATH). 2. In Command Prompt: py -m pip install \"<folder>\\mgdecision-0.1.0-py3-none-"
+                                "any.whl[excel]\" then py -m xlwings addin install, and restart Excel. 3. File > "
+                                "Options > Trust Center > Trust Center Settings > Macro Settings: tick Trust access to "
+                                "the VBA project object model. 4. Save this workbook as .xlsm; in the VBA editor "
+                                "(Alt+F11) Tools > References, tick xlwings. 5. The xlwings.conf sheet already names "
+                                f"the module ({UDF_MODULE}); click Import Functions on the xlwings tab."),
+        ("Calculation", "This file was written without Excel: cells show values once Excel calculates (Ctrl+Alt+F9 "
+                        "forces it)."),
     ]
 
 

@@ -116,6 +116,7 @@ def _row_by_row(
         if records:
             extra_interactions += [(r, i) for i in a.interactions]
             extra_problems += [(r, p) for p in a.problems]
+            found.reasons[r] = a.reasons_text()
     if records:
         found.interactions = sorted([*found.interactions, *extra_interactions], key=lambda x: x[0])
         found.problems = sorted([*found.problems, *extra_problems], key=lambda x: x[0])
@@ -159,6 +160,7 @@ class TableAssessment:
     frame: pd.DataFrame
     interactions: pd.DataFrame  # INTERACTION_COLUMNS
     problems: pd.DataFrame  # FAILURE_COLUMNS, as failure_cases
+    reasons: pd.Series  # every row's reasons in full, same index (the mg_reasons cell is capped at 400 characters)
 
 
 def _run(
@@ -228,7 +230,9 @@ def assess_table(
     engine: Engine | None = None,
 ) -> TableAssessment:
     """:func:`assess_frame`, with the interactions and the input problems as long tables (pandera's
-    ``failure_cases`` shape): one line per interaction or problem, its row position and patient id."""
+    ``failure_cases`` shape): one line per interaction or problem, its row position and patient id; and every
+    row's reasons in full."""
+    import pandas as pd
 
     hmap, cells, found = _run(df, columns, as_of, engine, records=True)
     ids = [patient_id(v) for v in cells["patient_id"]] if "patient_id" in cells else [None] * len(df)
@@ -241,7 +245,10 @@ def assess_table(
         for r, p in found.problems
     ]
     return TableAssessment(
-        _frame(df, found), _long(INTERACTION_COLUMNS, interactions), _long(FAILURE_COLUMNS, problems)
+        _frame(df, found),
+        _long(INTERACTION_COLUMNS, interactions),
+        _long(FAILURE_COLUMNS, problems),
+        pd.Series(found.reasons, index=df.index, dtype=object, name="reasons"),
     )
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "COLUMNS",
     "FAILURE_COLUMNS",
     "FLAG_COLUMNS",
+    "HEADERS",
     "INTERACTION",
     "INTERACTION_COLUMNS",
     "LEVEL",
@@ -26,8 +27,13 @@ __all__ = [
     "OUTPUT_WIDTHS",
     "PROBLEM",
     "TEXT_COLUMNS",
+    "VALUE_LABELS",
     "WRAP_COLUMNS",
     "Output",
+    "column_of",
+    "header",
+    "machine_value",
+    "plain",
 ]
 
 REASONS_MAX: Final = 400  # characters of mg_reasons on a row (clinical-rules.md 9.9); the rest is on the cards
@@ -125,3 +131,62 @@ INTERACTION_COLUMNS = (
     "sources",
 )
 FAILURE_COLUMNS = ("row", "patient_id", "column", "field", "value", "reason_code", "message")
+
+# Plain words for people (the batch workbook, the app, the Excel sheet, the cards); the DataFrame, CSV/Parquet
+# and the API keep the machine names above. A header is never a patient field's header (a re-read workbook
+# must not take "Dose" for the supplement dose), and no two columns or values share a label.
+HEADERS: dict[str, str] = {
+    "mg_decision": "Decision",
+    "mg_risk": "Risk",
+    "mg_contraindication": "Contraindication",
+    "mg_dose_status": "Dose decision",
+    "mg_dose_min_mg": "Dose from (mg/day)",
+    "mg_dose_max_mg": "Dose up to (mg/day)",
+    "mg_dose": "Dose advice",
+    "mg_interactions": "Interactions",
+    "mg_form": "Form and timing",
+    "mg_reasons": "Reasons",
+    "mg_input_problems": "Input problems",
+}
+VALUE_LABELS: dict[str, str] = {  # every level and status word of the level columns
+    "LOW": "Low",
+    "MODERATE": "Moderate",
+    "HIGH": "High",
+    "UNKNOWN": "Unknown",
+    "CONTRAINDICATED": "Contraindicated",
+    "CAUTION": "Caution",
+    "NONE_FOUND": "None found",
+    "RECOMMENDED": "Recommended",
+    "NOT_INDICATED": "Not indicated",
+    "CHECK_SERUM": "Measure serum first",
+    "DO_NOT_SUPPLEMENT": "Do not give",
+    "PRESCRIBER_ONLY": "Prescriber only",
+    "REFER": "Refer urgently",
+}
+_LEVEL_SET = frozenset(LEVEL_COLUMNS)
+_MACHINE_VALUES = {label: value for value, label in VALUE_LABELS.items()}
+_COLUMN_OF = {**{name: name for name in COLUMNS}, **{HEADERS[name]: name for name in COLUMNS if name in HEADERS}}
+
+
+def header(column: str) -> str:
+    """The plain header of an output column (its machine name when none is declared)."""
+    return HEADERS.get(column, column)
+
+
+def plain(column: str, value: object) -> object:
+    """A cell as people read it: a level column's word becomes its label; anything else is unchanged."""
+    if column in _LEVEL_SET and isinstance(value, str):
+        return VALUE_LABELS.get(value, value)
+    return value
+
+
+def machine_value(column: str, shown: object) -> object:
+    """The inverse of :func:`plain`: a level column's label back to its machine word."""
+    if column in _LEVEL_SET and isinstance(shown, str):
+        return _MACHINE_VALUES.get(shown, shown)
+    return shown
+
+
+def column_of(heading: object) -> str | None:
+    """The output column a header names, by its machine name or its plain header; None for any other header."""
+    return _COLUMN_OF.get(heading) if isinstance(heading, str) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["HEADER", "INDICATORS", "LEVELS", "Swatch"]
+__all__ = ["HEADER", "INDICATORS", "LEVELS", "SEVERITIES", "Swatch"]
 
 
 class Swatch(NamedTuple):
@@ -38,4 +38,5 @@ LEVELS: dict[str, Swatch] = {
     "NOT_INDICATED": SKY,
 }
 INDICATORS: dict[str, Swatch] = {"critical": VERMILLION, "warning": ORANGE, "info": BLUE}  # card indicators
+SEVERITIES: dict[str, Swatch] = {"major": VERMILLION, "moderate": ORANGE, "minor": YELLOW}  # interaction severity
 HEADER = BLUE

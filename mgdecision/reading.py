@@ -239,6 +239,9 @@ def convert_serum(value: float, from_unit: str, to_unit: str) -> float:
 # ---------------------------------------------------------------- headers
 
 
+_LIST_KINDS = ("drugs", "conditions")  # the list fields whose absence leaves checks undone on every row
+
+
 @dataclass(frozen=True, slots=True)
 class HeaderMap:
     """Which input column feeds which field, the unit a header carries, and what was ignored."""
@@ -248,6 +251,12 @@ class HeaderMap:
     ignored: tuple[Any, ...]
     duplicates: tuple[tuple[Any, str], ...]
     near_misses: Mapping[Any, str]  # ignored column -> field it is probably a misspelling of
+
+    @property
+    def missing_lists(self) -> tuple[str, ...]:
+        """The list fields (medications, diagnoses) that no column gives: what they are checked for (interactions,
+        contraindications from conditions) could not be checked on any row."""
+        return tuple(f.name for f in knowledge().fields if f.kind in _LIST_KINDS and f.name not in self.fields)
 
     def notes(self) -> tuple[tuple[Any, str], ...]:
         """(column, probable field or message) of every column that is not used but is reported on each row:

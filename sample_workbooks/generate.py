@@ -1328,6 +1328,15 @@ def build_template() -> Workbook:
             info.cell(row, c, value).alignment = WRAP
     for letter, width in (("A", 22), ("B", 40), ("C", 90), ("D", 24)):
         info.column_dimensions[letter].width = width
+    # printing: landscape, each sheet one page wide, the header row on every page, page numbers
+    for sheet, area in ((ws, f"A1:{get_column_letter(len(columns))}21"), (info, f"A1:D{row}")):
+        sheet.page_setup.orientation = "landscape"
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+        sheet.print_area = area
+        sheet.print_options.gridLines = sheet is ws  # the blank rows print as a grid to fill in by hand
+        sheet.oddFooter.left.text, sheet.oddFooter.center.text = "&A", "Page &P of &N"
+    ws.print_title_rows = "1:1"
     return wb
 
 

@@ -291,16 +291,13 @@ class Situation:
 
 
 def _magnesium_listed(a: mg.Assessment) -> bool:
-    p = a.patient
-    return p.supplement_form is not None or p.supplement_dose_mg is not None or any(
-        c.drug_class == "magnesium" for c, _, _ in p.medications.concepts)
+    """A current magnesium product: the medication list (any salt, brand or antacid) or the supplement columns."""
+    return a.intake.any
 
 
 def _serum(a: mg.Assessment) -> Any:
     return default_engine().serum_status(a.patient.serum) if a.patient.serum is not None else None
 
-
-_CHECK_SERUM = getattr(mg.DoseStatus, "CHECK_SERUM", None)
 
 # When a patient-view card needs attention: magnesium is in play, or the next step is to measure it.
 # One line per reason; the first that holds is named on the cards' extension.
@@ -310,7 +307,7 @@ IN_PLAY: tuple[tuple[str, Callable[[Situation], bool]], ...] = (
     ("a magnesium suggestion", lambda s: s.assessment.dose.status == mg.DoseStatus.RECOMMENDED),
     ("an abnormal serum magnesium", lambda s: (st := _serum(s.assessment)) is not None and (st.below or st.above)),
     ("an urgent value", lambda s: (st := _serum(s.assessment)) is not None and st.urgent),
-    ("the next step is to measure", lambda s: _CHECK_SERUM is not None and s.assessment.dose.status == _CHECK_SERUM),
+    ("the next step is to measure", lambda s: s.assessment.dose.status == mg.DoseStatus.CHECK_SERUM),
 )
 # Input problems that touch a magnesium decision (they warn; any other goes to the one info card)
 _DECISION_FIELDS = frozenset({"serum_mg", "serum_mg_unit", "ref_low", "ref_high", "ref_range", "egfr"})

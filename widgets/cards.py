@@ -22,7 +22,18 @@ FORM_CSS = """
 .mg-section{margin:10px 0 2px;font-weight:600;color:var(--jp-ui-font-color1,#111)}
 .mg-title{font-size:1.5em;margin:4px 0 0}
 .mg-cards{line-height:1.4}
-@media (max-width: 600px) {  /* phones: each label above its box, boxes the full width */
+.mg-empty{color:var(--jp-ui-font-color1,#111);background:var(--jp-layout-color2,#f3f3f3);border-radius:4px;
+  padding:8px 10px;margin:4px 0}
+@media (max-width: 600px) {  /* phones: the results first, pinned while the fields scroll; labels above boxes */
+  .mg-patient-form .mg-form-body{flex-direction:column !important}
+  .mg-patient-form .mg-form-results{order:-1;position:sticky;top:0;z-index:5;max-height:45vh;overflow-y:auto !important;
+    background:var(--jp-layout-color1,#fff);border-bottom:2px solid var(--jp-border-color1,#bbb);
+    flex:0 0 auto !important;padding:4px 4px 6px !important}
+  .mg-patient-form .mg-form-inputs{flex:0 0 auto !important}
+  /* sticky needs every box above it to let the page scroll (widget boxes scroll on their own by default) */
+  .mg-root, .mg-root .widget-box, .mg-root .jupyter-widget-TabPanel-tabContents,
+  .mg-patient-form, .mg-patient-form .widget-box{overflow:visible !important}
+  .mg-patient-form .widget-box.mg-form-results{overflow-x:hidden !important;overflow-y:auto !important}
   .mg-patient-form .widget-inline-hbox{flex-wrap:wrap;height:auto !important}
   .mg-patient-form select{min-height:28px}
   .mg-patient-form .widget-inline-hbox > .widget-label{width:100% !important;max-width:100% !important;

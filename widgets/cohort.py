@@ -1,13 +1,16 @@
 """``CohortTable``: many patients in a sortable, searchable table with coloured flag columns.
 
-    table = CohortTable(df)      # or CohortTable() and upload an .xlsx
+    table = CohortTable(df)      # or CohortTable() and upload an .xlsx or .csv
     table                        # select a row -> it opens in the PatientForm below; Save recomputes it
+    table.selection              # the selected rows' spreadsheet numbers: a trait (observe or link it)
 
 The table is an ``itables`` ``ITable`` (a DOM ``<table>``: screen readers and browser tests see the
 cells) whose flag cells are coloured with the one palette (``mgdecision.palette``, via the accessor).
 Rows are numbered as in the spreadsheet (and in the batch output's Input problems sheet); long text is
-shown on two lines, whole on hover and in the form. Page, search and order survive a Save. Each row's
-flags come from ``mg.assess_frame``; nothing is decided here.
+shown on two lines, whole on hover and in the form. Headers and level words are the plain labels of
+``mgdecision.outputs``; each interaction is a pill coloured by its severity, with the word. Page, search and
+order survive a Save. "Add patient" adds a row at once; "Delete selected" can be undone. Each row's flags come
+from ``mg.assess_frame``; nothing is decided here (a row with nothing in it is not a patient: no flags).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 import tempfile
 import uuid
 import warnings
@@ -24,19 +28,22 @@ from typing import Any
 
 import ipywidgets as w
 import pandas as pd
+import traitlets
 from itables import JavascriptFunction
 from itables.widget import ITable
 
 import mgdecision as mg
 from mgdecision.accessor import flag_css
-from mgdecision.outputs import FLAG_COLUMNS, LEVEL_COLUMNS, TEXT_COLUMNS
+from mgdecision.outputs import FLAG_COLUMNS, INTERACTION, LEVEL_COLUMNS, OUTPUTS, TEXT_COLUMNS, header, plain
+from mgdecision.palette import SEVERITIES
 
 from .download import DownloadButton
 from .export import XLSX_MIME, export_xlsx
 from .form import PatientForm
 from .inputs import is_empty
+from .scroll import ScrollTo
 
-__all__ = ["ROW", "CohortTable", "read_workbook"]
+__all__ = ["ROW", "UPLOAD_TYPES", "CohortTable", "read_upload", "read_workbook"]
 
 ROW = "Row"  # the spreadsheet row number, shown first
 # The declared text columns, the level flags first and the reasons beside them (the numbers are in mg_dose).
@@ -44,6 +51,11 @@ SHOWN_FLAGS = (*LEVEL_COLUMNS, "mg_reasons", *(c for c in TEXT_COLUMNS if c not 
 LAYOUT = {"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"}
 CHUNK = 500  # rows assessed between two progress-bar updates
 CLAMP_AT = 40  # characters: longer cells show two lines, the whole text on hover
+UPLOAD_TYPES = ".xlsx,.xlsm,.csv,.txt,.tsv"
+_FLAT = (".csv", ".txt", ".tsv")
+_PALETTE = {o.name: o.palette for o in OUTPUTS}
+_INTERACTION_ITEM = re.compile(r"(?:^|; )(?=[^;:()]+ \((?:major|moderate|minor)\): )")
+_SEVERITY = re.compile(r" \((major|moderate|minor)\): ")
 _FLAG_BOX = "display:inline-block;padding:1px 4px;border-radius:3px;font-weight:600;white-space:nowrap;"
 TABLE_CSS = """
 .mg-cohort .mg-clamp{display:-webkit-box;-webkit-line-clamp:2;line-clamp:2;-webkit-box-orient:vertical;
@@ -53,6 +65,9 @@ TABLE_CSS = """
 .mg-cohort .mg-download-button{background:var(--jp-brand-color1,#0072B2);color:#fff;border:0;border-radius:2px;
   padding:0 12px;height:28px;font-weight:600;cursor:pointer}
 .mg-cohort .mg-download-button:disabled{opacity:.6;cursor:progress}
+.mg-cohort .mg-pills{display:flex;flex-wrap:wrap;gap:2px;min-width:16em;max-width:30em}
+.mg-cohort .mg-pill{display:-webkit-box;-webkit-line-clamp:2;line-clamp:2;-webkit-box-orient:vertical;
+  padding:0 4px;border-radius:3px;font-weight:600;white-space:normal;max-width:30em;overflow:hidden;line-height:1.3}
 """
 # DataTables keeps page, search and order in the browser, under a key that changes when new data is loaded.
 _STATE_SAVE = "function (settings, data) { window.__mgTableState = window.__mgTableState || {}; " \
@@ -78,6 +93,23 @@ def read_workbook(content: bytes) -> tuple[pd.DataFrame, int]:
     return pd.DataFrame(rows, columns=table.names, dtype=object), table.header_row + 1
 
 
+def read_upload(name: str, content: bytes) -> tuple[pd.DataFrame, int]:
+    """The patient table of an uploaded file and the spreadsheet row of its first patient: .xlsx/.xlsm (first
+    sheet) or CSV (comma, semicolon, tab or pipe; found by the batch command's reader when installed)."""
+    if not name.lower().endswith(_FLAT):
+        return read_workbook(content)
+    try:
+        from mgdecision.batch.source import open_flat
+    except ImportError:
+        return pd.read_csv(io.BytesIO(content), sep=None, engine="python", dtype=object, keep_default_na=False), 2
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_bytes(content)
+        table = open_flat(path, None)
+        rows = list(table.rows)
+    return pd.DataFrame(rows, columns=table.names, dtype=object), table.header_row + 1
+
+
 def _text_html(value: Any) -> str:
     if is_empty(value):
         return ""
@@ -98,12 +130,28 @@ def _cells_html(view: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _interactions_html(value: str) -> str:
+    """One pill per interaction, coloured by its severity; the severity word stays in the text."""
+    pills = []
+    for item in filter(None, _INTERACTION_ITEM.split(value)):
+        m = _SEVERITY.search(item)
+        swatch = SEVERITIES.get(m.group(1)) if m else None
+        style = f"background-color: {swatch.fill}; color: {swatch.text}" if swatch else flag_css(INTERACTION, item)
+        text = html.escape(item)
+        pills.append(f'<span class="mg-pill mg-flag" data-severity="{m.group(1) if m else ""}" style="{style}" '
+                     f'title="{text}">{text}</span>')
+    return f'<div class="mg-pills">{"".join(pills)}</div>'
+
+
 def _flag_html(column: str, value: Any) -> str:
+    if _PALETTE.get(column) == INTERACTION and isinstance(value, str) and value:
+        return _interactions_html(value)
     css = flag_css(column, value)
     if not css:
         return _text_html(value)
-    box = _FLAG_BOX if len(str(value)) <= CLAMP_AT else "display:block;padding:1px 4px;border-radius:3px;"
-    return f'<span class="mg-flag" style="{box}{css}">{_text_html(value)}</span>'
+    shown = plain(column, value)
+    box = _FLAG_BOX if len(str(shown)) <= CLAMP_AT else "display:block;padding:1px 4px;border-radius:3px;"
+    return f'<span class="mg-flag" style="{box}{css}">{_text_html(shown)}</span>'
 
 
 def _cell(value: Any) -> Any:
@@ -119,25 +167,44 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _blank_outputs(frame: pd.DataFrame, labels: list[Any]) -> None:
+    """No flags on rows with nothing in them (not patients, as in the batch output)."""
+    for o in OUTPUTS:  # a level column is an ordered categorical: missing, not a new category ""
+        frame.loc[labels, o.name] = float("nan") if o.dtype == "float" or o.levels else ""
+
+
 class CohortTable(w.VBox):
-    """Patients from a DataFrame or an uploaded workbook, their flags, and a form to edit one row."""
+    """Patients from a DataFrame or an uploaded workbook or CSV, their flags, and a form to edit one row.
+
+    ``selection`` (a trait) holds the spreadsheet row numbers of the selected rows, set from the table and
+    setting it: observe it, or link it to another widget.
+    """
+
+    selection = traitlets.List(traitlets.Int(), help="spreadsheet row numbers of the selected rows")
 
     def __init__(self, df: pd.DataFrame | None = None, *, page_length: int = 10) -> None:
+        super().__init__()
         self.data = pd.DataFrame()
         self.result = pd.DataFrame()
         self.page_length = page_length
-        self.upload = w.FileUpload(accept=".xlsx", multiple=False, description="Upload .xlsx",
-                                   tooltip="Load patients from an Excel workbook (first sheet)")
+        self._deleted: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self.upload = w.FileUpload(accept=UPLOAD_TYPES, multiple=False, description="Upload .xlsx or .csv",
+                                   tooltip="Load patients from an Excel workbook (first sheet) or a CSV file "
+                                           "(comma or semicolon)", layout=w.Layout(width="auto"))
         self.upload.add_class("mg-upload")
         self.upload.observe(self._uploaded, "value")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Assessing",
                                       layout=w.Layout(visibility="hidden", width="360px"))
         self.progress.add_class("mg-progress")
-        self.add_button = w.Button(description="Add patient", tooltip="Add an empty row")
+        self.add_button = w.Button(description="Add patient", tooltip="Add a row and open it in the form")
         self.add_button.on_click(lambda _b: self.add_patient())
         self.delete_button = w.Button(description="Delete selected", button_style="danger",
-                                      tooltip="Delete the selected rows")
+                                      tooltip="Delete the selected rows (Undo brings them back)")
         self.delete_button.on_click(lambda _b: self.delete_selected())
+        self.undo_button = w.Button(description="Undo delete", tooltip="Bring the deleted rows back",
+                                    layout=w.Layout(display="none"))
+        self.undo_button.add_class("mg-undo")
+        self.undo_button.on_click(lambda _b: self.undo_delete())
         self.export_button = DownloadButton(self.to_xlsx, "mg_flags.xlsx", XLSX_MIME, description="Export .xlsx",
                                             tooltip="Save the flagged table as an Excel workbook (the batch output)")
         for b, cls in ((self.add_button, "mg-add"), (self.delete_button, "mg-delete"),
@@ -151,14 +218,18 @@ class CohortTable(w.VBox):
                             caption="Patients and magnesium flags", layout=LAYOUT)
         self.table.add_class("mg-table")
         self.table.observe(self._selected, "selected_rows")
+        self.observe(self._selection_set, "selection")
         self.form = PatientForm(on_save=self.save_row)
         self.current: Any = None  # index label of the row in the form
         self.editing = w.HTML("")
         self.editing.add_class("mg-editing")
+        self.scroller = ScrollTo(target=".mg-cohort .mg-editing")  # a clicked row: the form comes into view
         toolbar = w.HBox([self.upload, self.add_button, self.delete_button, self.export_button],
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        super().__init__([w.HTML(f"<style>{TABLE_CSS}</style>"), toolbar, self.progress, self.message, self.table,
-                          self.editing, self.form])
+        messages = w.HBox([self.message, self.undo_button], layout=w.Layout(flex_flow="row wrap",
+                                                                            align_items="center"))
+        self.children = (w.HTML(f"<style>{TABLE_CSS}</style>"), toolbar, self.progress, messages, self.table,
+                         self.editing, self.scroller, self.form)
         self.add_class("mg-cohort")
         if df is not None:
             self.load(df)
@@ -181,6 +252,10 @@ class CohortTable(w.VBox):
             self.progress.value = min(start + CHUNK, n)
         self.data = data
         self.result = pd.concat(parts) if parts else mg.assess_frame(data) if len(data.columns) else data
+        empty = [label for label in data.index if all(is_empty(v) for v in data.loc[label])]
+        if empty and len(self.result.columns):
+            _blank_outputs(self.result, empty)
+        self._forget_deleted()
         self.progress.layout.visibility = "hidden"
         self.message.value = f'<span role="status">{n} patient(s) loaded.</span>'
         self.current = None
@@ -194,7 +269,7 @@ class CohortTable(w.VBox):
             return
         f = files[0]
         try:
-            df, first_row = read_workbook(bytes(f["content"]))
+            df, first_row = read_upload(str(f["name"]), bytes(f["content"]))
         except Exception as exc:
             self.message.value = (f'<span class="mg-problem" role="alert">Could not read {html.escape(f["name"])}: '
                                   f"{html.escape(str(exc))}</span>")
@@ -225,19 +300,40 @@ class CohortTable(w.VBox):
         with warnings.catch_warnings():  # the state callbacks are DataTables options itables does not list
             warnings.filterwarnings("ignore", "These arguments are not documented", SyntaxWarning)
             self._update_table(key, selected)
+        self._sync_selection(selected or [])
 
     def _update_table(self, key: str, selected: list[int] | None) -> None:
-        self.table.update(_cells_html(self.view()), selected_rows=selected or [], select={"style": "single"},
+        cells = _cells_html(self.view())
+        cells.columns = [header(c) if isinstance(c, str) else c for c in cells.columns]  # plain headers
+        self.table.update(cells, selected_rows=selected or [], select={"style": "single"},
                           allow_html=True, maxBytes=0, pageLength=self.page_length, scrollX=True, layout=LAYOUT,
                           stateSave=True, stateSaveCallback=JavascriptFunction(_STATE_SAVE.replace("{key}", key)),
                           stateLoadCallback=JavascriptFunction(_STATE_LOAD.replace("{key}", key)))
 
     # --- editing ----------------------------------------------------------------------------------
+    def _sync_selection(self, positions: list[int]) -> None:
+        labels = [int(self.data.index[i]) for i in positions if i < len(self.data)]
+        if labels != self.selection:
+            self._syncing = True
+            try:
+                self.selection = labels
+            finally:
+                self._syncing = False
+
     def _selected(self, change: dict[str, Any]) -> None:
         rows = change["new"]
+        self._sync_selection(list(rows))
         if len(rows) != 1 or rows[0] >= len(self.data):
             return
         self.open_row(self.data.index[rows[0]])
+        self.scroller.scroll()
+
+    def _selection_set(self, change: dict[str, Any]) -> None:
+        """``selection`` set from Python (or a link): select those rows in the table and open a single one."""
+        if getattr(self, "_syncing", False):
+            return
+        positions = [self.data.index.get_loc(label) for label in change["new"] if label in self.data.index]
+        self.table.selected_rows = positions
 
     def open_row(self, label: Any) -> None:
         """Open the row with index ``label`` in the form."""
@@ -281,24 +377,58 @@ class CohortTable(w.VBox):
         self.message.value = f'<span role="status">Row {html.escape(str(label))} saved and re-assessed.</span>'
 
     def add_patient(self) -> None:
-        """Start a new row: the form is emptied and Save appends it."""
-        self.current = None
-        self.form.load({})
-        self.editing.value = "<b>New patient: fill in the form, then Save patient.</b>"
+        """Add an empty row at the end of the table, select it and open it in the form (Save fills it in)."""
+        label = (int(max(self.data.index)) + 1) if len(self.data) else 2  # the next spreadsheet row
+        if not len(self.data.columns):
+            self.data = pd.DataFrame(columns=[f.name for f in mg.knowledge().fields if f.kind != "unit"], dtype=object)
+        self.data.loc[label] = [None] * len(self.data.columns)
+        row = mg.assess_frame(self.data.loc[[label]])
+        self.result = self.result.reindex(columns=row.columns) if set(row.columns) - set(self.result.columns) \
+            else self.result
+        self.result.loc[label] = row.loc[label]
+        _blank_outputs(self.result, [label])
+        self.result = self.result.loc[self.data.index]
+        position = self.data.index.get_loc(label)
+        self.refresh(selected=[position])
+        self.open_row(label)
+        self.editing.value = (f"<b>New patient on spreadsheet row {label}: fill in the form, then Save "
+                              "patient.</b>")
+        self.message.value = f'<span role="status">Row {label} added.</span>'
+        self.scroller.scroll()
 
     def delete_selected(self) -> None:
-        """Delete the selected rows."""
+        """Delete the selected rows; "Undo delete" brings them back."""
         labels = [self.data.index[i] for i in self.table.selected_rows if i < len(self.data)]
         if not labels:
             self.message.value = '<span role="status">Select a row to delete first.</span>'
             return
+        self._deleted = (self.data.loc[labels], self.result.loc[labels])
         self.data = self.data.drop(index=labels)
         self.result = self.result.drop(index=labels)
         if self.current in labels:
             self.current = None
             self.form.load({})
+            self.editing.value = "<b>Select a row to open it in the form.</b>"
         self.refresh()
-        self.message.value = f'<span role="status">{len(labels)} row(s) deleted.</span>'
+        self.undo_button.layout.display = "flex"
+        rows = ", ".join(str(label) for label in labels)
+        self.message.value = f'<span role="status">Row {html.escape(rows)} deleted.</span>'
+
+    def undo_delete(self) -> None:
+        """Put the rows deleted last back in their places."""
+        if self._deleted is None:
+            return
+        data, result = self._deleted
+        self.data = pd.concat([self.data, data]).sort_index()
+        self.result = pd.concat([self.result, result]).sort_index().loc[self.data.index]
+        self._forget_deleted()
+        self.refresh(selected=[self.data.index.get_loc(label) for label in data.index])
+        rows = ", ".join(str(label) for label in data.index)
+        self.message.value = f'<span role="status">Row {html.escape(rows)} restored.</span>'
+
+    def _forget_deleted(self) -> None:
+        self._deleted = None
+        self.undo_button.layout.display = "none"
 
     # --- export -----------------------------------------------------------------------------------
     def to_xlsx(self, path: Any = None) -> bytes:

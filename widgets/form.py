@@ -3,10 +3,13 @@
     form = PatientForm()
     form.load({"age": 52, "sex": "F", "serum_mg": "0.62 mmol/L", "medications": "Prilosec"})
     form                              # displays inputs and cards; every change re-assesses at once
-    form.assessment                   # the current mg.Assessment
+    form.assessment                   # the current mg.Assessment (None while the form is empty): a trait
+    form.observe(lambda ch: print(ch["new"].risk.level), "assessment")   # or traitlets.link / dlink it
 
 The form never decides anything itself: it collects the values as typed, calls ``mg.assess`` and shows
 the core's cards (``mgdecision.render``) and the core's input problems next to the field they concern.
+Before anything is entered it shows no cards, only what to enter. On a phone the results come first and stay
+pinned at the top while the fields scroll beneath them.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
+import traitlets
 
 import mgdecision as mg
 from mgdecision.kb import knowledge
 
-from .cards import flags_html
+from .cards import FORM_CSS, flags_html
 from .inputs import ChoiceInput, FieldInput, SerumInput, TagInput, TextInput, is_empty
 
 __all__ = ["PatientForm"]
@@ -76,8 +80,19 @@ def _make_input(name: str, kind: str, label: str) -> FieldInput:
     return TextInput(name, label, placeholder.get(kind, ""))
 
 
+EMPTY_HINT = ('<div class="mg-empty" role="status" aria-live="polite">Enter a patient\'s details (age, sex, '
+              "serum magnesium with its unit, kidney function, diagnoses, medications) to see the magnesium "
+              "flags here.</div>")
+
+
 class PatientForm(w.VBox):
-    """Inputs for every patient field and the flag cards, updated on every change."""
+    """Inputs for every patient field and the flag cards, updated on every change.
+
+    ``assessment`` is a trait: observe it, or link it to another widget's trait, to follow the patient.
+    """
+
+    assessment = traitlets.Instance(mg.Assessment, allow_none=True, default_value=None,
+                                    help="the current assessment; None while nothing is entered")
 
     def __init__(self, row: Mapping[str, Any] | None = None, *,
                  on_save: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -105,7 +120,6 @@ class PatientForm(w.VBox):
         self.clear_button.add_class("mg-clear")
         self.clear_button.on_click(lambda _b: self.load({}))
         self.status = w.HTML("")
-        self.assessment: mg.Assessment | None = None
         self._loading = False
 
         sections = []
@@ -120,9 +134,13 @@ class PatientForm(w.VBox):
         buttons = w.HBox([self.save_button, self.clear_button, self.status])
         left = w.VBox([*sections, buttons], layout=w.Layout(flex="1 1 520px", min_width="min(340px, 100%)",
                                                              padding="0 8px"))
+        left.add_class("mg-form-inputs")
         right = w.VBox([self.general, self.cards], layout=w.Layout(flex="1 1 420px", min_width="min(320px, 100%)",
                                                                      padding="0 8px"))
-        super().__init__([w.HBox([left, right], layout=w.Layout(flex_flow="row wrap", width="100%"))])
+        right.add_class("mg-form-results")
+        body = w.HBox([left, right], layout=w.Layout(flex_flow="row wrap", width="100%"))
+        body.add_class("mg-form-body")
+        super().__init__([body])
         self.add_class("mg-patient-form")
 
         self.inputs["sex"].on_change(self._sex_changed)
@@ -172,9 +190,20 @@ class PatientForm(w.VBox):
             # disabled, not reset: a "yes" already given stays visible and the core reports the conflict
             self.inputs[name].observed()[0].disabled = male
 
+    def has_input(self) -> bool:
+        """True once any patient field holds a value (a unit chosen alone is not a patient yet)."""
+        return any(not is_empty(inp.get()) for inp in self.inputs.values())
+
     def update(self) -> None:
         """Re-assess the current values and redraw the cards and the field problems."""
         if self._loading:
+            return
+        if not self.has_input() and not self.extra:  # nothing entered: nothing to assess, no cards
+            self.assessment = None
+            for inp in self.inputs.values():
+                inp.show([])
+            self.general.value = ""
+            self.cards.value = f"<style>{FORM_CSS}</style>{EMPTY_HINT}"
             return
         try:
             a = mg.assess(self.values())

@@ -203,6 +203,7 @@ class TagInput(FieldInput):
         self.tags.add_class(f"mg-tags-{name}")
         self.entry.observe(self._add_entry, "value")
         self.tags.observe(self._show_tags, "value")
+        self._loaded: tuple[str | None, list[str]] = (None, [])  # the text set() was given, and its tags
         self._show_tags()
         self.box = w.VBox([self.entry, self.tags, self.error], layout=_BOX)
 
@@ -217,12 +218,18 @@ class TagInput(FieldInput):
         self.tags.layout.display = "flex" if self.tags.value else "none"  # no empty tag box
 
     def get(self) -> Any:
+        # the text as loaded while its tags are unchanged: its separators carry meaning ("no cramps, tremor;
+        # anxiety": the negation carries over the comma, not the semicolon); tags added here are separate items
+        loaded, tags = self._loaded
+        if loaded is not None and list(self.tags.value) == tags:
+            return loaded
         return "; ".join(self.tags.value) or None
 
     def set(self, raw: Any) -> None:
         self.entry.value = ""
-        items = split_items(display_text(raw))
-        self.tags.value = list(dict.fromkeys(items))
+        text = display_text(raw)
+        self.tags.value = list(dict.fromkeys(split_items(text)))
+        self._loaded = (text if text.strip() else None, list(self.tags.value))
 
     def observed(self) -> Sequence[w.Widget]:
         return (self.tags,)

@@ -706,6 +706,7 @@ class _TableRun:
         problems += list(near_lines)
         found_rows, found = self._found_problems()
         problems.append(row_join(n, found_rows, objects([str(p) for p in found]), "; "))
+        self.full_reasons: list[str] = self.reasons.join(headers).tolist()  # uncapped, for the records
         return {
             "mg_decision": headline,
             "mg_risk": _strings(r_level),
@@ -716,7 +717,7 @@ class _TableRun:
             "mg_dose": dose_text,
             "mg_interactions": interactions,
             "mg_form": form_text,
-            "mg_reasons": objects([cap_reasons(x) for x in self.reasons.join(headers).tolist()]),
+            "mg_reasons": objects([cap_reasons(x) for x in self.full_reasons]),
             "mg_input_problems": join_given(problems, "; "),
         }
 
@@ -919,6 +920,7 @@ class TableOutputs:
     odd: list[int]
     interactions: list[tuple[int, Interaction]]
     problems: list[tuple[int, Problem]]
+    reasons: list[str]  # every row's reasons in full (mg_reasons is capped), with the records; else empty
 
 
 def assess_columns(
@@ -941,7 +943,7 @@ def assess_columns(
     """
     if n == 0:
         empty = {c: np.zeros(0, dtype=np.float64 if c in _NUMERIC else object) for c in COLUMNS}
-        return TableOutputs(empty, [], [], [])
+        return TableOutputs(empty, [], [], [], [])
     odd = np.zeros(n, dtype=bool)
     codes: dict[str, np.ndarray] = {}
     distinct: dict[str, list[Any]] = {}
@@ -963,11 +965,13 @@ def assess_columns(
     odd_rows = np.flatnonzero(odd).tolist()
     interactions: list[tuple[int, Interaction]] = []
     problems: list[tuple[int, Problem]] = []
+    reasons: list[str] = []
     if records:
         skip = set(odd_rows)
         interactions = [x for x in run.interaction_records() if x[0] not in skip]
         problems = [x for x in run.problem_records(near_misses) if x[0] not in skip]
-    return TableOutputs(columns, odd_rows, interactions, problems)
+        reasons = run.full_reasons
+    return TableOutputs(columns, odd_rows, interactions, problems, reasons)
 
 
 _Problems = tuple[np.ndarray, Callable[[int], tuple[Problem, ...]]]  # a code per row, and the problems of a code

@@ -11,7 +11,9 @@ import openpyxl
 import pytest
 from openpyxl.styles import Font
 
+from mgdecision import outputs
 from mgdecision.batch.cli import main
+from mgdecision.batch.sheets import output_positions
 
 HEADERS = ["Patient ID", "Age (years)", "Sex", "Serum Magnesium (mg/dL)", "eGFR", "Diagnoses", "Current medications",
            "Symptoms", "Supplement", "Dose (mg)", "Ward"]
@@ -83,8 +85,26 @@ def sheet_rows(path: Path, sheet: str) -> list[list[Any]]:
     return rows
 
 
+def machine_row(header: list[Any], values: list[Any]) -> dict[str, Any]:
+    """A patient sheet row as a dict, the output columns under their machine names with machine values
+    (the workbook shows plain headers and level labels: ``mgdecision.outputs``)."""
+    at = {i: column for column, i in output_positions(header).items()}
+    for i, name in enumerate(header):  # plain headers scattered among the clinic's columns, each written once
+        column = outputs.column_of(name)
+        if column is not None and i not in at and column not in at.values() and header.count(name) == 1:
+            at[i] = column
+    out = {}
+    for i, (name, value) in enumerate(zip(header, values, strict=False)):
+        if i in at:
+            out[at[i]] = outputs.machine_value(at[i], value)
+        else:
+            out.setdefault(name, value)
+    return out
+
+
 def flagged_table(path: Path, sheet: str = "Patients") -> tuple[list[Any], list[dict[str, Any]]]:
-    """(header row, one dict per data row) from the patient sheet of an output workbook."""
+    """(header row, one dict per data row, output columns by machine name) from an output workbook's patient
+    sheet; the header row is as written (plain headers)."""
     rows = [r for r in sheet_rows(path, sheet) if any(v is not None for v in r)]
     header = rows[0]
-    return header, [dict(zip(header, r, strict=False)) for r in rows[1:]]
+    return header, [machine_row(header, r) for r in rows[1:]]

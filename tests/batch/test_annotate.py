@@ -8,7 +8,8 @@ import openpyxl
 import pytest
 
 import mgdecision as mg
-from mgdecision.batch.sheets import HEADER_FILL, LEVEL_FILLS, REVIEW_HEADERS
+from mgdecision import outputs
+from mgdecision.batch.sheets import DETAIL_WIDTH, HEADER_FILL, LEVEL_FILLS, REVIEW_HEADERS
 
 from .conftest import HEADERS, ROWS, flagged_table, sha256, write_clinic
 
@@ -19,29 +20,32 @@ def test_annotate_writes_every_sheet_and_column(clinic: Path, run_cli) -> None:
     assert code == 0
     target = clinic.with_name("clinic.flagged.xlsx")
     assert f"Output: {target}" in out
-    assert "Risk:" in out and "Contraindication:" in out and "Dose status:" in out
+    assert "Risk:" in out and "Contraindication:" in out and "Dose decision:" in out
+    assert "NONE_FOUND" not in out and "None found" in out  # plain words for people
     assert sha256(clinic) == before
 
     wb = openpyxl.load_workbook(target)
-    assert wb.sheetnames == ["Patients", "Notes", "Input problems", "Summary", "Sources"]
+    assert wb.sheetnames == ["Patients", "Notes", "Input problems", "Reasons", "Summary", "Sources"]
     ws = wb["Patients"]
     header = [c.value for c in ws[1]]
-    assert header == HEADERS + list(mg.COLUMNS) + list(REVIEW_HEADERS)
+    assert header == HEADERS + [outputs.header(c) for c in mg.COLUMNS] + list(REVIEW_HEADERS)
     assert ws.freeze_panes == "B2"  # the header row and the patient id column stay in view
     assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{len(ROWS) + 1}"
     assert ws.column_dimensions["A"].width == 13  # the user's width is kept
     assert ws["A1"].font.italic  # and the user's header style
     out_first = len(HEADERS) + 1
     assert ws.cell(1, out_first).fill.fgColor.rgb.endswith(HEADER_FILL)
-    assert ws.column_dimensions[openpyxl.utils.get_column_letter(out_first + 8)].width == 90  # mg_reasons
+    reasons = openpyxl.utils.get_column_letter(out_first + mg.COLUMNS.index("mg_reasons"))
+    assert ws.column_dimensions[reasons].width == DETAIL_WIDTH  # a narrow column: the whole text is on Reasons
 
     ids = [ws.cell(r, 1).value for r in range(2, len(ROWS) + 2)]
     assert ids == [r[0] for r in ROWS]  # row order kept, none dropped
     for r in range(2, len(ROWS) + 2):
         for k, name in enumerate(mg.COLUMNS[:3]):
             cell = ws.cell(r, out_first + k)
-            assert cell.value in LEVEL_FILLS, name  # the word is always there
-            assert cell.fill.fgColor.rgb.endswith(LEVEL_FILLS[cell.value])
+            assert outputs.machine_value(name, cell.value) in LEVEL_FILLS, name  # the word is always there
+            assert cell.value in outputs.VALUE_LABELS.values(), name  # in plain words
+            assert cell.fill.fgColor.rgb.endswith(LEVEL_FILLS[outputs.machine_value(name, cell.value)])
             assert cell.font.b
 
     notes = wb["Notes"]  # the other sheet, formatting and formula kept
@@ -69,9 +73,8 @@ def test_problems_sheet_lists_codes_rows_and_cells(clinic: Path, run_cli) -> Non
     assert (6, "Age (years)", "not_a_number") in problems  # P-005 "abc" on spreadsheet row 6
     assert any(r[1] == "B6" and r[2] == "P-005" for r in rows[1:])
     assert all(r[6] for r in rows[1:]) and all(r[7] for r in rows[1:])
-    flagged = {r["Patient ID"]: r["mg_input_problems"] for r in
-               [dict(zip([c.value for c in wb["Patients"][1]], [c.value for c in row], strict=False))
-                for row in wb["Patients"].iter_rows(min_row=2)]}
+    _, patients = flagged_table(clinic.with_name("clinic.flagged.xlsx"))
+    flagged = {r["Patient ID"]: r["mg_input_problems"] for r in patients}
     assert "age" in flagged["P-005"].lower()
     assert wb["Input problems"].freeze_panes == "A2"
 
@@ -84,8 +87,8 @@ def test_summary_and_sources_sheets(clinic: Path, run_cli) -> None:
     assert ["Patient rows", len(ROWS)] in [r[:2] for r in summary]
     for enum in (mg.RiskLevel, mg.ContraLevel, mg.DoseStatus):
         for level in enum:
-            assert level.value in labels
-    risk_total = sum(r[1] for r in summary if r[0] in {v.value for v in mg.RiskLevel})
+            assert outputs.VALUE_LABELS[level.value] in labels and level.value not in labels  # plain words
+    risk_total = sum(r[1] for r in summary if r[0] in {outputs.VALUE_LABELS[v.value] for v in mg.RiskLevel})
     assert risk_total == len(ROWS)
     assert "Most frequent interactions" in labels and "Most frequent unrecognised terms" in labels
     assert any(str(x).startswith("doxycycline") for x in labels)
@@ -111,9 +114,9 @@ def test_header_below_blank_rows_and_variants(tmp_path: Path, run_cli) -> None:
     wb = openpyxl.load_workbook(tmp_path / "late.flagged.xlsx")
     ws = wb["Patients"]
     assert ws.freeze_panes == "B4"
-    assert ws.cell(3, len(headers) + 1).value == "mg_risk"
+    assert ws.cell(3, len(headers) + 1).value == "Risk"
     assert [ws.cell(r, 1).value for r in range(4, 4 + len(ROWS))] == [r[0] for r in ROWS]
-    expected = [mg.assess(dict(zip(headers, r, strict=True))).row()["mg_risk"] for r in ROWS]
+    expected = [outputs.plain("mg_risk", mg.assess(dict(zip(headers, r, strict=True))).row()["mg_risk"]) for r in ROWS]
     assert [ws.cell(r, len(headers) + 1).value for r in range(4, 4 + len(ROWS))] == expected
 
 

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 import mgdecision as mg
+from mgdecision import outputs
 from mgdecision.batch import cell_patch
 from mgdecision.batch.cell_patch import AddedCells, merge_rows
 
@@ -109,7 +110,7 @@ def test_existing_output_columns_out_of_order_with_user_columns_between(tmp_path
     assert run_cli("assess", src, "--annotate", "-o", out, "-q")[0] == 0
     _cells_in_order(out)
     header, rows = flagged_table(out)
-    assert header.index("mg_reasons") == 3 and header.index("mg_risk") == 6 and header[8] == "Notes"
+    assert header.index("Reasons") == 3 and header.index("Risk") == 6 and header[8] == "Notes"  # kept, now plain
     df = openpyxl.load_workbook(src)["Patients"]
     frame = [[c.value for c in r] for r in df.iter_rows(min_row=2, max_col=9)]
     import pandas as pd
@@ -130,10 +131,11 @@ def test_output_cells_styled_like_openpyxl_cells(clinic: Path, run_cli) -> None:
     wb = openpyxl.load_workbook(out)
     ws = wb["Patients"]
     header = [c.value for c in ws[1]]
-    risk, reasons = header.index("mg_risk") + 1, header.index("mg_reasons") + 1
+    risk, reasons = header.index("Risk") + 1, header.index("Reasons") + 1
     for r in range(2, ws.max_row + 1):
         level = ws.cell(r, risk)
-        assert level.fill.fgColor.rgb[-6:] == mg.palette.LEVELS[level.value].fill.lstrip("#").upper()
+        word = outputs.machine_value("mg_risk", level.value)
+        assert level.fill.fgColor.rgb[-6:] == mg.palette.LEVELS[word].fill.lstrip("#").upper()
         assert level.font.b and level.alignment.vertical == "top"
         assert ws.cell(r, reasons).alignment.wrap_text
     problems = wb["Input problems"]

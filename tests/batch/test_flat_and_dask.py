@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import mgdecision as mg
+from mgdecision import outputs
 
 from .conftest import HEADERS, INJECTION, ROWS
 
@@ -48,8 +49,9 @@ def test_parquet_in_workbook_out(tmp_path: Path, run_cli) -> None:
     ws = openpyxl.load_workbook(tmp_path / "list.flagged.xlsx")["list"]
     got = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
     expected = mg.assess_frame(df)
-    assert [g[len(HEADERS)] for g in got] == expected["mg_risk"].tolist()
-    assert [g[len(HEADERS) + 2] for g in got] == expected["mg_dose_status"].tolist()
+    assert [g[len(HEADERS)] for g in got] == [outputs.plain("mg_risk", v) for v in expected["mg_risk"]]
+    statuses = [outputs.plain("mg_dose_status", v) for v in expected["mg_dose_status"]]
+    assert [g[len(HEADERS) + 2] for g in got] == statuses
 
 
 def _compare(result: pd.DataFrame, expected: pd.DataFrame) -> None:

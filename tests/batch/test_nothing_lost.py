@@ -17,6 +17,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 import mgdecision as mg
+from mgdecision import outputs
 from mgdecision.batch import cli
 
 from .conftest import HEADERS, ROWS, flagged_table, sha256, sheet_rows, write_clinic
@@ -28,6 +29,11 @@ LINK = '=HYPERLINK("http://example.invalid","click")'
 
 def _expected(headers: list[str], rows: list[list[Any]], column: str) -> list[Any]:
     return [mg.assess(dict(zip(headers, r, strict=True))).row()[column] for r in rows]
+
+
+def _shown(headers: list[str], rows: list[list[Any]], column: str) -> list[Any]:
+    """What the workbook shows: the level labels."""
+    return [outputs.plain(column, v) for v in _expected(headers, rows, column)]
 
 
 def _no_formula_xml(path: Path) -> None:
@@ -244,9 +250,9 @@ def test_two_row_headers_with_merged_group_labels(tmp_path: Path, run_cli, mode:
     ws = openpyxl.load_workbook(tmp_path / "groups.flagged.xlsx")["Patients"]
     got = [[c.value for c in r] for r in ws.iter_rows(min_row=3, max_row=2 + len(ROWS))]
     assert [g[0] for g in got] == [r[0] for r in ROWS]
-    assert [g[8] for g in got] == _expected(headers, rows, "mg_risk")
-    assert [g[9] for g in got] == _expected(headers, rows, "mg_contraindication")
-    assert got[3][9] == "CONTRAINDICATED"  # P-004, myasthenia gravis
+    assert [g[8] for g in got] == _shown(headers, rows, "mg_risk")
+    assert [g[9] for g in got] == _shown(headers, rows, "mg_contraindication")
+    assert got[3][9] == "Contraindicated"  # P-004, myasthenia gravis
 
 
 def test_header_row_option(tmp_path: Path, run_cli) -> None:
@@ -259,8 +265,8 @@ def test_header_row_option(tmp_path: Path, run_cli) -> None:
         code, _, err = run_cli("assess", src, "-o", target, *args)
         assert code == 0 and "header on row 4" in err
         ws = openpyxl.load_workbook(target)["Patients"]
-        assert ws.cell(4, len(HEADERS) + 1).value == "mg_risk"
-        assert [ws.cell(r, len(HEADERS) + 1).value for r in range(5, 5 + len(ROWS))] == _expected(
+        assert ws.cell(4, len(HEADERS) + 1).value == "Risk"
+        assert [ws.cell(r, len(HEADERS) + 1).value for r in range(5, 5 + len(ROWS))] == _shown(
             HEADERS, ROWS, "mg_risk")
     code, _, err = run_cli("assess", src, "-o", tmp_path / "x.xlsx", "--header-row", "3")
     assert code == cli.EXIT_USAGE and "--header-row 3" in err
@@ -325,7 +331,7 @@ def test_empty_rows_are_not_patients(tmp_path: Path, run_cli, mode: str) -> None
     ws = openpyxl.load_workbook(tmp_path / "gaps.flagged.xlsx")["Patients"]
     risk = [ws.cell(r, len(HEADERS) + 1).value for r in range(2, 7)]
     assert risk[1] is None and risk[3] is None
-    assert [risk[0], risk[2], risk[4]] == _expected(HEADERS, [ROWS[0], ROWS[1], ROWS[2]], "mg_risk")
+    assert [risk[0], risk[2], risk[4]] == _shown(HEADERS, [ROWS[0], ROWS[1], ROWS[2]], "mg_risk")
     summary = sheet_rows(tmp_path / "gaps.flagged.xlsx", "Summary")
     assert ["Patient rows", 3] in [r[:2] for r in summary]
 

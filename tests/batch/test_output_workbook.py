@@ -8,7 +8,14 @@ import openpyxl
 import pytest
 
 import mgdecision as mg
-from mgdecision.batch.sheets import LINE_HEIGHT, REVIEW_CHOICES, REVIEW_HEADERS, REVIEW_REASONS
+from mgdecision.batch.sheets import (
+    LINE_HEIGHT,
+    MAX_LINES,
+    PRINT_SCALE,
+    REVIEW_CHOICES,
+    REVIEW_HEADERS,
+    REVIEW_REASONS,
+)
 
 from .conftest import HEADERS, ROWS, flagged_table, write_clinic
 
@@ -18,22 +25,37 @@ MODES = ["--annotate", "--streaming"]
 @pytest.mark.parametrize("mode", MODES)
 def test_layout_heights_freeze_and_print_setup(clinic: Path, run_cli, mode: str) -> None:
     assert run_cli("assess", clinic, mode, "-q")[0] == 0
-    ws = openpyxl.load_workbook(clinic.with_name("clinic.flagged.xlsx"))["Patients"]
+    out = clinic.with_name("clinic.flagged.xlsx")
+    wb = openpyxl.load_workbook(out)
+    ws = wb["Patients"]
     assert ws.freeze_panes == "B2"  # header row and patient id column stay in view
-    assert ws.page_setup.orientation == "landscape"
-    assert ws.sheet_properties.pageSetUpPr.fitToPage
-    assert int(ws.page_setup.fitToWidth) == 1 and int(ws.page_setup.fitToHeight) == 0
     assert ws.print_title_rows.replace("$", "") == "1:1" and ws.print_title_cols.replace("$", "") == "A:A"
+    for sheet in wb.sheetnames:
+        if sheet == "Notes":  # the clinic's own sheet keeps its own setup
+            continue
+        setup = wb[sheet].page_setup
+        assert setup.orientation == "landscape", sheet
+        fitted = bool(wb[sheet].sheet_properties.pageSetUpPr and wb[sheet].sheet_properties.pageSetUpPr.fitToPage)
+        if fitted:  # fitted only where that keeps 8 pt text: the widths are checked when printed
+            assert int(setup.fitToWidth or 1) == 1 and int(setup.fitToHeight) == 0, sheet
+        else:
+            assert int(setup.scale) == PRINT_SCALE and setup.pageOrder == "overThenDown", sheet
+        assert "&P" in str(wb[sheet].oddFooter.center.text) and "&N" in str(wb[sheet].oddFooter.center.text), sheet
+        assert wb[sheet].print_area, sheet
+        if sheet != "Summary" and sheet != "Sources":
+            assert wb[sheet].print_title_rows, sheet
     reasons_col = len(HEADERS) + mg.COLUMNS.index("mg_reasons") + 1
-    width = ws.column_dimensions[openpyxl.utils.get_column_letter(reasons_col)].width
+    assert ws.cell(1, reasons_col).value == "Reasons"
+    heights = [ws.row_dimensions[r].height or LINE_HEIGHT for r in range(2, len(ROWS) + 2)]
+    assert max(heights) <= LINE_HEIGHT * MAX_LINES  # compact: the reasons never set the height
+    assert max(len(ws.cell(r, reasons_col).value) for r in range(2, len(ROWS) + 2)) > 600  # would be 27 lines tall
+    # every reason is on the Reasons sheet, keyed by row, one line per flag
+    lines = [[c.value for c in r] for r in wb["Reasons"].iter_rows(min_row=2)]
     for r in range(2, len(ROWS) + 2):
         text = ws.cell(r, reasons_col).value
-        lines = -(-len(text) // int(90 * 1.15))
-        height = ws.row_dimensions[r].height
-        assert width >= 90
-        if lines > 1:  # as tall as the text needs (no longer cut at three lines)
-            assert height == LINE_HEIGHT * min(lines, 27)
-    assert max(ws.row_dimensions[r].height or 0 for r in range(2, len(ROWS) + 2)) > 3 * LINE_HEIGHT
+        mine = [line[3] for line in lines if line[0] == r and line[2] == "Reasons"]
+        assert " | ".join(mine) == text, r
+        assert all(line[1] == ws.cell(r, 1).value for line in lines if line[0] == r)
 
 
 def _lists(ws: object) -> dict[str, str]:
@@ -80,3 +102,21 @@ def test_rerun_in_annotate_mode_keeps_the_clinicians_review(tmp_path: Path, run_
     assert [r["mg_risk"] for r in rows] == [r["mg_risk"] for r in before]
     assert rows[3]["mg_contraindication"] == "CONTRAINDICATED"  # P-004, myasthenia gravis
     assert len(_lists(openpyxl.load_workbook(second)["Patients"])) == 2  # no second set of drop-downs
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rerun_replaces_its_own_columns_and_keeps_a_clinic_reasons_column(tmp_path: Path, run_cli, mode: str) -> None:
+    """Plain headers are recognised as a previous run's only all together: a clinic's "Reasons" column stays."""
+    headers = [*HEADERS, "Reasons"]
+    src = write_clinic(tmp_path / "clinic.xlsx", headers=headers, rows=[[*r, f"clinic note {i}"]
+                                                                        for i, r in enumerate(ROWS)])
+    first = tmp_path / "first.xlsx"
+    assert run_cli("assess", src, mode, "-o", first, "-q")[0] == 0
+    header, rows = flagged_table(first)
+    assert header.count("Reasons") == 2 and [r["Reasons"] for r in rows] == [f"clinic note {i}" for i in range(6)]
+    second = tmp_path / "second.xlsx"
+    assert run_cli("assess", first, mode, "-o", second, "-q")[0] == 0
+    header2, rows2 = flagged_table(second)
+    assert sorted(header2) == sorted(header)  # the old output columns gave way to the new ones, none added twice
+    assert [r["Reasons"] for r in rows2] == [f"clinic note {i}" for i in range(6)]
+    assert [r["mg_risk"] for r in rows2] == [r["mg_risk"] for r in rows]

@@ -11,7 +11,7 @@ import pytest
 
 import mgdecision as mg
 
-from .conftest import sha256
+from .conftest import machine_row, sha256
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_workbooks"
 NAMES = ["ms_clinic", "neuromuscular_clinic", "primary_care", "template"]
@@ -33,9 +33,9 @@ def _output_rows(path: Path, sheet: str, n_header: int) -> list[dict[str, Any]]:
     wb = openpyxl.load_workbook(path)
     ws = wb[sheet]
     rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    start = next(i for i, r in enumerate(rows) if "mg_risk" in r)
+    start = next(i for i, r in enumerate(rows) if "Risk" in r)
     header = rows[start]
-    return [dict(zip(header, r, strict=False)) for r in rows[start + 1:] if any(v is not None for v in r)]
+    return [machine_row(header, r) for r in rows[start + 1:] if any(v is not None for v in r)]
 
 
 def _blank(value: Any, like: Any) -> Any:
@@ -81,12 +81,12 @@ def test_sample_flags_equal_core_assess(flagged: dict[tuple[str, str], Path], na
 def test_sample_other_sheets_kept(flagged: dict[tuple[str, str], Path]) -> None:
     src = openpyxl.load_workbook(SAMPLES / "ms_clinic.xlsx")
     out = openpyxl.load_workbook(flagged["ms_clinic", "annotate"])
-    assert out.sheetnames == [*src.sheetnames, "Input problems", "Summary", "Sources"]
+    assert out.sheetnames == [*src.sheetnames, "Input problems", "Reasons", "Summary", "Sources"]
     for name in src.sheetnames[1:]:
         assert [[c.value for c in r] for r in out[name].iter_rows()] == [[c.value for c in r]
                                                                          for r in src[name].iter_rows()]
     streamed = openpyxl.load_workbook(flagged["ms_clinic", "streaming"])
-    assert streamed.sheetnames == [src.sheetnames[0], "Input problems", "Summary", "Sources"]
+    assert streamed.sheetnames == [src.sheetnames[0], "Input problems", "Reasons", "Summary", "Sources"]
     prob_a = [[c.value for c in r] for r in out["Input problems"].iter_rows()]
     prob_s = [[c.value for c in r] for r in streamed["Input problems"].iter_rows()]
     assert prob_a == prob_s and len(prob_a) > 1

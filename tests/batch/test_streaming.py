@@ -9,6 +9,7 @@ import pytest
 
 import mgdecision as mg
 import mgdecision.batch.engine as engine
+from mgdecision import outputs
 from mgdecision.batch import RunOptions, assess_file
 from mgdecision.batch.sheets import HEADER_FILL, LEVEL_FILLS, REVIEW_HEADERS
 
@@ -27,18 +28,18 @@ def test_streaming_equals_annotate(many: Path, run_cli) -> None:
     assert run_cli("assess", many, "--streaming", "-o", many.with_name("s.xlsx"), "-q")[0] == 0
     ha, a = flagged_table(many.with_name("a.xlsx"))
     hs, s = flagged_table(many.with_name("s.xlsx"))
-    assert ha == hs == HEADERS + list(mg.COLUMNS) + list(REVIEW_HEADERS)
+    assert ha == hs == HEADERS + [outputs.header(c) for c in mg.COLUMNS] + list(REVIEW_HEADERS)
     assert [r["Patient ID"] for r in s] == [r[0] for r in MANY]
     for ra, rs in zip(a, s, strict=True):
         assert {c: ra[c] for c in mg.COLUMNS} == {c: rs[c] for c in mg.COLUMNS}
 
     wb = openpyxl.load_workbook(many.with_name("s.xlsx"))
     ws = wb["Patients"]
-    assert wb.sheetnames == ["Patients", "Input problems", "Summary", "Sources"]
+    assert wb.sheetnames == ["Patients", "Input problems", "Reasons", "Summary", "Sources"]
     assert ws.freeze_panes == "B3"  # header on row 2, as in the input, and the patient id column stay in view
     assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(HEADERS) + 12)}{len(MANY) + 2}"
     risk = ws.cell(3, len(HEADERS) + 1)
-    assert risk.fill.fgColor.rgb.endswith(LEVEL_FILLS[risk.value]) and risk.font.b
+    assert risk.fill.fgColor.rgb.endswith(LEVEL_FILLS[outputs.machine_value("mg_risk", risk.value)]) and risk.font.b
     assert ws.cell(2, 1).font.b and ws.cell(2, 1).fill.fgColor.rgb.endswith(HEADER_FILL)
     assert len(wb["Summary"]._charts) == 3
     heights = [ws.row_dimensions[r].height for r in range(3, len(MANY) + 3)]
@@ -124,6 +125,7 @@ def test_streaming_output_opens_in_libreoffice(many: Path, run_cli, tmp_path: Pa
     assert seen[0] == header
     assert len(seen) == len(rows) + 1
     for got, want in zip(seen[1:], rows, strict=True):
-        assert got[0] == want["Patient ID"] and got[len(HEADERS)] == want["mg_risk"]
-        assert got[len(HEADERS) + 8] == want["mg_reasons"]
-    assert (folder / "lo-Input problems.csv").exists() and (folder / "lo-Summary.csv").exists()
+        assert got[0] == want["Patient ID"] and got[len(HEADERS)] == outputs.plain("mg_risk", want["mg_risk"])
+        assert got[len(HEADERS) + mg.COLUMNS.index("mg_reasons")] == want["mg_reasons"]
+    for sheet in ("Input problems", "Reasons", "Summary"):
+        assert (folder / f"lo-{sheet}.csv").exists()

@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 
 import mgdecision as mg
+from tests.batch.conftest import machine_row
 from tests.excel.excel_conformance import cell_value, read_sheet, udf_results
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_workbooks"
@@ -44,7 +45,7 @@ def batch_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[di
         ws = openpyxl.load_workbook(target, read_only=True)["Patients"]
         table = [list(r) for r in ws.iter_rows(values_only=True)]
         header = table[0]
-        results[name] = [_shown(dict(zip(header, r, strict=False))) for r in table[1:] if any(v is not None for v in r)]
+        results[name] = [_shown(machine_row(list(header), list(r))) for r in table[1:] if any(v is not None for v in r)]
     return results
 
 

@@ -134,21 +134,27 @@ def _same_width(stored: float | None, declared: int) -> bool:
 
 
 def _check_sheet(ws: Any) -> None:
-    """Each output column of a flagged patient sheet: its declared width, wrapping and level fills."""
+    """Each output column of a flagged patient sheet: its plain header, declared width and wrapping (the long
+    reasons: a narrow column, whole on the Reasons sheet), level labels and fills."""
+    from mgdecision.batch.sheets import DETAIL_COLUMN, OUTPUT_LAYOUT
+
     header = [c.value for c in next(ws.iter_rows(min_row=1, max_row=1))]
-    first = header.index(mg.COLUMNS[0])
-    assert tuple(header[first : first + len(mg.COLUMNS)]) == mg.COLUMNS
+    first = header.index(outputs.header(mg.COLUMNS[0]))
+    assert header[first : first + len(mg.COLUMNS)] == [outputs.header(c) for c in mg.COLUMNS]
     for k, o in enumerate(OUTPUTS):
         col = first + k + 1
-        assert _same_width(_width(ws, col), o.width), o.name
+        width, wrap = OUTPUT_LAYOUT[k]
+        assert (width, wrap) == ((o.width, o.wrap) if o.name != DETAIL_COLUMN else (width, True)), o.name
+        assert _same_width(_width(ws, col), width), o.name
         for r in range(2, ws.max_row + 1):
             cell = ws.cell(r, col)
             if cell.value is None:  # an empty output is not written (annotate mode)
                 continue
-            assert bool(cell.alignment.wrap_text) == o.wrap, (o.name, r)
+            assert bool(cell.alignment.wrap_text) == wrap, (o.name, r)
             fill = cell.fill.fgColor.rgb if cell.fill and cell.fill.fill_type == "solid" else None
             if o.palette == outputs.LEVEL:
-                assert str(fill)[-6:] == LEVELS[cell.value].fill[1:], (o.name, r)
+                assert cell.value in outputs.VALUE_LABELS.values(), (o.name, r)
+                assert str(fill)[-6:] == LEVELS[outputs.machine_value(o.name, cell.value)].fill[1:], (o.name, r)
             else:
                 assert fill is None or str(fill)[-6:] == "FFFFFF", (o.name, r, fill)
 
@@ -169,6 +175,8 @@ def test_batch_names_are_the_declaration() -> None:
     assert sheets.LEVEL_COLUMNS == outputs.LEVEL_COLUMNS
     assert sheets.WRAP_COLUMNS == outputs.WRAP_COLUMNS
     assert sheets.OUTPUT_WIDTHS == outputs.OUTPUT_WIDTHS
+    assert [w for w, _ in sheets.OUTPUT_LAYOUT] == [o.width if o.name != sheets.DETAIL_COLUMN else sheets.DETAIL_WIDTH
+                                                    for o in OUTPUTS]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -221,14 +229,15 @@ def test_excel_template_lays_out_the_declared_columns(tmp_path: Path) -> None:
         ws = wb[sheet]
         levels = [get_column_letter(first + k) for k, o in enumerate(OUTPUTS) if o.palette == outputs.LEVEL]
         coloured = {str(rng.sqref) for rng in ws.conditional_formatting}
-        assert coloured == {f"{levels[0]}2:{levels[-1]}{ws.max_row}"}, sheet  # the three adjacent level columns
+        last = max(r for r in range(1, ws.max_row + 1) if ws.cell(r, first).value is not None)
+        assert coloured == {f"{levels[0]}2:{levels[-1]}{last}"}, sheet  # the three adjacent level columns
         for k, o in enumerate(OUTPUTS):
             assert _same_width(_width(ws, first + k), o.width), (sheet, o.name)
     fields = len(mg.knowledge().fields)
     patients = wb["Patients"]
     for i, name in enumerate(build_workbook.FLAG_FUNCTIONS):
         o = DECLARED[build_workbook.FUNCTION_COLUMNS[name]]
-        assert patients.cell(1, fields + 1 + i).value == name
+        assert patients.cell(1, fields + 1 + i).value == outputs.header(o.name)  # plain header; the formula names it
         assert _same_width(_width(patients, fields + 1 + i), o.width), name
 
 

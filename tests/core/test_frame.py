@@ -230,6 +230,9 @@ def test_assess_table_gives_the_row_executions_records():
     assert len(expected_problems) > 100 and any(r[0] == 3 for r in expected_problems)
     assert list(found.interactions.columns) == list(mg.outputs.INTERACTION_COLUMNS)
     assert found.frame.equals(mg.assess_frame(df))
+    assert found.reasons.tolist() == [a.reasons_text() for a in rows]  # in full, the odd row's too
+    assert found.reasons.index.equals(df.index)
+    assert any(len(x) > mg.outputs.REASONS_MAX for x in found.reasons)  # longer than the capped cell
 
 
 def test_level_columns_are_ordered_categoricals():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
 import mgdecision as mg
+from mgdecision import outputs
 from mgdecision.excel import build_workbook, udfs
 from mgdecision.palette import LEVELS
 from tests.excel.excel_conformance import cell_value
@@ -32,7 +34,7 @@ WIDTH = len(FIELDS)
 LAST_ROW = build_workbook.PATIENT_ROWS + 1
 LAST = get_column_letter(WIDTH)  # the last input column (T for 20 fields)
 RISK, CONTRA, DOSE, INTER, WHY, REVIEW = (get_column_letter(WIDTH + k) for k in range(1, 7))
-LABEL, COUNT = get_column_letter(WIDTH + 8), get_column_letter(WIDTH + 9)  # the summary
+LABEL, COUNT = "A", "B"  # the counts on the Start sheet
 OUT_LETTERS = "ABCDEFGHIJ"  # Table sheet columns of the ten outputs
 
 
@@ -80,7 +82,9 @@ def test_shipped_workbook_is_what_the_script_writes(tmp_path):
 
 def test_workbook_layout_and_udf_module_setting():
     wb = openpyxl.load_workbook(SHIPPED)
-    assert wb.sheetnames == ["Patients", "Table", "Flags", "Calculators", "Instructions", "xlwings.conf"]
+    assert wb.sheetnames == list(build_workbook.SHEETS) == ["Start", "Patients", "Table", "Flags", "Calculators",
+                                                             "xlwings.conf"]
+    assert wb.active.title == "Start"  # the status is the first thing seen
     conf = wb["xlwings.conf"]
     assert (conf["A1"].value, conf["B1"].value) == ("UDF Modules", "mgdecision.excel.udfs")
     assert conf["A2"].value is None  # the add-in reads key/value pairs down column A
@@ -88,28 +92,33 @@ def test_workbook_layout_and_udf_module_setting():
     assert all(callable(getattr(module, name)) for name in udfs.__all__)
     patients = wb["Patients"]
     assert [patients.cell(1, c).value for c in range(1, WIDTH + 1)] == FIELDS
-    assert patients[f"{RISK}2"].value == f"=MG_RISK(A2:{LAST}2)"
-    assert patients[f"{WHY}{LAST_ROW}"].value == f"=MG_WHY(A{LAST_ROW}:{LAST}{LAST_ROW})"
-    assert "MG_TABLE" in " ".join(str(c.value) for c in wb["Instructions"]["A"])
+    assert f"MG_RISK($A2:${LAST}2)" in patients[f"{RISK}2"].value
+    assert f"MG_WHY($A{LAST_ROW}:${LAST}{LAST_ROW})" in patients[f"{WHY}{LAST_ROW}"].value
+    headers = [patients.cell(1, WIDTH + 1 + k).value for k in range(len(build_workbook.FLAG_FUNCTIONS))]
+    assert headers == [outputs.header(build_workbook.FUNCTION_COLUMNS[n]) for n in build_workbook.FLAG_FUNCTIONS]
+    text = " ".join(str(c.value) for row in wb["Start"].iter_rows() for c in row if c.value)
+    assert "MG_TABLE" in text and "xlwings Lite" in text and "Import Functions" in text  # its own instructions
+    assert "README" not in text and ".md" not in text  # nothing the clinician does not have
 
 
 def test_table_and_flags_are_stored_as_dynamic_arrays():
     wb = openpyxl.load_workbook(SHIPPED)
     table = wb["Table"]["A1"].value
     assert isinstance(table, ArrayFormula)
-    assert (table.ref, table.text) == (f"A1:J{LAST_ROW}", f"=MG_TABLE(Patients!A1:{LAST}{LAST_ROW})")
+    assert table.ref == f"A1:J{LAST_ROW}" and f"MG_TABLE(Patients!A1:{LAST}{LAST_ROW})" in table.text
     flags = wb["Flags"]["B2"].value
     assert isinstance(flags, ArrayFormula) and flags.ref == "B2:K2"
     with zipfile.ZipFile(SHIPPED) as z:
         assert "xl/metadata.xml" in z.namelist()  # Excel's marker for dynamic (spilling) arrays
-        sheet = z.read("xl/worksheets/sheet2.xml").decode()
+        sheet = z.read("xl/worksheets/sheet3.xml").decode()
     assert 'cm="1"' in sheet and 't="array"' in sheet
 
 
 def test_prefixed_names_are_written(workbook):
     path, _, _ = workbook
     formula = openpyxl.load_workbook(path)["Patients"][f"{RISK}2"].value
-    assert formula in (f"=MG_RISK(A2:{LAST}2)", f"=_xldudf_XLWINGS_MG_RISK(A2:{LAST}2)")
+    assert f"MG_RISK($A2:${LAST}2)" in formula
+    assert ("_xldudf_XLWINGS_MG_RISK(" in formula) == ("xldudf" in path.name)
 
 
 def test_flag_cells_equal_the_core(workbook):
@@ -150,10 +159,10 @@ def test_if_and_countif_over_the_flags(workbook):
         want = "REVIEW" if risk == "HIGH" or contra == "CONTRAINDICATED" else ""
         assert cells[("PATIENTS", f"{REVIEW}{r}")] == want, r
         review.append(want)
-    assert cells[("PATIENTS", f"{COUNT}2")] == risks.count("HIGH")
-    assert cells[("PATIENTS", f"{COUNT}3")] == risks.count("MODERATE")
-    assert cells[("PATIENTS", f"{COUNT}4")] == contras.count("CONTRAINDICATED")
-    assert cells[("PATIENTS", f"{COUNT}5")] == review.count("REVIEW")
+    assert cells[("START", f"{COUNT}6")] == risks.count("HIGH")
+    assert cells[("START", f"{COUNT}7")] == risks.count("MODERATE")
+    assert cells[("START", f"{COUNT}8")] == contras.count("CONTRAINDICATED")
+    assert cells[("START", f"{COUNT}9")] == review.count("REVIEW")
 
 
 def test_calculators(workbook):
@@ -166,34 +175,73 @@ def test_calculators(workbook):
     assert cells[("CALCULATORS", "E7")] == pytest.approx(mg.elemental_mg("oxide", 400))
 
 
-SUMMARY = {2: "Risk HIGH", 3: "Risk MODERATE", 4: "Contraindicated", 5: "To review"}  # sheet row -> label
+SUMMARY = {6: "Risk HIGH", 7: "Risk MODERATE", 8: "Contraindicated", 9: "To review"}  # Start sheet row -> label
 
 
-def test_summary_says_functions_not_loaded_instead_of_zeros(workbook):
-    path, loaded, _ = workbook
-    missing = calculate(path, functions=False)
-    assert str(missing[("PATIENTS", f"{RISK}2")]) == "#NAME?"  # what Excel shows without the functions
-    labels = openpyxl.load_workbook(path)["Patients"]
+def _sheet_cells(cells: dict) -> dict:
+    return {k: v for k, v in cells.items() if k[0] in {s.upper() for s in build_workbook.SHEETS}}
+
+
+def test_without_the_functions_a_clear_message_and_no_name_error(workbook):
+    """Where the functions are not loaded: a message in place of #NAME?, blank empty rows, the status first."""
+    path, loaded, inputs = workbook
+    missing = _sheet_cells(calculate(path, functions=False))
+    errors = {k: v for k, v in missing.items() if isinstance(v, str) and v.startswith("#")}
+    assert errors == {}
+    labels = openpyxl.load_workbook(path)["Start"]
     for r, label in SUMMARY.items():
         assert labels[f"{LABEL}{r}"].value == label
-        assert missing[("PATIENTS", f"{COUNT}{r}")] == build_workbook.NOT_LOADED, r  # never "0 patients"
-        assert isinstance(loaded[("PATIENTS", f"{COUNT}{r}")], int), r  # loaded: a count
-    assert labels[f"{LABEL}6"].value == "Functions"
-    assert missing[("PATIENTS", f"{COUNT}6")] == f"{build_workbook.NOT_LOADED}: see Instructions"
-    assert loaded[("PATIENTS", f"{COUNT}6")] == "loaded"
+        assert missing[("START", f"{COUNT}{r}")] == build_workbook.NOT_LOADED, r  # never "0 patients"
+        assert isinstance(loaded[("START", f"{COUNT}{r}")], int), r  # loaded: a count
+    assert labels["A3"].value == "Functions"
+    assert str(missing[("START", "B3")]).startswith("NOT LOADED")
+    assert str(loaded[("START", "B3")]).startswith("Loaded")
+    for r, row in inputs.items():
+        for col in (RISK, CONTRA, DOSE, INTER, WHY):
+            got = missing[("PATIENTS", f"{col}{r}")]
+            if all(v is None for v in row):
+                assert got in ("", None), (col, r)  # an empty patient row stays blank
+            else:
+                assert got == build_workbook.NOT_LOADED_CELL, (col, r)
+    assert missing[("TABLE", "L1")] == build_workbook.NOT_LOADED_CELL
+    assert all(missing.get(("TABLE", f"{c}{r}")) in ("", None) for c in OUT_LETTERS for r in range(1, LAST_ROW + 1))
+    assert missing[("CALCULATORS", "E2")] == build_workbook.NOT_LOADED_CELL
+
+
+def test_libreoffice_shows_no_name_error(tmp_path):
+    """LibreOffice, which has no mgdecision functions, recalculates the shipped workbook: no #NAME? anywhere."""
+    from tests.printing import available, print_workbook, to_csv, to_png
+
+    if not available():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("LibreOffice and poppler are needed")
+        pytest.skip("LibreOffice (soffice) and poppler are needed")
+    sheets = to_csv(SHIPPED, tmp_path / "csv")
+    assert len(sheets) == len(build_workbook.SHEETS)
+    for sheet in sheets:
+        text = sheet.read_text(encoding="utf-8")
+        assert "#NAME" not in text and "Err:" not in text and "#VALUE" not in text, sheet.name
+    start = (tmp_path / "csv" / "mgdecision_addin-Start.csv").read_text(encoding="utf-8")
+    assert "NOT LOADED" in start  # recalculated (the file holds no computed values)
+    printed = print_workbook(SHIPPED, tmp_path / "pdf", "A4")
+    assert printed.blank_pages() == [] and all(" Page " in f for f in printed.footers)
+    assert printed.median_height >= 7
+    artifacts = ROOT / "artifacts" / "print"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    to_png(printed.pdf, artifacts / "excel_template", dpi=50)
 
 
 def test_instruction_rows_are_tall_enough_for_their_text():
-    ws = openpyxl.load_workbook(SHIPPED)["Instructions"]
-    width = ws.column_dimensions["A"].width
-    rows = [r for r in range(3, ws.max_row + 1) if ws.cell(r, 1).value]
+    ws = openpyxl.load_workbook(SHIPPED)["Start"]
+    width = ws.column_dimensions["B"].width
+    rows = [r for r in range(11, ws.max_row + 1) if ws.cell(r, 2).value]
     assert len(rows) > 5
     for r in rows:
-        text = ws.cell(r, 1).value
+        text = ws.cell(r, 2).value
         needed = math.ceil(len(text) / (width * 0.95))
         height = ws.row_dimensions[r].height
         assert height is not None and height >= 15 * needed, (r, height, needed)
-        assert ws.cell(r, 1).alignment.wrap_text, r
+        assert ws.cell(r, 2).alignment.wrap_text, r
 
 
 def test_level_words_are_coloured_with_the_palette():

@@ -73,6 +73,16 @@ def test_egfr_below_30_without_magnesium_in_play_gives_no_critical_card() -> Non
     assert loud["cards"][0]["extension"]["org.mgdecision"]["inPlay"] == "a current magnesium product"
 
 
+@pytest.mark.parametrize("product", ["Milk of Magnesia 400 MG per 5 ML Oral Suspension", "Maalox 10 mL qid",
+                                     "Mag-Ox 400 BID"])
+def test_a_magnesium_product_named_by_brand_or_antacid_puts_magnesium_in_play(product: str) -> None:
+    on_mg = f.prefetch(serum_obs=[f.serum(0.85)], egfr_obs=[f.egfr(20)], statements=[f.medication(product)])
+    body = evaluate(PV, f.request("patient-view", on_mg)).body
+    check_response(body)
+    assert "critical" in _indicators(body)
+    assert body["cards"][0]["extension"]["org.mgdecision"]["inPlay"] == "a current magnesium product"
+
+
 @pytest.mark.parametrize(("serum", "reason"), [(0.45, "a magnesium suggestion"),
                                                (2.9, "an abnormal serum magnesium")])
 def test_an_abnormal_serum_puts_magnesium_in_play(serum: float, reason: str) -> None:

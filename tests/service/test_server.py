@@ -86,7 +86,7 @@ def test_patient_view_myasthenia_gives_the_critical_card_mg_assess_gives(client:
     for expected in _assessed(MG_ROW):
         assert expected.contraindication.level == mg.ContraLevel.CONTRAINDICATED
     core = [next(c for c in a.cards if c.topic == "contraindication")
-            for a in _assessed({**MG_ROW, "medications": "magnesium oxide"})]
+            for a in _assessed({**MG_ROW, "medications": "Magnesium Oxide 400 MG Oral Tablet"})]
     assert (critical[0]["summary"], critical[0]["detail"]) in [(c.summary, c.detail) for c in core]
     # only the cards that need attention, by default
     assert all(c["indicator"] in ("critical", "warning") for c in cards)

@@ -16,7 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 import mgdecision as mg
-from mgdecision.palette import INDICATORS, LEVELS
+from mgdecision import outputs
+from mgdecision.palette import INDICATORS, LEVELS, SEVERITIES
 from mgdecision.render import WORDS
 from mgdecision.widgets.inputs import SerumInput
 
@@ -67,7 +68,8 @@ def open_app(page: Page, url: str, theme: str) -> Locator:
     page.goto(f"{url}?theme={theme}")
     form = page.locator(".mg-app-form")
     expect(form.get_by_label("Serum Mg")).to_be_visible(timeout=LOAD)
-    expect(form.locator(".mg-flags .mg-card").first).to_be_visible(timeout=LOAD)
+    expect(form.locator(".mg-flags .mg-empty")).to_be_visible(timeout=LOAD)  # no cards before any input
+    expect(form.locator(".mg-flags .mg-card")).to_have_count(0)
     return form
 
 
@@ -88,6 +90,7 @@ def test_patient_form(page: Page, app_url: str, theme: str, artifacts: Path, off
     expect(unit).to_have_value(SerumInput.NO_UNIT)  # no default unit
     age = form.get_by_label("Age (years)")
     age.fill("52")
+    expect(form.locator(".mg-flags .mg-card").first).to_be_visible(timeout=LOAD)
     form.locator(".mg-in-sex select").select_option(label="female")
     serum = form.get_by_label("Serum Mg")
     serum.fill("0.9")
@@ -125,10 +128,13 @@ def test_patient_form(page: Page, app_url: str, theme: str, artifacts: Path, off
     expect(form.get_by_label("Lactating")).to_be_disabled()
     cards.locator("details summary").first.click()
     page.locator(".mg-app").screenshot(path=str(artifacts / f"form_{theme}.png"))
-    # Clear form: every field and the unit are empty again
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.screenshot(path=str(artifacts / f"form_1366_{theme}.png"))
+    # Clear form: every field and the unit are empty again, and no card is left
     form.get_by_role("button", name="Clear form").click()
     expect(unit).to_have_value(SerumInput.NO_UNIT)
     expect(serum).to_have_value("")
+    expect(form.locator(".mg-flags .mg-card")).to_have_count(0)
 
 
 def test_the_app_shows_only_the_app(page: Page, app_url: str, offline: Offline) -> None:
@@ -185,7 +191,7 @@ def test_cohort_upload_select_save(page: Page, app_url: str, theme: str, artifac
     form.get_by_role("button", name="Save patient").click()
     expect(cohort.locator(".mg-table-message")).to_contain_text("saved and re-assessed")
     expect(table.get_by_role("searchbox")).to_have_value("MS-0003")
-    cell = table.locator("tbody tr", has_text="MS-0003").locator(".mg-flag", has_text="CONTRAINDICATED")
+    cell = table.locator("tbody tr", has_text="MS-0003").locator(".mg-flag", has_text="Contraindicated")
     expect(cell).to_be_visible()
     expect(cell).to_have_css("background-color", rgb(LEVELS["CONTRAINDICATED"].fill))
     page.locator(".mg-app").screenshot(path=str(artifacts / f"cohort_{theme}.png"))
@@ -224,14 +230,18 @@ def test_one_palette_in_the_table(page: Page, app_url: str, offline: Offline) ->
     expect(table).to_contain_text("DEMO-1", timeout=LOAD)
     flags = table.locator(".mg-flag")
     seen = set()
+    words = {label: word for word, label in outputs.VALUE_LABELS.items()}
     for i in range(flags.count()):
-        word = flags.nth(i).inner_text().strip()
+        word = words.get(flags.nth(i).inner_text().strip())
         if word in LEVELS:
             seen.add(word)
             expect(flags.nth(i)).to_have_css("background-color", rgb(LEVELS[word].fill))
             expect(flags.nth(i)).to_have_css("color", rgb(LEVELS[word].text))
             assert rgb(batch_sheets.LEVEL_FILLS[word]) == rgb(LEVELS[word].fill)  # the batch/Excel fill too
     assert "CONTRAINDICATED" in seen and len(seen) >= 3
+    pill = table.locator('.mg-pill[data-severity="moderate"]').first  # DEMO-2: levothyroxine
+    expect(pill).to_contain_text("(moderate)")
+    expect(pill).to_have_css("background-color", rgb(SEVERITIES["moderate"].fill))
 
 
 def test_export_is_one_click(page: Page, app_url: str, offline: Offline, tmp_path: Path) -> None:
@@ -257,12 +267,23 @@ def test_phone_width(browser: Browser, app_url: str, theme: str, artifacts: Path
     guard = Offline(page)
     try:
         form = open_app(page, app_url, theme)
+        results, first_field = form.locator(".mg-form-results"), form.get_by_label("Patient ID")
+        assert results.bounding_box()["y"] < first_field.bounding_box()["y"]  # the results come first
+        page.screenshot(path=str(artifacts / f"phone_empty_{theme}.png"))
         serum = form.get_by_label("Serum Mg")
         unit = form.locator(".mg-in-serum_mg_unit select")
         serum.fill("0.62")
         unit.select_option("mmol/L")
         expect(form.locator(".mg-flags")).to_contain_text("0.62 mmol/L")
-        page.screenshot(path=str(artifacts / f"phone_{theme}.png"), full_page=True)
+        add_tag(form, "medications", "omeprazole")
+        page.mouse.wheel(0, 900)  # far down the fields: the results stay pinned in view
+        page.wait_for_timeout(300)
+        box = results.bounding_box()
+        assert 0 <= box["y"] <= 20 and box["height"] <= 844 * 0.5, box
+        assert results.evaluate("e => e.scrollHeight > e.clientHeight && getComputedStyle(e).overflowY") == "auto"
+        page.screenshot(path=str(artifacts / f"phone_{theme}.png"))
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(artifacts / f"phone_full_{theme}.png"), full_page=True)
         assert serum.bounding_box()["width"] >= 200  # not a 20 px box
         box = unit.bounding_box()
         assert box["x"] + box["width"] <= 390
@@ -274,9 +295,75 @@ def test_phone_width(browser: Browser, app_url: str, theme: str, artifacts: Path
         export = cohort.get_by_role("button", name="Export .xlsx").bounding_box()
         assert export["x"] + export["width"] <= 390  # the toolbar wraps instead of running off the screen
         page.screenshot(path=str(artifacts / f"phone_cohort_{theme}.png"))
+        cohort.locator(".mg-table tbody tr", has_text="DEMO-3").locator("td").nth(1).click()
+        editing = cohort.locator(".mg-editing")
+        expect(editing).to_contain_text("DEMO-3", timeout=LOAD)
+        page.wait_for_timeout(1200)  # the smooth scroll
+        top = editing.bounding_box()["y"]
+        assert -2 <= top < 844 / 2, top  # the clicked row's form is brought into view
+        page.screenshot(path=str(artifacts / f"phone_cohort_row_{theme}.png"))
         assert guard.blocked == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_wide_screen_cohort(browser: Browser, app_url: str, theme: str, artifacts: Path, tmp_path: Path) -> None:
+    """1366 px: add a row at once, delete with undo, a semicolon CSV upload, severity pills."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    guard = Offline(page)
+    try:
+        open_app(page, app_url, theme)
+        page.screenshot(path=str(artifacts / f"app_1366_{theme}.png"))
+        page.get_by_role("tab", name="Cohort").click()
+        cohort = page.locator(".mg-cohort")
+        table = cohort.locator(".mg-table")
+        expect(table).to_contain_text("DEMO-1", timeout=LOAD)
+        cohort.get_by_role("button", name="Add patient").click()
+        expect(table.locator("tbody tr")).to_have_count(4, timeout=LOAD)
+        expect(cohort.locator(".mg-editing")).to_contain_text("New patient on spreadsheet row 5")
+        table.locator("tbody tr").nth(1).locator("td").nth(1).click()
+        expect(cohort.locator(".mg-editing")).to_contain_text("DEMO-2", timeout=LOAD)
+        cohort.get_by_role("button", name="Delete selected").click()
+        expect(table.locator("tbody tr")).to_have_count(3, timeout=LOAD)
+        expect(table).not_to_contain_text("DEMO-2")
+        cohort.get_by_role("button", name="Undo delete").click()
+        expect(table).to_contain_text("DEMO-2", timeout=LOAD)
+        expect(table.locator("tbody tr")).to_have_count(4)
+        csv = tmp_path / "export.csv"
+        csv.write_text("Patienten-ID;Alter;Geschlecht;Magnesium (mmol/L);Diagnosen;Medikamente\n"
+                       "K-1;45;M;0,80;Myasthenia gravis;pyridostigmine\nK-2;70;F;0.62;;levothyroxine\n",
+                       encoding="utf-8")
+        with page.expect_file_chooser() as chooser:
+            cohort.locator(".mg-upload").click()
+        chooser.value.set_files(csv)
+        expect(cohort.locator(".mg-table-message")).to_contain_text("2 patient(s) loaded from export.csv",
+                                                                    timeout=LOAD)
+        row = table.locator("tbody tr", has_text="K-1")
+        expect(row.locator(".mg-flag", has_text="Contraindicated")).to_be_visible()
+        pill = table.locator("tbody tr", has_text="K-2").locator('.mg-pill[data-severity="moderate"]')
+        expect(pill).to_contain_text("levothyroxine (moderate)")
+        expect(pill).to_have_css("background-color", rgb(SEVERITIES["moderate"].fill))
+        page.screenshot(path=str(artifacts / f"cohort_1366_{theme}.png"))
+        assert guard.blocked == []
+    finally:
+        context.close()
+
+
+def test_no_warnings_on_start(page: Page, app_url: str, artifacts: Path, offline: Offline) -> None:
+    """No JupyterLab version warnings in the browser console, no "not trusted" line in the server log."""
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None)
+    form = open_app(page, app_url, "light")
+    form.get_by_label("Age (years)").fill("60")
+    expect(form.locator(".mg-flags .mg-card").first).to_be_visible(timeout=LOAD)
+    page.get_by_role("tab", name="Cohort").click()
+    expect(page.locator(".mg-cohort .mg-table")).to_contain_text("DEMO-1", timeout=LOAD)
+    assert [m for m in messages if "version" in m.lower() or "error" in m.lower()] == [], messages
+    port = urlparse(app_url).port
+    logs = (artifacts / f"voila-{port}.log").read_text(errors="replace")  # this session's server
+    assert "is running at" in logs and "not trusted" not in logs
 
 
 def test_knowledge_version_is_shown(page: Page, app_url: str, offline: Offline) -> None:

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 import mgdecision as mg
-from mgdecision.palette import LEVELS
+from mgdecision import outputs
+from mgdecision.palette import LEVELS, SEVERITIES
 from mgdecision.widgets import CohortTable
 from mgdecision.widgets.app import DEMO_PATIENTS, build_app
-from mgdecision.widgets.cohort import ROW
+from mgdecision.widgets.cohort import ROW, UPLOAD_TYPES
 from mgdecision.widgets.export import XLSX_MIME
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_workbooks"
@@ -33,7 +34,9 @@ def html(t: CohortTable) -> str:
 def test_table_shows_flags_coloured_with_the_palette(table: CohortTable) -> None:
     assert list(table.result.columns[-len(mg.COLUMNS):]) == list(mg.COLUMNS)
     out = html(table)
-    assert "DEMO-3" in out and "CONTRAINDICATED" in out  # myasthenia gravis
+    assert "DEMO-3" in out and ">Contraindicated<" in out  # myasthenia gravis, in plain words
+    for word in ("CONTRAINDICATED", "NONE_FOUND", "NOT_INDICATED", "mg_risk", "mg_contraindication"):
+        assert f">{word}<" not in out and f'"{word}"' not in out, word
     for column in ("mg_risk", "mg_contraindication", "mg_dose_status"):
         for word in set(table.result[column]):
             assert f"background-color: {LEVELS[word].fill}; color: {LEVELS[word].text}" in out, word
@@ -129,9 +132,10 @@ def test_export_xlsx_round_trips(table: CohortTable, tmp_path: Path) -> None:
     data = table.to_xlsx(path)
     assert path.read_bytes() == data
     back = pd.read_excel(io.BytesIO(data), engine="openpyxl")
-    assert list(back["mg_contraindication"]) == list(table.result["mg_contraindication"])
+    assert list(back["Contraindication"]) == [outputs.plain("mg_contraindication", v)
+                                              for v in table.result["mg_contraindication"]]
     sheets = pd.ExcelFile(io.BytesIO(data), engine="openpyxl").sheet_names
-    assert sheets[1:] == ["Input problems", "Summary", "Sources"]  # the batch command's workbook
+    assert sheets[1:] == ["Input problems", "Reasons", "Summary", "Sources"]  # the batch command's workbook
     sent: list[tuple] = []
     table.export_button.send = lambda content, buffers=None: sent.append((content, buffers))  # type: ignore
     table.export_button._message(table.export_button, {"event": "download"}, [])  # what one click sends
@@ -195,3 +199,85 @@ def test_app_has_both_tabs() -> None:
     tabs = app.children[1]
     assert tabs.titles == ("One patient", "Cohort")
     assert "Magnesium decision support" in app.children[0].value
+
+
+def _upload(table: CohortTable, name: str, content: bytes) -> None:
+    table.upload.value = ({"name": name, "type": "", "size": len(content), "content": memoryview(content),
+                           "last_modified": datetime.now(UTC)},)
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_upload_a_csv_comma_or_semicolon(sep: str) -> None:
+    text = sep.join(["Patient ID", "Age", "Sex", "Serum Mg (mmol/L)", "Diagnosen", "Medikamente"]) + "\n"
+    text += sep.join(["K-1", "45", "M", "0.8", "myasthenia gravis", "pyridostigmine"]) + "\n"
+    text += sep.join(["K-2", "70", "F", "0.62", "", "omeprazole"]) + "\n"
+    table = CohortTable()
+    assert ".csv" in UPLOAD_TYPES.split(",") and ".xlsx" in UPLOAD_TYPES.split(",")
+    _upload(table, "clinic.csv", text.encode())
+    assert "2 patient(s) loaded from clinic.csv" in table.message.value
+    assert list(table.result["mg_contraindication"]) == ["CONTRAINDICATED", "NONE_FOUND"]
+    assert list(table.data.index) == [2, 3]
+
+
+def test_add_patient_adds_a_row_at_once(table: CohortTable) -> None:
+    scrolls = table.scroller.request
+    table.add_patient()
+    assert list(table.data.index) == [2, 3, 4, 5] and table.current == 5
+    assert table.table.selected_rows == [3] and table.selection == [5]
+    assert all(table.result.loc[5, c] in ("", None) or table.result.loc[5, c] != table.result.loc[5, c]
+               for c in mg.COLUMNS)  # nothing in it, so no flags yet
+    assert table.form.assessment is None and 'class="mg-card"' not in table.form.cards.value
+    assert table.scroller.request > scrolls  # the form comes into view
+    table.form.inputs["age"].text.value = "50"
+    table.form.inputs["egfr"].text.value = "20"
+    table.form.save()
+    assert table.result.loc[5, "mg_contraindication"] == "CONTRAINDICATED" and len(table.data) == 4
+
+
+def test_delete_can_be_undone(table: CohortTable) -> None:
+    before = (table.data.copy(), table.result.copy())
+    table.table.selected_rows = [1]
+    table.delete_selected()
+    assert list(table.data.index) == [2, 4] and "Row 3 deleted" in table.message.value
+    assert table.undo_button.layout.display == "flex"
+    table.undo_delete()
+    assert table.data.equals(before[0]) and table.result.equals(before[1])
+    assert "Row 3 restored" in table.message.value and table.undo_button.layout.display == "none"
+
+
+def test_interactions_are_pills_coloured_by_severity_with_the_word() -> None:
+    table = CohortTable(pd.DataFrame([{"patient_id": "I-1", "age": 60,
+                                       "medications": "raltegravir; levothyroxine; amlodipine"}]))
+    out = json.loads(html(table))[0]
+    cell = out[list(table.view().columns).index("mg_interactions")]
+    for severity in ("major", "moderate", "minor"):
+        swatch = SEVERITIES[severity]
+        assert f'data-severity="{severity}" style="background-color: {swatch.fill}; color: {swatch.text}"' in cell
+        assert f"({severity})" in cell  # the word, never colour alone
+    assert len({SEVERITIES[s].fill for s in SEVERITIES}) == 3
+
+
+def test_selection_is_a_trait_that_can_be_observed_and_linked(table: CohortTable) -> None:
+    import ipywidgets as w
+    import traitlets
+
+    seen: list[list[int]] = []
+    table.observe(lambda ch: seen.append(ch["new"]), "selection")
+    table.table.selected_rows = [2]  # a click in the table
+    assert seen[-1] == [4] and table.selection == [4] and table.current == 4
+    mirror = w.Text()
+    traitlets.dlink((table, "selection"), (mirror, "value"), transform=lambda rows: ",".join(map(str, rows)))
+    table.selection = [3]  # set from Python: the table follows and the row opens
+    assert table.table.selected_rows == [1] and mirror.value == "3" and table.current == 3
+
+
+def test_form_assessment_is_a_trait_that_can_be_observed_and_linked(table: CohortTable) -> None:
+    import traitlets
+
+    class Follower(traitlets.HasTraits):
+        assessment = traitlets.Any()
+
+    follower = Follower()
+    traitlets.link((table.form, "assessment"), (follower, "assessment"))
+    table.table.selected_rows = [2]
+    assert follower.assessment is table.form.assessment and follower.assessment.patient_id == "DEMO-3"
