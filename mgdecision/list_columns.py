@@ -8,6 +8,7 @@ does not read are marked ``odd`` and read one by one by the row reader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Number
@@ -24,6 +25,7 @@ __all__ = ["END", "PLAIN", "SEP", "ListCells", "cell_join", "column_codes", "rea
 
 END, SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
 PLAIN = frozenset({str, int, float, type(None)})
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: pandas before 3.0 factorises such texts as equal
 
 
 def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
@@ -42,9 +44,18 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
     distinct = uniques.tolist()
     try:
         joined = "".join(distinct)
-        clean = END not in joined and SEP not in joined
     except TypeError:  # not all text
         clean = False
+    else:
+        if not joined.isascii() and _SURROGATE.search(joined):  # cells holding a lone surrogate: read one by one
+            bad = np.fromiter((type(v) is str and _SURROGATE.search(v) is not None for v in values), dtype=bool,
+                              count=len(values))
+            odd |= bad
+            arr[bad] = None
+            codes, uniques = pd.factorize(arr)
+            distinct = uniques.tolist()
+            joined = "".join(distinct)
+        clean = END not in joined and SEP not in joined
     marked = [] if clean else [k for k, v in enumerate(distinct) if type(v) is str and (END in v or SEP in v)]
     numbers = {t for t in kinds if issubclass(t, Number)}
     if len(numbers) > 1 and not numbers <= {int, float}:
