@@ -3,7 +3,8 @@
     mgdecision serve [--host 127.0.0.1] [--port 8080] [--db PATH] [--max-body BYTES] [--log-level info]
     mgdecision audit export [--db PATH] [-o FILE] [--format csv|jsonl]
 
-Exit codes: 0 success, 2 usage error (or the service extra is not installed), 3 the database cannot be read.
+Exit codes: 0 success, 2 usage error (or the service extra is not installed: the pip line), 3 the database
+cannot be read.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from mgdecision.extras import MissingExtra, needed
 
 __all__ = ["audit_main", "serve_main"]
 
@@ -37,11 +40,12 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        import uvicorn
+        with needed("service", "mgdecision serve"):
+            import uvicorn
 
-        from .app import MAX_BODY_BYTES, create_app
-    except ImportError as exc:
-        print(f"mgdecision serve is not available ({exc}); install mgdecision[service]", file=sys.stderr)
+            from .app import MAX_BODY_BYTES, create_app
+    except MissingExtra as exc:
+        print(f"mgdecision: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     db = args.db or default_db_path()
