@@ -169,6 +169,9 @@ class _Archive:
     def __init__(self, archive: Any, cells: AddedCells) -> None:
         self.archive, self.cells = archive, cells
 
+    def __getattr__(self, name: str) -> Any:  # openpyxl stores the sheet some other way: its writer has changed
+        raise _writer_changed(f"the sheet stored with _archive.{name}")
+
     def write(self, filename: str, arcname: str) -> None:
         level = self.archive.compresslevel
         self.archive.compresslevel = LEVEL
@@ -185,15 +188,28 @@ class _Archive:
         self.cells.written = True
 
 
+def _writer_changed(what: str) -> RuntimeError:
+    import openpyxl
+
+    return RuntimeError(f"openpyxl {openpyxl.__version__} saved the workbook without the added cells ({what}): its "
+                        "writer is not the one annotate mode extends (ExcelWriter.write_worksheet storing the sheet "
+                        "with _archive.write). Install the openpyxl mgdecision supports: "
+                        'pip install "mgdecision[batch]"; or run with --streaming')
+
+
 @contextlib.contextmanager
 def save_with_cells(added: dict[int, AddedCells]) -> Iterator[None]:
     """Within this block, ``Workbook.save`` adds ``added[id(ws)]`` to worksheet ``ws`` as it is stored.
 
     openpyxl looks up its writer class at each save; a subclass that differs only for the registered
-    worksheets stands in for it during the block (one block at a time)."""
+    worksheets stands in for it during the block (one block at a time). This extends openpyxl's private writer
+    (hence ``openpyxl<3.2`` in pyproject.toml; ``python3 dev.py matrix`` tries the newest release): a writer that
+    changed raises :class:`RuntimeError`, never a workbook without the added cells."""
     import openpyxl.writer.excel as excel
 
-    original = excel.ExcelWriter
+    original = getattr(excel, "ExcelWriter", None)
+    if not callable(getattr(original, "write_worksheet", None)):
+        raise _writer_changed("no ExcelWriter.write_worksheet")
 
     class Writer(original):  # type: ignore[misc,valid-type]
         def write_worksheet(self, ws: Any) -> None:
@@ -201,7 +217,9 @@ def save_with_cells(added: dict[int, AddedCells]) -> Iterator[None]:
             if cells is None:
                 super().write_worksheet(ws)
                 return
-            archive = self._archive
+            archive = getattr(self, "_archive", None)
+            if not callable(getattr(archive, "open", None)):
+                raise _writer_changed("no zip archive in ExcelWriter._archive")
             self._archive = _Archive(archive, cells)
             try:
                 super().write_worksheet(ws)
@@ -215,4 +233,4 @@ def save_with_cells(added: dict[int, AddedCells]) -> Iterator[None]:
         finally:
             excel.ExcelWriter = original
     if not all(cells.written for cells in added.values()):  # never a workbook without its added cells
-        raise RuntimeError("openpyxl saved the workbook without the added cells (has its writer changed?)")
+        raise _writer_changed("a worksheet not stored through _archive.write")

@@ -6,7 +6,7 @@
 Exit codes:
   0  success (problems on rows are data, listed in the output, not a failure)
   2  usage error (bad option, --map to a missing header or field, no column could be mapped, no header row,
-     output exists or equals the input, input is a folder)
+     output exists or equals the input, input is a folder, the command's extra not installed: the pip line)
   3  input unreadable or refused (missing, damaged, encrypted, zip bomb, XML protection unavailable, too wide)
   4  output could not be written, e.g. disk full (one line; nothing is left behind)
   130 interrupted (nothing is left behind)
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import mgdecision as mg
+from mgdecision.extras import MissingExtra, needed
 
 from .io_safety import OutputNotWritten, RefusedInput, resolve_output
 from .run import STREAMING_THRESHOLD_BYTES, RunOptions, RunResult, assess_file, report
@@ -42,7 +43,7 @@ EXAMPLES = """examples:
 EPILOG = EXAMPLES + """exit codes:
   0    success (problems on rows are data, listed in the output, not a failure)
   2    usage error (bad option, --map to a missing header or field, no column mapped, no header row,
-       output exists or equals the input, input is a folder)
+       output exists or equals the input, input is a folder, the command's extra not installed: the pip line)
   3    input unreadable or refused (missing, damaged, encrypted, zip bomb, XML protection unavailable, too wide)
   4    output could not be written, e.g. disk full (one line; nothing is left behind)
   130  interrupted (nothing is left behind)
@@ -131,11 +132,13 @@ def _run_dask(args: argparse.Namespace, columns: dict[str, str]) -> RunResult:
 
 def _app(rest: list[str]) -> int:
     try:
-        from mgdecision.widgets.app import main as app_main
-    except ImportError as exc:
-        print(f"mgdecision app is not available ({exc}); install mgdecision[widgets]", file=sys.stderr)
+        with needed("app", "mgdecision app"):
+            from mgdecision.widgets.app import main as app_main
+
+            return int(app_main(rest) or 0)
+    except MissingExtra as exc:
+        print(f"mgdecision: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return int(app_main(rest) or 0)
 
 
 def _quiet_write_errors() -> None:
@@ -160,17 +163,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return (service_cli.serve_main if argv[0] == "serve" else service_cli.audit_main)(argv[1:])
     args = build_parser().parse_args(argv)
     err = sys.stderr
+    extra = "dask" if args.engine == "dask" else "batch"
+    command = "mgdecision assess --engine dask" if extra == "dask" else "mgdecision assess"
     try:
-        columns = _mapping(args.map)
-        if args.engine == "dask":
-            result = _run_dask(args, columns)
-        else:
-            if args.scheduler:
-                raise mg.UsageError("--scheduler needs --engine dask")
-            opts = RunOptions(args.input, args.output, args.sheet, columns, args.streaming, args.force, args.quiet,
-                              workers=args.workers, header_row=args.header_row)
-            result = assess_file(opts, err=err)
-    except mg.UsageError as exc:
+        with needed(extra, command):
+            columns = _mapping(args.map)
+            if args.engine == "dask":
+                result = _run_dask(args, columns)
+            else:
+                if args.scheduler:
+                    raise mg.UsageError("--scheduler needs --engine dask")
+                opts = RunOptions(args.input, args.output, args.sheet, columns, args.streaming, args.force,
+                                  args.quiet, workers=args.workers, header_row=args.header_row)
+                result = assess_file(opts, err=err)
+    except mg.UsageError as exc:  # a missing extra too
         print(f"mgdecision: error: {exc}", file=err)
         return EXIT_USAGE
     except RefusedInput as exc:

@@ -8,6 +8,7 @@ does not read are marked ``odd`` and read one by one by the row reader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Number
@@ -24,6 +25,7 @@ __all__ = ["END", "PLAIN", "SEP", "ListCells", "cell_join", "column_codes", "rea
 
 END, SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
 PLAIN = frozenset({str, int, float, type(None)})
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: pandas before 3.0 factorises such texts as equal
 
 
 def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
@@ -40,11 +42,16 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
             arr[bad] = None
     codes, uniques = pd.factorize(arr)
     distinct = uniques.tolist()
-    try:
-        joined = "".join(distinct)
-        clean = END not in joined and SEP not in joined
-    except TypeError:  # not all text
-        clean = False
+    joined = _texts(distinct)
+    if not joined.isascii() and _SURROGATE.search(joined):  # cells holding a lone surrogate: read one by one
+        bad = np.fromiter((type(v) is str and _SURROGATE.search(v) is not None for v in values), dtype=bool,
+                          count=len(values))
+        odd |= bad
+        arr[bad] = None
+        codes, uniques = pd.factorize(arr)
+        distinct = uniques.tolist()
+        joined = _texts(distinct)
+    clean = END not in joined and SEP not in joined
     marked = [] if clean else [k for k, v in enumerate(distinct) if type(v) is str and (END in v or SEP in v)]
     numbers = {t for t in kinds if issubclass(t, Number)}
     if len(numbers) > 1 and not numbers <= {int, float}:
@@ -54,6 +61,13 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
     if marked:
         odd |= np.isin(codes, marked)
     return codes.astype(np.int64), distinct
+
+
+def _texts(distinct: list[Any]) -> str:
+    try:
+        return "".join(distinct)
+    except TypeError:  # not all text
+        return "".join(v for v in distinct if type(v) is str)
 
 
 def unreadable(value: Any) -> bool:

@@ -4,7 +4,8 @@
                      (every option: mgdecision serve --help)
     mgdecision audit export [--db PATH] [-o FILE] [--format csv|jsonl]
 
-Exit codes: 0 success, 2 usage error (or the service extra is not installed), 3 the database cannot be read.
+Exit codes: 0 success, 2 usage error (or the service extra is not installed: the pip line), 3 the database
+cannot be read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from mgdecision.extras import MissingExtra, needed
 
 __all__ = ["audit_main", "serve_main"]
 
@@ -58,12 +61,13 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        import uvicorn
+        with needed("service", "mgdecision serve"):
+            import uvicorn
 
-        from .app import MAX_BODY_BYTES, JsonLogFormatter, ServiceConfig, create_app
-        from .security import AuthConfig
-    except ImportError as exc:
-        print(f"mgdecision serve is not available ({exc}); install mgdecision[service]", file=sys.stderr)
+            from .app import MAX_BODY_BYTES, JsonLogFormatter, ServiceConfig, create_app
+            from .security import AuthConfig
+    except MissingExtra as exc:
+        print(f"mgdecision: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLogFormatter())

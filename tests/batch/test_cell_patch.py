@@ -153,3 +153,45 @@ def test_a_save_that_skips_the_added_cells_fails(tmp_path: Path, monkeypatch: py
         cell_patch.save_with_cells({id(wb.active): added}),
     ):
         wb.save(tmp_path / "x.xlsx")
+
+
+def test_the_openpyxl_writer_seam_holds(tmp_path: Path) -> None:
+    """Annotate mode extends openpyxl's private workbook writer; ``python3 dev.py matrix`` runs this against the
+    newest openpyxl published, beyond the declared bound, so a release that changes the writer is seen at once."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "kept"
+    other = wb.create_sheet("Other")
+    other["A1"] = "untouched"
+    added = AddedCells(1)
+    added.add(1, ["added", 2.5], ["", ""])
+    added.add(3, ["new row"], [""])
+    with cell_patch.save_with_cells({id(ws): added}):
+        wb.save(tmp_path / "x.xlsx")
+    assert added.written
+    back = openpyxl.load_workbook(tmp_path / "x.xlsx")
+    assert [[c.value for c in r] for r in back.active.iter_rows()] == [
+        ["kept", "added", 2.5], [None, None, None], [None, "new row", None]]
+    assert [[c.value for c in r] for r in back["Other"].iter_rows()] == [["untouched"]]
+
+
+@pytest.mark.parametrize("change", ["no write_worksheet", "sheet stored with writestr"])
+def test_a_changed_openpyxl_writer_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    import openpyxl.writer.excel as excel
+
+    if change == "no write_worksheet":
+        monkeypatch.setattr(excel, "ExcelWriter", type("ExcelWriter", (), {}))
+    else:
+        class WritesText(excel.ExcelWriter):  # type: ignore[misc,name-defined]
+            def write_worksheet(self, ws: object) -> None:
+                self._archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+
+        monkeypatch.setattr(excel, "ExcelWriter", WritesText)
+    wb = openpyxl.Workbook()
+    added = AddedCells(0)
+    added.add(1, ["x"], [""])
+    with (
+        pytest.raises(RuntimeError, match=r"openpyxl \S+ saved the workbook without the added cells .*--streaming"),
+        cell_patch.save_with_cells({id(wb.active): added}),
+    ):
+        wb.save(tmp_path / "x.xlsx")

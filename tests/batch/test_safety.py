@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import zipfile
@@ -14,6 +15,7 @@ import mgdecision.batch.annotate as annotate_mod
 import mgdecision.batch.io_safety as io_safety
 import mgdecision.batch.streaming as streaming_mod
 from mgdecision.batch import cli
+from mgdecision.extras import needed
 
 from .conftest import ROWS, sha256, write_clinic
 
@@ -180,9 +182,19 @@ def test_module_entry_point(clinic: Path) -> None:
 
 
 def test_app_subcommand_missing_module(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "mgdecision.widgets.app", None)
+    import types
+
+    def main(argv: list[str]) -> int:
+        import voila.app  # noqa: F401 - as the app imports Voila
+
+        return 0
+
+    monkeypatch.setattr(cli, "needed", lambda extra, command: needed("batch", command))  # what is installed here
+    monkeypatch.setitem(sys.modules, "mgdecision.widgets.app", types.SimpleNamespace(main=main))
+    monkeypatch.setitem(sys.modules, "voila", None)
     code, _, err = run_cli("app")
-    assert code == cli.EXIT_USAGE and "mgdecision app is not available" in err
+    assert code == cli.EXIT_USAGE and 'mgdecision app needs the batch extra (voila not installed)' in err
+    assert 'pip install "mgdecision[batch]"' in err
 
 
 def test_app_subcommand_passes_arguments(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,6 +203,7 @@ def test_app_subcommand_passes_arguments(run_cli, monkeypatch: pytest.MonkeyPatc
     seen = {}
     fake = types.ModuleType("mgdecision.widgets.app")
     fake.main = lambda argv: seen.setdefault("argv", argv) and 0
+    monkeypatch.setattr(cli, "needed", lambda extra, command: contextlib.nullcontext())  # with or without the app extra
     monkeypatch.setitem(sys.modules, "mgdecision.widgets.app", fake)
     assert run_cli("app", "--port", "8866")[0] == 0
     assert seen["argv"] == ["--port", "8866"]

@@ -74,6 +74,17 @@ def test_lone_surrogates_never_make_failure_cases_raise():
     _frame_equals_rows(df)
 
 
+@pytest.mark.parametrize("field", ["medications", "diagnoses", "symptoms", "age"])
+@pytest.mark.parametrize("more", [[], [5]])  # all text, or a number too
+def test_distinct_cells_holding_lone_surrogates_stay_distinct(field, more):
+    """pandas before 3.0 factorises texts holding lone surrogates as one value: each row keeps its own cell."""
+    cells = ["x\ud800", "\udfff", "y\udc00z"]
+    df = pd.DataFrame({field: cells + more, "egfr": [60] * len(cells + more)}, dtype=object)
+    problems = mg.assess_frame(df)["mg_input_problems"].tolist()
+    assert [p.count(cell) for p, cell in zip(problems[:3], cells, strict=True)] == [1, 1, 1]
+    _frame_equals_rows(df)
+
+
 def test_repeated_column_names_are_a_problem_on_the_row_not_an_error():
     df = pd.DataFrame([[40, "omeprazole", "furosemide"]], columns=["age", "Meds", "Meds"])
     out = mg.assess_frame(df)
