@@ -13,13 +13,15 @@ from __future__ import annotations
 from . import accessor as _accessor  # noqa: F401  (registers the DataFrame accessor df.mg)
 from . import palette  # noqa: F401  (mg.palette: the colours of every level, one palette for all front-ends)
 from .assessment import COLUMNS, Assessment, assess
-from .engine import Engine, rda_mg, ul_mg
+from .engine import Engine, SerumStatus, rda_mg, serum_status, ul_mg
 from .errors import FhirError, KnowledgeError, MgDecisionError, UsageError
+from .extras import MissingExtra
 from .fhir import from_fhir
 from .frame import TableAssessment, assess_columns, assess_frame, assess_table, failure_cases
 from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, convert_serum, map_headers
+from .terms import split_items
 from .units import elemental_mg
 from .vocab import ContraLevel, DoseStatus, Indicator, ProblemCode, RiskLevel, Severity
 
@@ -44,11 +46,13 @@ __all__ = [
     "Knowledge",
     "KnowledgeError",
     "MgDecisionError",
+    "MissingExtra",
     "Problem",
     "ProblemCode",
     "Reason",
     "Risk",
     "RiskLevel",
+    "SerumStatus",
     "Severity",
     "TableAssessment",
     "UsageError",
@@ -64,5 +68,7 @@ __all__ = [
     "knowledge",
     "map_headers",
     "rda_mg",
+    "serum_status",
+    "split_items",
     "ul_mg",
 ]

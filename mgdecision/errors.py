@@ -3,6 +3,7 @@
 MgDecisionError
 ├── KnowledgeError      a knowledge file is missing, malformed or cites an unknown id
 ├── UsageError          the caller passed something the API cannot take (wrong type, no mappable column)
+│   └── MissingExtra    a command needs an extra that is not installed (mgdecision.extras; the pip line)
 └── FhirError           ``from_fhir`` was given something that is not FHIR JSON at all (also a ValueError)
 """
 

@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import mgdecision as mg
-from mgdecision.engine import default_engine
 from mgdecision.fhir import ATTENTION, FhirNote, FhirOrder, FhirRow
 from mgdecision.terminology import terminology
 
@@ -296,7 +295,7 @@ def _magnesium_listed(a: mg.Assessment) -> bool:
 
 
 def _serum(a: mg.Assessment) -> Any:
-    return default_engine().serum_status(a.patient.serum) if a.patient.serum is not None else None
+    return mg.serum_status(a.patient.serum) if a.patient.serum is not None else None
 
 
 # When a patient-view card needs attention: magnesium is in play, or the next step is to measure it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mgdecision import render
+from mgdecision.render import to_html
 
 if TYPE_CHECKING:
     from mgdecision import Assessment
@@ -48,4 +48,4 @@ FORM_CSS = """
 
 def flags_html(a: Assessment) -> str:
     """The cards of one assessment as HTML (the core's rendering) plus the form's problem style."""
-    return f"<style>{FORM_CSS}</style>" + render.to_html(a)
+    return f"<style>{FORM_CSS}</style>" + to_html(a)

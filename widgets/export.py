@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mgdecision.accessor import style_flags
+import mgdecision  # noqa: F401  (registers df.mg)
 
 __all__ = ["XLSX_MIME", "export_xlsx"]
 
@@ -25,7 +25,7 @@ def export_xlsx(result: pd.DataFrame, path: str | Path | None = None) -> bytes:
     if batch_writer is not None:
         batch_writer(result, buffer)
     else:
-        style_flags(result).to_excel(buffer, sheet_name="Patients", index=False, engine="openpyxl")
+        result.mg.style().to_excel(buffer, sheet_name="Patients", index=False, engine="openpyxl")
     data = buffer.getvalue()
     if path is not None:
         Path(path).write_bytes(data)

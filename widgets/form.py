@@ -22,7 +22,7 @@ import ipywidgets as w
 import traitlets
 
 import mgdecision as mg
-from mgdecision.kb import knowledge
+from mgdecision import knowledge
 
 from .cards import FORM_CSS, flags_html
 from .inputs import ChoiceInput, FieldInput, SerumInput, TagInput, TextInput, is_empty

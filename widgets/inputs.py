@@ -16,7 +16,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from mgdecision.terms import split_items
+from mgdecision import split_items
 
 __all__ = ["ChoiceInput", "FieldInput", "SerumInput", "TagInput", "TextInput", "display_text", "is_empty"]
 

@@ -8,7 +8,7 @@ language (:mod:`.expr`) compiled for both.
 
 from __future__ import annotations
 
-from .core import Engine, default_engine, rda_mg, ul_mg
+from .core import Engine, SerumStatus, default_engine, rda_mg, serum_status, ul_mg
 from .row import Findings
 
-__all__ = ["Engine", "Findings", "default_engine", "rda_mg", "ul_mg"]
+__all__ = ["Engine", "Findings", "SerumStatus", "default_engine", "rda_mg", "serum_status", "ul_mg"]

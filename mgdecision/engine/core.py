@@ -609,3 +609,9 @@ def rda_mg(age: float, sex: str | None, pregnant: bool = False, lactating: bool 
 def ul_mg(age: float) -> float | None:
     """Upper limit of supplemental magnesium in mg/day for the age; None under 1 year (not established)."""
     return default_engine().ul_mg(age)
+
+
+def serum_status(serum: Serum) -> SerumStatus:
+    """A serum value (``assessment.patient.serum``) against the knowledge's range: below, above, its CTCAE
+    grades and whether it is at the urgent level."""
+    return default_engine().serum_status(serum)

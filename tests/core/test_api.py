@@ -28,11 +28,13 @@ EXPECTED_API = [
     "Knowledge",
     "KnowledgeError",
     "MgDecisionError",
+    "MissingExtra",
     "Problem",
     "ProblemCode",
     "Reason",
     "Risk",
     "RiskLevel",
+    "SerumStatus",
     "Severity",
     "TableAssessment",
     "UsageError",
@@ -48,6 +50,8 @@ EXPECTED_API = [
     "knowledge",
     "map_headers",
     "rda_mg",
+    "serum_status",
+    "split_items",
     "ul_mg",
 ]
 
@@ -89,6 +93,7 @@ def test_exception_hierarchy():
     assert issubclass(mg.KnowledgeError, mg.MgDecisionError)
     assert issubclass(mg.UsageError, mg.MgDecisionError)
     assert issubclass(mg.FhirError, mg.MgDecisionError) and issubclass(mg.FhirError, ValueError)
+    assert issubclass(mg.MissingExtra, mg.UsageError)
     with pytest.raises(mg.UsageError):
         mg.assess(42)  # type: ignore[arg-type]
     with pytest.raises(mg.UsageError):
