@@ -33,15 +33,15 @@ from ..arrays import (
     row_join,
 )
 from ..errors import KnowledgeError
-from ..formatting import cap_reasons, format_reason
+from ..formatting import cap_reasons, dose_group_text, format_reason
 from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
-from ..models import Interaction, Problem, Reason
+from ..models import Dose, Form, Interaction, Problem, Reason
 from ..outputs import COLUMNS
 from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields, shown_text
 from ..terms import QUALIFIERS, parse_list
-from ..vocab import ContraLevel
+from ..vocab import ContraLevel, DoseStatus
 from .core import ROUTES, Engine, default_engine
-from .expr import Template
+from .expr import Condition, Template
 from .facts import COMBINED
 
 __all__ = ["TableOutputs", "assess_columns"]
@@ -248,6 +248,7 @@ class _TableRun:
         self.e = effect_table(engine)
         self.reasons = _Segments(n, 4)
         self.facts = _ColumnFacts(self)
+        self.made_objects: dict[str, tuple[np.ndarray, list[Any]]] = {}  # object facts: codes, distinct objects
 
     # --- per row: the readers of the base facts (mgdecision.engine.facts)
     def per_reading(self, group: str, read: Callable[[Patient], Any], kind: str) -> np.ndarray:
@@ -276,10 +277,13 @@ class _TableRun:
 
     def attribute_of(self, fact: str, read: Callable[[Any], Any], kind: str) -> np.ndarray:
         """``read`` of an object fact, once per distinct object, spread to every row."""
-        codes, distinct = pd.factorize(np.asarray(self.facts[fact], dtype=object))
+        if fact in self.made_objects:  # made once per distinct combination of its inputs: read each once
+            codes, distinct = self.made_objects[fact]
+        else:
+            codes, distinct = pd.factorize(np.asarray(self.facts[fact], dtype=object))
         return np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind])[codes]
 
-    def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str) -> np.ndarray:
+    def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str, name: str = "") -> np.ndarray:
         """``function(engine, *values)`` once per distinct combination of the input facts, spread to every row."""
         columns = [np.asarray(self.facts[name]) for name in inputs]
         key, k = combine(*[pd.factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns])
@@ -289,6 +293,8 @@ class _TableRun:
         if kind == "object":
             out = np.empty(len(made), dtype=object)
             out[:] = made
+            if name:
+                self.made_objects[name] = (key, made)
             return out[key]
         return np.asarray(made, dtype=_DTYPES[kind])[key]
 
@@ -742,28 +748,59 @@ class _TableRun:
         )  # (a tuple: factorising would give None no code)
         r_key, r_levels = pd.factorize(r_level)
         c_key, c_levels = pd.factorize(c_level)
-        reads = [np.asarray(facts[name]) for name in self.spec.dose_reads]
-        read_codes = [pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
+        spec, e = self.spec, self.e
+        reads = [np.asarray(facts[name]) for name in spec.dose_reads]
         f_key, f_masks = pd.factorize(self.factor_mask)
         s_key, s_masks = pd.factorize(self.symptom_mask)
-        e = self.e
-        key, k = combine(c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule, *read_codes)
-        first = first_of(key, k)
-        keys = list(zip(*[_keys(v[first]) for v in reads], strict=True)) if reads else [()] * len(first)
-        picked = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
-        columns = (x[first].tolist() for x in picked)
-        made = []
-        for c, r, ind, f, rda, fm, sm, rule, values in zip(*columns, keys, strict=True):
-            forms, diarrhoea = chosen[f]
-            named = frozenset(
-                [
-                    *(f"factor:{x}" for x in _named_bits(int(f_masks[fm]), e.factors)),
-                    *(f"symptom:{x}" for x in _named_bits(int(s_masks[sm]), e.symptoms)),
-                ]
-            )
-            inputs = (c_levels[c], r_levels[r], indications[ind], forms, diarrhoea, rdas[rda][0], named)
-            made.append(engine.dose_columns(*inputs, e.rules[rule] if rule >= 0 else None, values))
-        return tuple(objects(column)[key] for column in zip(*made, strict=True))
+        f_ids = [frozenset(f"factor:{x}" for x in _named_bits(int(m), e.factors)) for m in f_masks]
+        s_ids = [frozenset(f"symptom:{x}" for x in _named_bits(int(m), e.symptoms)) for m in s_masks]
+
+        def arguments(first: np.ndarray) -> list[tuple[Any, ...]]:
+            keys = list(zip(*[_keys(v[first]) for v in reads], strict=True)) if reads else [()] * len(first)
+            picked = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
+            out = []
+            for c, r, ind, f, rda, fm, sm, rule, values in zip(*(x[first].tolist() for x in picked), keys, strict=True):
+                forms, diarrhoea = chosen[f]
+                ids = f_ids[fm] | s_ids[sm]
+                inputs = (c_levels[c], r_levels[r], indications[ind], forms, diarrhoea, rdas[rda][0], ids)
+                out.append((*inputs, e.rules[rule] if rule >= 0 else None, values))
+            return out
+
+        columns = _DoseColumns(facts, (f_ids, f_key), (s_ids, s_key))
+        columns.update(
+            contra=objects(c_levels.tolist())[c_key],
+            risk=objects(r_levels.tolist())[r_key],
+            indicated=np.array([bool(x) for x in indications], dtype=bool)[ind_key],
+            indications=objects([", ".join(x) for x in indications])[ind_key],
+            rda=np.array([np.nan if x[0] is None else x[0] for x in rdas], dtype=np.float64)[rda_key],
+        )
+        rule_facts = [engine.rule_facts(e.rules[r] if r >= 0 else None) for r in range(-1, len(e.rules))]
+        for name in ("contra_short", "urgent"):
+            columns[name] = objects([x[name] for x in rule_facts])[self.first_rule + 1]
+        codes = {
+            "contra": c_key,
+            "contra_short": self.first_rule,
+            "urgent": self.first_rule,
+            "risk": r_key,
+            "indicated": ind_key,
+            "indications": ind_key,
+            "rda": rda_key,
+        }
+        by_ids = (([engine.factor_facts(x) for x in f_ids], f_key), ([engine.symptom_facts(x) for x in s_ids], s_key))
+        for made, key in by_ids:
+            for name in made[0] if made else ():
+                value_code, values = pd.factorize(objects([x[name] for x in made]))
+                columns[name] = objects(values.tolist())[value_code][key]
+                codes[name] = value_code.astype(np.int64)[key]
+        if spec.dose_reads_texts:  # a rule reads a dose text: the row execution's decision per distinct input
+            inputs = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
+            reads_codes = [pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
+            key, k = combine(*inputs, *reads_codes)
+            made = [engine.dose_columns(*a) for a in arguments(first_of(key, k))]
+            return tuple(objects(column)[key] for column in zip(*made, strict=True))
+        for name, v in zip(spec.dose_reads, reads, strict=True):
+            codes.setdefault(name, pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64))
+        return _DoseTable(self, columns, codes, form_key, chosen).outputs()
 
     def _found_problems(self) -> tuple[np.ndarray, list[Problem]]:
         """The problems the rules find (rules.toml [problems]), by row then in the order written."""
@@ -870,7 +907,7 @@ class _ColumnFacts(dict[Any, Any]):
             return spec.base[name].column(run)
         if name in COMBINED:
             c = COMBINED[name]
-            return run.combine(c.inputs, c.function, c.kind)
+            return run.combine(c.inputs, c.function, c.kind, name)
         if name in spec.derived:
             return spec.derived[name].values(self, run.n)
         if name.startswith("known:"):
@@ -891,6 +928,176 @@ def _scalar(value: Any) -> Any:
 def _key(value: Any) -> Any:
     """A fact as part of a memo key: NaN (never equal to itself) as None."""
     return None if value != value else value
+
+
+class _DoseTable:
+    """The dose rules on whole columns, as Engine._dose_decision runs them for one row: the status, the fixed
+    form or the form rules, the variant and its range, the text picks and the parts that hold, found by the
+    column execution of their conditions; each text made once per distinct set of the values it names."""
+
+    def __init__(
+        self,
+        run: _TableRun,
+        columns: _DoseColumns,
+        codes: dict[str, np.ndarray],
+        form_key: np.ndarray,
+        chosen: list[tuple[tuple[str, ...], bool]],
+    ) -> None:
+        spec, n, engine = run.spec, run.n, run.engine
+        self.spec, self.engine, self.columns, self.codes, self.n = spec, engine, columns, codes, n
+        statuses = spec.dose_statuses
+        self.status = status = _first_holding([s.when for s in statuses], columns, n)
+        columns["status"] = objects([s.status for s in statuses])[status]
+        columns["supplementing"] = np.array([s.supplementing for s in statuses], dtype=bool)[status]
+        self.fixed = fixed = _first_holding([when for when, _t in spec.fixed_form], columns, n, default=-1)
+        form_of, form_k = combine(status, form_key, fixed)
+        forms: list[Form | None] = []  # None: a fixed form, made from its text
+        for x in first_of(form_of, form_k).tolist():
+            wanted, diarrhoea = chosen[form_key[x]]
+            made = None if fixed[x] >= 0 else engine.form(DoseStatus(statuses[status[x]].status), wanted, diarrhoea)
+            forms.append(made)
+        self.forms, self.form_of = forms, form_of
+        columns["form_name"] = objects(["" if f is None else f.form for f in forms])[form_of]
+        columns["form_timing"] = objects(["" if f is None else f.timing for f in forms])[form_of]
+        codes["form_name"] = codes["form_timing"] = pd.factorize(objects(forms))[0].astype(np.int64)[form_of]
+        columns["min"], columns["max"] = np.full(n, np.nan), np.full(n, np.nan)
+        self.variant = variant = np.full(n, -1, dtype=np.int64)
+        low, high = np.full(n, np.nan), np.full(n, np.nan)
+        for k, rule in enumerate(statuses):
+            rows = status == k
+            if not rows.any():
+                continue
+            v = _first_holding([x.when for x in rule.variants], columns, n)
+            variant[rows] = v[rows]
+            for j, x in enumerate(rule.variants):
+                here = rows & (v == j)
+                if x.low is not None and here.any():
+                    low[here] = np.asarray(x.low.values(columns, n), dtype=np.float64)[here]
+                if x.high is not None and here.any():
+                    high[here] = np.asarray(x.high.values(columns, n), dtype=np.float64)[here]
+        columns["min"], columns["max"] = self.low, self.high = low, high
+        intake = np.asarray(columns["intake_daily"], np.float64) if "intake_daily" in spec.dose_reads else np.nan
+        columns["room"] = high - intake
+        for name, table in spec.dose_texts.items():  # in order: a later text may name an earlier one
+            pick = _first_holding([w for w, _t in table], columns, n)
+            columns[name] = self.formatted([(pick == j, t) for j, (_w, t) in enumerate(table)])
+            codes[name] = pd.factorize(columns[name])[0].astype(np.int64)
+        self.holds = [  # per status, per part: the rows of that status where it holds
+            [(status == k) & p.when.column(columns, n) for p in rule.parts] for k, rule in enumerate(statuses)
+        ]
+        self.holds_all = [p.when.column(columns, n) for p in spec.dose_parts]  # the parts of every status
+
+    def formatted(self, uses: list[tuple[np.ndarray, Template]]) -> np.ndarray:
+        """Per row, the text of the template used there ("" where none is), each made once per distinct set
+        of the values it names."""
+        out = np.full(self.n, "", dtype=object)
+        for rows, template in uses:
+            where = np.flatnonzero(rows)
+            if not len(where):
+                continue
+            if not template.names:
+                out[where] = template.from_values(())
+                continue
+            key, k = combine(*[_codes_of(name, self.columns, self.codes)[where] for name in template.names])
+            values = [np.asarray(self.columns[name])[where] for name in template.names]
+            made = [template.from_values(tuple(_scalar(v[x]) for v in values)) for x in first_of(key, k).tolist()]
+            out[where] = objects(made)[key]
+        return out
+
+    def outputs(self) -> tuple[np.ndarray, ...]:
+        """Status, min, max, dose text, form text, the dose's reasons and headline (as Engine._dose_columns)."""
+        spec, engine = self.spec, self.engine
+        statuses, status, variant = spec.dose_statuses, self.status, self.variant
+        variants = [
+            ((status == k) & (variant == j), v.text) for k, r in enumerate(statuses) for j, v in enumerate(r.variants)
+        ]
+        leads: list[np.ndarray] = []  # the texts in the order the row execution adds them
+        body = [self.formatted(variants)]
+        for j in range(max((len(r.parts) for r in statuses), default=0)):
+            for lead in (True, False):
+                uses = [
+                    (self.holds[k][j], r.parts[j].text)
+                    for k, r in enumerate(statuses)
+                    if j < len(r.parts) and r.parts[j].lead == lead
+                ]
+                if uses:
+                    (leads if lead else body).append(self.formatted(uses))
+        for holds, part in zip(self.holds_all, spec.dose_parts, strict=True):
+            (leads if part.lead else body).append(self.formatted([(holds, part.text)]))
+        text = objects(["; ".join([x for x in row if x]) for row in zip(*leads, *body, strict=True)])
+        fixed_text = self.formatted([(self.fixed == j, t) for j, (_w, t) in enumerate(spec.fixed_form)])
+        made_form = objects(["" if f is None else f.text for f in self.forms])[self.form_of]
+        form_text = np.where(self.fixed >= 0, fixed_text, made_form)
+        # the dose's reasons: its notes (the variant's, then each part's that holds) and the form's evidence
+        notes_key, k = combine(
+            status,
+            variant,
+            *[h.astype(np.int64) for row in self.holds for h in row],
+            *[h.astype(np.int64) for h in self.holds_all],
+            np.where(self.fixed >= 0, -1, self.form_of),
+        )
+        groups = []
+        for x in first_of(notes_key, k).tolist():
+            rule = statuses[status[x]]
+            notes = [engine.dosing_note(m) for m in rule.variants[variant[x]].notes]
+            parts = [
+                *zip(self.holds[status[x]], rule.parts, strict=True),
+                *zip(self.holds_all, spec.dose_parts, strict=True),
+            ]
+            notes += [engine.dosing_note(p.note) for holds, p in parts if p.note and holds[x]]
+            form = self.forms[self.form_of[x]] if self.fixed[x] < 0 else None
+            dose = Dose(DoseStatus(rule.status), None, None, None, None, "", tuple(notes), "", "")
+            groups.append(dose_group_text(dose, form or _NO_FORM))
+        names = objects([s.status for s in statuses])[status]
+        return names, self.low, self.high, text, form_text, objects(groups)[notes_key], self.columns["headline"]
+
+
+_NO_FORM = Form("", "", "")
+
+
+class _DoseColumns(dict[str, Any]):
+    """The facts the dose rules read, as columns: those the table run set, the row's facts, "known:x", and the
+    risk factors and symptoms ("factor:x", "symptom:x") from each row's set of them (``(distinct, code)``)."""
+
+    def __init__(self, facts: Mapping[str, Any], *ids: tuple[list[frozenset[str]], np.ndarray]) -> None:
+        super().__init__()
+        self.facts, self.ids = facts, dict(zip(("factor:", "symptom:"), ids, strict=True))
+
+    def __missing__(self, name: str) -> Any:
+        if name.startswith(("factor:", "symptom:")):
+            distinct, key = self.ids[name[: name.index(":") + 1]]
+            value = np.array([name in x for x in distinct], dtype=bool)[key]
+        elif name.startswith("known:"):
+            value = ~pd.isna(self[name[6:]])
+        else:
+            value = self.facts[name]
+        self[name] = value
+        return value
+
+
+def _first_holding(conditions: Sequence[Condition], facts: Mapping[str, Any], n: int, default: int = 0) -> np.ndarray:
+    """Per row, the first condition that holds (``default`` where none does)."""
+    found = np.full(n, -1, dtype=np.int64)
+    for k, when in enumerate(conditions):
+        found[(found < 0) & when.column(facts, n)] = k
+    found[found < 0] = default
+    return found
+
+
+def _codes_of(name: str, columns: Mapping[str, Any], codes: Mapping[str, np.ndarray]) -> np.ndarray:
+    """A code per row for the values of a dose fact (equal values, equal codes)."""
+    if name in codes:
+        return codes[name]
+    return pd.factorize(np.asarray(columns[name]), use_na_sentinel=False)[0].astype(np.int64)
+
+
+def _interval_codes(values: np.ndarray, cuts: tuple[float, ...]) -> np.ndarray:
+    """Per row, which of the points ``cuts`` and the intervals around them the number falls in (-1: missing),
+    as :func:`~mgdecision.engine.core.interval`."""
+    x = np.asarray(values, dtype=np.float64)
+    edges = np.asarray(cuts, dtype=np.float64)
+    codes = np.searchsorted(edges, x, "left") + np.searchsorted(edges, x, "right")
+    return np.where(np.isnan(x), -1, codes).astype(np.int64)
 
 
 def _keys(values: np.ndarray) -> list[Any]:

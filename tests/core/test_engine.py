@@ -246,7 +246,7 @@ def test_engines_keep_their_own_caches(tmp_path):
     assert other.assess(row).contraindication.rules == ("renal_moderate",)
     assert shipped.assess(row).contraindication.rules == ("renal_severe",)
     assert mg.assess(row).contraindication.rules == ("renal_severe",)
-    for name in ("serum_status", "dose_and_form", "contra_reason"):
+    for name in ("serum_status", "dose_plan", "contra_reason"):
         info = getattr(other, name).cache_info()
         assert info.maxsize is not None  # bounded
 
@@ -279,8 +279,14 @@ def test_another_folder_must_keep_the_shipped_vocabulary(tmp_path):
             '{ factor = "age65", when = "age >= 65", detail = "age {age:years}" },\n'
             '  { factor = "t2d", when = "not known(age)", detail = "no age" },',
         ),
+        # a dose part that reads a text the dose picked (the table execution then decides per distinct input)
+        lambda t: t.replace(
+            '  { when = "known(rda)", text = "RDA {rda:g} mg/day from all sources" },\n',
+            '  { when = "known(rda)", text = "RDA {rda:g} mg/day from all sources" },\n'
+            '  { when = "ul_text == \'UL 350\'", text = "the adult upper limit" },\n',
+        ),
     ],
-    ids=["capped-level", "capped-without-serum", "listed-elsewhere", "value-factor-unknown"],
+    ids=["capped-level", "capped-without-serum", "listed-elsewhere", "value-factor-unknown", "part-reads-a-text"],
 )
 def test_unusual_but_valid_rules_run_alike_in_both_executions(tmp_path, edit):
     outputs = _both(_edited(tmp_path, {"rules.toml": edit}))  # _both asserts the two executions are equal
