@@ -14,6 +14,7 @@ from typing import Any
 import mgdecision as mg
 from mgdecision.outputs import LEVEL_COLUMNS, OUTPUT_WIDTHS, OUTPUTS, WRAP_COLUMNS
 
+from .cell_limits import fit_cell
 from .engine import ProblemLine, Tally
 
 __all__ = [
@@ -115,7 +116,7 @@ class SheetContent:
 
 
 def _add(block: Block, row: list[Any], style: str = "") -> int:
-    block.rows.append(row)
+    block.rows.append([fit_cell(v) if type(v) is str else v for v in row])  # a header or term from the input
     block.styles.append(style)
     return len(block.rows) - 1
 

@@ -286,7 +286,7 @@ def _header_field(header: str) -> tuple[str | None, str, str | None]:
         stem = re.sub(r"[^0-9a-z]+", " ", text[: trailing.start()].lower()).strip()
         if stem in aliases:
             return _by_unit(aliases[stem], trailing.group(1)), trailing.group(1), None
-    close = [a for a in aliases if len(base) >= 4 and _similar(base, a)]
+    close = _close_aliases(base) if len(base) >= 4 else []
     if not close:  # "Serum Mg repeat (mg/dL)": holds a field's name of two or more words
         padded = f" {base} "
         close = [a for a in _contained_aliases() if f" {a} " in padded]
@@ -316,6 +316,32 @@ def _similar(a: str, b: str) -> bool:
     import difflib
 
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.85 and a != b
+
+
+_SLOTS = {c: k for k, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789 ")}
+
+
+def _letter_counts(text: str) -> np.ndarray:
+    counts = np.zeros(len(_SLOTS) + 1, dtype=np.intp)
+    for c in text:
+        counts[_SLOTS.get(c, len(_SLOTS))] += 1
+    return counts
+
+
+@cache
+def _alias_letters() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    aliases = tuple(_alias_index())
+    return aliases, np.array([_letter_counts(a) for a in aliases]), np.array([len(a) for a in aliases])
+
+
+def _close_aliases(base: str) -> list[str]:
+    """The aliases :func:`_similar` to ``base``, in order; it is asked only where the letters the two share allow
+    a ratio of 0.85 (a ratio counts matching letters, so it is at most twice the shared letters over both lengths:
+    a header of any length or number of columns costs one array operation)."""
+    aliases, letters, lengths = _alias_letters()
+    shared = np.minimum(letters, _letter_counts(base)).sum(axis=1)
+    possible = np.flatnonzero(2.0 * shared / (lengths + len(base)) >= 0.85)
+    return [aliases[k] for k in possible.tolist() if _similar(base, aliases[k])]
 
 
 @lru_cache(maxsize=1)
