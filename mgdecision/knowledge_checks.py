@@ -1,0 +1,593 @@
+"""A knowledge folder checked in full when it is loaded, before anything uses it.
+
+A clinical governance team editing the knowledge is a real user, and a folder may be wrong in any way. Every
+failure is a :class:`~mgdecision.errors.KnowledgeError` that names the file and the key:
+
+- the files: only the plain files the manifest names, inside the folder (no path, no link, no device), each of a
+  bounded size, UTF-8, TOML of bounded nesting, every number finite;
+- their shape: ``knowledge/schema.json`` (the one shipped, never the folder's), checked by :func:`validate` (the
+  subset of JSON Schema 2020-12 that file uses; no other dependency);
+- what the numbers mean: serum limits in a plausible range for each unit and the same limit in every unit,
+  CTCAE thresholds ordered by grade, the unit a CTCAE table borrows (mEq/L graded as mmol/L) being one the
+  engine can halve into, age bands that cover every age once, eGFR thresholds in order (:data:`SERUM_RANGES` and
+  the checks below);
+- the rule texts: conditions of bounded length and nesting (counted on the text, before they are parsed), and
+  message formats of bounded width and precision.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import stat
+import string
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import KnowledgeError
+
+__all__ = ["LIMITS", "SERUM_RANGES", "check_meaning", "read_folder", "validate"]
+
+#: Sizes a knowledge folder may not exceed.
+LIMITS = {
+    "file_bytes": 1_000_000,  # the largest shipped file is about 20 KB
+    "files": 40,
+    "nesting": 8,  # tables and arrays within one another (the shipped files use 5)
+    "text_chars": 4_000,
+    "condition_chars": 600,
+    "condition_nesting": 24,  # parentheses, not, and, or: the parser's depth grows with each
+    "format_number": 64,  # the width or precision of a message format ({egfr:>1000000000} allocates 1 GB)
+}
+UNITS = {"mmol/L": 1.0, "mg/dL": 1 / 2.4305, "mEq/L": 0.5}  # serum units and their factor into mmol/L
+UNIT_TOLERANCE = 0.10  # the same limit in two units may differ this much after conversion (rounding as published)
+#: Plausible values in mmol/L (the published value of each lies inside): a limit outside is an error of editing.
+SERUM_RANGES: Mapping[str, tuple[float, float]] = {
+    "limits.lower": (0.6, 0.85),
+    "limits.low_normal": (0.7, 0.95),
+    "limits.upper": (0.9, 1.3),
+    "urgent.above": (1.5, 3.5),
+    "ctcae_hypo.2": (0.45, 0.55),
+    "ctcae_hypo.3": (0.35, 0.45),
+    "ctcae_hypo.4": (0.25, 0.35),
+    "ctcae_hyper.3": (1.1, 1.4),
+    "ctcae_hyper.4": (3.0, 3.6),
+    "lab_range.low_min_mmol": (0.3, 0.8),
+    "lab_range.low_max_mmol": (0.6, 1.1),
+    "lab_range.high_min_mmol": (0.7, 1.3),
+    "lab_range.high_max_mmol": (1.0, 2.0),
+    "plausible.min_mmol": (0.01, 0.2),
+    "plausible.max_mmol": (4.0, 20.0),
+}
+EGFR_RANGES: Mapping[str, tuple[float, float]] = {
+    "severe_below": (10, 45),
+    "moderate_below": (30, 90),
+    "k_sparing_below": (15, 90),
+}
+OLDEST = 120  # the oldest age read (fields.toml): the age bands must reach past it
+_SCHEMA_WORDS = frozenset({"$schema", "$id", "$defs", "title", "description", "$comment"})
+
+
+def _fail(file: str, key: str, why: str) -> KnowledgeError:
+    return KnowledgeError(f"knowledge file {file}" + (f", key {key}" if key else "") + f": {why}")
+
+
+# ---------------------------------------------------------------- the files
+
+
+def _read(folder: Path, name: str) -> bytes:
+    """The bytes of ``folder/name``: a plain file of bounded size, never through a link, never blocking."""
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z_]+\.toml", name):
+        raise _fail("knowledge.toml", "files", f"{str(name)[:80]!r} is not a plain file name of this folder "
+                                               "(lower-case letters and _, ending in .toml)")
+    path = folder / name
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise _fail(name, "", "is a link; the knowledge folder must hold the file itself")
+        fd = os.open(path, flags)
+    except KnowledgeError:
+        raise
+    except OSError as exc:
+        raise _fail(name, "", f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _fail(name, "", "is not a plain file")
+        limit = LIMITS["file_bytes"]
+        if info.st_size > limit:
+            raise _fail(name, "", f"holds {info.st_size:,} bytes (at most {limit:,})")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise _fail(name, "", f"holds more than {limit:,} bytes")
+    return data
+
+
+def _parse(name: str, data: bytes) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(name, "", f"is not UTF-8 text (byte {exc.start})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(name, "", f"is not valid TOML ({exc})") from None
+    except RecursionError:
+        raise _fail(name, "", f"nests arrays or tables too deeply (at most {LIMITS['nesting']})") from None
+    if not _sound(doc):  # then find where, naming the key
+        for key, value, depth in _walk(doc):
+            why = _unsound(value, depth)
+            if why:
+                raise _fail(name, key, why)
+    return doc
+
+
+def _unsound(value: Any, depth: int) -> str:
+    if depth > LIMITS["nesting"]:
+        return f"nests arrays or tables too deeply (at most {LIMITS['nesting']})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    if isinstance(value, str) and len(value) > LIMITS["text_chars"]:
+        return f"a text of {len(value):,} characters (at most {LIMITS['text_chars']:,})"
+    return ""
+
+
+def _sound(doc: Any) -> bool:
+    """No value nested too deeply, no number that is not finite, no text too long (without recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is dict or kind is list:
+            if depth >= LIMITS["nesting"] and value:
+                return False
+            stack.extend((v, depth + 1) for v in (value.values() if kind is dict else value))
+        elif (kind is float and not math.isfinite(value)) or (kind is str and len(value) > LIMITS["text_chars"]):
+            return False
+    return True
+
+
+def _walk(doc: Any) -> Iterator[tuple[str, Any, int]]:
+    """(key path, value, depth) of every value, without recursion."""
+    stack: list[tuple[str, Any, int]] = [("", doc, 0)]
+    while stack:
+        key, value, depth = stack.pop()
+        yield key, value, depth
+        if depth > LIMITS["nesting"]:
+            continue
+        if isinstance(value, dict):
+            stack.extend((f"{key}.{k}" if key else str(k), v, depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{key}[{k}]", v, depth + 1) for k, v in enumerate(value))
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    """The shipped schema (a folder's own copy is never used to check it)."""
+    schema: dict[str, Any] = json.loads((resources.files("mgdecision") / "knowledge" / "schema.json").read_text())
+    return schema
+
+
+def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every file of a knowledge folder, parsed and checked (shape and meaning): file name -> its tables."""
+    schema = _schema()
+    manifest = _parse("knowledge.toml", _read(folder, "knowledge.toml"))
+    _raise_first("knowledge.toml", validate(manifest, schema["properties"]["knowledge.toml"], schema))
+    names = manifest["files"]
+    if len(names) > LIMITS["files"]:
+        raise _fail("knowledge.toml", "files", f"names {len(names)} files (at most {LIMITS['files']})")
+    expected = [name for name in schema["required"] if name != "knowledge.toml"]
+    missing = [name for name in expected if name not in names]
+    unknown = [name for name in names if name not in schema["properties"] or name == "knowledge.toml"]
+    if missing or unknown:
+        raise _fail("knowledge.toml", "files", f"must name {', '.join(expected)}" +
+                    (f"; missing {', '.join(missing)}" if missing else "") +
+                    (f"; unknown {', '.join(unknown)}" if unknown else ""))
+    docs = {"knowledge.toml": manifest, **{name: _parse(name, _read(folder, name)) for name in names}}
+    for name, doc in docs.items():
+        _raise_first(name, validate(doc, schema["properties"][name], schema))
+    check_meaning(docs)
+    return docs
+
+
+def _raise_first(file: str, errors: list[tuple[str, str]]) -> None:
+    if errors:
+        raise _fail(file, errors[0][0], errors[0][1])
+
+
+# ---------------------------------------------------------------- the schema (a subset of JSON Schema 2020-12)
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    raise KnowledgeError(f"schema.json: unknown type {kind!r}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def validate(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
+             key: str = "") -> list[tuple[str, str]]:
+    """(key, what is wrong) for each place where ``value`` breaks ``schema``; [] when it conforms."""
+    root = schema if root is None else root
+    errors: list[tuple[str, str]] = []
+    kind = _KIND.get(type(value))
+    for word, arg in schema.items():
+        check = _KEYWORDS.get(word)
+        if check is None:
+            if word in _SCHEMA_WORDS:
+                continue
+            raise KnowledgeError(f"schema.json uses {word!r}, which the loader does not check")
+        applies = _APPLIES.get(word)
+        if applies is not None and applies != kind:  # keywords of one kind of value apply to that kind only
+            continue
+        errors.extend(check(value, arg, schema, root, key))
+        if errors and word in ("type", "$ref"):
+            break
+    return errors
+
+
+_KIND = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
+_APPLIES = {**dict.fromkeys(("properties", "required", "additionalProperties", "minProperties"), "object"),
+            **dict.fromkeys(("items", "minItems", "maxItems", "uniqueItems"), "array"),
+            **dict.fromkeys(("pattern", "minLength", "maxLength"), "string"),
+            **dict.fromkeys(("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"), "number")}
+
+
+Check = Callable[[Any, Any, Mapping[str, Any], Mapping[str, Any], str], list[tuple[str, str]]]
+
+
+def _ref(value: Any, ref: str, schema: Mapping[str, Any], root: Mapping[str, Any], key: str) -> list[tuple[str, str]]:
+    found = _REFS.get((id(root), ref))
+    if found is None or found[0] is not root:
+        if not ref.startswith("#/"):
+            raise KnowledgeError(f"schema.json: only local references, not {ref!r}")
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        found = _REFS[id(root), ref] = (root, target)
+    return validate(value, found[1], root, key)
+
+
+_REFS: dict[tuple[int, str], tuple[Any, Any]] = {}  # (root, reference) -> (root, the schema it names)
+
+
+def _type(value: Any, kind: str, schema: Mapping[str, Any], root: Mapping[str, Any],
+          key: str) -> list[tuple[str, str]]:
+    if _is_type(value, kind):
+        if isinstance(value, float) and not math.isfinite(value):
+            return [(key, f"{value} is not a finite number")]
+        return []
+    return [(key, f"{_shown(value)} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")]
+
+
+def _properties(value: dict[str, Any], props: Mapping[str, Any], schema: Mapping[str, Any],
+                root: Mapping[str, Any], key: str) -> list[tuple[str, str]]:
+    errors = []
+    for name, sub in props.items():
+        if name in value:
+            errors.extend(validate(value[name], sub, root, _join(key, name)))
+    return errors
+
+
+def _additional(value: dict[str, Any], extra: Any, schema: Mapping[str, Any], root: Mapping[str, Any],
+                key: str) -> list[tuple[str, str]]:
+    known = schema.get("properties", {})
+    errors = []
+    for name, item in value.items():
+        if name in known:
+            continue
+        if extra is False:
+            errors.append((_join(key, name), "is not a known key here (misspelt?)"))
+        elif isinstance(extra, dict):
+            errors.extend(validate(item, extra, root, _join(key, name)))
+    return errors
+
+
+def _join(key: str, name: Any) -> str:
+    return f"{key}.{name}" if key else str(name)
+
+
+def _one_of(value: Any, options: list[Any], schema: Mapping[str, Any], root: Mapping[str, Any],
+            key: str) -> list[tuple[str, str]]:
+    results = [validate(value, option, root, key) for option in options]
+    passed = sum(not r for r in results)
+    if passed == 1:
+        return []
+    if passed == 0:
+        best = min(results, key=len)
+        return best if len(best) == 1 else [(key, f"{_shown(value)} matches none of its allowed forms")]
+    return [(key, f"{_shown(value)} matches more than one of its allowed forms")]
+
+
+def _any_of(value: Any, options: list[Any], schema: Mapping[str, Any], root: Mapping[str, Any],
+            key: str) -> list[tuple[str, str]]:
+    if any(not validate(value, option, root, key) for option in options):
+        return []
+    return [(key, "matches none of its allowed forms (e.g. hours or advice missing)")]
+
+
+def _items(value: list[Any], sub: Any, schema: Mapping[str, Any], root: Mapping[str, Any],
+           key: str) -> list[tuple[str, str]]:
+    errors = []
+    for k, item in enumerate(value):
+        errors.extend(validate(item, sub, root, f"{key}[{k}]"))
+    return errors
+
+
+def _number_bound(word: str) -> Check:
+    def check(value: Any, bound: float, schema: Mapping[str, Any], root: Mapping[str, Any],
+              key: str) -> list[tuple[str, str]]:
+        ok = {"minimum": value >= bound, "maximum": value <= bound, "exclusiveMinimum": value > bound,
+              "exclusiveMaximum": value < bound}[word]
+        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[word]
+        what = f"{schema['title']} " if "title" in schema else ""
+        return [] if ok else [(key, f"{what}{_shown(value)} must be {sign} {bound:g}")]
+    return check
+
+
+def _enum(value: Any, options: list[Any], schema: Mapping[str, Any], root: Mapping[str, Any],
+          key: str) -> list[tuple[str, str]]:
+    if any(value == o and type(value) is type(o) for o in options):
+        return []
+    return [(key, f"unknown {schema.get('title', 'value')} {_shown(value)} (one of {', '.join(map(str, options))})")]
+
+
+def _simple(test: Callable[[Any, Any], bool], why: Callable[[Any, Any], str]) -> Check:
+    def check(value: Any, arg: Any, schema: Mapping[str, Any], root: Mapping[str, Any],
+              key: str) -> list[tuple[str, str]]:
+        return [] if test(value, arg) else [(key, why(value, arg))]
+    return check
+
+
+def _unique(value: list[Any], flag: bool) -> bool:
+    if not flag:
+        return True
+    seen = [json.dumps(v, sort_keys=True, default=str) for v in value]
+    return len(seen) == len(set(seen))
+
+
+_KEYWORDS: dict[str, Check] = {
+    "$ref": _ref,
+    "type": _type,
+    "properties": _properties,
+    "additionalProperties": _additional,
+    "required": _simple(lambda v, names: all(n in v for n in names),
+                        lambda v, names: f"misses {', '.join(n for n in names if n not in v)}"),
+    "minProperties": _simple(lambda v, n: len(v) >= n, lambda v, n: f"needs at least {n} keys"),
+    "items": _items,
+    "minItems": _simple(lambda v, n: len(v) >= n, lambda v, n: f"needs at least {n} items"),
+    "maxItems": _simple(lambda v, n: len(v) <= n, lambda v, n: f"holds {len(v)} items (at most {n})"),
+    "uniqueItems": _simple(_unique, lambda v, f: "repeats an item"),
+    "enum": _enum,
+    "const": _simple(lambda v, c: v == c and type(v) is type(c), lambda v, c: f"{_shown(v)} must be {c!r}"),
+    "pattern": lambda value, pattern, schema, root, key: [] if re.search(pattern, value) is not None else [
+        (key, f"{_shown(value)} is not {schema['title']}" if "title" in schema else
+         f"{_shown(value)} does not match {pattern}")],
+    "minLength": _simple(lambda v, n: len(v) >= n, lambda v, n: f"a text of at least {n} characters"),
+    "maxLength": _simple(lambda v, n: len(v) <= n, lambda v, n: f"a text of {len(v):,} characters (at most {n})"),
+    "minimum": _number_bound("minimum"),
+    "maximum": _number_bound("maximum"),
+    "exclusiveMinimum": _number_bound("exclusiveMinimum"),
+    "exclusiveMaximum": _number_bound("exclusiveMaximum"),
+    "oneOf": _one_of,
+    "anyOf": _any_of,
+}
+
+
+# ---------------------------------------------------------------- what the numbers mean
+
+
+def check_meaning(docs: Mapping[str, Mapping[str, Any]]) -> None:
+    """The checks a schema cannot state (the files already match their schema)."""
+    _serum(docs["serum.toml"])
+    _intake(docs["intake.toml"])
+    levels = docs["risk.toml"]["levels"]
+    if levels["moderate_from"] >= levels["high_from"]:
+        raise _fail("risk.toml", "levels.moderate_from", "must be below levels.high_from")
+    renal = docs["contraindications.toml"]["renal"]
+    for name, (low, high) in EGFR_RANGES.items():
+        if not low <= renal[name] <= high:
+            raise _fail("contraindications.toml", f"renal.{name}", f"{renal[name]:g} is outside {low:g}-{high:g} "
+                                                                    "mL/min")
+    if renal["severe_below"] >= renal["moderate_below"]:
+        raise _fail("contraindications.toml", "renal.severe_below", "must be below renal.moderate_below")
+    dose = docs["dosing.toml"]["range"]
+    if dose["min_mg"] > dose["max_mg"]:
+        raise _fail("dosing.toml", "range.min_mg", "must not be above range.max_mg")
+    for iid, entry in docs["interactions.toml"].items():
+        for hours in ("before_h", "after_h"):
+            if f"{hours}_min" in entry and (hours not in entry or entry[f"{hours}_min"] > entry[hours]):
+                raise _fail("interactions.toml", f"{iid}.{hours}_min", f"needs {hours}, and may not exceed it")
+    for k, entry in enumerate(docs["fields.toml"]["field"]):
+        if "min" in entry and "max" in entry and entry["min"] >= entry["max"]:
+            raise _fail("fields.toml", f"field[{k}].min", "must be below max")
+    _rule_texts(docs["rules.toml"])
+
+
+def _serum(serum: Mapping[str, Any]) -> None:
+    file = "serum.toml"
+    units = {u: spec for u, spec in serum["units"].items() if u != "source"}
+    if set(units) != set(UNITS):
+        raise _fail(file, "units", f"must define exactly {', '.join(UNITS)} (the units every limit is given in)")
+    spellings = {unit.lower(): unit for unit in UNITS}
+    for unit, factor in UNITS.items():
+        if not math.isclose(units[unit]["to_mmol"], factor, rel_tol=0.005):
+            raise _fail(file, f"units.{unit}.to_mmol", f"{units[unit]['to_mmol']:g} is not the factor from {unit} to "
+                                                        f"mmol/L ({factor:.6g})")
+        for spelling in units[unit]["spellings"]:
+            written = spelling.lower().replace(" ", "")
+            if spellings.setdefault(written, unit) != unit:
+                raise _fail(file, f"units.{unit}.spellings", f"'{spelling}' also spells {spellings[written]}")
+
+    for path in ("limits.lower", "limits.low_normal", "limits.upper", "urgent.above"):
+        table, name = path.split(".")
+        by_unit = serum[table][name]
+        low, high = SERUM_RANGES[path]
+        if not low <= by_unit["mmol/L"] <= high:
+            raise _fail(file, f"{path}.mmol/L", f"{by_unit['mmol/L']:g} is outside the plausible {low:g}-{high:g} "
+                                                "mmol/L")
+        _same_in_every_unit(file, path, {u: by_unit[u] for u in UNITS})
+    limits = serum["limits"]
+    for unit in UNITS:
+        if not limits["lower"][unit] < limits["low_normal"][unit] < limits["upper"][unit] < \
+                serum["urgent"]["above"][unit]:
+            raise _fail(file, f"limits.{unit}", "needs lower < low_normal < upper < urgent.above")
+    for name in ("low_min_mmol", "low_max_mmol", "high_min_mmol", "high_max_mmol"):
+        _in_range(file, f"lab_range.{name}", serum["lab_range"][name])
+    lab = serum["lab_range"]
+    if not (lab["low_min_mmol"] < lab["low_max_mmol"] and lab["high_min_mmol"] < lab["high_max_mmol"]):
+        raise _fail(file, "lab_range", "needs low_min_mmol < low_max_mmol and high_min_mmol < high_max_mmol")
+    for name in ("min_mmol", "max_mmol"):
+        _in_range(file, f"plausible.{name}", serum["plausible"][name])
+    for table, side in (("ctcae_hypo", "below"), ("ctcae_hyper", "above")):
+        _ctcae(file, table, side, serum[table], units, limits)
+
+
+def _in_range(file: str, path: str, value: float) -> None:
+    low, high = SERUM_RANGES[path]
+    if not low <= value <= high:
+        raise _fail(file, path, f"{value:g} is outside the plausible {low:g}-{high:g}")
+
+
+def _same_in_every_unit(file: str, path: str, values: Mapping[str, float]) -> None:
+    """One limit given in each unit: after conversion they agree (so no unit reads another patient's value)."""
+    base = values["mmol/L"]
+    for unit, value in values.items():
+        if not math.isclose(value * UNITS[unit], base, rel_tol=UNIT_TOLERANCE):
+            raise _fail(file, f"{path}.{unit}", f"{value:g} {unit} is {value * UNITS[unit]:.3g} mmol/L, not the "
+                                                f"{base:g} mmol/L given in mmol/L")
+
+
+def _ctcae(file: str, table: str, side: str, grades: Mapping[str, Any], units: Mapping[str, Any],
+           limits: Mapping[str, Any]) -> None:
+    """Each unit's steps: grades rising with the distance from normal; a unit may name another to be graded in
+    after halving (the engine's only conversion): mEq/L as mmol/L."""
+    steps = {u: v for u, v in grades.items() if u != "source"}
+    if set(steps) != set(UNITS):
+        raise _fail(file, table, f"must grade in exactly {', '.join(UNITS)}")
+    tables = {}
+    for unit, entry in steps.items():
+        if isinstance(entry, str):
+            if entry not in UNITS or isinstance(steps[entry], str) or \
+                    not math.isclose(UNITS[unit] / UNITS[entry], 0.5, rel_tol=0.005):
+                raise _fail(file, f"{table}.{unit}", f"'{entry}' is not a unit whose own steps {unit} can be graded "
+                                                     "in after halving (only mEq/L as 'mmol/L')")
+            continue
+        for step in entry:
+            if side not in step or set(step) != {side, "grade"}:
+                raise _fail(file, f"{table}.{unit}", f"each step is {{ {side} = ..., grade = ... }}")
+        grades_seen = [step["grade"] for step in entry]
+        values = [step[side] for step in entry]
+        rising = all(a < b for a, b in itertools.pairwise(grades_seen))
+        ordered = all((a > b) if side == "below" else (a < b) for a, b in itertools.pairwise(values))
+        if not rising or not ordered or min(grades_seen) < 2:
+            raise _fail(file, f"{table}.{unit}", f"grades from 2 rise step by step as the value goes further {side} "
+                                                 "normal")
+        limit = limits["lower" if side == "below" else "upper"][unit]
+        if (side == "below" and max(values) >= limit) or (side == "above" and min(values) <= limit):
+            raise _fail(file, f"{table}.{unit}", f"every step lies {side} the normal limit {limit:g} {unit}")
+        tables[unit] = dict(zip(grades_seen, values, strict=True))
+    if "mmol/L" not in tables:
+        raise _fail(file, f"{table}.mmol/L", "needs its own steps")
+    for grade, value in tables["mmol/L"].items():
+        key = f"{table}.{grade}"
+        if key not in SERUM_RANGES or not SERUM_RANGES[key][0] <= value <= SERUM_RANGES[key][1]:
+            low, high = SERUM_RANGES.get(key, (math.nan, math.nan))
+            raise _fail(file, f"{table}.mmol/L", f"grade {grade} at {value:g} mmol/L is not CTCAE v5's "
+                                                 f"({low:g}-{high:g})")
+    for unit, found in tables.items():
+        if set(found) != set(tables["mmol/L"]):
+            raise _fail(file, f"{table}.{unit}", "grades the same grades as mmol/L")
+        for grade, value in found.items():
+            _same_in_every_unit(file, f"{table}.grade {grade}", {"mmol/L": tables["mmol/L"][grade], unit: value})
+
+
+def _intake(intake: Mapping[str, Any]) -> None:
+    for table, needs in (("rda", ("female", "male")), ("ul", ("ul",))):
+        bands = intake[table]["bands"]
+        at = 0.0
+        for k, band in enumerate(bands):
+            missing = [n for n in needs if n not in band]
+            if missing:
+                raise _fail("intake.toml", f"{table}.bands[{k}]", f"misses {', '.join(missing)}")
+            if band["min"] != at or band["max"] <= band["min"]:
+                raise _fail("intake.toml", f"{table}.bands[{k}]", f"the bands must run from age 0 in order, each "
+                                                                  f"starting where the last ended ({at:g})")
+            at = band["max"]
+        if at <= OLDEST:
+            raise _fail("intake.toml", f"{table}.bands", f"the last band must reach past age {OLDEST}")
+
+
+# ---------------------------------------------------------------- rule texts
+
+
+_FORMAT = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?(?P<width>\d*)[_,]?(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?")
+
+
+def _rule_texts(rules: Mapping[str, Any]) -> None:
+    """Conditions of bounded length and nesting; message formats of bounded width and precision."""
+    places = [("contraindications.fire", rules["contraindications"]["fire"]),
+              ("risk.value_factors", rules["risk"]["value_factors"]), ("risk.bands", rules["risk"]["bands"]),
+              ("dose.statuses", rules["dose"]["statuses"])]
+    for where, entries in places:
+        for k, entry in enumerate(entries):
+            _condition(f"{where}[{k}].when", entry["when"])
+            if "detail" in entry:
+                _message(f"{where}[{k}].detail", entry["detail"])
+
+
+def _condition(key: str, text: str) -> None:
+    if len(text) > LIMITS["condition_chars"]:
+        raise _fail("rules.toml", key, f"a condition of {len(text):,} characters (at most "
+                                       f"{LIMITS['condition_chars']})")
+    bare = re.sub(r"'[^']*'", "''", text)  # quoted texts hold no structure
+    depth = deepest = 0
+    for c in bare:
+        depth += (c == "(") - (c == ")")
+        deepest = max(deepest, depth)
+    words = len(re.findall(r"\b(?:and|or|not)\b", bare))
+    if deepest + words > LIMITS["condition_nesting"]:
+        raise _fail("rules.toml", key, f"a condition nested {deepest + words} deep (parentheses, and, or, not; at "
+                                       f"most {LIMITS['condition_nesting']})")
+
+
+def _message(key: str, text: str) -> None:
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise _fail("rules.toml", key, f"not a message format ({exc})") from None
+    for _literal, name, spec, _conversion in fields:
+        if name is None or not spec:
+            continue
+        found = _FORMAT.fullmatch(spec)
+        if found is None:
+            raise _fail("rules.toml", key, f"'{{{name}:{spec[:40]}}}' has an unknown format code (a plain number or "
+                                           "text format is expected, e.g. {egfr:g})")
+        for part in ("width", "precision"):
+            digits = found.group(part)
+            if digits and (len(digits) > 4 or int(digits) > LIMITS["format_number"]):
+                raise _fail("rules.toml", key, f"'{{{name}:{spec[:40]}}}' asks for a {part} of {found.group(part)} "
+                                               f"(at most {LIMITS['format_number']})")
