@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
 
@@ -102,13 +103,16 @@ _AGE_SEX_FROM = 40  # below this "24m" may be months: not read
 def normal_cell(value: Any) -> Any:
     """A cell as plain Python: numpy scalars as their Python value, every kind of missing value as None.
 
-    ``pd.NA``, ``pd.NaT``, nullable-dtype nulls and NaN are empty; ``np.True_`` is a boolean, never 1.
+    ``pd.NA``, ``pd.NaT``, nullable-dtype nulls and NaN are empty; ``np.True_`` is a boolean, never 1; a Decimal
+    that is no number (NaN, sNaN, Infinity) is its text, read (and reported) as any other text.
     """
     kind = type(value)
     if kind is str or kind is int or kind is float or value is None or kind is bool:
         return value
     if value is pd.NA or value is pd.NaT:
         return None
+    if kind is Decimal and not value.is_finite():
+        return str(value)
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
         return None if value is pd.NaT else value
@@ -126,19 +130,29 @@ def _is_empty(value: Any) -> bool:
         return not value.strip()
     if isinstance(value, float):
         return math.isnan(value)
-    try:  # Decimal('NaN') and other values unequal to themselves
+    try:  # values unequal to themselves (NaN of another type)
         return bool(value != value)
-    except (TypeError, ValueError):
+    except Exception:  # a comparison that raises (a signalling NaN, a foreign object): a value, not empty
         return False
 
 
+SHOWN_CHARS = 200  # the most of a value that is not text shown in a message
+
+
 def shown_text(value: Any) -> str:
-    """A value as shown in a message; an integer too long to print is described, never printed."""
+    """A value as read and shown in a message: text as written; an integer too long to print is described, never
+    printed; any other value by its text, at most :data:`SHOWN_CHARS` of it, or described when it has none."""
+    if isinstance(value, str):
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, int) and abs(value) >= 10**30:  # never printed whole (beyond 4300 digits it cannot be)
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    return str(value).strip()
+    try:
+        text = str(value).strip()
+    except Exception:  # an object whose text raises: described, never allowed to stop the reading
+        return f"(a {type(value).__name__} value that cannot be shown as text)"
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -710,7 +724,7 @@ def gather_columns(
         return column(position)
 
     mapped = {name: cells(col) for name, col in header_map.fields.items()}
-    notes = [(col, note, cells(col)) for col, note in header_map.near_misses.items()]
+    notes = [(col, note, [normal_cell(v) for v in cells(col)]) for col, note in header_map.near_misses.items()]
     for (col, name), (_, note) in zip(
         header_map.duplicates, header_map.notes()[len(header_map.near_misses) :], strict=True
     ):
@@ -718,7 +732,7 @@ def gather_columns(
         unit = _header_field("" if col is None else str(col))[1]
         own = header_map.units.get(name, "")
         if own and unit.lower() != own.lower():  # another unit than the first column's: reported, never mixed
-            notes.append((col, note, second))
+            notes.append((col, note, [normal_cell(v) for v in second]))
             continue
         first = mapped[name] = list(mapped[name])
         reported: list[Any] = []
@@ -726,7 +740,7 @@ def gather_columns(
             a_empty, b_empty = _is_empty(normal_cell(a)), _is_empty(normal_cell(b))
             if a_empty and not b_empty:
                 first[i] = _with_unit(b, unit) if unit and not own else b
-            reported.append(b if not a_empty and not b_empty and shown_text(a) != shown_text(b) else None)
+            reported.append(normal_cell(b) if not a_empty and not b_empty and shown_text(a) != shown_text(b) else None)
         notes.append((col, note, reported))
     return mapped, notes
 
