@@ -14,9 +14,8 @@ from numbers import Number
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from .arrays import Pool, objects, row_join
+from .arrays import Pool, factorize, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
 from .terms import SEPARATORS, item_reading, prepare, restore, unchecked_lines
 
@@ -38,7 +37,7 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
         if bad.any():
             odd |= bad
             arr[bad] = None
-    codes, uniques = pd.factorize(arr)
+    codes, uniques = factorize(arr)
     distinct = uniques.tolist()
     try:
         joined = "".join(distinct)
@@ -53,7 +52,7 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
         marked += [k for k, v in enumerate(distinct) if isinstance(v, Number)]
     if marked:
         odd |= np.isin(codes, marked)
-    return codes.astype(np.int64), distinct
+    return codes.astype(np.intp, copy=False), distinct
 
 
 def unreadable(value: Any) -> bool:
@@ -89,9 +88,9 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     for separator in SEPARATORS:
         big = big.replace(separator, SEP)
     pieces = big.replace(END, SEP + END + SEP).split(SEP)
-    piece_codes, piece_texts = pd.factorize(objects(pieces))
+    piece_codes, piece_texts = factorize(objects(pieces))
     is_end = piece_codes == (piece_texts.tolist().index(END) if k > 1 else -2)
-    cell_of = np.cumsum(is_end) - is_end  # each piece's cell
+    cell_of = np.cumsum(is_end, dtype=np.intp) - is_end  # each piece's cell
     keep = ~is_end
     piece_codes, cell_of = piece_codes[keep], cell_of[keep]
 
@@ -127,16 +126,17 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
             ]
         )
 
-    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.int64)
-    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.int64).reshape(-1, 3)
+    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.intp)  # repeat counts: the platform's index type
+    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.intp).reshape(-1, 3)
     starts = np.cumsum(sizes) - sizes
     per_piece = sizes[piece_codes]
     total = int(per_piece.sum())
     where = np.repeat(starts[piece_codes] - np.cumsum(per_piece) + per_piece, per_piece) + np.arange(total)
     occ_cell = np.repeat(cell_of, per_piece)
-    occ = flat[where] if total else np.zeros((0, 3), dtype=np.int64)
-    # a concept counts once per cell, named by its first item (as in a single row)
-    _, first = np.unique(occ_cell * len(index) + occ[:, 0], return_index=True)
+    occ = flat[where] if total else np.zeros((0, 3), dtype=np.intp)
+    # a concept counts once per cell, named by its first item (as in a single row); the key in int64 (cells x
+    # concepts passes 2**31 on a 32-bit platform)
+    _, first = np.unique(occ_cell.astype(np.int64) * len(index) + occ[:, 0], return_index=True)
     first.sort()
     return ListCells(readable, problems, unrecognized, occ_cell[first], occ[first, 0], occ[first, 1], occ[first, 2])
 
