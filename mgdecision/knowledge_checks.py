@@ -96,17 +96,14 @@ def _read(folder: Path, name: str) -> bytes:
         raise
     except OSError as exc:
         raise _fail(name, "", f"cannot be read ({exc.strerror or exc})") from None
-    try:
+    limit = LIMITS["file_bytes"]
+    with os.fdopen(fd, "rb") as handle:  # closes the descriptor
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise _fail(name, "", "is not a plain file")
-        limit = LIMITS["file_bytes"]
         if info.st_size > limit:
             raise _fail(name, "", f"holds {info.st_size:,} bytes (at most {limit:,})")
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(limit + 1)
-    finally:
-        os.close(fd)
+        data = handle.read(limit + 1)
     if len(data) > limit:
         raise _fail(name, "", f"holds more than {limit:,} bytes")
     return data

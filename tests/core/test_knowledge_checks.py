@@ -16,7 +16,6 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-import jsonschema
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -61,9 +60,10 @@ def _refused(folder: Path, *needles: str) -> str:
 def test_the_shipped_folder_loads_and_its_schema_uses_only_checked_keywords() -> None:
     docs = kc.read_folder(SHIPPED)
     assert set(docs) == set(SCHEMA["required"])
-    jsonschema.Draft202012Validator.check_schema(SCHEMA)
     for name, doc in docs.items():
         assert kc.validate(doc, SCHEMA["properties"][name], SCHEMA) == []
+    jsonschema = pytest.importorskip("jsonschema")  # a test dependency (not in a WebAssembly interpreter)
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(docs, SCHEMA, cls=jsonschema.Draft202012Validator)  # the reference validator agrees
 
 
@@ -168,18 +168,6 @@ def test_files_that_are_not_text_of_this_folder_are_refused(tmp_path: Path) -> N
     _edit(folder, "knowledge.toml", lambda t: t.replace(', "rules.toml"]', "]"))
     _refused(folder, "knowledge.toml", "missing rules.toml")
 
-    outside = tmp_path / "outside.toml"
-    outside.write_text((SHIPPED / "risk.toml").read_text())
-    for target, needle in ((outside, "is a link"), (Path("/dev/zero"), "is a link")):
-        folder = _copy(tmp_path)
-        (folder / "risk.toml").unlink()
-        (folder / "risk.toml").symlink_to(target)
-        _refused(folder, "risk.toml", needle)
-    if hasattr(os, "mkfifo"):  # a pipe would block a plain open() forever
-        folder = _copy(tmp_path)
-        (folder / "risk.toml").unlink()
-        os.mkfifo(folder / "risk.toml")
-        _refused(folder, "risk.toml", "not a plain file")
     folder = _copy(tmp_path)
     with (folder / "sources.toml").open("a") as fh:
         fh.write("\n# padding\n" + "#" * 2_000_000 + "\n")
@@ -187,6 +175,22 @@ def test_files_that_are_not_text_of_this_folder_are_refused(tmp_path: Path) -> N
     folder = _copy(tmp_path)
     (folder / "serum.toml").unlink()
     _refused(folder, "serum.toml", "cannot be read")
+
+
+@pytest.mark.parametrize("kind", ["link out", "link to a device", "pipe"])
+def test_a_link_or_a_pipe_in_place_of_a_file_is_refused(tmp_path: Path, kind: str) -> None:
+    folder = _copy(tmp_path)
+    (folder / "risk.toml").unlink()
+    outside = tmp_path / "outside.toml"
+    outside.write_text((SHIPPED / "risk.toml").read_text())
+    try:
+        if kind == "pipe":  # a pipe would block a plain open() forever
+            os.mkfifo(folder / "risk.toml")
+        else:
+            (folder / "risk.toml").symlink_to(outside if kind == "link out" else Path("/dev/zero"))
+    except (OSError, NotImplementedError, AttributeError):
+        pytest.skip(f"this platform cannot make a {kind}")
+    _refused(folder, "risk.toml", "not a plain file" if kind == "pipe" else "is a link")
 
 
 def test_every_refusal_is_a_knowledge_error_from_load_knowledge_too(tmp_path: Path) -> None:
