@@ -26,6 +26,7 @@ from mgdecision.outputs import LEVEL_COLUMNS, NUMERIC_COLUMNS, TEXT_COLUMNS
 
 from .cell_limits import MAX_CELL_CHARS, fit_cell, safe_text
 from .headers import ExtraProblems
+from .interrupts import ignore_in_worker, quiet_workers
 from .source import Table, column_letter
 
 __all__ = ["CHUNK_ROWS", "KEY_FIELDS", "MAX_CELL_CHARS", "Flagged", "ProblemLine", "Tally", "default_workers",
@@ -332,13 +333,43 @@ def worker_pool(workers: int) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        for future in [pool.submit(_ready) for _ in range(workers)]:
-            future.result()
-        try:
-            yield pool
-        finally:
+    pool = None
+    try:
+        with quiet_workers():  # the workers start with SIGINT blocked, then ignore it (a Ctrl-C stops this process)
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                       initializer=ignore_in_worker)
+            for future in [pool.submit(_ready) for _ in range(workers)]:
+                future.result()
+        yield pool  # (a Ctrl-C that came while the workers started was raised on leaving quiet_workers)
+    except BaseException:  # Ctrl-C, or a failure: the workers are stopped now, not after their chunks
+        if pool is not None:
+            _stop(pool)
+        raise
+    finally:
+        if pool is not None:
             pool.shutdown(cancel_futures=True)
+
+
+def _stop(pool: Any) -> None:
+    """Stop the pool's worker processes at once (not after their chunks).
+
+    A worker stopped while it sends a result leaves half a message in the result pipe; this process's own copy of
+    the pipe's writing end is closed once every worker has ended, so the pool's reader sees the end of the pipe
+    (instead of waiting for the rest of the message forever) and the pool shuts down as broken."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
 
 
 def default_workers(input_bytes: int) -> int:
