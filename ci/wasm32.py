@@ -172,6 +172,14 @@ def main(argv: list[str]) -> int:
         differ = [k for k, (a, b) in enumerate(zip(want, got, strict=True)) if a != b]
         calls_made = json.loads((calls / "calls.json").read_text())
         for k in differ[:5]:
+            if "generated" in calls_made[k]:  # column digests: name the output columns that differ
+                names = json.loads(subprocess.run([host_python(), "-c", "import json, mgdecision as mg; "
+                                                   "print(json.dumps(mg.COLUMNS))"], capture_output=True,
+                                                  text=True, check=True).stdout)
+                columns = [name for name, a, b in zip(names, want[k], got[k], strict=False) if a != b]
+                print(f"  call {k}: MG_TABLE of {calls_made[k]['generated']:,} generated rows differs in "
+                      f"{', '.join(columns)}", file=sys.stderr)
+                continue
             print(f"  call {k} {calls_made[k]['func']}: 64-bit {str(want[k])[:300]} / 32-bit {str(got[k])[:300]}",
                   file=sys.stderr)
         cells = sum(len(c) * len(c[0]) if isinstance(c, list) and c and isinstance(c[0], list) else 1 for c in want)

@@ -5,7 +5,8 @@ booleans, null for an empty cell) and gives a function declared with ``ndim=2`` 
 value. The same calls run here on 64-bit CPython and inside 32-bit WebAssembly CPython (``ci/wasm32.py``), and the
 two outputs must be equal.
 
-    python ci/wasm32_cells.py make CALLS.json    # the calls: every sample workbook's table, generated rows, odd cells
+    python ci/wasm32_cells.py make CALLS.json    # the calls: every sample workbook's table, generated rows (and a
+                                                 # 200,000-row table compared by column digests), odd cells
     python ci/wasm32_cells.py run CALLS.json     # the cells, as JSON on stdout
 """
 
@@ -22,7 +23,9 @@ MATRIX = {"MG_TABLE": (True,), "MG_RISK": (True, True), "MG_FLAGS": (True, True)
           "MG_DOSE": (True, True), "MG_CONTRA": (True, True), "MG_INTERACTIONS": (True, True),
           "MG_UL": (False,), "MG_RDA": (False, False, False, False), "MG_CONVERT": (False, False, False),
           "MG_ELEMENTAL": (False, False)}
-GENERATED_ROWS = 20_000  # enough rows for the keys of the table execution to pass 2**31 if one were 32-bit
+GENERATED_ROWS = 20_000  # a table passed cell by cell
+LARGE_ROWS = 200_000  # a table made on each side, compared by a digest of each output column: keys of the table
+# execution computed in 32 bits would pass 2**31 here
 _EPOCH = dt.datetime(1899, 12, 30)
 
 
@@ -53,22 +56,32 @@ def _sheet_tables() -> list[list[list[Any]]]:
     return tables
 
 
-def _generated_table() -> list[list[Any]]:
+def _generated_table(n: int) -> list[list[Any]]:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("generate_rows", ROOT / "benchmarks" / "generate_rows.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    rows = list(module.rows(GENERATED_ROWS, seed=22))
+    rows = list(module.rows(n, seed=22))
     headers = sorted({k for r in rows for k in r})
     return [headers, *[[_json_cell(r.get(h)) for h in headers] for r in rows]]
+
+
+def _digest(table: Any) -> Any:
+    """Per output column, a digest of its cells (a large table's cells are not printed)."""
+    import hashlib
+
+    if not isinstance(table, list):
+        return table
+    return [hashlib.sha256(json.dumps([row[k] for row in table], ensure_ascii=True).encode()).hexdigest()
+            for k in range(len(table[0]))]
 
 
 def make_calls() -> list[dict[str, Any]]:
     odd = [["Patient ID", "Age", "Sex", "Serum Mg (mmol/L)", "Medications", "Diagnoses"],
            ["S-1", 40, "F", 0.6, "omeprazole; x\ud800y", "\udfff"], ["S-2", "a\ud83d", "M", "0.3", "\ud800", "G70.0"],
            ["S-3", 1e308, "F", -1e308, "", None], ["S-4", True, "X", "NaN", "Infinity", "-inf"]]
-    tables = [*_sheet_tables(), _generated_table(), odd]
+    tables = [*_sheet_tables(), _generated_table(GENERATED_ROWS), odd]
     calls: list[dict[str, Any]] = []
     for table in tables:
         calls.append({"func": "MG_TABLE", "args": [table]})
@@ -83,6 +96,7 @@ def make_calls() -> list[dict[str, Any]]:
             calls.append({"func": "MG_CONVERT", "args": [[[value]], [[units[0]]], [[units[1]]]]})
     for form, mg in (("oxide", 400), ("glycinate", 1e308), ("unobtainium", 10), ("citrate", "abc")):
         calls.append({"func": "MG_ELEMENTAL", "args": [[[form]], [[mg]]]})
+    calls.append({"func": "MG_TABLE", "generated": LARGE_ROWS})
     return calls
 
 
@@ -91,6 +105,9 @@ def run_calls(calls: list[dict[str, Any]]) -> list[Any]:
 
     out = []
     for call in calls:
+        if "generated" in call:
+            out.append(_digest(udfs.MG_TABLE(_generated_table(call["generated"]))))
+            continue
         shape = MATRIX[call["func"]]
         args = [arg if matrix else arg[0][0] for arg, matrix in zip(call["args"], shape, strict=False)]
         out.append(getattr(udfs, call["func"])(*args))
