@@ -5,8 +5,8 @@ failure is a :class:`~mgdecision.errors.KnowledgeError` that names the file and 
 
 - the files: only the plain files the manifest names, inside the folder (no path, no link, no device), each of a
   bounded size, UTF-8, TOML of bounded nesting, every number finite;
-- their shape: ``knowledge/schema.json`` (the one shipped, never the folder's), checked by :func:`validate` (the
-  subset of JSON Schema 2020-12 that file uses; no other dependency);
+- their shape: ``knowledge/schema.json`` (the one shipped, never the folder's), checked by
+  :func:`mgdecision.json_schema.validate` (the subset of JSON Schema 2020-12 that file uses; no other dependency);
 - what the numbers mean: serum limits in a plausible range for each unit and the same limit in every unit,
   CTCAE thresholds ordered by grade, the unit a CTCAE table borrows (mEq/L graded as mmol/L) being one the
   engine can halve into, age bands that cover every age once, eGFR thresholds in order (:data:`SERUM_RANGES` and
@@ -25,15 +25,16 @@ import re
 import stat
 import string
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import KnowledgeError
+from .json_schema import validate
 
-__all__ = ["LIMITS", "SERUM_RANGES", "check_meaning", "read_folder", "validate"]
+__all__ = ["LIMITS", "SERUM_RANGES", "check_meaning", "read_folder"]
 
 #: Sizes a knowledge folder may not exceed.
 LIMITS = {
@@ -71,7 +72,6 @@ EGFR_RANGES: Mapping[str, tuple[float, float]] = {
     "k_sparing_below": (15, 90),
 }
 OLDEST = 120  # the oldest age read (fields.toml): the age bands must reach past it
-_SCHEMA_WORDS = frozenset({"$schema", "$id", "$defs", "title", "description", "$comment"})
 
 
 def _fail(file: str, key: str, why: str) -> KnowledgeError:
@@ -199,199 +199,6 @@ def read_folder(folder: Path) -> dict[str, dict[str, Any]]:
 def _raise_first(file: str, errors: list[tuple[str, str]]) -> None:
     if errors:
         raise _fail(file, errors[0][0], errors[0][1])
-
-
-# ---------------------------------------------------------------- the schema (a subset of JSON Schema 2020-12)
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    if kind == "object":
-        return isinstance(value, dict)
-    if kind == "array":
-        return isinstance(value, list)
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    raise KnowledgeError(f"schema.json: unknown type {kind!r}")
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def validate(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
-             key: str = "") -> list[tuple[str, str]]:
-    """(key, what is wrong) for each place where ``value`` breaks ``schema``; [] when it conforms."""
-    root = schema if root is None else root
-    errors: list[tuple[str, str]] = []
-    kind = _KIND.get(type(value))
-    for word, arg in schema.items():
-        check = _KEYWORDS.get(word)
-        if check is None:
-            if word in _SCHEMA_WORDS:
-                continue
-            raise KnowledgeError(f"schema.json uses {word!r}, which the loader does not check")
-        applies = _APPLIES.get(word)
-        if applies is not None and applies != kind:  # keywords of one kind of value apply to that kind only
-            continue
-        errors.extend(check(value, arg, schema, root, key))
-        if errors and word in ("type", "$ref"):
-            break
-    return errors
-
-
-_KIND = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
-_APPLIES = {**dict.fromkeys(("properties", "required", "additionalProperties", "minProperties"), "object"),
-            **dict.fromkeys(("items", "minItems", "maxItems", "uniqueItems"), "array"),
-            **dict.fromkeys(("pattern", "minLength", "maxLength"), "string"),
-            **dict.fromkeys(("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"), "number")}
-
-
-Check = Callable[[Any, Any, Mapping[str, Any], Mapping[str, Any], str], list[tuple[str, str]]]
-
-
-def _ref(value: Any, ref: str, schema: Mapping[str, Any], root: Mapping[str, Any], key: str) -> list[tuple[str, str]]:
-    found = _REFS.get((id(root), ref))
-    if found is None or found[0] is not root:
-        if not ref.startswith("#/"):
-            raise KnowledgeError(f"schema.json: only local references, not {ref!r}")
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        found = _REFS[id(root), ref] = (root, target)
-    return validate(value, found[1], root, key)
-
-
-_REFS: dict[tuple[int, str], tuple[Any, Any]] = {}  # (root, reference) -> (root, the schema it names)
-
-
-def _type(value: Any, kind: str, schema: Mapping[str, Any], root: Mapping[str, Any],
-          key: str) -> list[tuple[str, str]]:
-    if _is_type(value, kind):
-        if isinstance(value, float) and not math.isfinite(value):
-            return [(key, f"{value} is not a finite number")]
-        return []
-    return [(key, f"{_shown(value)} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")]
-
-
-def _properties(value: dict[str, Any], props: Mapping[str, Any], schema: Mapping[str, Any],
-                root: Mapping[str, Any], key: str) -> list[tuple[str, str]]:
-    errors = []
-    for name, sub in props.items():
-        if name in value:
-            errors.extend(validate(value[name], sub, root, _join(key, name)))
-    return errors
-
-
-def _additional(value: dict[str, Any], extra: Any, schema: Mapping[str, Any], root: Mapping[str, Any],
-                key: str) -> list[tuple[str, str]]:
-    known = schema.get("properties", {})
-    errors = []
-    for name, item in value.items():
-        if name in known:
-            continue
-        if extra is False:
-            errors.append((_join(key, name), "is not a known key here (misspelt?)"))
-        elif isinstance(extra, dict):
-            errors.extend(validate(item, extra, root, _join(key, name)))
-    return errors
-
-
-def _join(key: str, name: Any) -> str:
-    return f"{key}.{name}" if key else str(name)
-
-
-def _one_of(value: Any, options: list[Any], schema: Mapping[str, Any], root: Mapping[str, Any],
-            key: str) -> list[tuple[str, str]]:
-    results = [validate(value, option, root, key) for option in options]
-    passed = sum(not r for r in results)
-    if passed == 1:
-        return []
-    if passed == 0:
-        best = min(results, key=len)
-        return best if len(best) == 1 else [(key, f"{_shown(value)} matches none of its allowed forms")]
-    return [(key, f"{_shown(value)} matches more than one of its allowed forms")]
-
-
-def _any_of(value: Any, options: list[Any], schema: Mapping[str, Any], root: Mapping[str, Any],
-            key: str) -> list[tuple[str, str]]:
-    if any(not validate(value, option, root, key) for option in options):
-        return []
-    return [(key, "matches none of its allowed forms (e.g. hours or advice missing)")]
-
-
-def _items(value: list[Any], sub: Any, schema: Mapping[str, Any], root: Mapping[str, Any],
-           key: str) -> list[tuple[str, str]]:
-    errors = []
-    for k, item in enumerate(value):
-        errors.extend(validate(item, sub, root, f"{key}[{k}]"))
-    return errors
-
-
-def _number_bound(word: str) -> Check:
-    def check(value: Any, bound: float, schema: Mapping[str, Any], root: Mapping[str, Any],
-              key: str) -> list[tuple[str, str]]:
-        ok = {"minimum": value >= bound, "maximum": value <= bound, "exclusiveMinimum": value > bound,
-              "exclusiveMaximum": value < bound}[word]
-        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[word]
-        what = f"{schema['title']} " if "title" in schema else ""
-        return [] if ok else [(key, f"{what}{_shown(value)} must be {sign} {bound:g}")]
-    return check
-
-
-def _enum(value: Any, options: list[Any], schema: Mapping[str, Any], root: Mapping[str, Any],
-          key: str) -> list[tuple[str, str]]:
-    if any(value == o and type(value) is type(o) for o in options):
-        return []
-    return [(key, f"unknown {schema.get('title', 'value')} {_shown(value)} (one of {', '.join(map(str, options))})")]
-
-
-def _simple(test: Callable[[Any, Any], bool], why: Callable[[Any, Any], str]) -> Check:
-    def check(value: Any, arg: Any, schema: Mapping[str, Any], root: Mapping[str, Any],
-              key: str) -> list[tuple[str, str]]:
-        return [] if test(value, arg) else [(key, why(value, arg))]
-    return check
-
-
-def _unique(value: list[Any], flag: bool) -> bool:
-    if not flag:
-        return True
-    seen = [json.dumps(v, sort_keys=True, default=str) for v in value]
-    return len(seen) == len(set(seen))
-
-
-_KEYWORDS: dict[str, Check] = {
-    "$ref": _ref,
-    "type": _type,
-    "properties": _properties,
-    "additionalProperties": _additional,
-    "required": _simple(lambda v, names: all(n in v for n in names),
-                        lambda v, names: f"misses {', '.join(n for n in names if n not in v)}"),
-    "minProperties": _simple(lambda v, n: len(v) >= n, lambda v, n: f"needs at least {n} keys"),
-    "items": _items,
-    "minItems": _simple(lambda v, n: len(v) >= n, lambda v, n: f"needs at least {n} items"),
-    "maxItems": _simple(lambda v, n: len(v) <= n, lambda v, n: f"holds {len(v)} items (at most {n})"),
-    "uniqueItems": _simple(_unique, lambda v, f: "repeats an item"),
-    "enum": _enum,
-    "const": _simple(lambda v, c: v == c and type(v) is type(c), lambda v, c: f"{_shown(v)} must be {c!r}"),
-    "pattern": lambda value, pattern, schema, root, key: [] if re.search(pattern, value) is not None else [
-        (key, f"{_shown(value)} is not {schema['title']}" if "title" in schema else
-         f"{_shown(value)} does not match {pattern}")],
-    "minLength": _simple(lambda v, n: len(v) >= n, lambda v, n: f"a text of at least {n} characters"),
-    "maxLength": _simple(lambda v, n: len(v) <= n, lambda v, n: f"a text of {len(v):,} characters (at most {n})"),
-    "minimum": _number_bound("minimum"),
-    "maximum": _number_bound("maximum"),
-    "exclusiveMinimum": _number_bound("exclusiveMinimum"),
-    "exclusiveMaximum": _number_bound("exclusiveMaximum"),
-    "oneOf": _one_of,
-    "anyOf": _any_of,
-}
 
 
 # ---------------------------------------------------------------- what the numbers mean

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import mgdecision as mg
 from mgdecision import knowledge_checks as kc
 from mgdecision.errors import KnowledgeError
+from mgdecision.json_schema import validate
 from mgdecision.kb import load_knowledge
 
 SHIPPED = Path(mg.__file__).parent / "knowledge"
@@ -61,7 +62,7 @@ def test_the_shipped_folder_loads_and_its_schema_uses_only_checked_keywords() ->
     docs = kc.read_folder(SHIPPED)
     assert set(docs) == set(SCHEMA["required"])
     for name, doc in docs.items():
-        assert kc.validate(doc, SCHEMA["properties"][name], SCHEMA) == []
+        assert validate(doc, SCHEMA["properties"][name], SCHEMA) == []
     jsonschema = pytest.importorskip("jsonschema")  # a test dependency (not in a WebAssembly interpreter)
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(docs, SCHEMA, cls=jsonschema.Draft202012Validator)  # the reference validator agrees
