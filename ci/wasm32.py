@@ -105,7 +105,8 @@ def stage(folder: Path) -> Path:
     shutil.copytree(ROOT / "mgdecision", src / "mgdecision", ignore=ignore)
     shutil.copytree(ROOT / "excel_addin", src / "mgdecision" / "excel", ignore=ignore)
     (src / "tests").mkdir()
-    shutil.copy(ROOT / "tests" / "__init__.py", src / "tests")
+    for name in ("__init__.py", "odd_values.py"):
+        shutil.copy(ROOT / "tests" / name, src / "tests")
     shutil.copytree(ROOT / "tests" / "core", src / "tests" / "core", ignore=ignore)
     for name in ("benchmarks", "ci", "sample_workbooks"):
         shutil.copytree(ROOT / name, src / name, ignore=ignore)

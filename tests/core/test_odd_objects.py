@@ -10,20 +10,9 @@ import pytest
 
 import mgdecision as mg
 from mgdecision.reading import SHOWN_CHARS
+from tests.odd_values import HugeText, NoText
 
 D = decimal.Decimal
-
-
-class NoText:
-    def __str__(self) -> str:
-        raise RuntimeError("no text")
-
-    __repr__ = __str__
-
-
-class HugeText:
-    def __str__(self) -> str:
-        return "z" * 2_000_000
 
 
 ODD = [D("sNaN"), D("-sNaN"), D("NaN"), D("Infinity"), D("-Infinity"), D("1e999999"), NoText(), HugeText()]

@@ -10,22 +10,11 @@ import pytest
 import mgdecision as mg
 from mgdecision.excel import udfs
 from mgdecision.excel.cells import MAX_CELL_CHARS, SHOWN_CHARS
+from tests.odd_values import HugeText, NoText
 
 D = decimal.Decimal
 HEADERS = ["Patient ID", "Age", "Sex", "Serum Mg (mmol/L)", "eGFR", "Medications"]
 ROW = ["P-1", 52, "F", 0.6, 45, "omeprazole"]
-
-
-class NoText:
-    def __str__(self) -> str:
-        raise RuntimeError("no text")
-
-    __repr__ = __str__
-
-
-class HugeText:
-    def __str__(self) -> str:
-        return "q" * 1_000_000
 
 
 LONG = "L" * 32_767
