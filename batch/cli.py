@@ -18,11 +18,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import mgdecision as mg
 from mgdecision.extras import MissingExtra, needed
 
+from .interrupts import stopping_on_ctrl_c
 from .io_safety import OutputNotWritten, RefusedInput, resolve_output
 from .run import STREAMING_THRESHOLD_BYTES, RunOptions, RunResult, assess_file, report
 
@@ -154,6 +155,7 @@ def _quiet_write_errors() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    program = argv is None  # this process is the command: once it has run, a Ctrl-C has nothing left to stop
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["app"]:  # everything after "app" belongs to the app's own parser
         return _app(argv[1:])
@@ -161,8 +163,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mgdecision.service import cli as service_cli
 
         return (service_cli.serve_main if argv[0] == "serve" else service_cli.audit_main)(argv[1:])
-    args = build_parser().parse_args(argv)
     err = sys.stderr
+    try:
+        with stopping_on_ctrl_c(restore=not program):
+            args = build_parser().parse_args(argv)
+            return _assess(args, err)
+    except KeyboardInterrupt:  # before the run began
+        print("mgdecision: interrupted; no output written", file=err)
+        return EXIT_INTERRUPTED
+
+
+def _assess(args: argparse.Namespace, err: TextIO) -> int:
     extra = "dask" if args.engine == "dask" else "batch"
     command = "mgdecision assess --engine dask" if extra == "dask" else "mgdecision assess"
     try:

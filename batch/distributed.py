@@ -51,17 +51,35 @@ def record_offsets(path: Path, blocksize: int) -> list[int]:
 
 
 def _read_part(span: tuple[str, int, int, str]) -> Any:
+    """One partition: the records from ``start`` to ``end`` under the file's header record; every value as text.
+
+    Columns are named as the local reader names them (a blank header is ``Column E``, a repeat ``Age #2``); a
+    record with more fields than the header is refused, never cut."""
+    import csv
     import io
+    import warnings
 
     import pandas as pd
 
+    from .source import unique_names
+
     name, start, end, sep = span
+    with open(name, encoding="utf-8-sig", errors="replace", newline="") as text:
+        header = next(csv.reader(text, delimiter=sep), [])
     with open(name, "rb") as fh:
-        header = fh.readline()
         fh.seek(start)
         body = fh.read(end - start)
-    return pd.read_csv(io.BytesIO(header + body), dtype=object, keep_default_na=False, sep=sep,
-                       encoding_errors="replace")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # index_col=False warns where it drops fields
+            df = pd.read_csv(io.BytesIO(body), dtype=object, keep_default_na=False, sep=sep, header=None,
+                             names=range(len(header)), index_col=False, encoding_errors="replace")
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise RefusedInput(f"{Path(name).name}: a record after byte {start:,} has more fields than the header row "
+                           f"({str(exc).strip()}); give every column a header (a blank header cell is enough: end "
+                           "the header row with one more separator)") from None
+    df.columns = unique_names(header)
+    return df
 
 
 def _blocksize(value: str | int) -> int:
@@ -154,7 +172,7 @@ def run_dask(source: Path, target: Path, columns: Mapping[str, str] | None, *, s
         raise mg.UsageError("--engine dask writes .csv or .parquet (use -o NAME.csv or -o NAME.parquet)")
     try:
         ddf = read_frame(source, blocksize)
-    except mg.UsageError:
+    except (mg.UsageError, RefusedInput):
         raise
     except Exception as exc:
         raise RefusedInput(f"{source.name} could not be read ({type(exc).__name__}: {exc})") from exc

@@ -11,6 +11,7 @@ empty rows are not patients (no flags, not counted) but keep their place.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping
@@ -23,7 +24,9 @@ import mgdecision as mg
 from mgdecision.frame import iter_assessments
 from mgdecision.outputs import LEVEL_COLUMNS, NUMERIC_COLUMNS, TEXT_COLUMNS, VALUE_LABELS, header
 
+from .cell_limits import MAX_CELL_CHARS, fit_cell, safe_text
 from .headers import ExtraProblems
+from .interrupts import ignore_in_worker, quiet_workers
 from .source import Table, column_letter
 
 __all__ = ["CHUNK_ROWS", "KEY_FIELDS", "MAX_CELL_CHARS", "Flagged", "ProblemLine", "Tally", "default_workers",
@@ -31,8 +34,8 @@ __all__ = ["CHUNK_ROWS", "KEY_FIELDS", "MAX_CELL_CHARS", "Flagged", "ProblemLine
 
 CHUNK_ROWS = 20_000
 PARALLEL_MIN_BYTES = 1_000_000  # smaller inputs: worker processes cost more than they save
-MAX_CELL_CHARS = 32_767  # the most characters one spreadsheet cell holds
 CUT_CODE = "text_cut"  # batch-level reason code: a text longer than a cell holds
+_CELL_TYPES = (str, int, float, bool, type(None))  # values every writer writes as they are (and dates, below)
 KEY_FIELDS = {"serum_mg": "serum magnesium", "egfr": "eGFR", "medications": "medications", "diagnoses": "diagnoses"}
 
 
@@ -123,11 +126,71 @@ class Context:
     header_row: int
     first_col: int
     as_of: date | None
+    fit_cells: bool = True  # a spreadsheet is written: every text must fit a cell (CSV and Parquet hold any length)
 
 
 def _cut(text: str, where: str) -> str:
-    note = f" [cut: {len(text):,} characters; the full text is on the Input problems sheet, {where}]"
-    return text[:MAX_CELL_CHARS - len(note)] + note
+    return fit_cell(text, f"the full text is on the Input problems sheet, {where}")
+
+
+def _input_value(value: Any, row: int) -> Any:
+    """An input value as the output sheet holds it: text longer than a cell is cut (its full text is on the
+    Input problems sheet), and a value of no spreadsheet type is written as its text."""
+    if type(value) not in _CELL_TYPES and not isinstance(value, dt.date | dt.time | int | float):
+        value = safe_text(value)
+    if type(value) is str and len(value) > MAX_CELL_CHARS:
+        return _cut(value, f"row {row}")
+    return value
+
+
+def _problems_cell(text: str, lines: list[ProblemLine], row: int) -> str:
+    """The row's ``mg_input_problems`` when a cell cannot hold it: every problem still named with its field and
+    reason code; the longest messages are shortened first, and with very many problems the last ones are counted
+    by field and reason code."""
+    note = f" [cut: {len(text):,} characters; the full text is on the Input problems sheet, row {row}]"
+    room = MAX_CELL_CHARS - len(note)
+    parts: dict[str, tuple[str, str]] = {}  # each distinct problem once
+    for line in lines:
+        message = line.message if line.reason_code != CUT_CODE else "longer than a cell holds"
+        parts.setdefault(f"{line.field} ({line.reason_code}): {message}", (line.field, line.reason_code))
+    texts = list(parts)
+    longest = _common_length([len(t) for t in texts], room - 2 * len(texts))
+    if longest >= 60:  # every problem with the start of its message
+        return "; ".join(t if len(t) <= longest else t[:longest - 1] + "…" for t in texts) + note
+    rest = Counter(parts.values())  # as many as fit in full, then the rest counted by field and reason code
+    shown: list[str] = []
+    used = 0
+    for k, (t, key) in enumerate(parts.items()):
+        tail = "; ".join(f"{fld} ({code}) x{n}" for (fld, code), n in rest.items() if n)
+        if used + len(t) + len(tail) + 40 > room:
+            return fit_cell("; ".join([*shown, f"and {len(texts) - k:,} more: {tail}"]) + note)
+        shown.append(t)
+        used += len(t) + 2
+        rest[key] -= 1
+    return "; ".join(shown) + note
+
+
+def _common_length(sizes: list[int], room: int) -> int:
+    """The largest length L such that the sizes, each cut to L, add up to at most ``room``."""
+    total, count = 0, len(sizes)
+    for k, size in enumerate(sorted(sizes)):
+        left = count - k
+        if total + size * left > room:
+            return (room - total) // left if left else size
+        total += size
+    return max(sizes, default=0)
+
+
+def _line(row: int, cell: str, pid: str, column: str, fld: str, value: str, code: str, message: str,
+          cut_cells: bool) -> ProblemLine:
+    """A problem line whose every text fits a cell (the full value is in the row's text_cut lines when it was
+    longer than a cell; a message is cut after the value it quotes)."""
+    if len(value) > MAX_CELL_CHARS:
+        value = fit_cell(value, "the full text is in this row's text_cut lines" if cut_cells else
+                         "longer than a cell holds")
+    if len(message) > MAX_CELL_CHARS:
+        message = fit_cell(message, "the value it quotes is in the Value column")
+    return ProblemLine(row, cell, fit_cell(pid), fit_cell(column), fit_cell(fld), value, code, message)
 
 
 def _cut_lines(text: str, row: int, cell: str, pid: str, column: str) -> list[ProblemLine]:
@@ -198,7 +261,7 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
                            strict=True):
             labels[text] = [f"{i.drug.split(' (')[0]} ({i.severity})" for i in a.interactions]
 
-    header_row, first_col = ctx.header_row, ctx.first_col
+    header_row, first_col, fit = ctx.header_row, ctx.first_col, ctx.fit_cells
     rows_out = list(zip(*[cols[c] for c in mg.COLUMNS], strict=True))
     text_at = [mg.COLUMNS.index(c) for c in TEXT_COLUMNS]
     problems_at = mg.COLUMNS.index("mg_input_problems")
@@ -208,31 +271,38 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
         output = list(rows_out[j])
         lines: list[ProblemLine] = []
         text = texts[j]
+        values = chunk[k]
+        long_cells = [q for q, value in enumerate(values)  # texts longer than a cell, values of other types
+                      if (type(value) is str and len(value) > MAX_CELL_CHARS) or type(value) not in _CELL_TYPES
+                      ] if fit else []
+        if long_cells:
+            long_cells = [q for q in long_cells if _input_value(values[q], row) is not values[q]]
         if text:
             for column, fld, value, code, message in by_key[text, near_vals[j]]:
                 cell = f"{column_letter(first_col + at[column])}{row}" if column in at else ""
-                lines.append(ProblemLine(row, cell, pids[j], column, fld, value, code, message))
-        extra = ctx.extra.for_row(index, chunk[k])
+                lines.append(_line(row, cell, pids[j], column, fld, value, code, message, bool(long_cells)))
+        extra = ctx.extra.for_row(index, values)
         if extra:
             for column, fld, value, code, message in extra:
                 cell = f"{column_letter(first_col + at[column])}{row}" if column in at else ""
-                lines.append(ProblemLine(row, cell, pids[j], column, fld, value, code, message))
+                lines.append(_line(row, cell, pids[j], column, fld, value, code, message, bool(long_cells)))
             joined = "; ".join(f"{fld}: {message}" for _, fld, _, _, message in extra)
             output[problems_at] = f"{output[problems_at]}; {joined}" if output[problems_at] else joined
-        for q, value in enumerate(chunk[k]):
-            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+        for q in long_cells:
+            value = values[q] if type(values[q]) is str else safe_text(values[q])
+            values[q] = _input_value(values[q], row)
+            cut.append(k)
+            if len(value) > MAX_CELL_CHARS:
                 cell = f"{column_letter(first_col + q)}{row}"
-                chunk[k][q] = _cut(value, f"row {row}")
-                cut.append(k)
-                lines.extend(_cut_lines(value, row, cell, pids[j], ctx.names[q]))
+                lines.extend(_cut_lines(value, row, cell, fit_cell(pids[j]), fit_cell(ctx.names[q])))
                 note = f"{ctx.names[q]}: cell {cell} was cut to fit a cell; full text on the Input problems sheet"
                 output[problems_at] = f"{output[problems_at]}; {note}" if output[problems_at] else note
         for q in text_at:
             value = output[q]
-            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            if fit and isinstance(value, str) and len(value) > MAX_CELL_CHARS:
                 name = mg.COLUMNS[q]
-                output[q] = _cut(value, f"row {row}")
-                lines.extend(_cut_lines(value, row, "", pids[j], name))
+                output[q] = _problems_cell(value, lines, row) if q == problems_at else _cut(value, f"row {row}")
+                lines.extend(_cut_lines(value, row, "", fit_cell(pids[j]), name))
         outputs[k] = output
         heights[k] = row_height(output)
         if lines:
@@ -264,13 +334,43 @@ def worker_pool(workers: int) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        for future in [pool.submit(_ready) for _ in range(workers)]:
-            future.result()
-        try:
-            yield pool
-        finally:
+    pool = None
+    try:
+        with quiet_workers():  # the workers start with SIGINT blocked, then ignore it (a Ctrl-C stops this process)
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                       initializer=ignore_in_worker)
+            for future in [pool.submit(_ready) for _ in range(workers)]:
+                future.result()
+        yield pool  # (a Ctrl-C that came while the workers started was raised on leaving quiet_workers)
+    except BaseException:  # Ctrl-C, or a failure: the workers are stopped now, not after their chunks
+        if pool is not None:
+            _stop(pool)
+        raise
+    finally:
+        if pool is not None:
             pool.shutdown(cancel_futures=True)
+
+
+def _stop(pool: Any) -> None:
+    """Stop the pool's worker processes at once (not after their chunks).
+
+    A worker stopped while it sends a result leaves half a message in the result pipe; this process's own copy of
+    the pipe's writing end is closed once every worker has ended, so the pool's reader sees the end of the pipe
+    (instead of waiting for the rest of the message forever) and the pool shuts down as broken."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
 
 
 def default_workers(input_bytes: int) -> int:
@@ -314,12 +414,11 @@ def _recut(rows: list[list[Any]], offsets: list[int], start: int, table: Table) 
     """Cut input texts longer than a cell, as the worker did (its copy of the chunk is not sent back)."""
     for k in set(offsets):
         row = rows[k]
-        for q, value in enumerate(row):
-            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-                row[q] = _cut(value, f"row {table.header_row + 1 + start + k}")
+        row[:] = [_input_value(value, table.header_row + 1 + start + k) for value in row]
 
 
 def context(table: Table, hmap: mg.HeaderMap, columns: Mapping[str, str], extra: ExtraProblems,
-            as_of: date | None) -> Context:
-    return Context(tuple(table.names), dict(columns), hmap, extra, table.header_row, table.first_col, as_of)
+            as_of: date | None, *, fit_cells: bool = True) -> Context:
+    return Context(tuple(table.names), dict(columns), hmap, extra, table.header_row, table.first_col, as_of,
+                   fit_cells)
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from mgdecision import UsageError
 
+from .interrupts import output_complete, uninterrupted
+
 __all__ = [
     "FORMULA_PREFIXES",
     "MAX_COMPRESSION_RATIO",
@@ -140,19 +142,24 @@ def atomic_output(path: Path, *, force: bool = True) -> Iterator[Path]:
             if cause is None:
                 raise
             raise OutputNotWritten(cause.strerror or str(cause)) from None
-        umask = os.umask(0)
-        os.umask(umask)
-        try:
-            os.chmod(tmp_path, 0o666 & ~umask)  # an ordinary file for the user's folder, not mkstemp's 0600
-            if force:
-                os.replace(tmp_path, path)
-            else:
-                os.link(tmp_path, path)
-        except FileExistsError as exc:
-            raise UsageError(f"{path} was created by someone else while this run worked; it was not replaced "
-                             "(use --force to replace it)") from exc
-        except OSError as exc:
-            raise OutputNotWritten(exc.strerror or str(exc)) from exc
+        with uninterrupted():  # a Ctrl-C now waits for the move: the output is then complete
+            umask = os.umask(0)
+            os.umask(umask)
+            try:
+                os.chmod(tmp_path, 0o666 & ~umask)  # an ordinary file for the user's folder, not mkstemp's 0600
+                if force:
+                    os.replace(tmp_path, path)
+                else:
+                    os.link(tmp_path, path)
+                output_complete()
+            except FileExistsError as exc:
+                raise UsageError(f"{path} was created by someone else while this run worked; it was not replaced "
+                                 "(use --force to replace it)") from exc
+            except OSError as exc:
+                raise OutputNotWritten(exc.strerror or str(exc)) from exc
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp_path.unlink()
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

@@ -155,7 +155,7 @@ def assess_file(opts: RunOptions, *, err: TextIO = sys.stderr) -> RunResult:
             if warning:
                 print(warning, file=err)
         extra = extra_problems(table.names, table.formula_problems, table.merged)
-        ctx = context(table, hmap, opts.columns, extra, opts.as_of)
+        ctx = context(table, hmap, opts.columns, extra, opts.as_of, fit_cells=mode != "flat")
         tally = Tally()
         count = [0]
         flagged = flag_rows(table, ctx, tally, pool=pool, in_flight=workers + 1)

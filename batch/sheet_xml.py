@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cell_limits import MAX_CELL_CHARS, fit_cell, safe_text
 from .source import column_letter, to_naive
 
 __all__ = ["BackgroundWriter", "SheetLayout", "SheetWriter", "escape"]
@@ -147,8 +148,9 @@ class SheetWriter:
                 if v:
                     x = texts.get(v)
                     if x is None:
-                        x = f' t="inlineStr"><is><t xml:space="preserve">{escape(v)}</t></is></c>'
                         size = len(v)
+                        shown = v if size <= MAX_CELL_CHARS else fit_cell(v)  # a cell holds no more
+                        x = f' t="inlineStr"><is><t xml:space="preserve">{escape(shown)}</t></is></c>'
                         if size <= TEXT_CACHE_LONGEST:
                             self.cached_chars += size
                             if self.cached_chars > TEXT_CACHE_CHARS:
@@ -175,7 +177,7 @@ class SheetWriter:
             elif isinstance(v, int | float):
                 out.append(f'<c r="{_LETTERS[c]}{n}"{s}><v>{float(v)!r}</v></c>')
             else:
-                text = escape(str(v))
+                text = escape(fit_cell(safe_text(v)))
                 out.append(f'<c r="{_LETTERS[c]}{n}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
                            )
         out.append("</row>")

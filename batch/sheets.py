@@ -19,6 +19,7 @@ from typing import Any
 import mgdecision as mg
 from mgdecision.outputs import LEVEL_COLUMNS, OUTPUT_WIDTHS, OUTPUTS, VALUE_LABELS, WRAP_COLUMNS, column_of, header
 
+from .cell_limits import fit_cell
 from .engine import ProblemLine, Tally
 
 __all__ = [
@@ -261,7 +262,7 @@ class SheetContent:
 
 
 def _add(block: Block, row: list[Any], style: str = "") -> int:
-    block.rows.append(row)
+    block.rows.append([fit_cell(v) if type(v) is str else v for v in row])  # a header or term from the input
     block.styles.append(style)
     return len(block.rows) - 1
 

@@ -9,8 +9,9 @@ used, and a formula without a saved value is reported as a problem on its row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,13 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def unique_names(labels: Sequence[Any]) -> list[str]:
-    """Column names for the frame: blank headers become ``Column C``; repeats get `` #2`` (left unmapped)."""
+def unique_names(labels: Sequence[Any], offset: int = 0) -> list[str]:
+    """Column names for the frame: blank headers become ``Column C`` (the sheet column, ``offset`` being the first
+    label's 0-based column); repeats get `` #2`` (left unmapped)."""
     names: list[str] = []
     seen: set[str] = set()
     for i, label in enumerate(labels):
-        name = f"Column {column_letter(i)}" if _empty(label) else str(label).strip()
+        name = f"Column {column_letter(offset + i)}" if _empty(label) else str(label).strip()
         base, n = name, 1
         while name in seen:
             n += 1
@@ -98,6 +100,32 @@ def _header_cells(raw: list[list[Any]], header_at: int, merged: Sequence[tuple[i
     while header and _empty(header[-1]):
         header.pop()
     return header, covered
+
+
+def _given_span(row: Sequence[Any], first: int, end: int) -> tuple[int, int]:
+    """(``first``, ``end``) widened to the row's first and past its last non-empty cell."""
+    k = len(row)
+    while k > end and _empty(row[k - 1]):
+        k -= 1
+    end = max(end, k)
+    k = 0
+    while k < first and k < len(row) and _empty(row[k]):
+        k += 1
+    return min(first, k), end
+
+
+def _span(header: Sequence[Any], rows: Iterable[Sequence[Any]], box: int | None = None) -> tuple[int, int]:
+    """The table's columns (first, end): the header's, widened to every column holding a value in ``rows``.
+
+    A column is never dropped for a blank header cell, at either side of the headers. With ``box`` (the width
+    every row is known to have) the look stops as soon as the span covers it."""
+    first = next(j for j, v in enumerate(header) if not _empty(v))
+    end = len(header)
+    for row in rows:
+        if box is not None and first == 0 and end >= box:
+            break
+        first, end = _given_span(row, first, end)
+    return first, end
 
 
 def _data_rows(raw: list[list[Any]], header_at: int) -> list[list[Any]]:
@@ -153,9 +181,10 @@ def open_openpyxl(path: Path, sheet: str | None, header_row: int | None = None) 
     data = _data_rows(values, header_at)
     if not any(not _empty(v) for v in header):
         raise UsageError("the sheet is empty: no header row found")
-    first_col = next(j for j, v in enumerate(header) if not _empty(v))
-    width = len(header) - first_col
-    names = unique_names(header[first_col:])
+    first_col, end = _span(header, data)
+    width = end - first_col
+    header = _fit(header, end)
+    names = unique_names(header[first_col:], first_col)
     table = Table(ws.title, names, header_at + 1, first_col,
                   iter([_fit(r[first_col:], width) for r in data]), len(data), workbook=wb,
                   raw_header=header[first_col:], merged=_covered(covered, first_col, width, names))
@@ -259,15 +288,18 @@ def open_slices(path: Path, sheet: str | None, header_row: int | None = None) ->
         raise _workbook_error(path, exc) from exc
     header_at = find_header_row(head, header_row)
     header, _ = _header_cells(head, header_at, ())
-    first = next(j for j, v in enumerate(header) if not _empty(v))
-    width = len(header) - first
+    # the sheet is read once: its columns are the ones it declares, else those of the first rows
+    declared = [[""] * book.columns[0] + ["x"] * (book.columns[1] - book.columns[0] + 1)] if book.columns else []
+    first, end = _span(header, [*head[header_at + 1:], *declared])
+    width = end - first
+    header = _fit(header, end)
 
     def data() -> Iterator[list[Any]]:
         yield from _stream(head, rows, header_at, first, width, "")
         book.close()
 
     n_rows = max(int(path.stat().st_size // 55) - header_at, 0)  # an estimate, for the progress bar only
-    return Table(book.name, unique_names(header[first:]), header_at + 1, first, data(), n_rows,
+    return Table(book.name, unique_names(header[first:], first), header_at + 1, first, data(), n_rows,
                  raw_header=header[first:])
 
 
@@ -294,10 +326,14 @@ def open_calamine(path: Path, sheet: str | None, header_row: int | None = None) 
     header, covered = _header_cells(head, header_at, merged)
     if not any(not _empty(v) for v in header):
         raise UsageError("the sheet is empty: no header row found")
-    first = next(j for j, v in enumerate(header) if not _empty(v))
-    width = len(header) - first
+    box = len(head[header_at])  # every row spans the sheet's used columns
+    # the used columns beyond the headers' hold a value above the headers or below them: look (a second pass)
+    first, end = _span(header, islice(ws.iter_rows(), header_at + 1, None), box) if \
+        _empty(header[0]) or len(header) < box else (0, box)
+    width = end - first
+    header = _fit(header, end)
     n_rows = max(ws.end[0] - header_at, 0) if ws.end else 0
-    names = unique_names(header[first:])
+    names = unique_names(header[first:], c0 + first)
     return Table(ws.name, names, header_at + 1, c0 + first, _stream(head, rows, header_at, first, width, ""),
                  n_rows, raw_header=header[first:], merged=_covered(covered, first, width, names))
 
@@ -314,26 +350,38 @@ def sniff_delimiter(path: Path) -> str:
         return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
+def _csv_records(path: Path) -> list[list[str]]:
+    """Every record of a CSV file as read (fields as text, records of any length; quoted line breaks kept)."""
+    import csv
+
+    sep = sniff_delimiter(path)
+    limit = csv.field_size_limit(2**31 - 1)  # a field as long as the file (the default stops at 128 KB)
+    try:
+        with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            return list(csv.reader(fh, delimiter=sep))
+    finally:
+        csv.field_size_limit(limit)
+
+
 def open_flat(path: Path, header_row: int | None = None) -> Table:
     """CSV (delimiter detected; every value read as text) or Parquet, through pandas."""
     import pandas as pd
 
     try:
         if path.suffix.lower() == ".csv":
-            sep = sniff_delimiter(path)
-            raw = pd.read_csv(path, dtype=object, keep_default_na=False, encoding_errors="replace", sep=sep,
-                              header=None)
-            values = raw.to_numpy(dtype=object).tolist()
+            values = _csv_records(path)
             head = [[None if _empty(v) else v for v in r] for r in values[:max(SCAN_ROWS, header_row or 0) * 2]]
             header_at = find_header_row(head, header_row)
             header = list(values[header_at])
             while header and _empty(header[-1]):
                 header.pop()
-            width = len(header)
-            data = [r[:width] for r in values[header_at + 1:]]
-            names = unique_names(header)
-            rows = ([None if _empty(v) else v for v in r] for r in data)
-            return Table(path.stem, names, header_at + 1, 0, rows, len(data), raw_header=header)
+            data = _data_rows(values, header_at)
+            first, end = _span(header, data)  # a record longer than the header keeps its extra fields
+            header = _fit(header, end)[first:]
+            width = end - first
+            names = unique_names(header, first)
+            rows = ([None if _empty(v) else v for v in _fit(r[first:], width)] for r in data)
+            return Table(path.stem, names, header_at + 1, first, rows, len(data), raw_header=header)
         df = pd.read_parquet(path)
     except (UsageError, RefusedInput):
         raise

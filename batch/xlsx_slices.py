@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,13 +56,34 @@ def _no_dtd(data: bytes) -> bytes:
     return data
 
 
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})\d*(?::([A-Z]{1,3})\d*)?"')
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for c in letters:
+        index = index * 26 + c - 64
+    return index - 1
+
+
+def _dimension_columns(prefix: bytes) -> tuple[int, int] | None:
+    """The used columns (first, last; 0-based) the sheet declares in its ``<dimension>``, if it does."""
+    found = _DIMENSION.search(prefix)
+    if found is None:
+        return None
+    first = _column_index(found.group(1))
+    return first, _column_index(found.group(2) or found.group(1))
+
+
 class SheetSlices:
-    """One sheet of a large workbook, read slice by slice: ``name`` and :meth:`rows`."""
+    """One sheet of a large workbook, read slice by slice: ``name``, :meth:`rows` and, once the first row was
+    read, ``columns`` (the used columns the sheet declares, or None)."""
 
     def __init__(self, path: Path, sheet: str | None) -> None:
         from defusedxml.ElementTree import fromstring
 
         self.zip = zipfile.ZipFile(path)
+        self.columns: tuple[int, int] | None = None
         names = set(self.zip.namelist())
         book = fromstring(self.zip.read("xl/workbook.xml"))
         pr = book.find(f"{{{MAIN}}}workbookPr")
@@ -112,6 +134,7 @@ class SheetSlices:
             if data[end - 1:end] == b"/":  # <sheetData/>: no rows
                 return
             prefix, data = data[:end + 1], data[end + 1:]
+            self.columns = _dimension_columns(prefix)
             done = False
             while not done:
                 while len(data) < SLICE_BYTES:

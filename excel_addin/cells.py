@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "MAX_CELL_CHARS",
     "ArgumentError",
     "excel_value",
+    "fit_cell",
     "flag",
     "header_text",
     "is_blank",
@@ -24,10 +26,13 @@ __all__ = [
     "normalise",
     "number",
     "row_cells",
+    "shown",
     "single",
     "text",
 ]
 
+MAX_CELL_CHARS = 32_767  # the most characters a cell holds: a longer result would show #VALUE!
+SHOWN_CHARS = 40  # the most of an argument a message quotes
 _YES = frozenset({"yes", "y", "true", "1", "x"})
 _NO = frozenset({"no", "n", "false", "0"})
 _PLAIN = frozenset({type(None), int, bool})
@@ -38,6 +43,15 @@ class ArgumentError(ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__("#MG! " + message)
+
+
+def shown(value: Any) -> str:
+    """An argument as a message quotes it: at most :data:`SHOWN_CHARS` characters of its text (never its whole)."""
+    try:
+        text = str(value).strip()
+    except Exception:  # an argument whose text raises: described
+        return f"a {type(value).__name__} value"
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
 
 
 def is_blank(value: Any) -> bool:
@@ -106,7 +120,10 @@ def header_text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    try:
+        return str(value).strip()
+    except Exception:  # a value of no text
+        raise ArgumentError(f"a {type(value).__name__} value cannot be read as text") from None
 
 
 def single(value: Any, what: str) -> Any:
@@ -124,15 +141,14 @@ def number(value: Any, what: str, example: str) -> float:
         raise ArgumentError(f"{what} is empty; give a number, e.g. {example}")
     if isinstance(value, bool):
         raise ArgumentError(f"{what} must be a number, not TRUE/FALSE, e.g. {example}")
-    if isinstance(value, (int, float)):
-        result = float(value)
-    else:
-        try:
-            result = float(str(value).strip().replace(",", "."))
-        except ValueError:
-            raise ArgumentError(f"{what} must be a number, not '{value}', e.g. {example}") from None
+    try:
+        result = float(value) if isinstance(value, (int, float)) else float(header_text(value).replace(",", "."))
+    except OverflowError:  # 10**400
+        raise ArgumentError(f"{what} is far too large ({shown(value)}), e.g. {example}") from None
+    except ValueError:
+        raise ArgumentError(f"{what} must be a number, not '{shown(value)}', e.g. {example}") from None
     if math.isnan(result) or math.isinf(result):
-        raise ArgumentError(f"{what} must be a number, e.g. {example}")
+        raise ArgumentError(f"{what} must be a finite number, not '{shown(value)}', e.g. {example}")
     return result
 
 
@@ -153,13 +169,16 @@ def flag(value: Any, what: str) -> bool:
         return True
     if word in _NO:
         return False
-    raise ArgumentError(f"{what} must be TRUE/FALSE or yes/no, not '{value}'")
+    raise ArgumentError(f"{what} must be TRUE/FALSE or yes/no, not '{shown(value)}'")
 
 
 def excel_value(value: Any) -> Any:
-    """An output value as a cell shows it: ``None`` or NaN -> "" (an empty-looking cell, never 0); numbers as floats."""
+    """An output value as a cell shows it: ``None`` or NaN -> "" (an empty-looking cell, never 0); numbers as floats;
+    a text longer than a cell holds cut, saying so."""
     kind = type(value)
-    if kind is str or kind is bool:
+    if kind is str:
+        return value if len(value) <= MAX_CELL_CHARS else fit_cell(value)
+    if kind is bool:
         return value
     if kind is float:
         return value if value == value else ""  # NaN (no number) from the column path: empty, as from mg.assess
@@ -167,4 +186,12 @@ def excel_value(value: Any) -> Any:
         return ""
     if isinstance(value, (int, float)):
         return float(value)
-    return str(value)
+    return fit_cell(str(value))
+
+
+def fit_cell(text: str) -> str:
+    """A text a cell holds: the whole, or its start and how long it was."""
+    if len(text) <= MAX_CELL_CHARS:
+        return text
+    note = f" [cut: {len(text):,} characters, more than a cell holds; mgdecision assess writes the whole text]"
+    return text[:MAX_CELL_CHARS - len(note)] + note

@@ -12,6 +12,7 @@ A completely empty patient row gives "" in every output, so formulas can be fill
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
@@ -21,7 +22,19 @@ from xlwings import arg, func
 
 import mgdecision as mg
 
-from .cells import ArgumentError, excel_value, flag, header_text, matrix, normalise, number, row_cells, text
+from .cells import (
+    ArgumentError,
+    excel_value,
+    fit_cell,
+    flag,
+    header_text,
+    matrix,
+    normalise,
+    number,
+    row_cells,
+    shown,
+    text,
+)
 
 __all__ = [
     "MG_CONTRA",
@@ -49,13 +62,17 @@ _CACHE_ROWS = 10_000
 
 
 def _safely(compute: Callable[..., Any], *args: Any) -> Any:
-    """Run ``compute``; turn any exception into a ``#MG!`` text so Excel never shows a traceback."""
+    """Run ``compute``; turn any exception into a ``#MG!`` text so Excel never shows a traceback, and a result that
+    is not a finite number into one too."""
     try:
-        return compute(*args)
+        result = compute(*args)
     except ArgumentError as error:
         return str(error)
-    except Exception as error:  # a defect, not bad input: still a clear, distinct cell text
-        return f"#MG! unexpected error ({type(error).__name__}: {error}); please report it"
+    except Exception as error:  # a defect, not bad input: still a clear, distinct cell text (quoting no argument)
+        return f"#MG! unexpected error ({type(error).__name__}: {shown(error)}); please report it"
+    if isinstance(result, float) and not math.isfinite(result):
+        return "#MG! the result is not a finite number; check the arguments"
+    return result
 
 
 @lru_cache(maxsize=256)
@@ -64,8 +81,10 @@ def _header_map(headers: tuple[str, ...]) -> mg.HeaderMap:
 
 
 @lru_cache(maxsize=_CACHE_ROWS)
-def _assessed(cells: tuple[Any, ...], headers: tuple[str, ...] | None, today: date) -> tuple[Any, ...]:
-    """The core's output columns for one row, as cell values (``today`` keys ages from dates of birth)."""
+def _assessed(cells: tuple[Any, ...], headers: tuple[str, ...] | None, today: date,
+              types: tuple[type, ...] = ()) -> tuple[Any, ...]:
+    """The core's output columns for one row, as cell values (``today`` keys ages from dates of birth; ``types``
+    keeps apart equal cells the core reads differently: TRUE and 1, Decimal('Infinity') and inf)."""
     # headers may repeat: the core reads the first column of a field and reports the others
     row = mg.assess(list(cells), headers=None if headers is None else list(headers)).row()
     return tuple(excel_value(row[column]) for column in mg.COLUMNS)
@@ -78,9 +97,9 @@ def _outputs(cells: Sequence[Any], headers: tuple[str, ...] | None) -> tuple[Any
     key = tuple(cells)
     try:
         hash(key)
-    except TypeError:
+    except Exception:  # a cell that cannot be hashed (a list, a signalling NaN): not memoised
         return _assessed.__wrapped__(key, headers, date.today())
-    return _assessed(key, headers, date.today())
+    return _assessed(key, headers, date.today(), tuple(map(type, key)))
 
 
 def _headers(headers: Any, width: int, name: str) -> tuple[str, ...] | None:
@@ -112,7 +131,7 @@ def _column(name: str, column: str, row: Any, headers: Any) -> Any:
 def _why(row: Any, headers: Any) -> str:
     out = _row_outputs("MG_WHY", row, headers)
     reasons, problems = out[_INDEX["mg_reasons"]], out[_INDEX["mg_input_problems"]]
-    return f"{reasons} | Input problems: {problems}" if problems else reasons
+    return fit_cell(f"{reasons} | Input problems: {problems}") if problems else reasons
 
 
 def _flags(row: Any, headers: Any) -> list[list[Any]]:
@@ -124,23 +143,38 @@ def _table(table: Any) -> list[list[Any]]:
     if len(rows[0]) < 2:
         raise ArgumentError("pass the whole table including its header row, e.g. =MG_TABLE(A1:U501)")
     headers = tuple(header_text(cell) for cell in rows[0])
-    if not _header_map(headers).fields:
+    hmap = _header_map(headers)
+    if not hmap.fields:
         raise ArgumentError("the table's first row must be its header row (e.g. Age, Sex, Serum Mg); "
                             "none of its cells names a patient field; e.g. =MG_TABLE(A1:U501)")
     if any(len(cells) != len(headers) for cells in rows[1:]):
         raise ArgumentError("the table's rows differ in length; pass a rectangular range")
-    body = tuple(tuple(map(normalise, cells)) for cells in rows[1:])
+    # only the columns the core reads are read (a field, a second column for one, a misspelt field's name); the
+    # others only tell whether a row is empty
+    read = {str(c) for c in (*hmap.fields.values(), *hmap.near_misses, *(c for c, _ in hmap.duplicates))}
+    used = [k for k, h in enumerate(headers) if h in read]
+    body = tuple(tuple([normalise(cells[k]) for k in used]) for cells in rows[1:])
+    given = tuple(any(cell is not None for cell in cells) or _any_value(raw) for cells, raw in zip(body, rows[1:],
+                                                                                                   strict=True))
+    types = tuple(tuple(map(type, cells)) for cells in body)  # equal cells of other types read otherwise
+    key = (body, tuple(headers[k] for k in used), given, date.today(), types)
     try:
-        return [list(mg.COLUMNS), *_table_outputs(body, headers, date.today())]
-    except TypeError:  # a cell that cannot be hashed: not memoised
-        return [list(mg.COLUMNS), *_table_outputs.__wrapped__(body, headers, date.today())]
+        hash(key)
+    except Exception:  # a cell that cannot be hashed: not memoised
+        return [list(mg.COLUMNS), *_table_outputs.__wrapped__(*key)]
+    return [list(mg.COLUMNS), *_table_outputs(*key)]
+
+
+def _any_value(cells: Sequence[Any]) -> bool:
+    return any(normalise(cell) is not None for cell in cells)
 
 
 @lru_cache(maxsize=8)
-def _table_outputs(body: tuple[tuple[Any, ...], ...], headers: tuple[str, ...], today: date) -> list[list[Any]]:
+def _table_outputs(body: tuple[tuple[Any, ...], ...], headers: tuple[str, ...], given_rows: tuple[bool, ...],
+                   today: date, types: tuple[tuple[type, ...], ...] = ()) -> list[list[Any]]:
     """The output rows of a table body, assessed column by column in one call (memoised for recalculation)."""
     hmap = _header_map(headers)
-    given = [i for i, cells in enumerate(body) if any(cell is not None for cell in cells)]
+    given = [i for i, row in enumerate(given_rows) if row]
     picked = [body[i] for i in given]
     columns = list(zip(*picked, strict=True)) if picked else [() for _ in headers]
     # the core's table execution: a repeated header or a second column for a field read as in assess_frame
@@ -162,7 +196,7 @@ def _age(value: Any, example: str) -> float:
 def _sex(value: Any) -> str | None:
     sex = text(value, "sex").upper()[:1]
     if sex and sex not in "FM":
-        raise ArgumentError(f"sex must be F or M, not '{text(value, 'sex')}'")
+        raise ArgumentError(f"sex must be F or M, not '{shown(text(value, 'sex'))}'")
     return sex or None
 
 
@@ -190,10 +224,15 @@ def _convert(value: Any, from_unit: Any, to_unit: Any) -> float:
         units.append(text(unit, what))
         if not units[-1]:
             raise ArgumentError(f"{what} is empty; use {_UNITS}, e.g. {example}")
-    try:
-        return mg.convert_serum(amount, units[0], units[1])
-    except ValueError as error:
-        raise ArgumentError(f"{error}; use {_UNITS}") from None
+    for unit in units:
+        try:
+            mg.convert_serum(1.0, unit, unit)
+        except ValueError:
+            raise ArgumentError(f"unknown serum magnesium unit: '{shown(unit)}'; use {_UNITS}") from None
+    result = mg.convert_serum(amount, units[0], units[1])
+    if not math.isfinite(result):
+        raise ArgumentError(f"value {amount:g} is too large to convert, e.g. {example}")
+    return result
 
 
 def _elemental(form: Any, compound_mg: Any) -> float:
@@ -205,9 +244,13 @@ def _elemental(form: Any, compound_mg: Any) -> float:
     if amount < 0:
         raise ArgumentError(f"compound_mg must not be negative, e.g. {example}")
     try:
-        return mg.elemental_mg(name, amount)
-    except ValueError as error:
-        raise ArgumentError(str(error)) from None
+        result = mg.elemental_mg(name, amount)
+    except ValueError:
+        known = ", ".join(sorted(k for k in mg.knowledge().dosing["elemental"] if k != "source"))
+        raise ArgumentError(f"unknown magnesium form '{shown(name)}'; known forms: {known}") from None
+    if not math.isfinite(result):
+        raise ArgumentError(f"compound_mg {amount:g} is too large, e.g. {example}")
+    return result
 
 
 # ---------------------------------------------------------------- Excel functions

@@ -2,10 +2,14 @@
 
 Generic machinery of the table execution (no clinical knowledge): both the list reading
 (:mod:`mgdecision.list_columns`) and the engine's table driver (:mod:`mgdecision.engine.table`) use it.
+
+Codes, counts and positions are ``np.intp`` (the platform's index type: 32 bits in WebAssembly, where numpy
+refuses int64 repeat counts and bincount input); only keys that combine several codes are computed in int64.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +20,7 @@ __all__ = [
     "Pool",
     "by_key",
     "combine",
+    "factorize",
     "first_of",
     "group_bounds",
     "group_texts",
@@ -30,12 +35,34 @@ def objects(values: Sequence[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def factorize(values: np.ndarray, *, use_na_sentinel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` (codes as ``np.intp``, distinct values), exact for texts holding a lone surrogate.
+
+    Some pandas builds (WebAssembly's among them) hash every text that UTF-8 cannot encode alike, so two such cells
+    would share a code; the first of them is then among the distinct values, and the column is coded again exactly.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=use_na_sentinel)
+    texts = [u for u in uniques.tolist() if type(u) is str]
+    joined = "".join(texts)
+    if joined.isascii() or _SURROGATE.search(joined) is None:
+        return codes.astype(np.intp, copy=False), uniques
+    index: dict[Any, int] = {}
+    coded = []
+    for value in values.tolist() if isinstance(values, np.ndarray) else list(values):
+        missing = value is None or (type(value) is float and value != value)
+        coded.append(-1 if missing and use_na_sentinel else index.setdefault(value, len(index)))
+    return np.asarray(coded, dtype=np.intp), objects(list(index))
+
+
 def row_join(n: int, rows: np.ndarray, texts: np.ndarray, sep: str) -> np.ndarray:
     """Per row, its texts joined with ``sep`` ("" for a row without any); ``rows`` ascending, texts in order."""
     out = np.full(n, "", dtype=object)
     if not len(rows):
         return out
-    counts = np.bincount(rows, minlength=n)
+    counts = np.bincount(rows.astype(np.intp, copy=False), minlength=n)
     ends = np.cumsum(counts)
     starts = ends - counts
     one = counts == 1
@@ -57,7 +84,7 @@ def join_given(parts: Sequence[np.ndarray], sep: str) -> np.ndarray:
 
 def first_of(codes: np.ndarray, k: int) -> np.ndarray:
     """For each of ``k`` codes, the first position holding it."""
-    first = np.zeros(k, dtype=np.int64)
+    first = np.zeros(k, dtype=np.intp)
     where = np.flatnonzero(codes >= 0)
     first[codes[where[::-1]]] = where[::-1]
     return first
@@ -75,7 +102,7 @@ def combine(*codes: np.ndarray) -> tuple[np.ndarray, int]:
         key = key * radix + more + 1
         size *= radix
     combined, distinct = pd.factorize(key)
-    return combined.astype(np.int64), len(distinct)
+    return combined.astype(np.intp, copy=False), len(distinct)
 
 
 def by_key(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> np.ndarray:
@@ -86,8 +113,8 @@ def by_key(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> np.ndarray:
 
 def outcome_codes(codes: np.ndarray, k: int, make: Callable[[int], Any]) -> tuple[np.ndarray, list[Any]]:
     """Like :func:`by_key`, as (a code per row, the distinct outcomes): equal outcomes share a code."""
-    outcome_codes, outcomes = pd.factorize(objects([make(int(r)) for r in first_of(codes, k)]))
-    return outcome_codes[codes].astype(np.int64), outcomes.tolist()
+    outcome_codes, outcomes = factorize(objects([make(int(r)) for r in first_of(codes, k)]))
+    return outcome_codes[codes].astype(np.intp, copy=False), outcomes.tolist()
 
 
 def group_bounds(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +126,7 @@ def group_bounds(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         for key in keys:
             change[1:] |= key[1:] != key[:-1]
     starts = np.flatnonzero(change)
-    return starts, np.append(starts[1:], m).astype(np.int64)
+    return starts, np.append(starts[1:], m).astype(np.intp)
 
 
 def group_texts(

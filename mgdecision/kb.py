@@ -8,7 +8,6 @@ only parses them, builds look-up indexes and checks that every cross-reference r
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KnowledgeError
+from .knowledge_checks import read_folder
 
 __all__ = ["Concept", "Field", "Knowledge", "Source", "knowledge", "load_knowledge", "norm"]
 
@@ -123,14 +123,6 @@ class Knowledge:
 def _sources_of(entry: Mapping[str, Any], default: tuple[str, ...] = ()) -> tuple[str, ...]:
     raw = entry.get("source", default)
     return (raw,) if isinstance(raw, str) else tuple(raw)
-
-
-def _load_toml(folder: Path, name: str) -> dict[str, Any]:
-    try:
-        with (folder / name).open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise KnowledgeError(f"knowledge file {name}: {exc}") from exc
 
 
 def _drug_concepts(
@@ -380,10 +372,11 @@ def _check_products(kb: Knowledge, errors: list[str], cite: Any) -> None:
 
 
 def load_knowledge(folder: str | Path | None = None) -> Knowledge:
-    """Read and check a knowledge folder (default: the one shipped in the package)."""
+    """Read and check a knowledge folder (default: the one shipped in the package): every file, its shape and the
+    meaning of its numbers are checked before anything uses it (:mod:`mgdecision.knowledge_checks`)."""
     base = Path(folder) if folder is not None else Path(str(resources.files("mgdecision") / "knowledge"))
-    manifest = _load_toml(base, "knowledge.toml")
-    data = {name: _load_toml(base, name) for name in manifest["files"]}
+    data = read_folder(base)
+    manifest = data["knowledge.toml"]
     sources = {
         sid: Source(sid, s["label"], s["title"], s["url"], s["grade"]) for sid, s in data["sources.toml"].items()
     }

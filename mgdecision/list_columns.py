@@ -15,9 +15,8 @@ from numbers import Number
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from .arrays import Pool, objects, row_join
+from .arrays import Pool, factorize, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
 from .terms import QUALIFIERS, SEPARATORS, item_reading, parse_list, prepare, restore, unchecked_lines
 
@@ -40,7 +39,7 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
         if bad.any():
             odd |= bad
             arr[bad] = None
-    codes, uniques = pd.factorize(arr)
+    codes, uniques = factorize(arr)
     distinct = uniques.tolist()
     joined = _texts(distinct)
     if not joined.isascii() and _SURROGATE.search(joined):  # cells holding a lone surrogate: read one by one
@@ -48,7 +47,7 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
                           count=len(values))
         odd |= bad
         arr[bad] = None
-        codes, uniques = pd.factorize(arr)
+        codes, uniques = factorize(arr)
         distinct = uniques.tolist()
         joined = _texts(distinct)
     clean = END not in joined and SEP not in joined
@@ -60,7 +59,7 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
         marked += [k for k, v in enumerate(distinct) if isinstance(v, Number)]
     if marked:
         odd |= np.isin(codes, marked)
-    return codes.astype(np.int64), distinct
+    return codes.astype(np.intp, copy=False), distinct
 
 
 def _texts(distinct: list[Any]) -> str:
@@ -112,9 +111,9 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     for separator in SEPARATORS:
         big = big.replace(separator, SEP)
     pieces = big.replace(END, SEP + END + SEP).split(SEP)
-    piece_codes, piece_texts = pd.factorize(objects(pieces))
+    piece_codes, piece_texts = factorize(objects(pieces))
     is_end = piece_codes == (piece_texts.tolist().index(END) if k > 1 else -2)
-    cell_of = np.cumsum(is_end) - is_end  # each piece's cell
+    cell_of = np.cumsum(is_end, dtype=np.intp) - is_end  # each piece's cell
     keep = ~is_end
     piece_codes, cell_of = piece_codes[keep], cell_of[keep]
 
@@ -164,20 +163,21 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     for j in with_intake.tolist():  # rare: magnesium products
         intake[cell_of[j]] = (*intake[cell_of[j]], *intake_of[piece_codes[j]])
 
-    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.int64)
-    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.int64).reshape(-1, 4)
+    sizes = np.asarray([len(c) for c in concepts_of], dtype=np.intp)  # repeat counts: the platform's index type
+    flat = np.asarray([t for c in concepts_of for t in c], dtype=np.intp).reshape(-1, 4)
     starts = np.cumsum(sizes) - sizes
     per_piece = sizes[piece_codes]
     total = int(per_piece.sum())
     where = np.repeat(starts[piece_codes] - np.cumsum(per_piece) + per_piece, per_piece) + np.arange(total)
     occ_cell = np.repeat(cell_of, per_piece)
-    occ = flat[where] if total else np.zeros((0, 4), dtype=np.int64)
+    occ = flat[where] if total else np.zeros((0, 4), dtype=np.intp)
     if whole.any():
         occ_cell, occ = _read_whole(
             field, texts, np.flatnonzero(whole), pool, index, occ_cell, occ, (readable, problems, unrec, past, intake)
         )
-    # a concept counts once per cell, named by its first item (as in a single row)
-    _, first = np.unique(occ_cell * len(index) + occ[:, 0], return_index=True)
+    # a concept counts once per cell, named by its first item (as in a single row); the key in int64 (cells x
+    # concepts passes 2**31 on a 32-bit platform)
+    _, first = np.unique(occ_cell.astype(np.int64) * len(index) + occ[:, 0], return_index=True)
     first.sort()
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
@@ -228,8 +228,8 @@ def _read_whole(
             more.append((index[concept.key], pool.id(named), pool.id(shown), code))
     if not rows:
         return occ_cell, occ
-    occ_cell = np.concatenate([occ_cell, np.asarray(rows, dtype=np.int64)])
-    occ = np.concatenate([occ, np.asarray(more, dtype=np.int64).reshape(-1, 4)])
+    occ_cell = np.concatenate([occ_cell, np.asarray(rows, dtype=np.intp)])
+    occ = np.concatenate([occ, np.asarray(more, dtype=np.intp).reshape(-1, 4)])
     order = np.argsort(occ_cell, kind="stable")
     return occ_cell[order], occ[order]
 

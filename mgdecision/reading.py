@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
@@ -114,13 +115,16 @@ _AGE_SEX_FROM = 40  # below this "24m" may be months: not read
 def normal_cell(value: Any) -> Any:
     """A cell as plain Python: numpy scalars as their Python value, every kind of missing value as None.
 
-    ``pd.NA``, ``pd.NaT``, nullable-dtype nulls and NaN are empty; ``np.True_`` is a boolean, never 1.
+    ``pd.NA``, ``pd.NaT``, nullable-dtype nulls and NaN are empty; ``np.True_`` is a boolean, never 1; a Decimal
+    that is no number (NaN, sNaN, Infinity) is its text, read (and reported) as any other text.
     """
     kind = type(value)
     if kind is str or kind is int or kind is float or value is None or kind is bool:
         return value
     if value is pd.NA or value is pd.NaT:
         return None
+    if kind is Decimal and not value.is_finite():
+        return str(value)
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
         return None if value is pd.NaT else value
@@ -138,10 +142,13 @@ def _is_empty(value: Any) -> bool:
         return not value.strip()
     if isinstance(value, float):
         return math.isnan(value)
-    try:  # Decimal('NaN') and other values unequal to themselves
+    try:  # values unequal to themselves (NaN of another type)
         return bool(value != value)
-    except (TypeError, ValueError):
+    except Exception:  # a comparison that raises (a signalling NaN, a foreign object): a value, not empty
         return False
+
+
+SHOWN_CHARS = 200  # the most of a value that is not text shown in a message
 
 
 def patient_id(value: Any) -> str | None:
@@ -153,12 +160,19 @@ def patient_id(value: Any) -> str | None:
 
 
 def shown_text(value: Any) -> str:
-    """A value as shown in a message; an integer too long to print is described, never printed."""
+    """A value as read and shown in a message: text as written; an integer too long to print is described, never
+    printed; any other value by its text, at most :data:`SHOWN_CHARS` of it, or described when it has none."""
+    if isinstance(value, str):
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, int) and abs(value) >= 10**30:  # never printed whole (beyond 4300 digits it cannot be)
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    return str(value).strip()
+    try:
+        text = str(value).strip()
+    except Exception:  # an object whose text raises: described, never allowed to stop the reading
+        return f"(a {type(value).__name__} value that cannot be shown as text)"
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +303,7 @@ def _header_field(header: str) -> tuple[str | None, str, str | None]:
         stem = re.sub(r"[^0-9a-z]+", " ", text[: trailing.start()].lower()).strip()
         if stem in aliases:
             return _by_unit(aliases[stem], trailing.group(1)), trailing.group(1), None
-    close = [a for a in aliases if len(base) >= 4 and _similar(base, a)]
+    close = _close_aliases(base) if len(base) >= 4 else []
     if not close:  # "Serum Mg repeat (mg/dL)": holds a field's name of two or more words
         padded = f" {base} "
         close = [a for a in _contained_aliases() if f" {a} " in padded]
@@ -346,6 +360,32 @@ def _similar(a: str, b: str) -> bool:
     import difflib
 
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.85 and a != b
+
+
+_SLOTS = {c: k for k, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789 ")}
+
+
+def _letter_counts(text: str) -> np.ndarray:
+    counts = np.zeros(len(_SLOTS) + 1, dtype=np.intp)
+    for c in text:
+        counts[_SLOTS.get(c, len(_SLOTS))] += 1
+    return counts
+
+
+@cache
+def _alias_letters() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    aliases = tuple(_alias_index())
+    return aliases, np.array([_letter_counts(a) for a in aliases]), np.array([len(a) for a in aliases])
+
+
+def _close_aliases(base: str) -> list[str]:
+    """The aliases :func:`_similar` to ``base``, in order; it is asked only where the letters the two share allow
+    a ratio of 0.85 (a ratio counts matching letters, so it is at most twice the shared letters over both lengths:
+    a header of any length or number of columns costs one array operation)."""
+    aliases, letters, lengths = _alias_letters()
+    shared = np.minimum(letters, _letter_counts(base)).sum(axis=1)
+    possible = np.flatnonzero(2.0 * shared / (lengths + len(base)) >= 0.85)
+    return [aliases[k] for k in possible.tolist() if _similar(base, aliases[k])]
 
 
 @lru_cache(maxsize=1)
@@ -890,7 +930,7 @@ def gather_columns(
         return column(position)
 
     mapped = {name: cells(col) for name, col in header_map.fields.items()}
-    notes = [(col, note, cells(col)) for col, note in header_map.near_misses.items()]
+    notes = [(col, note, [normal_cell(v) for v in cells(col)]) for col, note in header_map.near_misses.items()]
     for (col, name), (_, note) in zip(
         header_map.duplicates, header_map.notes()[len(header_map.near_misses) :], strict=True
     ):
@@ -898,7 +938,7 @@ def gather_columns(
         unit = _header_field("" if col is None else str(col))[1]
         own = header_map.units.get(name, "")
         if own and unit.lower() != own.lower():  # another unit than the first column's: reported, never mixed
-            notes.append((col, note, second))
+            notes.append((col, note, [normal_cell(v) for v in second]))
             continue
         first = mapped[name] = list(mapped[name])
         reported: list[Any] = []
@@ -906,7 +946,7 @@ def gather_columns(
             a_empty, b_empty = _is_empty(normal_cell(a)), _is_empty(normal_cell(b))
             if a_empty and not b_empty:
                 first[i] = _with_unit(b, unit) if unit and not own else b
-            reported.append(b if not a_empty and not b_empty and shown_text(a) != shown_text(b) else None)
+            reported.append(normal_cell(b) if not a_empty and not b_empty and shown_text(a) != shown_text(b) else None)
         notes.append((col, note, reported))
     return mapped, notes
 

@@ -24,6 +24,7 @@ from ..arrays import (
     Pool,
     by_key,
     combine,
+    factorize,
     first_of,
     group_bounds,
     group_texts,
@@ -280,13 +281,13 @@ class _TableRun:
         if fact in self.made_objects:  # made once per distinct combination of its inputs: read each once
             codes, distinct = self.made_objects[fact]
         else:
-            codes, distinct = pd.factorize(np.asarray(self.facts[fact], dtype=object))
+            codes, distinct = factorize(np.asarray(self.facts[fact], dtype=object))
         return np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind])[codes]
 
     def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str, name: str = "") -> np.ndarray:
         """``function(engine, *values)`` once per distinct combination of the input facts, spread to every row."""
         columns = [np.asarray(self.facts[name]) for name in inputs]
-        key, k = combine(*[pd.factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns])
+        key, k = combine(*[factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns])
         first = first_of(key, k)
         values = zip(*[c[first].tolist() for c in columns], strict=True)
         made = [function(self.engine, *v) for v in values]
@@ -399,7 +400,7 @@ class _TableRun:
         """One reason per factor (its names in order, factors in order of first naming); the points per row."""
         e, texts = self.e, self.pool.texts
         r, f, w, i = self._select(e.risk)
-        o = np.argsort(r * len(e.factors) + f, kind="stable")  # occurrences are in (row, index) order
+        o = np.argsort(r.astype(np.int64) * len(e.factors) + f, kind="stable")  # occurrences are in (row, index) order
         r, f, w, i = r[o], f[o], w[o], i[o]
         starts, ends = group_bounds(r, f)
         counted = np.ones(len(r), dtype=bool)
@@ -434,7 +435,7 @@ class _TableRun:
         e = self.e
         sel = e.symptom[self.eff] >= 0
         r, sy, nm, i = self.row[sel], e.symptom[self.eff][sel], self.named[sel], self.idx[sel]
-        _, once = np.unique(r * len(e.symptoms) + sy, return_index=True)
+        _, once = np.unique(r.astype(np.int64) * len(e.symptoms) + sy, return_index=True)
         once.sort()
         r, sy, nm, i = r[once], sy[once], nm[once], i[once]
         fits = e.symptom_fits[sy]
@@ -468,7 +469,7 @@ class _TableRun:
         o = np.argsort((ir * len(e.labels) + il) * (2 * m + 1) + iq)
         starts, _ = group_bounds(ir[o], il[o])  # each indication once per row, where first named
         ir, il, iq = ir[o][starts], il[o][starts], iq[o][starts]
-        o = np.argsort(ir * (2 * m + 1) + iq)
+        o = np.argsort(ir.astype(np.int64) * (2 * m + 1) + iq)
         ir, il = ir[o], il[o]
         starts, ends = group_bounds(ir)
         rank = np.arange(len(ir)) - np.repeat(starts, (ends - starts).astype(np.intp))
@@ -482,7 +483,7 @@ class _TableRun:
         r, f, _w, _i = self._select(e.form)
         f_sel = form[sy] >= 0
         forms = self._mask(np.concatenate([r, sr[f_sel]]), np.left_shift(1, np.concatenate([f, form[sy][f_sel]])))
-        form_key, masks = pd.factorize(forms)
+        form_key, masks = factorize(forms)
         chosen = [self.engine.form_choice(_named_bits(int(b), e.forms)) for b in masks.tolist()]
         return ind_key, indications, form_key.astype(np.int64), chosen
 
@@ -521,7 +522,7 @@ class _TableRun:
         self.reasons.add(_NOTES, r, i, made)
         conflicts = self._mask(self.row, e.conflicts[self.eff])
         rows = np.flatnonzero(conflicts)
-        codes, masks = pd.factorize(conflicts[rows])
+        codes, masks = factorize(conflicts[rows])
         notes = [self.engine.conflict_notes(_named_bits(int(b), e.conflict_ids)) for b in masks.tolist()]
         made = objects(["; ".join([format_reason(x) for x in found]) for found in notes])
         self.reasons.add(_NOTES, rows, m, made[codes] if len(rows) else made[:0])
@@ -577,7 +578,7 @@ class _TableRun:
         first[g_row[o][leading]] = g_rule[o][leading]
         self.first_rule = first
         fired = self._mask(g_row, np.left_shift(1, g_rule))
-        key, k = combine(pd.factorize(fired)[0].astype(np.int64))
+        key, k = combine(factorize(fired)[0].astype(np.int64))
         level = by_key(key, k, lambda x: engine.contra_level(_named_bits(int(fired[x]), rules)))
         self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND))
         return level
@@ -598,7 +599,7 @@ class _TableRun:
         if not template.names:
             return np.zeros(len(rows), dtype=np.int64), [template.from_values(())]
         values = [np.asarray(self.facts[name])[rows] for name in template.names]
-        key, k = combine(*[pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+        key, k = combine(*[factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
         first = first_of(key, k).tolist()
         made = [template.from_values(tuple([_scalar(v[x]) for v in values])) for x in first]
         return key, made
@@ -639,8 +640,8 @@ class _TableRun:
             made = [engine.value_factor_reason(vf.factor, d) for d in details]
             texts = objects([format_reason(x) for x in made])[codes]
             self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
-        band_codes = [pd.factorize(np.asarray(facts[name]), use_na_sentinel=False)[0] for name in spec.band_reads]
-        key, k = combine(pd.factorize(points)[0].astype(np.int64), *[c.astype(np.int64) for c in band_codes])
+        band_codes = [factorize(np.asarray(facts[name]), use_na_sentinel=False)[0] for name in spec.band_reads]
+        key, k = combine(factorize(points)[0].astype(np.int64), *[c.astype(np.int64) for c in band_codes])
         band_values = [np.asarray(facts[name]) for name in spec.band_reads]
         codes, outcomes = outcome_codes(
             key,
@@ -746,12 +747,12 @@ class _TableRun:
             k,
             lambda x: (engine.rda_for(_key(float(age[x])), sex[x], bool(pregnant[x]), bool(lactating[x])),),
         )  # (a tuple: factorising would give None no code)
-        r_key, r_levels = pd.factorize(r_level)
-        c_key, c_levels = pd.factorize(c_level)
+        r_key, r_levels = factorize(r_level)
+        c_key, c_levels = factorize(c_level)
         spec, e = self.spec, self.e
         reads = [np.asarray(facts[name]) for name in spec.dose_reads]
-        f_key, f_masks = pd.factorize(self.factor_mask)
-        s_key, s_masks = pd.factorize(self.symptom_mask)
+        f_key, f_masks = factorize(self.factor_mask)
+        s_key, s_masks = factorize(self.symptom_mask)
         f_ids = [frozenset(f"factor:{x}" for x in _named_bits(int(m), e.factors)) for m in f_masks]
         s_ids = [frozenset(f"symptom:{x}" for x in _named_bits(int(m), e.symptoms)) for m in s_masks]
 
@@ -789,17 +790,17 @@ class _TableRun:
         by_ids = (([engine.factor_facts(x) for x in f_ids], f_key), ([engine.symptom_facts(x) for x in s_ids], s_key))
         for made, key in by_ids:
             for name in made[0] if made else ():
-                value_code, values = pd.factorize(objects([x[name] for x in made]))
+                value_code, values = factorize(objects([x[name] for x in made]))
                 columns[name] = objects(values.tolist())[value_code][key]
                 codes[name] = value_code.astype(np.int64)[key]
         if spec.dose_reads_texts:  # a rule reads a dose text: the row execution's decision per distinct input
             inputs = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
-            reads_codes = [pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
+            reads_codes = [factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
             key, k = combine(*inputs, *reads_codes)
             made = [engine.dose_columns(*a) for a in arguments(first_of(key, k))]
             return tuple(objects(column)[key] for column in zip(*made, strict=True))
         for name, v in zip(spec.dose_reads, reads, strict=True):
-            codes.setdefault(name, pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64))
+            codes.setdefault(name, factorize(v, use_na_sentinel=False)[0].astype(np.int64))
         return _DoseTable(self, columns, codes, form_key, chosen).outputs()
 
     def _found_problems(self) -> tuple[np.ndarray, list[Problem]]:
@@ -813,7 +814,7 @@ class _TableRun:
                 continue
             names = (*found.value.names, *found.message.names)
             values = [np.asarray(self.facts[name])[hit] for name in names]
-            key, kk = combine(*[pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+            key, kk = combine(*[factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
             first = first_of(key, kk).tolist()
             made_k = [self.engine.found_problem(k, tuple([_scalar(v[x]) for v in values])) for x in first]
             rows.append(hit)
@@ -861,7 +862,7 @@ class _TableRun:
         if field not in self.lists:
             return self._cell(field), []
         lines = self.lists[field].unrecognized
-        line_codes, distinct = pd.factorize(lines)
+        line_codes, distinct = factorize(lines)
         line_codes[lines == ""] = -1
         return self._per_cell(field, lambda c: line_codes, -1).astype(np.int64), distinct.tolist()
 
@@ -876,7 +877,7 @@ def _strings(levels: np.ndarray) -> np.ndarray:
 
 
 def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
-    codes, distinct = pd.factorize(levels)
+    codes, distinct = factorize(levels)
     return objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
 
 
@@ -959,7 +960,7 @@ class _DoseTable:
         self.forms, self.form_of = forms, form_of
         columns["form_name"] = objects(["" if f is None else f.form for f in forms])[form_of]
         columns["form_timing"] = objects(["" if f is None else f.timing for f in forms])[form_of]
-        codes["form_name"] = codes["form_timing"] = pd.factorize(objects(forms))[0].astype(np.int64)[form_of]
+        codes["form_name"] = codes["form_timing"] = factorize(objects(forms))[0].astype(np.int64)[form_of]
         columns["min"], columns["max"] = np.full(n, np.nan), np.full(n, np.nan)
         self.variant = variant = np.full(n, -1, dtype=np.int64)
         low, high = np.full(n, np.nan), np.full(n, np.nan)
@@ -981,7 +982,7 @@ class _DoseTable:
         for name, table in spec.dose_texts.items():  # in order: a later text may name an earlier one
             pick = _first_holding([w for w, _t in table], columns, n)
             columns[name] = self.formatted([(pick == j, t) for j, (_w, t) in enumerate(table)])
-            codes[name] = pd.factorize(columns[name])[0].astype(np.int64)
+            codes[name] = factorize(columns[name])[0].astype(np.int64)
         self.holds = [  # per status, per part: the rows of that status where it holds
             [(status == k) & p.when.column(columns, n) for p in rule.parts] for k, rule in enumerate(statuses)
         ]
@@ -1088,7 +1089,7 @@ def _codes_of(name: str, columns: Mapping[str, Any], codes: Mapping[str, np.ndar
     """A code per row for the values of a dose fact (equal values, equal codes)."""
     if name in codes:
         return codes[name]
-    return pd.factorize(np.asarray(columns[name]), use_na_sentinel=False)[0].astype(np.int64)
+    return factorize(np.asarray(columns[name]), use_na_sentinel=False)[0].astype(np.int64)
 
 
 def _interval_codes(values: np.ndarray, cuts: tuple[float, ...]) -> np.ndarray:
@@ -1111,7 +1112,7 @@ def _keys(values: np.ndarray) -> list[Any]:
 def _note_lines(column: Any, probable: str, values: list[Any]) -> np.ndarray:
     """Per row, the problem line of a column not used ("" where :func:`near_miss_problem` gives none)."""
     try:
-        codes, distinct = pd.factorize(objects(values), use_na_sentinel=False)
+        codes, distinct = factorize(objects(values), use_na_sentinel=False)
     except TypeError:  # unhashable cells: one by one
         codes, distinct = np.arange(len(values)), pd.Index(objects(values))
     made = [near_miss_problem(column, probable, v) for v in distinct.tolist()]
@@ -1194,7 +1195,7 @@ def _cell_problems(field: str, codes: np.ndarray, texts: list[str]) -> _Problems
 
 def _near_problems(column: Any, probable: str, values: list[Any]) -> _Problems:
     try:
-        codes, distinct = pd.factorize(objects(values), use_na_sentinel=False)
+        codes, distinct = factorize(objects(values), use_na_sentinel=False)
     except TypeError:  # unhashable cells: one by one
         codes, distinct = np.arange(len(values)), pd.Index(objects(values))
     seen = distinct.tolist()

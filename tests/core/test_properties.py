@@ -192,8 +192,8 @@ def test_assess_frame_equals_the_row_path_on_any_table(table):
 
     try:
         df = pd.DataFrame(table)
-    except (UnicodeEncodeError, OverflowError):  # Arrow strings refuse lone surrogates, pandas before 3.0 ints
-        # beyond a float; an object frame keeps both
+    except (UnicodeEncodeError, OverflowError):  # Arrow strings refuse lone surrogates, and pandas before 3.1 an
+        # integer beyond a float's range: an object frame keeps them
         df = pd.DataFrame(table, dtype=object)
     assume(len(df.columns) == len(set(map(str, df.columns))))
     out = mg.assess_frame(df, as_of=dt.date(2026, 11, 22)) if mg.map_headers(df.columns).fields else None
