@@ -339,7 +339,7 @@ def write_annotated(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
             added.add(r, values, spread)
         lines.extend(f.problems)
         pid = "" if id_at is None or f.values[id_at] is None else str(f.values[id_at])
-        reasons.extend(reasons_rows(r, pid, f.output))
+        reasons.extend(reasons_rows(r, pid, f.output, f.reasons))
     sample_rows = min(last, hr + 200)
     widths: dict[int, float] = {}
     for j, name in enumerate(table.names):

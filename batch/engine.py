@@ -1,10 +1,9 @@
 """Run every row of a :class:`~mgdecision.batch.source.Table` through the core's column engine, chunk by chunk.
 
-Each chunk is one :func:`mgdecision.assess_frame` call (the column engine). The problem lines of the
-"Input problems" sheet come from :func:`mgdecision.failure_cases`, run on one row per distinct
-``mg_input_problems`` text (the lines of a row follow from that text and the row's own ids), and the
-interaction counts of the summary from one :func:`~mgdecision.frame.iter_assessments` row per distinct
-``mg_interactions`` text. No clinical rule lives here. Rows come back in input order, none skipped;
+Each chunk is one :func:`mgdecision.assess_table` call (the column engine): the output columns, the problem
+lines of the "Input problems" sheet and the interactions counted on the summary come from its records, the
+Reasons sheet from every row's reasons in full; nothing is read back from an output text. No clinical rule
+lives here. Rows come back in input order, none skipped;
 empty rows are not patients (no flags, not counted) but keep their place.
 """
 
@@ -21,7 +20,6 @@ from itertools import islice
 from typing import Any
 
 import mgdecision as mg
-from mgdecision.frame import iter_assessments
 from mgdecision.outputs import LEVEL_COLUMNS, NUMERIC_COLUMNS, TEXT_COLUMNS, VALUE_LABELS, header
 
 from .cell_limits import MAX_CELL_CHARS, fit_cell, safe_text
@@ -64,6 +62,7 @@ class Flagged:
     output: list[Any] | None  # the output columns, in mg.COLUMNS order; None for an empty row (not a patient)
     problems: list[ProblemLine]
     height: float | None = None  # the row height its output texts need (:func:`~mgdecision.batch.sheets.row_height`)
+    reasons: str = ""  # the row's reasons in full (the output's reasons cell is capped): the Reasons sheet
 
 
 @dataclass
@@ -113,6 +112,7 @@ class ChunkResult:
     tally: Tally
     cut: list[int] = field(default_factory=list)  # row offsets whose input texts were cut to fit a cell
     heights: list[float | None] = field(default_factory=list)  # row heights (None: default), by row offset
+    reasons: list[str | None] = field(default_factory=list)  # every row's reasons in full, by row offset
 
 
 @dataclass(frozen=True)
@@ -221,45 +221,31 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
     cut: list[int] = []
     heights: list[float | None] = [None] * n
     if not keep:
-        return ChunkResult(outputs, problems, tally, cut, heights)
+        return ChunkResult(outputs, problems, tally, cut, heights, [None] * n)
     df = pd.DataFrame([chunk[k] for k in keep], columns=list(ctx.names), dtype=object)
-    out = mg.assess_frame(df, columns=ctx.columns or None, as_of=ctx.as_of)
+    found = mg.assess_table(df, columns=ctx.columns or None, as_of=ctx.as_of)
+    out = found.frame
     cols = {c: out[c].tolist() for c in mg.COLUMNS}
     for c in NUMERIC_COLUMNS:
         cols[c] = _nan_to_none(cols[c])
+    for c in LEVEL_COLUMNS:  # ordered categoricals in the frame: their words here
+        cols[c] = ["" if v is None or v != v else str(v) for v in cols[c]]
     texts = cols["mg_input_problems"]
     at = {c: j for j, c in enumerate(ctx.names)}
     pid_col = ctx.hmap.fields.get("patient_id")
     pids = [("" if v is None else str(v)) for v in df[pid_col].tolist()] if pid_col is not None else [""] * len(keep)
-    # columns whose value is on a problem line but not in the row's problem text: near misses, second columns
-    near_cols = [c for c in [*ctx.hmap.near_misses, *(col for col, _ in ctx.hmap.duplicates)] if c in df.columns]
-    near_vals = list(zip(*[df[c].tolist() for c in near_cols], strict=True)) if near_cols else [()] * len(keep)
-
-    # problem lines: failure_cases on one row per distinct (problems text, values of those columns)
-    first: dict[tuple[Any, ...], int] = {}
-    for j, text in enumerate(texts):
-        if text:
-            first.setdefault((text, near_vals[j]), j)
-    by_key: dict[tuple[Any, ...], list[tuple[str, str, str, str, str]]] = {key: [] for key in first}
-    if first:
-        reps = list(first.values())
-        fc = mg.failure_cases(df.iloc[reps].reset_index(drop=True), columns=ctx.columns or None, as_of=ctx.as_of)
-        keys = list(first)
-        for pos, column, fld, value, code, message in zip(fc["row"], fc["column"], fc["field"], fc["value"],
-                                                          fc["reason_code"], fc["message"], strict=True):
-            by_key[keys[pos]].append((str(column), str(fld), "" if value is None else str(value), str(code),
-                                      str(message)))
-    # interaction counts: one row per distinct interactions text
-    inter_first: dict[str, int] = {}
-    for j, text in enumerate(cols["mg_interactions"]):
-        if text:
-            inter_first.setdefault(text, j)
-    labels: dict[str, list[str]] = {}
-    if inter_first:
-        reps_df = df.iloc[list(inter_first.values())].reset_index(drop=True)
-        for text, a in zip(inter_first, iter_assessments(reps_df, header_map=ctx.hmap, as_of=ctx.as_of),
-                           strict=True):
-            labels[text] = [f"{i.drug.split(' (')[0]} ({i.severity})" for i in a.interactions]
+    reasons = found.reasons.tolist()
+    # the problem lines and the interactions of each row, from the core's records (never read back from text)
+    by_row: dict[int, list[tuple[str, str, str, str, str]]] = {}
+    fc = found.problems
+    for pos, column, fld, value, code, message in zip(fc["row"], fc["column"], fc["field"], fc["value"],
+                                                      fc["reason_code"], fc["message"], strict=True):
+        by_row.setdefault(int(pos), []).append((str(column), str(fld), "" if value is None else str(value),
+                                                str(code), str(message)))
+    labels: dict[int, list[str]] = {}
+    ia = found.interactions
+    for pos, drug, severity in zip(ia["row"], ia["drug"], ia["severity"], strict=True):
+        labels.setdefault(int(pos), []).append(f"{drug} ({severity})")
 
     header_row, first_col, fit = ctx.header_row, ctx.first_col, ctx.fit_cells
     rows_out = list(zip(*[cols[c] for c in mg.COLUMNS], strict=True))
@@ -278,7 +264,7 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
         if long_cells:
             long_cells = [q for q in long_cells if _input_value(values[q], row) is not values[q]]
         if text:
-            for column, fld, value, code, message in by_key[text, near_vals[j]]:
+            for column, fld, value, code, message in by_row.get(j, ()):
                 cell = f"{column_letter(first_col + at[column])}{row}" if column in at else ""
                 lines.append(_line(row, cell, pids[j], column, fld, value, code, message, bool(long_cells)))
         extra = ctx.extra.for_row(index, values)
@@ -312,12 +298,14 @@ def flag_chunk(chunk: list[list[Any]], start: int, ctx: Context) -> ChunkResult:
                                       if line.reason_code == mg.ProblemCode.UNRECOGNIZED)
         if output[problems_at]:
             tally.rows_with_problems += 1
-        if cols["mg_interactions"][j]:
-            tally.interactions.update(labels[cols["mg_interactions"][j]])
+        tally.interactions.update(labels.get(j, ()))
     tally.rows = len(keep)
     for name, counter in zip(LEVEL_COLUMNS, (tally.risk, tally.contraindication, tally.dose_status), strict=True):
         counter.update(cols[name])
-    return ChunkResult(outputs, problems, tally, cut, heights)
+    full = [None] * n
+    for j, k in enumerate(keep):
+        full[k] = reasons[j]
+    return ChunkResult(outputs, problems, tally, cut, heights, full)
 
 
 def _ready() -> bool:
@@ -403,9 +391,9 @@ def flag_rows(table: Table, ctx: Context, tally: Tally, *, chunk_rows: int | Non
             tally.merge(done.tally)
             if pool is not None and done.cut:  # texts cut in the worker: cut this process's copy alike
                 _recut(rows, done.cut, first, table)
-            outputs, problems, heights = done.outputs, done.problems, done.heights
+            outputs, problems, heights, reasons = done.outputs, done.problems, done.heights, done.reasons
             for k, row in enumerate(rows):
-                yield Flagged(first + k, row, outputs[k], problems.get(k, []), heights[k])
+                yield Flagged(first + k, row, outputs[k], problems.get(k, []), heights[k], reasons[k] or "")
         elif not chunk:
             return
 

@@ -164,14 +164,15 @@ def shown_output(output: Sequence[Any]) -> list[Any]:
     return shown
 
 
-def reasons_rows(row: int, patient_id: str, output: Sequence[Any]) -> list[list[Any]]:
+def reasons_rows(row: int, patient_id: str, output: Sequence[Any], reasons: str = "") -> list[list[Any]]:
     """The Reasons sheet lines of one patient row: each text longer than the patient row shows (its column's
-    header), then one line per flag's reasons."""
+    header), then one line per flag's reasons, in full (``reasons``: the row's reasons uncapped; the patient
+    sheet's reasons cell holds at most 400 characters)."""
     lines = [[row, patient_id, _HEADERS[k], text] for k, chars in _WRAP_AT
              if (text := output[k]) and _lines(text, chars) > MAX_LINES]
-    if _DETAIL_AT is not None and output[_DETAIL_AT]:
-        lines += [[row, patient_id, _HEADERS[_DETAIL_AT], part]
-                  for part in str(output[_DETAIL_AT]).split(_DETAIL_SPLIT) if part.strip()]
+    full = reasons or (str(output[_DETAIL_AT]) if _DETAIL_AT is not None and output[_DETAIL_AT] else "")
+    if _DETAIL_AT is not None and full:
+        lines += [[row, patient_id, _HEADERS[_DETAIL_AT], part] for part in full.split(_DETAIL_SPLIT) if part.strip()]
     return lines
 
 

@@ -258,7 +258,7 @@ def write_streaming(table: Table, rows: Iterable[Flagged], extra: Callable[[], l
                         styles[slot] = level_attr.get(out[k], "")
                     sheet.row(last, c0, [*values, *shown_output(out)], styles, f.height)
                     pid = "" if id_at is None or values[id_at] is None else str(values[id_at])
-                    for line in reasons_rows(last + 1, pid, out):
+                    for line in reasons_rows(last + 1, pid, out, f.reasons):
                         if rr + 1 < MAX_ROWS - 1:
                             rr += 1
                             reason_rows.row(rr, 0, line, reason_styles, text_height(line[3], REASON_WIDTHS[3]))

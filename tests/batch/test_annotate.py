@@ -41,8 +41,8 @@ def test_annotate_writes_every_sheet_and_column(clinic: Path, run_cli) -> None:
     ids = [ws.cell(r, 1).value for r in range(2, len(ROWS) + 2)]
     assert ids == [r[0] for r in ROWS]  # row order kept, none dropped
     for r in range(2, len(ROWS) + 2):
-        for k, name in enumerate(mg.COLUMNS[:3]):
-            cell = ws.cell(r, out_first + k)
+        for name in outputs.LEVEL_COLUMNS:
+            cell = ws.cell(r, out_first + mg.COLUMNS.index(name))
             assert outputs.machine_value(name, cell.value) in LEVEL_FILLS, name  # the word is always there
             assert cell.value in outputs.VALUE_LABELS.values(), name  # in plain words
             assert cell.fill.fgColor.rgb.endswith(LEVEL_FILLS[outputs.machine_value(name, cell.value)])
