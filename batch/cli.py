@@ -1,4 +1,5 @@
-"""``mgdecision`` command line: ``assess`` flags a patient workbook; ``app`` starts the clinician app.
+"""``mgdecision`` command line: ``assess`` flags a patient workbook; ``app`` starts the clinician app; ``rules``
+prints the rulebook.
 
     mgdecision assess INPUT [-o OUTPUT] [--sheet NAME] [--header-row N] [--map "Serum Mg=serum_mg" ...]
                       [--streaming | --annotate] [--workers N] [--force]
@@ -18,12 +19,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import mgdecision as mg
 from mgdecision.extras import MissingExtra, needed
 
-from .io_safety import OutputNotWritten, RefusedInput, resolve_output
+from .io_safety import OutputNotWritten, RefusedInput, atomic_output, resolve_output
 from .run import STREAMING_THRESHOLD_BYTES, RunOptions, RunResult, assess_file, report
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_WRITE", "main"]
@@ -38,6 +39,11 @@ EXAMPLES = """examples:
   mgdecision assess big.csv -o big.flagged.parquet        # CSV or Parquet out: machine column names
   mgdecision app --help                                   # the clinician app's own options
 
+"""
+
+RULES_EXAMPLES = """examples:
+  mgdecision rules                                        # Markdown on the screen
+  mgdecision rules --format html -o rulebook.html         # a page to open in a browser and print
 """
 
 EPILOG = EXAMPLES + """exit codes:
@@ -108,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "--workers 4")
     a.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask: an existing scheduler address, e.g. --scheduler tcp://10.0.0.5:8786")
+    r = sub.add_parser("rules", help="print the rulebook: every rule, threshold, interaction and text with its "
+                                     "sources (no extra needed)", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="The rulebook of the installed knowledge, for a clinical governance committee: "
+                                   "every rule, threshold, interaction, dose status and text, each with its sources, "
+                                   "and the knowledge version.", epilog=RULES_EXAMPLES)
+    r.add_argument("--format", choices=("md", "html"), default="md",
+                   help="md: Markdown (default); html: one standalone page that prints well; e.g. --format html")
+    r.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write to FILE instead of printing; e.g. -o rulebook.html")
+    r.add_argument("--force", action="store_true", help="replace FILE if it exists")
     sub.add_parser("app", help="start the clinician app (widgets); its options follow 'app'", add_help=False)
     sub.add_parser("serve", help="start the CDS Hooks service (mgdecision[service]); its options follow 'serve'",
                    add_help=False)
@@ -152,6 +168,35 @@ def _quiet_write_errors() -> None:
     sys.unraisablehook = hook
 
 
+def _rules(args: argparse.Namespace, err: TextIO) -> int:
+    """``mgdecision rules``: the rulebook of the installed knowledge (the core alone, no extra)."""
+    from mgdecision.rulebook import rulebook
+
+    book = rulebook()
+    text = book.html() if args.format == "html" else book.markdown()
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    out: Path = args.output
+    try:
+        if out.is_dir():
+            raise mg.UsageError(f"{out} is a folder; give a file name for the output")
+        if out.exists() and not args.force:
+            raise mg.UsageError(f"{out} already exists; use --force to replace it")
+        if not out.parent.is_dir():
+            raise mg.UsageError(f"output folder {out.parent} does not exist")
+        with atomic_output(out, force=args.force) as part:
+            part.write_text(text, encoding="utf-8", newline="")
+    except mg.UsageError as exc:
+        print(f"mgdecision: error: {exc}", file=err)
+        return EXIT_USAGE
+    except OutputNotWritten as exc:
+        print(f"mgdecision: could not write the output: {exc}; nothing was left behind", file=err)
+        return EXIT_WRITE
+    print(f"rulebook of knowledge {mg.KNOWLEDGE_VERSION} written to {out}", file=err)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -163,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return (service_cli.serve_main if argv[0] == "serve" else service_cli.audit_main)(argv[1:])
     args = build_parser().parse_args(argv)
     err = sys.stderr
+    if args.command == "rules":
+        return _rules(args, err)
     extra = "dask" if args.engine == "dask" else "batch"
     command = "mgdecision assess --engine dask" if extra == "dask" else "mgdecision assess"
     try:
