@@ -238,11 +238,16 @@ def _h(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _breakable(text: str) -> str:
+    """Escaped text that may break after "_" and "/" where a line must (long ids, combinations, units)."""
+    return re.sub(r"([_/])(?=\w)", r"\1<wbr>", _h(text))
+
+
 def _html_inline(part: Inline) -> str:
     if isinstance(part, str):
-        return _h(part)
+        return _breakable(part)
     if isinstance(part, Code):
-        return f"<code>{_h(part.text)}</code>"
+        return f"<code>{_breakable(part.text)}</code>"
     if isinstance(part, Link):
         if not re.match(r"https?://", part.url, re.IGNORECASE):  # only web addresses become links
             return _h(part.text)
@@ -267,7 +272,8 @@ def _html_block(block: Block, anchor: str | None) -> str:
         anchor_attr = f' id="{_h(block.ids[k])}"' if block.ids else ""
         cells = "".join(f"<td>{'<br>'.join(_html_line(x) for x in cell)}</td>" for cell in row)
         rows.append(f"<tr{anchor_attr}>{cells}</tr>")
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+    return (f'<div class="wide"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(rows)
+            + "\n</tbody>\n</table></div>")
 
 
 def _html_toc(entries: Sequence[tuple[int, str, str]]) -> str:
@@ -292,7 +298,7 @@ def _html_toc(entries: Sequence[tuple[int, str, str]]) -> str:
 CSS = """
 :root{color-scheme:light}
 body{font:10.5pt/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#111;background:#fff;
-  margin:0 auto;padding:1em 1.5em;max-width:78em}
+  margin:0 auto;padding:1em 1.5em;max-width:90em}
 h1{font-size:1.7em;margin:0 0 .4em}
 h2{font-size:1.35em;margin:1.8em 0 .5em;padding-bottom:.15em;border-bottom:2px solid #444}
 h3{font-size:1.15em;margin:1.4em 0 .4em}
@@ -305,7 +311,8 @@ thead{display:table-header-group}
 tr{break-inside:avoid}
 code{font-family:ui-monospace,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace;font-size:.92em;
   background:#f2f2f2;padding:0 2px;border-radius:2px;white-space:pre-wrap;overflow-wrap:break-word}
-a{color:#0645ad}
+a{color:#0645ad;overflow-wrap:anywhere}
+.wide{overflow-x:auto}
 a.cite{color:inherit}
 nav.toc ul{margin:.2em 0;padding-left:1.4em;list-style:none}
 nav.toc>ul{padding-left:0}
@@ -316,6 +323,9 @@ nav.toc>ul{padding-left:0}
   nav.toc{break-after:page}
   h2,h3,h4{break-after:avoid}
   code{background:none;padding:0}
+  table{font-size:8pt}
+  th,td{padding:1px 3px}
+  .wide{overflow:visible}
   th{background:#e8e8e8;-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 """

@@ -704,7 +704,7 @@ class _Book:
             if p.get("confirm"):
                 flags.append(f"confirm: {p['confirm']}")
             rows.append((
-                Code(pid), p["label"], p.get("kind", ""), p.get("salt", ""),
+                Code(pid), p["label"], [(x,) for x in (p.get("kind", ""), p.get("salt", "")) if x],
                 "; ".join(strength) if strength else "from the row",
                 "; ".join(flags), _words(p["names"]), self.cite(p) if "source" in p else self.cite(products),
             ))
@@ -719,7 +719,7 @@ class _Book:
                   "strength written on the row. ", "Sources of entries with none of their own: ",
                   self.cite(products))),
             Heading(3, "Products"),
-            _table(("product", "label", "kind", "salt", "strength", "notes", "names", "sources"), rows),
+            _table(("product", "label", "kind and salt", "strength", "notes", "names", "sources"), rows),
             Heading(3, "Words read with a product"),
             _table(("list", "words"), word_lists),
             Heading(3, "How often"),

@@ -36,7 +36,8 @@ HTML = BOOK.html()
 class _Page(HTMLParser):
     """Checks nesting as it parses; collects text (outside style and title), ids, links and tags."""
 
-    VOID = frozenset({"meta", "br", "link", "img", "hr", "input"})
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+                      "wbr"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
