@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,36 @@ def test_every_option_has_help_and_the_help_has_examples() -> None:
     examples = parser.format_help().split("examples:", 1)[1]
     assert "mgdecision rules --format html -o" in examples
     assert "rules" in build_parser().format_help()
+
+
+# Page content widths in CSS px (96 a inch) with the rulebook's 12 mm side margins: A4 and Letter.
+PRINT_WIDTHS = {"A4": round((210 - 24) / 25.4 * 96), "Letter": round((215.9 - 24) / 25.4 * 96)}
+
+
+@pytest.mark.browser
+def test_the_html_rulebook_prints_at_its_own_size_and_fits_the_screen(tmp_path: Path) -> None:
+    """Wider than the page, chromium would shrink every page to fit (text far below 8 pt): no table may be."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"chromium not found at {chromium}")
+        pytest.skip(f"chromium not found at {chromium}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    page_file = tmp_path / "rules.html"
+    assert main(["rules", "--format", "html", "-o", str(page_file)]) == 0
+    wider = """() => [...document.querySelectorAll('table')]
+        .filter(t => t.getBoundingClientRect().width > document.body.clientWidth + 1).length"""
+    with sync_api.sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for name, width in [*PRINT_WIDTHS.items(), ("screen", 1366)]:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.emulate_media(media="screen" if name == "screen" else "print")
+                page.goto(page_file.as_uri())
+                assert page.evaluate(wider) == 0, name
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+                if name != "screen":
+                    sizes = page.evaluate("[...document.querySelectorAll('td')].map(e => getComputedStyle(e).fontSize)")
+                    assert min(float(s.removesuffix("px")) for s in sizes) * 0.75 >= 8, name  # px to pt
+        finally:
+            browser.close()
