@@ -6,6 +6,7 @@ python3 dev.py test     # lint, type-check and run the whole test suite
 python3 dev.py demo     # print a few sample assessments
 python3 dev.py bench    # print the benchmark figures
 python3 dev.py snapshot # refresh the frozen outputs (tests/core/snapshots) after a change meant to alter them
+python3 dev.py rules    # regenerate the rulebook (mgdecision/knowledge/RULEBOOK.md) after a knowledge change
 python3 dev.py build    # build the sdist and the wheel (dist/mgdecision-<version>-py3-none-any.whl) for pip or
                         # xlwings Lite; fails on any build warning and checks what each holds
 python3 dev.py matrix   # core and batch tests at the lowest versions pyproject.toml allows and at the newest published
@@ -82,6 +83,11 @@ def test() -> None:
 def bench() -> None:
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         _run(PY, script)
+
+
+def rules() -> None:
+    """Regenerate the shipped rulebook from the knowledge files; review the diff with the knowledge change."""
+    _run(BIN / "mgdecision", "rules", "-o", ROOT / "mgdecision" / "knowledge" / "RULEBOOK.md", "--force")
 
 
 def snapshot() -> None:
@@ -179,7 +185,8 @@ def _package_folders() -> dict[str, str]:
 
 
 MUST_SHIP = ("mgdecision/py.typed", "mgdecision/knowledge/knowledge.toml", "mgdecision/knowledge/rules.toml",
-             "mgdecision/knowledge/schema.json", "mgdecision/widgets/app.ipynb", "mgdecision/widgets/example.ipynb",
+             "mgdecision/knowledge/schema.json", "mgdecision/knowledge/RULEBOOK.md", "mgdecision/widgets/app.ipynb",
+             "mgdecision/widgets/example.ipynb",
              "mgdecision/widgets/share/voila/templates/mgapp/index.html.j2", "mgdecision/excel/mgdecision_addin.xlsx",
              "mgdecision/excel/lite/requirements.txt", "mgdecision/excel/lite/main.py")
 
@@ -351,7 +358,8 @@ WIDGET_TOOLS = ("pytest", "pyyaml", "nbclient", "nbformat", "ipykernel")
 ALONE = {
     "": Alone(
         (*CORE_TOOLS, "openpyxl"),  # openpyxl reads the sample workbooks some core tests use
-        (("mgdecision", "--version"), ("mgdecision", "assess", "--help"), ("mgdecision", "audit", "export", "--help")),
+        (("mgdecision", "--version"), ("mgdecision", "assess", "--help"), ("mgdecision", "audit", "export", "--help"),
+         ("mgdecision", "rules", "--format", "html", "-o", "rulebook.html")),
         ("tests/core",),
         refused=((("mgdecision", "assess", SAMPLE, "-o", "out.xlsx"), "batch"), (("mgdecision", "serve"), "service"),
                  (("mgdecision", "app", "--no-browser"), "app")),
@@ -419,7 +427,7 @@ def extras() -> None:
 
 
 TASKS = {"main": main_job, "test": test, "demo": lambda: _run(PY, "-m", "mgdecision.demo"), "bench": bench,
-         "build": build, "snapshot": snapshot, "matrix": matrix, "extras": extras}
+         "build": build, "snapshot": snapshot, "rules": rules, "matrix": matrix, "extras": extras}
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):  # noqa: UP036 - this script is what tells an older Python so

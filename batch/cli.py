@@ -1,4 +1,5 @@
-"""``mgdecision`` command line: ``assess`` flags a patient workbook; ``app`` starts the clinician app.
+"""``mgdecision`` command line: ``assess`` flags a patient workbook; ``app`` starts the clinician app; ``rules``
+prints the rulebook.
 
     mgdecision assess INPUT [-o OUTPUT] [--sheet NAME] [--header-row N] [--map "Serum Mg=serum_mg" ...]
                       [--streaming | --annotate] [--workers N] [--force]
@@ -24,7 +25,7 @@ import mgdecision as mg
 from mgdecision.extras import MissingExtra, needed
 
 from .interrupts import stopping_on_ctrl_c
-from .io_safety import OutputNotWritten, RefusedInput, resolve_output
+from .io_safety import OutputNotWritten, RefusedInput, atomic_output, resolve_output
 from .run import STREAMING_THRESHOLD_BYTES, RunOptions, RunResult, assess_file, report
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_WRITE", "main"]
@@ -39,6 +40,11 @@ EXAMPLES = """examples:
   mgdecision assess big.csv -o big.flagged.parquet        # CSV or Parquet out: machine column names
   mgdecision app --help                                   # the clinician app's own options
 
+"""
+
+RULES_EXAMPLES = """examples:
+  mgdecision rules                                        # Markdown on the screen
+  mgdecision rules --format html -o rulebook.html         # a page to open in a browser and print
 """
 
 EPILOG = EXAMPLES + """exit codes:
@@ -109,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "--workers 4")
     a.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask: an existing scheduler address, e.g. --scheduler tcp://10.0.0.5:8786")
+    r = sub.add_parser("rules", help="print the rulebook: every rule, threshold, interaction and text with its "
+                                     "sources (no extra needed)", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="The rulebook of the installed knowledge, for a clinical governance committee: "
+                                   "every rule, threshold, interaction, dose status and text, each with its sources, "
+                                   "and the knowledge version.", epilog=RULES_EXAMPLES)
+    r.add_argument("--format", choices=("md", "html"), default="md",
+                   help="md: Markdown (default); html: one standalone page that prints well; e.g. --format html")
+    r.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write to FILE instead of printing; e.g. -o rulebook.html")
+    r.add_argument("--force", action="store_true", help="replace FILE if it exists")
     sub.add_parser("app", help="start the clinician app (widgets); its options follow 'app'", add_help=False)
     sub.add_parser("serve", help="start the CDS Hooks service (mgdecision[service]); its options follow 'serve'",
                    add_help=False)
@@ -153,6 +169,35 @@ def _quiet_write_errors() -> None:
     sys.unraisablehook = hook
 
 
+def _rules(args: argparse.Namespace, err: TextIO) -> int:
+    """``mgdecision rules``: the rulebook of the installed knowledge (the core alone, no extra)."""
+    from mgdecision.rulebook import rulebook
+
+    book = rulebook()
+    text = book.html() if args.format == "html" else book.markdown()
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    out: Path = args.output
+    try:
+        if out.is_dir():
+            raise mg.UsageError(f"{out} is a folder; give a file name for the output")
+        if out.exists() and not args.force:
+            raise mg.UsageError(f"{out} already exists; use --force to replace it")
+        if not out.parent.is_dir():
+            raise mg.UsageError(f"output folder {out.parent} does not exist")
+        with atomic_output(out, force=args.force) as part:
+            part.write_text(text, encoding="utf-8", newline="")
+    except mg.UsageError as exc:
+        print(f"mgdecision: error: {exc}", file=err)
+        return EXIT_USAGE
+    except OutputNotWritten as exc:
+        print(f"mgdecision: could not write the output: {exc}; nothing was left behind", file=err)
+        return EXIT_WRITE
+    print(f"rulebook of knowledge {mg.KNOWLEDGE_VERSION} written to {out}", file=err)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     program = argv is None  # this process is the command: once it has run, a Ctrl-C has nothing left to stop
@@ -167,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with stopping_on_ctrl_c(restore=not program):
             args = build_parser().parse_args(argv)
+            if args.command == "rules":
+                return _rules(args, err)
             return _assess(args, err)
     except KeyboardInterrupt:  # before the run began
         print("mgdecision: interrupted; no output written", file=err)

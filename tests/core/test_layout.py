@@ -12,7 +12,8 @@ ROOT = Path(mg.__file__).resolve().parent
 PROJECT = ROOT.parent
 FRONT_ENDS = {"batch": "batch", "widgets": "widgets", "excel": "excel_addin", "service": "service"}
 # The public API, and the modules written for front-ends: output columns, colours, the renderable's HTML, the
-# pandas accessor's styling, FHIR reading and coded terminology (the CDS Hooks service), and the extras check.
+# pandas accessor's styling, FHIR reading and coded terminology (the CDS Hooks service), the extras check, and the
+# rulebook (`mgdecision rules`).
 SEAMS = {
     "mgdecision",
     "mgdecision.outputs",
@@ -22,6 +23,7 @@ SEAMS = {
     "mgdecision.fhir",
     "mgdecision.terminology",
     "mgdecision.extras",
+    "mgdecision.rulebook",
 }
 
 
