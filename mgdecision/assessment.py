@@ -154,10 +154,15 @@ class Assessment:
             extra=f"**{d.headline}.** {d.text}\n\n**Form and timing{when}:** {f.form.text}",
         )
         if c.level == ContraLevel.CONTRAINDICATED:  # with what to do first (stop or review a current product)
-            first = "Do not give magnesium: " + c.reasons[0].text
+            first = "Do not give magnesium: " + (c.reasons[0].summary or c.reasons[0].text)
             card(Indicator.CRITICAL, first, c.reasons, "contraindication", f"**{d.headline}.** {d.text}")
         elif c.level == ContraLevel.CAUTION:
-            card(Indicator.WARNING, "Caution: " + c.reasons[0].text, c.reasons, "contraindication")
+            card(
+                Indicator.WARNING,
+                "Caution: " + (c.reasons[0].summary or c.reasons[0].text),
+                c.reasons,
+                "contraindication",
+            )
         else:
             summary = "No contraindication found" + (
                 "; not checked: " + "; ".join(c.not_checked) if c.not_checked else ""
@@ -252,7 +257,8 @@ def _decision_summary(headline: str, lead: str) -> str:
         return headline
     if set(_words(lead)[:3]) <= set(_words(headline)):
         rest = lead.split(": ", 1)[1] if ": " in lead else ""
-        return f"{headline}: {rest}" if rest else headline
+        said = set(_words(headline))
+        return f"{headline}: {rest}" if rest and not set(_words(rest)) <= said else headline
     return f"{headline}: {lead}"
 
 

@@ -25,6 +25,7 @@ class Reason:
     text: str
     sources: tuple[str, ...] = ()
     points: int | None = None
+    summary: str = ""  # the same in the words a card's summary leads with, where they differ (the why up front)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "sources": list(self.sources), "points": self.points}

@@ -456,7 +456,10 @@ class Engine:
 
     def _contra_reason(self, rule_id: str, details: tuple[str, ...]) -> Reason:
         rule = self.rules[rule_id]
-        return Reason(f"{rule['text']} ({'; '.join(details)})", sources_of(rule))
+        text, detail = rule["text"], "; ".join(details)
+        head, colon, rest = text.partition(": ")  # a card says what was found right after the rule's name
+        summary = f"{head} ({detail}): {rest}" if colon and detail and detail.lower() not in head.lower() else ""
+        return Reason(f"{text} ({detail})", sources_of(rule), summary=summary)
 
     def _none_found_reason(self, not_checked: tuple[str, ...]) -> Reason:
         texts = self.spec.contra_texts
