@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import mgdecision as mg
-from mgdecision.fhir import ATTENTION, FhirNote, FhirOrder, FhirRow
-from mgdecision.terminology import terminology
+from mgdecision import FHIR_ATTENTION as ATTENTION
+from mgdecision import FhirNote, FhirOrder, FhirRow, terminology
 
 __all__ = [
     "IN_PLAY",
