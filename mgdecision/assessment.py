@@ -119,7 +119,14 @@ class Assessment:
         f = self.findings
         cards: list[Card] = []
 
-        def card(indicator: str, summary: str, reasons: Sequence[Reason], topic: str, extra: str = "") -> None:
+        def card(
+            indicator: str,
+            summary: str,
+            reasons: Sequence[Reason],
+            topic: str,
+            extra: str = "",
+            about: Interaction | None = None,
+        ) -> None:
             ids = list(dict.fromkeys(s for r in reasons for s in r.sources)) or ["mg_rules"]
             source = kb.sources[ids[0]]
             links = tuple((kb.sources[i].label, kb.sources[i].url) for i in ids)
@@ -133,6 +140,7 @@ class Assessment:
                     source.url,
                     topic,
                     links,
+                    about,
                 )
             )
 
@@ -188,7 +196,7 @@ class Assessment:
                 if in_play and i.severity in ("major", "moderate")
                 else interaction_indicator((i.severity,))
             )
-            card(indicator, f"Interaction: {i}", (Reason(i.action, i.sources),), "interaction")
+            card(indicator, f"Interaction: {i}", (Reason(i.action, i.sources),), "interaction", about=i)
         if self.problems:
             probs = self.problems
             card(

@@ -127,6 +127,7 @@ class Card:
     source_url: str
     topic: str
     links: tuple[tuple[str, str], ...] = ()  # (label, url) of every source behind the card
+    interaction: Interaction | None = None  # the interaction an interaction card is about (not in the JSON)
 
     def to_dict(self) -> dict[str, Any]:
         """The CDS Hooks JSON shape (every source beyond the first as an absolute link)."""
