@@ -38,9 +38,12 @@ def _runtime_imports(path: Path, module: str) -> list[tuple[str, list[str], int]
 
 
 def _core_modules() -> dict[str, Path]:
+    """The core's modules (an installed package holds the front-ends inside it too: they are left out)."""
     modules = {}
     for path in ROOT.rglob("*.py"):
         parts = path.relative_to(PROJECT).with_suffix("").parts
+        if len(parts) > 2 and parts[1] in FRONT_ENDS:
+            continue
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         modules[name] = path
     return modules
