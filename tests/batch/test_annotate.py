@@ -114,10 +114,15 @@ def test_header_below_blank_rows_and_variants(tmp_path: Path, run_cli) -> None:
     wb = openpyxl.load_workbook(tmp_path / "late.flagged.xlsx")
     ws = wb["Patients"]
     assert ws.freeze_panes == "B4"
-    assert ws.cell(3, len(headers) + 1).value == "Risk"
+    out_first = len(headers) + 1
+    assert [ws.cell(3, out_first + i).value for i in range(len(mg.COLUMNS))] == [outputs.header(c) for c in mg.COLUMNS]
     assert [ws.cell(r, 1).value for r in range(4, 4 + len(ROWS))] == [r[0] for r in ROWS]
-    expected = [outputs.plain("mg_risk", mg.assess(dict(zip(headers, r, strict=True))).row()["mg_risk"]) for r in ROWS]
-    assert [ws.cell(r, len(headers) + 1).value for r in range(4, 4 + len(ROWS))] == expected
+    for name in mg.COLUMNS:  # each output column on the header's row, its cells under it
+        expected = [outputs.plain(name, mg.assess(dict(zip(headers, r, strict=True))).row()[name]) for r in ROWS]
+        cells = [ws.cell(r, out_first + mg.COLUMNS.index(name)).value for r in range(4, 4 + len(ROWS))]
+        got = [c if c is not None else ("" if isinstance(e, str) else None)
+               for c, e in zip(cells, expected, strict=True)]
+        assert got == expected, name
 
 
 def test_map_option(tmp_path: Path, run_cli) -> None:
