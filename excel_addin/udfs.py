@@ -162,7 +162,7 @@ def _table(table: Any) -> list[list[Any]]:
         hash(key)
     except Exception:  # a cell that cannot be hashed: not memoised
         return [list(mg.COLUMNS), *_table_outputs.__wrapped__(*key)]
-    return [list(mg.COLUMNS), *_table_outputs(*key)]
+    return [list(mg.COLUMNS), *map(list, _table_outputs(*key))]  # fresh rows: the memoised ones stay as they are
 
 
 def _any_value(cells: Sequence[Any]) -> bool:

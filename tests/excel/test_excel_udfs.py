@@ -123,8 +123,13 @@ def test_mg_why_gives_reasons_then_input_problems():
 
 def test_results_are_fresh_lists_not_shared_cache_entries():
     first = udfs.MG_FLAGS(ROW)
-    first[0][0] = "changed"
-    assert udfs.MG_FLAGS(ROW)[0][0] == expected(ROW)["mg_risk"]
+    first[0][:] = ["changed"] * len(first[0])
+    assert udfs.MG_FLAGS(ROW)[0] == list(expected(ROW).values())
+    table = [FIELDS[:len(ROW)], ROW]
+    spilled = udfs.MG_TABLE(table)
+    for line in spilled:
+        line[:] = ["changed"] * len(line)
+    assert udfs.MG_TABLE(table) == [list(mg.COLUMNS), list(expected(ROW).values())]
 
 
 # ---------------------------------------------------------------- headers
