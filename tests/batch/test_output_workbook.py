@@ -45,6 +45,8 @@ def test_layout_heights_freeze_and_print_setup(clinic: Path, run_cli, mode: str)
         assert wb[sheet].print_area, sheet
         if sheet != "Summary" and sheet != "Sources":
             assert wb[sheet].print_title_rows, sheet
+    added = range(len(HEADERS) + 1, len(HEADERS) + len(mg.COLUMNS) + len(REVIEW_HEADERS) + 1)
+    assert all(ws.cell(1, c).alignment.wrap_text for c in added)  # a long header wraps, never cut by the next
     reasons_col = len(HEADERS) + mg.COLUMNS.index("mg_reasons") + 1
     assert ws.cell(1, reasons_col).value == "Reasons"
     heights = [ws.row_dimensions[r].height or LINE_HEIGHT for r in range(2, len(ROWS) + 2)]
