@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 import mgdecision as mg
-from mgdecision.extras import MissingExtra, needed
+from mgdecision import MissingExtra
+from mgdecision import requires_extra as needed
 
 from .interrupts import stopping_on_ctrl_c
 from .io_safety import OutputNotWritten, RefusedInput, atomic_output, resolve_output
@@ -171,9 +172,7 @@ def _quiet_write_errors() -> None:
 
 def _rules(args: argparse.Namespace, err: TextIO) -> int:
     """``mgdecision rules``: the rulebook of the installed knowledge (the core alone, no extra)."""
-    from mgdecision.rulebook import rulebook
-
-    book = rulebook()
+    book = mg.rulebook()
     text = book.html() if args.format == "html" else book.markdown()
     if args.output is None:
         sys.stdout.write(text)

@@ -41,7 +41,7 @@ GUEST_PINS = ROOT / "ci" / "wasm32-guest.txt"
 #: Tests left out inside the guest, and why.
 NOT_IN_THE_GUEST = {
     "tests/core/test_api.py::test_core_imports_no_front_end_library": "starts a process (WASI has none)",
-    "tests/core/test_knowledge_schema.py": "needs jsonschema (rpds-py is compiled for the host) and simple-icd-10-cm",
+    "tests/core/test_knowledge_schema.py": "needs jsonschema (rpds-py is compiled for the host)",
 }
 # the guest: pytest without the parts that need what WASI lacks (dup of a descriptor, a user id, /dev/null)
 GUEST_PYTEST = """

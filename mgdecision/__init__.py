@@ -16,11 +16,15 @@ from .assessment import COLUMNS, Assessment, assess
 from .engine import Engine, SerumStatus, rda_mg, serum_status, ul_mg
 from .errors import FhirError, KnowledgeError, MgDecisionError, UsageError
 from .extras import MissingExtra
-from .fhir import from_fhir
+from .extras import needed as requires_extra
+from .fhir import ATTENTION as FHIR_ATTENTION
+from .fhir import FhirNote, FhirOrder, FhirRow, from_fhir
 from .frame import TableAssessment, assess_columns, assess_frame, assess_table, failure_cases
 from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, convert_serum, map_headers
+from .rulebook import rulebook
+from .terminology import terminology
 from .terms import split_items
 from .units import elemental_mg
 from .vocab import ContraLevel, DoseStatus, Indicator, ProblemCode, RiskLevel, Severity
@@ -30,6 +34,7 @@ KNOWLEDGE_VERSION: str = knowledge().version
 
 __all__ = [
     "COLUMNS",
+    "FHIR_ATTENTION",
     "KNOWLEDGE_VERSION",
     "Assessment",
     "Card",
@@ -39,6 +44,9 @@ __all__ = [
     "DoseStatus",
     "Engine",
     "FhirError",
+    "FhirNote",
+    "FhirOrder",
+    "FhirRow",
     "Form",
     "HeaderMap",
     "Indicator",
@@ -68,7 +76,10 @@ __all__ = [
     "knowledge",
     "map_headers",
     "rda_mg",
+    "requires_extra",
+    "rulebook",
     "serum_status",
     "split_items",
+    "terminology",
     "ul_mg",
 ]

@@ -16,7 +16,6 @@ the ``mgdecision.frontends`` entry point (the ``widgets`` extra installs it); th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +23,8 @@ import pandas as pd
 
 from .errors import UsageError
 from .frame import assess_frame, assess_table
-from .outputs import COLUMNS, FLAG_COLUMNS, INTERACTION, LEVEL, LEVEL_COLUMNS, OUTPUTS, PROBLEM
-from .palette import INDICATORS, LEVELS, Swatch
-from .vocab import interaction_indicator
+from .outputs import COLUMNS, FLAG_COLUMNS, LEVEL_COLUMNS
+from .palette import flag_css, flag_swatch
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
@@ -40,31 +38,6 @@ __all__ = [
     "row_severities",
     "style_flags",
 ]
-
-_PALETTE = {o.name: o.palette for o in OUTPUTS}  # the colouring each output column declares
-
-
-def flag_swatch(column: str, value: Any, severities: Sequence[str] = ()) -> Swatch | None:
-    """The palette swatch of one flag cell, or None when it is not coloured (empty, or not a flag).
-
-    ``severities``: the severities of the row's interactions (from the interaction records), for that cell."""
-    if not isinstance(value, str) or not value:
-        return None
-    palette = _PALETTE.get(column)
-    if palette == LEVEL:
-        return LEVELS.get(value)
-    if palette == INTERACTION:
-        return INDICATORS[interaction_indicator(severities)]
-    if palette == PROBLEM:
-        return INDICATORS["warning"]
-    return None
-
-
-def flag_css(column: str, value: Any, severities: Sequence[str] = ()) -> str:
-    """CSS for one flag cell ("" when uncoloured)."""
-    swatch = flag_swatch(column, value, severities)
-    return "" if swatch is None else f"background-color: {swatch.fill}; color: {swatch.text}"
-
 
 def row_severities(interactions: pd.DataFrame, n: int) -> list[tuple[str, ...]]:
     """Per row position, the severities of its interactions (from :func:`mgdecision.assess_table`)."""

@@ -119,7 +119,14 @@ class Assessment:
         f = self.findings
         cards: list[Card] = []
 
-        def card(indicator: str, summary: str, reasons: Sequence[Reason], topic: str, extra: str = "") -> None:
+        def card(
+            indicator: str,
+            summary: str,
+            reasons: Sequence[Reason],
+            topic: str,
+            extra: str = "",
+            about: Interaction | None = None,
+        ) -> None:
             ids = list(dict.fromkeys(s for r in reasons for s in r.sources)) or ["mg_rules"]
             source = kb.sources[ids[0]]
             links = tuple((kb.sources[i].label, kb.sources[i].url) for i in ids)
@@ -133,6 +140,7 @@ class Assessment:
                     source.url,
                     topic,
                     links,
+                    about,
                 )
             )
 
@@ -154,10 +162,15 @@ class Assessment:
             extra=f"**{d.headline}.** {d.text}\n\n**Form and timing{when}:** {f.form.text}",
         )
         if c.level == ContraLevel.CONTRAINDICATED:  # with what to do first (stop or review a current product)
-            first = "Do not give magnesium: " + c.reasons[0].text
+            first = "Do not give magnesium: " + (c.reasons[0].summary or c.reasons[0].text)
             card(Indicator.CRITICAL, first, c.reasons, "contraindication", f"**{d.headline}.** {d.text}")
         elif c.level == ContraLevel.CAUTION:
-            card(Indicator.WARNING, "Caution: " + c.reasons[0].text, c.reasons, "contraindication")
+            card(
+                Indicator.WARNING,
+                "Caution: " + (c.reasons[0].summary or c.reasons[0].text),
+                c.reasons,
+                "contraindication",
+            )
         else:
             summary = "No contraindication found" + (
                 "; not checked: " + "; ".join(c.not_checked) if c.not_checked else ""
@@ -183,7 +196,7 @@ class Assessment:
                 if in_play and i.severity in ("major", "moderate")
                 else interaction_indicator((i.severity,))
             )
-            card(indicator, f"Interaction: {i}", (Reason(i.action, i.sources),), "interaction")
+            card(indicator, f"Interaction: {i}", (Reason(i.action, i.sources),), "interaction", about=i)
         if self.problems:
             probs = self.problems
             card(
@@ -252,7 +265,8 @@ def _decision_summary(headline: str, lead: str) -> str:
         return headline
     if set(_words(lead)[:3]) <= set(_words(headline)):
         rest = lead.split(": ", 1)[1] if ": " in lead else ""
-        return f"{headline}: {rest}" if rest else headline
+        said = set(_words(headline))
+        return f"{headline}: {rest}" if rest and not set(_words(rest)) <= said else headline
     return f"{headline}: {lead}"
 
 

@@ -25,6 +25,7 @@ class Reason:
     text: str
     sources: tuple[str, ...] = ()
     points: int | None = None
+    summary: str = ""  # the same in the words a card's summary leads with, where they differ (the why up front)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "sources": list(self.sources), "points": self.points}
@@ -126,6 +127,7 @@ class Card:
     source_url: str
     topic: str
     links: tuple[tuple[str, str], ...] = ()  # (label, url) of every source behind the card
+    interaction: Interaction | None = None  # the interaction an interaction card is about (not in the JSON)
 
     def to_dict(self) -> dict[str, Any]:
         """The CDS Hooks JSON shape (every source beyond the first as an absolute link)."""

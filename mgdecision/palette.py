@@ -8,9 +8,13 @@ blue information. Pure data; front-ends (cards, accessor, widgets, batch, Excel)
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-__all__ = ["HEADER", "INDICATORS", "LEVELS", "SEVERITIES", "Swatch"]
+from .outputs import INTERACTION, LEVEL, OUTPUTS, PROBLEM
+from .vocab import interaction_indicator
+
+__all__ = ["HEADER", "INDICATORS", "LEVELS", "SEVERITIES", "Swatch", "flag_css", "flag_swatch"]
 
 
 class Swatch(NamedTuple):
@@ -40,3 +44,30 @@ LEVELS: dict[str, Swatch] = {
 INDICATORS: dict[str, Swatch] = {"critical": VERMILLION, "warning": ORANGE, "info": BLUE}  # card indicators
 SEVERITIES: dict[str, Swatch] = {"major": VERMILLION, "moderate": ORANGE, "minor": YELLOW}  # interaction severity
 HEADER = BLUE
+
+
+# ---------------------------------------------------------------- the colour of one flag cell
+
+_PALETTE = {o.name: o.palette for o in OUTPUTS}  # the colouring each output column declares
+
+
+def flag_swatch(column: str, value: Any, severities: Sequence[str] = ()) -> Swatch | None:
+    """The palette swatch of one flag cell, or None when it is not coloured (empty, or not a flag).
+
+    ``severities``: the severities of the row's interactions (from the interaction records), for that cell."""
+    if not isinstance(value, str) or not value:
+        return None
+    palette = _PALETTE.get(column)
+    if palette == LEVEL:
+        return LEVELS.get(value)
+    if palette == INTERACTION:
+        return INDICATORS[interaction_indicator(severities)]
+    if palette == PROBLEM:
+        return INDICATORS["warning"]
+    return None
+
+
+def flag_css(column: str, value: Any, severities: Sequence[str] = ()) -> str:
+    """CSS for one flag cell ("" when uncoloured)."""
+    swatch = flag_swatch(column, value, severities)
+    return "" if swatch is None else f"background-color: {swatch.fill}; color: {swatch.text}"

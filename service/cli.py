@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mgdecision.extras import MissingExtra, needed
+from mgdecision import MissingExtra
+from mgdecision import requires_extra as needed
 
 __all__ = ["audit_main", "serve_main"]
 

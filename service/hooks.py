@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import mgdecision as mg
-from mgdecision.fhir import ATTENTION, FhirNote, FhirOrder, FhirRow
-from mgdecision.terminology import terminology
+from mgdecision import FHIR_ATTENTION as ATTENTION
+from mgdecision import FhirNote, FhirOrder, FhirRow, terminology
 
 __all__ = [
     "IN_PLAY",
@@ -362,12 +362,8 @@ def _card_json(card: mg.Card, version: str, hidden: tuple[str, ...] = (), reason
 
 
 def _interaction_of(card: mg.Card, interactions: tuple[mg.Interaction, ...]) -> mg.Interaction | None:
-    """The interaction a card is about: by its summary (whole or shortened), else by the action in its detail."""
-    shown = card.summary.removesuffix("…")
-    for i in interactions:
-        if str(i) in card.summary or f"Interaction: {i}".startswith(shown):
-            return i
-    return next((i for i in interactions if i.action and i.action in card.detail), None)
+    """The interaction a card is about (the card names it; never read back from its text)."""
+    return card.interaction
 
 
 def _input_card(problems: list[mg.Problem], failed: tuple[str, ...], indicator: str) -> mg.Card | None:

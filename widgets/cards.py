@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mgdecision.render import to_html
-
 if TYPE_CHECKING:
     from mgdecision import Assessment
 
@@ -48,4 +46,4 @@ FORM_CSS = """
 
 def flags_html(a: Assessment) -> str:
     """The cards of one assessment as HTML (the core's rendering) plus the form's problem style."""
-    return f"<style>{FORM_CSS}</style>" + to_html(a)
+    return f"<style>{FORM_CSS}</style>" + a._repr_html_()

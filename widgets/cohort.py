@@ -33,9 +33,8 @@ from itables import JavascriptFunction
 from itables.widget import ITable
 
 import mgdecision as mg
-from mgdecision.accessor import flag_css
 from mgdecision.outputs import FLAG_COLUMNS, INTERACTION, LEVEL_COLUMNS, OUTPUTS, TEXT_COLUMNS, header, plain
-from mgdecision.palette import SEVERITIES
+from mgdecision.palette import SEVERITIES, flag_css
 
 from .download import DownloadButton
 from .export import XLSX_MIME, export_xlsx

@@ -24,7 +24,7 @@ from ..models import Dose, Form, Interaction, Problem, Reason
 from ..reading import Patient, Serum
 from ..terms import QUALIFIERS
 from ..vocab import ContraLevel, DoseStatus, RiskLevel
-from .expr import Template, first_holding
+from .expr import Template, all_holding, first_holding
 from .row import Findings
 from .row import decide as decide_row
 from .spec import ID_TEXTS, RuleSpec
@@ -128,8 +128,8 @@ MEMOISED: Mapping[str, float] = {
     "dose_plan": 1,
     "dose_ids": 1 / 16,
     "rule_facts": 1 / 64,
-    "factor_facts": 1 / 16,
-    "symptom_facts": 1 / 16,
+    "factor_facts": 1 / 4,
+    "symptom_facts": 1 / 4,
     "dose_texts": 1 / 4,
     "dose_columns": 1 / 4,
     "dosing_note": 1 / 64,
@@ -202,6 +202,11 @@ class Engine:
         self.dose_ids_projected = set(ID_TEXTS) <= spec.dose_text_only  # no condition reads what they make
         self.band_row = first_holding([b.when for b in spec.bands])
         self.status_row = first_holding([s.when for s in spec.dose_statuses])
+        # the other choices of a dose decision, each one compiled function over the facts
+        self.fixed_row = first_holding([when for when, _text in spec.fixed_form])
+        self.variant_rows = [first_holding([v.when for v in s.variants]) for s in spec.dose_statuses]
+        self.text_rows = {name: first_holding([w for w, _t in table]) for name, table in spec.dose_texts.items()}
+        self.parts_rows = [all_holding([p.when for p in (*s.parts, *spec.dose_parts)]) for s in spec.dose_statuses]
         self.derived: dict[str, Any] = {}  # tables the drivers derive from this engine's knowledge, made once
         self._memoise(cache_size)
 
@@ -451,7 +456,10 @@ class Engine:
 
     def _contra_reason(self, rule_id: str, details: tuple[str, ...]) -> Reason:
         rule = self.rules[rule_id]
-        return Reason(f"{rule['text']} ({'; '.join(details)})", sources_of(rule))
+        text, detail = rule["text"], "; ".join(details)
+        head, colon, rest = text.partition(": ")  # a card says what was found right after the rule's name
+        summary = f"{head} ({detail}): {rest}" if colon and detail and detail.lower() not in head.lower() else ""
+        return Reason(f"{text} ({detail})", sources_of(rule), summary=summary)
 
     def _none_found_reason(self, not_checked: tuple[str, ...]) -> Reason:
         texts = self.spec.contra_texts
@@ -468,8 +476,10 @@ class Engine:
         """Dose and form (arguments as :meth:`_dose_decision`): decided once per memo key that leaves out what
         only the texts name and keeps of other numbers only where they stand against their cut-offs
         (``spec.dose_text_only``, ``spec.dose_cuts``); texts that name such a fact are made per value."""
-        dose, form, named = self.dose_plan(_Keyed(self.dose_key(args), args))
-        return self.dose_texts(*args) if named else (dose, form)
+        dose, form, named, made_for = self.dose_plan(_Keyed(self.dose_key(args), args))
+        if named and made_for != args:  # its texts name values this row holds otherwise: made for these
+            return self.dose_texts(*args)
+        return dose, form
 
     def dose_key(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         """The memo key of a dose decision: its arguments with the values of ``spec.dose_text_only`` left out,
@@ -521,8 +531,8 @@ class Engine:
         """The dose facts of the row's symptoms ("symptom:x" in ``ids``)."""
         return {"symptoms": ", ".join(self.symptom_labels[s[8:]] for s in sorted(ids) if s.startswith("symptom:"))}
 
-    def _dose_plan(self, keyed: _Keyed) -> tuple[Dose, Form, frozenset[str]]:
-        return self._dose_decision(*keyed.args)
+    def _dose_plan(self, keyed: _Keyed) -> tuple[Dose, Form, frozenset[str], tuple[Any, ...]]:
+        return (*self._dose_decision(*keyed.args), keyed.args)
 
     def _dose_texts(self, *args: Any) -> tuple[Dose, Form]:
         dose, form, _named = self._dose_decision(*args)
@@ -561,32 +571,35 @@ class Engine:
             **self.factor_facts(ids),
             **self.symptom_facts(ids),
         )
-        rule = spec.dose_statuses[self.status_row(facts)]  # the last status always holds (checked on loading)
+        k = self.status_row(facts)  # the last status always holds (checked on loading)
+        rule = spec.dose_statuses[k]
         status = DoseStatus(rule.status)
         facts.update(status=rule.status, supplementing=rule.supplementing)
-        fixed = next((text for when, text in spec.fixed_form if when.row(facts)), None)
+        f = self.fixed_row(facts)
+        fixed = spec.fixed_form[f][1] if f >= 0 else None
         form = Form("", "", fixed.format(facts)) if fixed else self.form(status, forms, diarrhoea)
         shown += [fixed] if fixed else []
         facts.update(form_name=form.form, form_timing=form.timing, min=math.nan, max=math.nan)
-        variant = next(v for v in rule.variants if v.when.row(facts))
+        variant = rule.variants[self.variant_rows[k](facts)]
         low = None if variant.low is None else float(variant.low.row(facts))
         high = None if variant.high is None else float(variant.high.row(facts))
         facts.update(min=math.nan if low is None else low, max=math.nan if high is None else high)
         facts["room"] = facts["max"] - facts.get("intake_daily", math.nan)
         for name, table in spec.dose_texts.items():
-            picked = next(text for when, text in table if when.row(facts))
+            picked = table[self.text_rows[name](facts)][1]
             facts[name] = picked.format(facts)
             shown.append(picked)
         body = [variant.text.format(facts)]
         shown.append(variant.text)
         leads: list[str] = []
         notes = [self.dosing_note(n) for n in variant.notes]
-        for part in (*rule.parts, *spec.dose_parts):
-            if part.when.row(facts):
-                (leads if part.lead else body).append(part.text.format(facts))
-                shown.append(part.text)
-                if part.note:
-                    notes.append(self.dosing_note(part.note))
+        parts = (*rule.parts, *spec.dose_parts)
+        for j in self.parts_rows[k](facts):
+            part = parts[j]
+            (leads if part.lead else body).append(part.text.format(facts))
+            shown.append(part.text)
+            if part.note:
+                notes.append(self.dosing_note(part.note))
         ul = facts.get("ul")
         dose = Dose(
             status,
@@ -661,7 +674,7 @@ class Engine:
     contra_reason: Callable[[str, tuple[str, ...]], Reason]
     none_found_reason: Callable[[tuple[str, ...]], Reason]
     not_checked_lines: Callable[[tuple[bool, ...]], tuple[str, ...]]
-    dose_plan: Callable[[_Keyed], tuple[Dose, Form, frozenset[str]]]
+    dose_plan: Callable[[_Keyed], tuple[Dose, Form, frozenset[str], tuple[Any, ...]]]
     dose_ids: Callable[[frozenset[str]], frozenset[str]]
     rule_facts: Callable[[str | None], dict[str, Any]]
     factor_facts: Callable[[frozenset[str]], dict[str, Any]]

@@ -40,6 +40,7 @@ __all__ = [
     "Node",
     "Reader",
     "Template",
+    "all_holding",
     "constant",
     "first_holding",
     "function",
@@ -312,6 +313,32 @@ def first_holding(conditions: Sequence[Condition]) -> Callable[[Mapping[str, Any
         for k, c in enumerate(conditions)
     ]
     return function(["f"], [*body, ast.Return(value=ast.Constant(value=-1))], _MAPPING_NAMES)  # type: ignore[no-any-return]
+
+
+def all_holding(conditions: Sequence[Condition]) -> Callable[[Mapping[str, Any]], tuple[int, ...]]:
+    """The row execution of a list of conditions over a facts mapping: the positions of those that hold."""
+    found = ast.Name(id="found", ctx=ast.Load())
+    body: list[ast.stmt] = [
+        ast.Assign(targets=[ast.Name(id="found", ctx=ast.Store())], value=ast.List(elts=[], ctx=ast.Load()))
+    ]
+    body += [
+        ast.If(
+            test=row_expression(c.tree, _facts_item),
+            body=[
+                ast.Expr(
+                    value=ast.Call(
+                        func=ast.Attribute(value=found, attr="append", ctx=ast.Load()),
+                        args=[ast.Constant(value=k)],
+                        keywords=[],
+                    )
+                )
+            ],
+            orelse=[],
+        )
+        for k, c in enumerate(conditions)
+    ]
+    body.append(ast.Return(value=found))
+    return function(["f"], body, _MAPPING_NAMES)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- the table execution: numpy on columns

@@ -625,8 +625,13 @@ class RuleSpec:
                 a, b = node[2], node[3]
                 fact, other = (a, b) if a[0] == "fact" else (b, a)
                 value = other[1] if other[0] == "const" else None
-                number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                if fact[0] == "fact" and ":" not in fact[1] and number:
+                if (
+                    fact[0] == "fact"
+                    and ":" not in fact[1]
+                    and isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                    and math.isfinite(value)
+                ):
                     cuts.setdefault(fact[1], set()).add(float(value))
                     read.add(fact[1])
                     return

@@ -278,11 +278,12 @@ class _TableRun:
 
     def attribute_of(self, fact: str, read: Callable[[Any], Any], kind: str) -> np.ndarray:
         """``read`` of an object fact, once per distinct object, spread to every row."""
+        column = self.facts[fact]
         if fact in self.made_objects:  # made once per distinct combination of its inputs: read each once
             codes, distinct = self.made_objects[fact]
-        else:
-            codes, distinct = factorize(np.asarray(self.facts[fact], dtype=object))
-        return np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind])[codes]
+            return np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind])[codes]
+        codes, uniques = factorize(np.asarray(column, dtype=object))
+        return np.asarray([read(x) for x in uniques], dtype=_DTYPES[kind])[codes]
 
     def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str, name: str = "") -> np.ndarray:
         """``function(engine, *values)`` once per distinct combination of the input facts, spread to every row."""
@@ -797,8 +798,8 @@ class _TableRun:
             inputs = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
             reads_codes = [factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
             key, k = combine(*inputs, *reads_codes)
-            made = [engine.dose_columns(*a) for a in arguments(first_of(key, k))]
-            return tuple(objects(column)[key] for column in zip(*made, strict=True))
+            outcomes = [engine.dose_columns(*a) for a in arguments(first_of(key, k))]
+            return tuple(objects(column)[key] for column in zip(*outcomes, strict=True))
         for name, v in zip(spec.dose_reads, reads, strict=True):
             codes.setdefault(name, factorize(v, use_na_sentinel=False)[0].astype(np.int64))
         return _DoseTable(self, columns, codes, form_key, chosen).outputs()

@@ -11,20 +11,24 @@ import pytest
 import mgdecision as mg
 
 EXPECTED_API = [
-    "COLUMNS",
-    "KNOWLEDGE_VERSION",
     "Assessment",
+    "COLUMNS",
     "Card",
     "ContraLevel",
     "Contraindication",
     "Dose",
     "DoseStatus",
     "Engine",
+    "FHIR_ATTENTION",
     "FhirError",
+    "FhirNote",
+    "FhirOrder",
+    "FhirRow",
     "Form",
     "HeaderMap",
     "Indicator",
     "Interaction",
+    "KNOWLEDGE_VERSION",
     "Knowledge",
     "KnowledgeError",
     "MgDecisionError",
@@ -50,8 +54,11 @@ EXPECTED_API = [
     "knowledge",
     "map_headers",
     "rda_mg",
+    "requires_extra",
+    "rulebook",
     "serum_status",
     "split_items",
+    "terminology",
     "ul_mg",
 ]
 

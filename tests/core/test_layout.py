@@ -11,20 +11,7 @@ import mgdecision as mg
 ROOT = Path(mg.__file__).resolve().parent
 PROJECT = ROOT.parent
 FRONT_ENDS = {"batch": "batch", "widgets": "widgets", "excel": "excel_addin", "service": "service"}
-# The public API, and the modules written for front-ends: output columns, colours, the renderable's HTML, the
-# pandas accessor's styling, FHIR reading and coded terminology (the CDS Hooks service), the extras check, and the
-# rulebook (`mgdecision rules`).
-SEAMS = {
-    "mgdecision",
-    "mgdecision.outputs",
-    "mgdecision.palette",
-    "mgdecision.render",
-    "mgdecision.accessor",
-    "mgdecision.fhir",
-    "mgdecision.terminology",
-    "mgdecision.extras",
-    "mgdecision.rulebook",
-}
+SEAMS = {"mgdecision", "mgdecision.outputs", "mgdecision.palette"}  # the public API, the columns, the colours
 
 
 def _runtime_imports(path: Path, module: str) -> list[tuple[str, list[str], int]]:
