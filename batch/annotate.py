@@ -72,7 +72,8 @@ class _Styles:
         self.level = {k: PatternFill("solid", fgColor=v) for k, v in LEVEL_FILLS.items()}
 
     def header(self, cell: Any) -> None:
-        cell.font, cell.fill = self.header_font, self.header_fill
+        """A header cell: white bold on the header colour, wrapped (as the streaming writer's headers)."""
+        cell.font, cell.fill, cell.alignment = self.header_font, self.header_fill, self.wrap
 
     def level_cell(self, cell: Any, level: str) -> None:
         fill = self.level.get(level)

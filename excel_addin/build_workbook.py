@@ -23,7 +23,8 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 import mgdecision as mg
-from mgdecision.outputs import LEVEL, OUTPUTS, header
+from mgdecision import outputs
+from mgdecision.outputs import LEVEL, OUTPUTS, VALUE_LABELS, header
 from mgdecision.palette import HEADER, LEVELS
 
 __all__ = ["EXAMPLE_ROWS", "FLAG_FUNCTIONS", "FUNCTION_COLUMNS", "NOT_LOADED", "PATIENT_ROWS", "SHEETS", "UDF_MODULE",
@@ -62,6 +63,9 @@ EXAMPLE_ROWS: tuple[dict[str, Any], ...] = (
      "assessment_date": datetime(2026, 11, 1), "supplement_compound_mg": 400},
     {"patient_id": "P-006", "age": 8, "sex": "F", "serum_mg": 0.8, "serum_mg_unit": "mmol/L",
      "symptoms": "muscle cramps"},
+    {"patient_id": "P-007", "age": 71, "sex": "M", "serum_mg": 0.68, "serum_mg_unit": "mmol/L",
+     "medications": "furosemide 40 mg; pantoprazole", "assessment_date": datetime(2026, 11, 1),
+     "creatinine": "1.4 mg/dL", "serum_mg_date": datetime(2026, 5, 12), "creatinine_date": datetime(2026, 10, 20)},
 )
 
 
@@ -162,10 +166,13 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     start.conditional_format(2, 1, 2, 1, {"type": "text", "criteria": "begins with", "value": "Loaded",
                                           "format": is_loaded})
     review = xl_col_to_name(review_col)
+    status = xl_col_to_name(mg.COLUMNS.index("mg_dose_status"))  # on the Table sheet, which spills every output
     counts = (("Risk HIGH", f'COUNTIF(Patients!{risk_col}2:{risk_col}{last_row},"HIGH")'),
               ("Risk MODERATE", f'COUNTIF(Patients!{risk_col}2:{risk_col}{last_row},"MODERATE")'),
               ("Contraindicated", f'COUNTIF(Patients!{contra_col}2:{contra_col}{last_row},"CONTRAINDICATED")'),
-              ("To review", f'COUNTIF(Patients!{review}2:{review}{last_row},"REVIEW")'))
+              ("To review", f'COUNTIF(Patients!{review}2:{review}{last_row},"REVIEW")'),
+              (f"{VALUE_LABELS['CHECK_SERUM']} (CHECK_SERUM)", f'COUNTIF(Table!{status}2:{status}{last_row},'
+                                                               '"CHECK_SERUM")'))
     start.write_string(4, 0, "Patients (Patients sheet)", flag_head)
     start.write_string(4, 1, "Count", flag_head)
     for i, (label, count) in enumerate(counts, start=5):
@@ -195,7 +202,7 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     _level_colours(wt, levels, 1, [c for c, o in enumerate(OUTPUTS) if o.palette == LEVEL], last_row - 1)
     _print(wt, fit=False)
 
-    # Flags: MG_FLAGS spills all ten outputs of one patient to the right.
+    # Flags: MG_FLAGS spills every output of one patient to the right.
     wf = wb.add_worksheet("Flags")
     wf.write_string(0, 0, "patient_id", bold)
     for c, column in enumerate(mg.COLUMNS, start=1):
@@ -268,6 +275,7 @@ def instruction_height(line: str, width: int = INSTRUCTION_WIDTH) -> float:
 def _instructions(last_col: str) -> list[tuple[str, str]]:
     """The workbook's own instructions: (heading, text) rows of the Start sheet; no other document needed."""
     example = f"A2:{last_col}2"
+    statuses = ", ".join(f"{word} ({VALUE_LABELS[word].lower()})" for word in outputs.LEVELS["mg_dose_status"])
     return [
         ("Before you start", "The flags support and do not replace clinical judgement. Every example patient is "
                              "fictional."),
@@ -276,9 +284,14 @@ def _instructions(last_col: str) -> list[tuple[str, str]]:
                            "stays blank."),
         ("Flags", f"=MG_RISK({example}), =MG_CONTRA(...), =MG_DOSE(...), =MG_INTERACTIONS(...) and =MG_WHY(...) take "
                   "one patient's row. If your columns are in another order, add the header cells: "
-                  f"=MG_RISK({example}, A$1:{last_col}$1). =MG_FLAGS({example}) spills all ten outputs of one "
-                  f"patient to the right (Flags sheet); =MG_TABLE(A1:{last_col}501) takes the whole table with "
-                  "its header row and spills one row per patient (Table sheet): one call instead of thousands."),
+                  f"=MG_RISK({example}, A$1:{last_col}$1). =MG_FLAGS({example}) spills all {len(mg.COLUMNS)} "
+                  f"outputs of one patient to the right (Flags sheet); =MG_TABLE(A1:{last_col}501) takes the whole "
+                  "table with its header row and spills one row per patient (Table sheet): one call instead of "
+                  "thousands."),
+        ("Decision and status", f"MG_TABLE and MG_FLAGS start with the {header('mg_decision')}: what to do next, in "
+                                f"a few plain words. The dose status is one of {statuses}. CHECK_SERUM means: no dose "
+                                "until serum magnesium is measured (or repeated, when the result could not be used or "
+                                "is not current); the dose advice says what to measure."),
         ("Calculators", "=MG_RDA(age, sex, [pregnant], [lactating]) and =MG_UL(age) give mg/day; "
                         "=MG_CONVERT(value, from_unit, to_unit) converts serum magnesium between mmol/L, mg/dL and "
                         "mEq/L; =MG_ELEMENTAL(form, compound_mg) gives elemental magnesium in a salt."),

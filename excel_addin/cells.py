@@ -99,7 +99,7 @@ def matrix(value: Any) -> list[list[Any]]:
 def row_cells(value: Any, example: str, what: str = "the patient's row") -> list[Any]:
     """One patient's cells from a row range (1xN), or from a column range (Nx1) holding one record.
 
-    ``example`` is a formula shown in the message when ``value`` is not a row, e.g. ``=MG_RISK(A2:U2)``.
+    ``example`` is a formula shown in the message when ``value`` is not a row, e.g. ``=MG_RISK(A2:Y2)``.
     """
     rows = matrix(value)
     if len(rows) == 1:
@@ -107,7 +107,7 @@ def row_cells(value: Any, example: str, what: str = "the patient's row") -> list
     elif all(len(r) == 1 for r in rows):
         cells = [r[0] for r in rows]
     else:
-        raise ArgumentError(f"pass one patient's row, not {len(rows)} rows; for a whole table use =MG_TABLE(A1:U501)")
+        raise ArgumentError(f"pass one patient's row, not {len(rows)} rows; for a whole table use =MG_TABLE(A1:Y501)")
     if len(cells) < 2:
         raise ArgumentError(f"pass {what}, e.g. {example}")
     return [normalise(v) for v in cells]

@@ -52,8 +52,8 @@ __all__ = [
 
 _INDEX = {column: i for i, column in enumerate(mg.COLUMNS)}
 _BLANK_ROW = tuple("" for _ in mg.COLUMNS)
-_ROW_DOC = "The patient's row, e.g. A2:U2 (columns in the template's order, or give headers)."
-_HEADERS_DOC = "Optional: the header cells for the row, e.g. A$1:U$1, when the columns are not in the template's order."
+_ROW_DOC = "The patient's row, e.g. A2:Y2 (columns in the template's order, or give headers)."
+_HEADERS_DOC = "Optional: the header cells for the row, e.g. A$1:Y$1, when the columns are not in the template's order."
 _UNITS = "mmol/L, mg/dL or mEq/L"
 _CACHE_ROWS = 10_000
 
@@ -108,11 +108,11 @@ def _headers(headers: Any, width: int, name: str) -> tuple[str, ...] | None:
     rows = matrix(headers)
     cells = rows[0] if len(rows) == 1 else [r[0] for r in rows] if all(len(r) == 1 for r in rows) else None
     if cells is None:
-        raise ArgumentError(f"headers must be one row of header cells, e.g. ={name}(A2:U2, A$1:U$1)")
+        raise ArgumentError(f"headers must be one row of header cells, e.g. ={name}(A2:Y2, A$1:Y$1)")
     texts = tuple(header_text(cell) for cell in cells)
     if len(texts) != width:
         raise ArgumentError(f"the headers ({len(texts)} cells) and the row ({width} cells) differ in length; "
-                            f"pass matching ranges, e.g. ={name}(A2:U2, A$1:U$1)")
+                            f"pass matching ranges, e.g. ={name}(A2:Y2, A$1:Y$1)")
     if not _header_map(texts).fields:
         raise ArgumentError("none of the headers names a patient field (e.g. Age, Sex, Serum Mg); "
                             "check the headers range")
@@ -120,7 +120,7 @@ def _headers(headers: Any, width: int, name: str) -> tuple[str, ...] | None:
 
 
 def _row_outputs(name: str, row: Any, headers: Any) -> tuple[Any, ...]:
-    cells = row_cells(row, f"={name}(A2:U2)")
+    cells = row_cells(row, f"={name}(A2:Y2)")
     return _outputs(cells, _headers(headers, len(cells), name))
 
 
@@ -141,12 +141,12 @@ def _flags(row: Any, headers: Any) -> list[list[Any]]:
 def _table(table: Any) -> list[list[Any]]:
     rows = matrix(table)
     if len(rows[0]) < 2:
-        raise ArgumentError("pass the whole table including its header row, e.g. =MG_TABLE(A1:U501)")
+        raise ArgumentError("pass the whole table including its header row, e.g. =MG_TABLE(A1:Y501)")
     headers = tuple(header_text(cell) for cell in rows[0])
     hmap = _header_map(headers)
     if not hmap.fields:
         raise ArgumentError("the table's first row must be its header row (e.g. Age, Sex, Serum Mg); "
-                            "none of its cells names a patient field; e.g. =MG_TABLE(A1:U501)")
+                            "none of its cells names a patient field; e.g. =MG_TABLE(A1:Y501)")
     if any(len(cells) != len(headers) for cells in rows[1:]):
         raise ArgumentError("the table's rows differ in length; pass a rectangular range")
     # only the columns the core reads are read (a field, a second column for one, a misspelt field's name); the
@@ -162,7 +162,7 @@ def _table(table: Any) -> list[list[Any]]:
         hash(key)
     except Exception:  # a cell that cannot be hashed: not memoised
         return [list(mg.COLUMNS), *_table_outputs.__wrapped__(*key)]
-    return [list(mg.COLUMNS), *_table_outputs(*key)]
+    return [list(mg.COLUMNS), *map(list, _table_outputs(*key))]  # fresh rows: the memoised ones stay as they are
 
 
 def _any_value(cells: Sequence[Any]) -> bool:
@@ -260,7 +260,7 @@ def _elemental(form: Any, compound_mg: Any) -> float:
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_RISK(row, headers=None):
-    """Magnesium deficiency risk for one patient: LOW, MODERATE, HIGH or UNKNOWN (not enough data). Supports, never replaces, clinical judgement. Example: =MG_RISK(A2:U2)"""  # noqa: E501
+    """Magnesium deficiency risk for one patient: LOW, MODERATE, HIGH or UNKNOWN (not enough data). Supports, never replaces, clinical judgement. Example: =MG_RISK(A2:Y2)"""  # noqa: E501
     return _safely(_column, "MG_RISK", "mg_risk", row, headers)
 
 
@@ -268,7 +268,7 @@ def MG_RISK(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_CONTRA(row, headers=None):
-    """Contraindication to magnesium supplements for one patient (CONTRAINDICATED, CAUTION or NONE_FOUND), from kidney function, serum level and conditions. Example: =MG_CONTRA(A2:U2)"""  # noqa: E501
+    """Contraindication to magnesium supplements for one patient (CONTRAINDICATED, CAUTION or NONE_FOUND), from kidney function, serum level and conditions. Example: =MG_CONTRA(A2:Y2)"""  # noqa: E501
     return _safely(_column, "MG_CONTRA", "mg_contraindication", row, headers)
 
 
@@ -276,7 +276,7 @@ def MG_CONTRA(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_DOSE(row, headers=None):
-    """Dose advice for one patient in one line: elemental mg/day range (or why not to supplement), upper limit, form and monitoring. Example: =MG_DOSE(A2:U2)"""  # noqa: E501
+    """Dose advice for one patient in one line: elemental mg/day range (or why not to supplement), upper limit, form and monitoring. Example: =MG_DOSE(A2:Y2)"""  # noqa: E501
     return _safely(_column, "MG_DOSE", "mg_dose", row, headers)
 
 
@@ -284,7 +284,7 @@ def MG_DOSE(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_INTERACTIONS(row, headers=None):
-    """Drug interactions of magnesium with the patient's medications and what to do (e.g. separate doses); empty when none found. Example: =MG_INTERACTIONS(A2:U2)"""  # noqa: E501
+    """Drug interactions of magnesium with the patient's medications and what to do (e.g. separate doses); empty when none found. Example: =MG_INTERACTIONS(A2:Y2)"""  # noqa: E501
     return _safely(_column, "MG_INTERACTIONS", "mg_interactions", row, headers)
 
 
@@ -292,7 +292,7 @@ def MG_INTERACTIONS(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_WHY(row, headers=None):
-    """Why: the reasons and sources behind the risk, contraindication and dose, then any input problems (cells not read and why). Example: =MG_WHY(A2:U2)"""  # noqa: E501
+    """Why: the reasons and sources behind the risk, contraindication and dose, then any input problems (cells not read and why). Example: =MG_WHY(A2:Y2)"""  # noqa: E501
     return _safely(_why, row, headers)
 
 
@@ -300,14 +300,14 @@ def MG_WHY(row, headers=None):
 @arg("row", ndim=2, doc=_ROW_DOC)
 @arg("headers", ndim=2, doc=_HEADERS_DOC)
 def MG_FLAGS(row, headers=None):
-    """All 10 outputs for one patient, spilling right: risk, contraindication, dose status, min mg, max mg, dose, interactions, form, reasons, input problems. Example: =MG_FLAGS(A2:U2)"""  # noqa: E501
+    """All 11 outputs for one patient, spilling right: decision, risk, contraindication, dose status, min mg, max mg, dose, interactions, form, reasons, input problems. Example: =MG_FLAGS(A2:Y2)"""  # noqa: E501
     return _safely(_flags, row, headers)
 
 
 @func(category="Magnesium")
-@arg("table", ndim=2, doc="The whole patient table including its header row, e.g. A1:U501. Empty rows stay empty.")
+@arg("table", ndim=2, doc="The whole patient table including its header row, e.g. A1:Y501. Empty rows stay empty.")
 def MG_TABLE(table):
-    """Outputs for a whole table, spilling: a header row, then one row of all 10 outputs per patient. The fast way for many patients. Example: =MG_TABLE(A1:U501)"""  # noqa: E501
+    """Outputs for a whole table, spilling: a header row, then one row of all 11 outputs per patient. The fast way for many patients. Example: =MG_TABLE(A1:Y501)"""  # noqa: E501
     return _safely(_table, table)
 
 

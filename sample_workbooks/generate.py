@@ -1271,6 +1271,16 @@ TEMPLATE_HELP = {
     "assessment_date": ("The date the row refers to (the visit or the blood sample).", "2026-11-01"),
     "supplement_compound_mg": ("The supplement dose as the weight of the salt (e.g. 400 for 'magnesium oxide "
                                "400 mg'); converted with the elemental % of supplement_form.", "400"),
+    "ref_range": ("Your lab's range as low-high in the unit of serum_mg, instead of ref_low and ref_high; used "
+                  "only when plausible.", "0.70-1.00"),
+    "creatinine": ("Serum creatinine WITH its unit, mg/dL or umol/L (1 mg/dL = 88.4 umol/L). With eGFR blank it "
+                   "gives eGFR by CKD-EPI 2021 (age 18 or over, sex known, not pregnant, no AKI, no dialysis). A "
+                   "number with no unit is not used.", "1.1 mg/dL"),
+    "serum_mg_date": ("The date of the serum magnesium result. A result older than 90 days counts for the risk, "
+                      "not for the dose decision: at moderate or high risk, or when it was low, the decision is to "
+                      "repeat it first.", "2026-10-28"),
+    "egfr_date": ("The date of the eGFR. An eGFR older than 365 days is used, with 'recheck eGFR'.", "2026-09-15"),
+    "creatinine_date": ("The date of the creatinine result.", "2026-09-15"),
 }
 TEMPLATE_NOTES = (
     "One row per patient on the Patients sheet. Keep the header row; empty cells are allowed.",

@@ -1,4 +1,4 @@
-"""xlwings Lite: the mgdecision magnesium functions (=MG_RISK(A2:U2), =MG_TABLE(A1:U501), ...).
+"""xlwings Lite: the mgdecision magnesium functions (=MG_RISK(A2:Y2), =MG_TABLE(A1:Y501), ...).
 
 Paste this file into the xlwings Lite editor's main.py and requirements.txt into its requirements tab
 (or build the plugin from it with pyproject.toml, so workbooks need no code: excel_addin/README.md).

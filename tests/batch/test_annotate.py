@@ -11,7 +11,7 @@ import mgdecision as mg
 from mgdecision import outputs
 from mgdecision.batch.sheets import DETAIL_WIDTH, HEADER_FILL, LEVEL_FILLS, REVIEW_HEADERS
 
-from .conftest import HEADERS, ROWS, flagged_table, sha256, write_clinic
+from .conftest import HEADERS, ROWS, flagged_table, sha256, sheet_rows, write_clinic
 
 
 def test_annotate_writes_every_sheet_and_column(clinic: Path, run_cli) -> None:
@@ -114,10 +114,15 @@ def test_header_below_blank_rows_and_variants(tmp_path: Path, run_cli) -> None:
     wb = openpyxl.load_workbook(tmp_path / "late.flagged.xlsx")
     ws = wb["Patients"]
     assert ws.freeze_panes == "B4"
-    assert ws.cell(3, len(headers) + 1).value == "Risk"
+    out_first = len(headers) + 1
+    assert [ws.cell(3, out_first + i).value for i in range(len(mg.COLUMNS))] == [outputs.header(c) for c in mg.COLUMNS]
     assert [ws.cell(r, 1).value for r in range(4, 4 + len(ROWS))] == [r[0] for r in ROWS]
-    expected = [outputs.plain("mg_risk", mg.assess(dict(zip(headers, r, strict=True))).row()["mg_risk"]) for r in ROWS]
-    assert [ws.cell(r, len(headers) + 1).value for r in range(4, 4 + len(ROWS))] == expected
+    for name in mg.COLUMNS:  # each output column on the header's row, its cells under it
+        expected = [outputs.plain(name, mg.assess(dict(zip(headers, r, strict=True))).row()[name]) for r in ROWS]
+        cells = [ws.cell(r, out_first + mg.COLUMNS.index(name)).value for r in range(4, 4 + len(ROWS))]
+        got = [c if c is not None else ("" if isinstance(e, str) else None)
+               for c, e in zip(cells, expected, strict=True)]
+        assert got == expected, name
 
 
 def test_map_option(tmp_path: Path, run_cli) -> None:
@@ -156,3 +161,32 @@ def test_formula_injection_stays_text(tmp_path: Path, run_cli, flag: str) -> Non
     for name in wb.sheetnames:
         for r in wb[name].iter_rows():
             assert all(c.data_type != "f" for c in r if name != "Notes")
+
+
+@pytest.mark.parametrize("mode", ["--annotate", "--streaming"])
+def test_every_level_counted_and_coloured_check_serum_too(tmp_path: Path, run_cli, mode: str) -> None:
+    """A row that must have its serum measured first: its status in plain words, yellow as the palette says,
+    and every level of the Summary sheet counted as the core decides."""
+    rows = [*ROWS,
+            ["P-007", 70, "M", None, 50, "E11.9", "omeprazole; furosemide", "", "", None, "A"],  # no serum, HIGH
+            ["P-008", 60, "F", "0.7", 80, "", "pantoprazole", "", "", None, "B"]]  # 0.7 mg/dL: grade 3, refer
+    src = write_clinic(tmp_path / "serum.xlsx", rows=rows)
+    assert run_cli("assess", src, mode, "-q")[0] == 0
+    out = tmp_path / "serum.flagged.xlsx"
+    assessed = [mg.assess(dict(zip(HEADERS, r, strict=True))).row() for r in rows]
+    assert assessed[6]["mg_dose_status"] == "CHECK_SERUM"  # the case this test is about
+    ws = openpyxl.load_workbook(out)["Patients"]
+    status = len(HEADERS) + 1 + mg.COLUMNS.index("mg_dose_status")
+    cell = ws.cell(8, status)
+    assert cell.value == outputs.VALUE_LABELS["CHECK_SERUM"] == "Measure serum first"
+    assert cell.fill.fgColor.rgb.endswith(mg.palette.LEVELS["CHECK_SERUM"].fill.lstrip("#"))
+    assert mg.palette.LEVELS["CHECK_SERUM"] == mg.palette.YELLOW
+    summary = sheet_rows(out, "Summary")
+    for name in outputs.LEVEL_COLUMNS:
+        at = next(i for i, r in enumerate(summary) if r[0] == outputs.header(name) and r[1] == "Rows")
+        counts = {}
+        for r in summary[at + 1:]:
+            if r[0] not in {outputs.VALUE_LABELS[w] for w in outputs.LEVELS[name]}:
+                break
+            counts[outputs.machine_value(name, r[0])] = r[1]
+        assert counts == {w: sum(a[name] == w for a in assessed) for w in outputs.LEVELS[name]}, name

@@ -13,7 +13,7 @@ import pytest
 
 from mgdecision.batch.cell_limits import MAX_CELL_CHARS
 
-from .conftest import sheet_rows
+from .conftest import flagged_table, sheet_rows
 
 LONG = "x" * MAX_CELL_CHARS  # fits a cell exactly: the message quoting it does not
 
@@ -57,9 +57,7 @@ def test_a_message_quoting_a_full_cell_is_cut_and_every_problem_of_the_row_stays
     code, _, err = run_cli("assess", src, "-o", out, "-q", mode)
     assert code == 0, err
     assert all(n <= MAX_CELL_CHARS for n, _ in _longest_cells(out)), _longest_cells(out)
-    rows = sheet_rows(out, "Patients")
-    header = rows[0]
-    problems = {r[0]: r[header.index("mg_input_problems")] for r in rows[1:] if r[0]}
+    problems = {r["MRN"]: r["mg_input_problems"] for r in flagged_table(out)[1] if r["MRN"]}
     lines = sheet_rows(out, "Input problems")[1:]
     message = next(line[7] for line in lines if line[0] == 2 and line[4] == "age")
     assert len(message) <= MAX_CELL_CHARS and message.startswith("'xxx")

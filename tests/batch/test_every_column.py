@@ -10,6 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from mgdecision import outputs
 from mgdecision.batch import cli
 
 HEADER = ["MRN", "Age", "Sex", "Serum Mg (mmol/L)", None]
@@ -62,6 +63,11 @@ def _read(out: Path, sheet: str = "Patients") -> tuple[list[Any], list[list[Any]
     return rows[0], rows[1:]
 
 
+def _at(header: list[Any], column: str) -> int:
+    """Where an output column is: its machine name (CSV, Parquet) or its plain header (workbooks)."""
+    return next(i for i, h in enumerate(header) if outputs.column_of(h) == column)
+
+
 def _cells(rows: list[list[Any]]) -> set[str]:
     return {str(v) for r in rows for v in r if v not in (None, "")}
 
@@ -78,7 +84,7 @@ def test_the_reported_trailing_unheaded_column_reaches_the_output(tmp_path: Path
     assert "keepme" in _cells(rows)
     if mode != "--annotate":  # annotate keeps the user's blank header cell as it is
         assert header[4] == "Column E" and rows[0][4] == "keepme"
-    assert header.index("mg_risk") > 4
+    assert _at(header, outputs.COLUMNS[0]) > 4  # the outputs come after every input column
 
 
 @pytest.mark.parametrize("suffix,mode", [(".xlsx", "--annotate"), (".xlsx", "--streaming"), (".csv", None),
@@ -92,12 +98,13 @@ def test_unheaded_columns_left_right_between_and_far_below_are_kept(tmp_path: Pa
     header, rows = _read(out)
     assert {"left note", "right note", "late note", "B-1", "B-2", "B-3"} <= _cells(rows)
     if mode != "--annotate":
-        names = header[: header.index("mg_risk")]
+        names = header[: _at(header, outputs.COLUMNS[0])]
         assert [n for n in names if n] == ["Column A", "Column B", "MRN", "Age", "Sex", "Serum Mg (mmol/L)",
                                            "Column G", "Column H", "Column I", "Column J"]
         by_id = {r[names.index("MRN")]: r for r in rows}
         assert by_id["B-1"][0] == "left note" and by_id["B-3"][names.index("Column J")] == "late note"
-        assert by_id["B-1"][header.index("mg_risk")] == "HIGH"  # the patient columns are read as before
+        risk = _at(header, "mg_risk")
+        assert outputs.machine_value("mg_risk", by_id["B-1"][risk]) == "HIGH"  # the patient columns read as before
 
 
 def test_a_csv_record_longer_than_its_header_keeps_every_field(tmp_path: Path, run_cli) -> None:

@@ -35,7 +35,8 @@ def test_csv_in_csv_out_with_quote_prefix(tmp_path: Path, run_cli) -> None:
     assert rows[1][HEADERS.index("Diagnoses")] == "'" + INJECTION
     assert rows[2][HEADERS.index("Symptoms")] == "'@cmd"
     expected = mg.assess_frame(pd.read_csv(src, dtype=object, keep_default_na=False))
-    assert [r[len(HEADERS)] for r in rows[1:]] == expected["mg_risk"].tolist()
+    for name in outputs.TEXT_COLUMNS:  # every text output, under its machine name, as the core gives it
+        assert [r[len(HEADERS) + mg.COLUMNS.index(name)] for r in rows[1:]] == expected[name].tolist(), name
     assert [r[0] for r in rows[1:]] == df["Patient ID"].tolist()
 
 
@@ -49,9 +50,9 @@ def test_parquet_in_workbook_out(tmp_path: Path, run_cli) -> None:
     ws = openpyxl.load_workbook(tmp_path / "list.flagged.xlsx")["list"]
     got = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
     expected = mg.assess_frame(df)
-    assert [g[len(HEADERS)] for g in got] == [outputs.plain("mg_risk", v) for v in expected["mg_risk"]]
-    statuses = [outputs.plain("mg_dose_status", v) for v in expected["mg_dose_status"]]
-    assert [g[len(HEADERS) + 2] for g in got] == statuses
+    for name in (*outputs.LEVEL_COLUMNS, "mg_decision"):  # in plain words, as the core decides
+        assert [g[len(HEADERS) + mg.COLUMNS.index(name)] for g in got] == \
+            [outputs.plain(name, v) for v in expected[name]], name
 
 
 def _compare(result: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -121,7 +122,8 @@ def test_dask_csv_quoted_line_breaks_do_not_break_partitions(tmp_path: Path) -> 
         records = list(csv.reader(fh))
     assert len(records) == 121
     expected = mg.assess_frame(pd.read_csv(src, dtype=object, keep_default_na=False))
-    assert [r[len(HEADERS)] for r in records[1:]] == expected["mg_risk"].tolist()
+    for name in outputs.TEXT_COLUMNS:
+        assert [r[len(HEADERS) + mg.COLUMNS.index(name)] for r in records[1:]] == expected[name].tolist(), name
     assert records[1][HEADERS.index("Symptoms")] == "cramps\nat night 0\r\n'=not a formula"
 
 

@@ -36,6 +36,11 @@ def _shown(headers: list[str], rows: list[list[Any]], column: str) -> list[Any]:
     return [outputs.plain(column, v) for v in _expected(headers, rows, column)]
 
 
+def _col(headers: list[Any], column: str) -> int:
+    """The sheet column (1-based) of an output column written right of the given headers."""
+    return len(headers) + 1 + mg.COLUMNS.index(column)
+
+
 def _no_formula_xml(path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         for name in zf.namelist():
@@ -250,9 +255,9 @@ def test_two_row_headers_with_merged_group_labels(tmp_path: Path, run_cli, mode:
     ws = openpyxl.load_workbook(tmp_path / "groups.flagged.xlsx")["Patients"]
     got = [[c.value for c in r] for r in ws.iter_rows(min_row=3, max_row=2 + len(ROWS))]
     assert [g[0] for g in got] == [r[0] for r in ROWS]
-    assert [g[8] for g in got] == _shown(headers, rows, "mg_risk")
-    assert [g[9] for g in got] == _shown(headers, rows, "mg_contraindication")
-    assert got[3][9] == "Contraindicated"  # P-004, myasthenia gravis
+    for name in outputs.LEVEL_COLUMNS:
+        assert [g[_col(headers, name) - 1] for g in got] == _shown(headers, rows, name), name
+    assert got[3][_col(headers, "mg_contraindication") - 1] == "Contraindicated"  # P-004, myasthenia gravis
 
 
 def test_header_row_option(tmp_path: Path, run_cli) -> None:
@@ -265,8 +270,9 @@ def test_header_row_option(tmp_path: Path, run_cli) -> None:
         code, _, err = run_cli("assess", src, "-o", target, *args)
         assert code == 0 and "header on row 4" in err
         ws = openpyxl.load_workbook(target)["Patients"]
-        assert ws.cell(4, len(HEADERS) + 1).value == "Risk"
-        assert [ws.cell(r, len(HEADERS) + 1).value for r in range(5, 5 + len(ROWS))] == _shown(
+        for name in mg.COLUMNS:
+            assert ws.cell(4, _col(HEADERS, name)).value == outputs.header(name)
+        assert [ws.cell(r, _col(HEADERS, "mg_risk")).value for r in range(5, 5 + len(ROWS))] == _shown(
             HEADERS, ROWS, "mg_risk")
     code, _, err = run_cli("assess", src, "-o", tmp_path / "x.xlsx", "--header-row", "3")
     assert code == cli.EXIT_USAGE and "--header-row 3" in err
@@ -329,8 +335,8 @@ def test_empty_rows_are_not_patients(tmp_path: Path, run_cli, mode: str) -> None
     code, out, _ = run_cli("assess", src, mode, "-q")
     assert code == 0 and "Flagged 3 rows" in out and "2 empty rows" in out
     ws = openpyxl.load_workbook(tmp_path / "gaps.flagged.xlsx")["Patients"]
-    risk = [ws.cell(r, len(HEADERS) + 1).value for r in range(2, 7)]
-    assert risk[1] is None and risk[3] is None
+    risk = [ws.cell(r, _col(HEADERS, "mg_risk")).value for r in range(2, 7)]
+    assert all(ws.cell(r, _col(HEADERS, name)).value is None for r in (3, 5) for name in mg.COLUMNS)
     assert [risk[0], risk[2], risk[4]] == _shown(HEADERS, [ROWS[0], ROWS[1], ROWS[2]], "mg_risk")
     summary = sheet_rows(tmp_path / "gaps.flagged.xlsx", "Summary")
     assert ["Patient rows", 3] in [r[:2] for r in summary]

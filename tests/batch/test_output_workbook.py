@@ -16,6 +16,7 @@ from mgdecision.batch.sheets import (
     REVIEW_HEADERS,
     REVIEW_REASONS,
 )
+from mgdecision.outputs import REASONS_MAX
 
 from .conftest import HEADERS, ROWS, flagged_table, write_clinic
 
@@ -44,17 +45,22 @@ def test_layout_heights_freeze_and_print_setup(clinic: Path, run_cli, mode: str)
         assert wb[sheet].print_area, sheet
         if sheet != "Summary" and sheet != "Sources":
             assert wb[sheet].print_title_rows, sheet
+    added = range(len(HEADERS) + 1, len(HEADERS) + len(mg.COLUMNS) + len(REVIEW_HEADERS) + 1)
+    assert all(ws.cell(1, c).alignment.wrap_text for c in added)  # a long header wraps, never cut by the next
     reasons_col = len(HEADERS) + mg.COLUMNS.index("mg_reasons") + 1
     assert ws.cell(1, reasons_col).value == "Reasons"
     heights = [ws.row_dimensions[r].height or LINE_HEIGHT for r in range(2, len(ROWS) + 2)]
     assert max(heights) <= LINE_HEIGHT * MAX_LINES  # compact: the reasons never set the height
-    assert max(len(ws.cell(r, reasons_col).value) for r in range(2, len(ROWS) + 2)) > 600  # would be 27 lines tall
-    # every reason is on the Reasons sheet, keyed by row, one line per flag
+    assessed = [mg.assess(dict(zip(HEADERS, row, strict=True))) for row in ROWS]
+    assert max(len(a.reasons_text()) for a in assessed) > 600  # in full these would be 27 lines tall
+    # the patient row holds the core's capped reasons; every reason is whole on the Reasons sheet, keyed by row,
+    # one line per flag
     lines = [[c.value for c in r] for r in wb["Reasons"].iter_rows(min_row=2)]
-    for r in range(2, len(ROWS) + 2):
-        text = ws.cell(r, reasons_col).value
+    for r, a in enumerate(assessed, start=2):
+        assert ws.cell(r, reasons_col).value == a.row()["mg_reasons"], r
+        assert len(ws.cell(r, reasons_col).value) <= REASONS_MAX, r
         mine = [line[3] for line in lines if line[0] == r and line[2] == "Reasons"]
-        assert " | ".join(mine) == text, r
+        assert " | ".join(mine) == a.reasons_text(), r
         assert all(line[1] == ws.cell(r, 1).value for line in lines if line[0] == r)
 
 

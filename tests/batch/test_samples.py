@@ -90,3 +90,20 @@ def test_sample_other_sheets_kept(flagged: dict[tuple[str, str], Path]) -> None:
     prob_a = [[c.value for c in r] for r in out["Input problems"].iter_rows()]
     prob_s = [[c.value for c in r] for r in streamed["Input problems"].iter_rows()]
     assert prob_a == prob_s and len(prob_a) > 1
+
+
+def test_shipped_samples_are_what_the_generator_writes(tmp_path: Path) -> None:
+    """The generator is deterministic and the shipped files are its output (run: python sample_workbooks/generate.py);
+    the template explains every field of the knowledge."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(SAMPLES / "generate.py"), str(tmp_path)], check=True, capture_output=True,
+                   timeout=600)
+    for name in NAMES:
+        assert sha256(tmp_path / f"{name}.xlsx") == sha256(SAMPLES / f"{name}.xlsx"), \
+            f"{name}.xlsx: run python sample_workbooks/generate.py"
+    rows = [r for r in openpyxl.load_workbook(SAMPLES / "template.xlsx")["Instructions"].iter_rows(values_only=True)]
+    explained = {r[0]: r[2] for r in rows if r[0]}
+    assert all(explained.get(f.name) for f in mg.knowledge().fields), [f.name for f in mg.knowledge().fields
+                                                                         if not explained.get(f.name)]

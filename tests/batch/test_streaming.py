@@ -37,9 +37,11 @@ def test_streaming_equals_annotate(many: Path, run_cli) -> None:
     ws = wb["Patients"]
     assert wb.sheetnames == ["Patients", "Input problems", "Reasons", "Summary", "Sources"]
     assert ws.freeze_panes == "B3"  # header on row 2, as in the input, and the patient id column stay in view
-    assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(HEADERS) + 12)}{len(MANY) + 2}"
-    risk = ws.cell(3, len(HEADERS) + 1)
-    assert risk.fill.fgColor.rgb.endswith(LEVEL_FILLS[outputs.machine_value("mg_risk", risk.value)]) and risk.font.b
+    last = openpyxl.utils.get_column_letter(len(HEADERS) + len(mg.COLUMNS) + len(REVIEW_HEADERS))
+    assert ws.auto_filter.ref == f"A2:{last}{len(MANY) + 2}"
+    for name in outputs.LEVEL_COLUMNS:
+        cell = ws.cell(3, len(HEADERS) + 1 + mg.COLUMNS.index(name))
+        assert cell.fill.fgColor.rgb.endswith(LEVEL_FILLS[outputs.machine_value(name, cell.value)]) and cell.font.b
     assert ws.cell(2, 1).font.b and ws.cell(2, 1).fill.fgColor.rgb.endswith(HEADER_FILL)
     assert len(wb["Summary"]._charts) == 3
     heights = [ws.row_dimensions[r].height for r in range(3, len(MANY) + 3)]
@@ -125,7 +127,9 @@ def test_streaming_output_opens_in_libreoffice(many: Path, run_cli, tmp_path: Pa
     assert seen[0] == header
     assert len(seen) == len(rows) + 1
     for got, want in zip(seen[1:], rows, strict=True):
-        assert got[0] == want["Patient ID"] and got[len(HEADERS)] == outputs.plain("mg_risk", want["mg_risk"])
-        assert got[len(HEADERS) + mg.COLUMNS.index("mg_reasons")] == want["mg_reasons"]
+        assert got[0] == want["Patient ID"]
+        for name in mg.COLUMNS:
+            if name not in outputs.NUMERIC_COLUMNS:
+                assert got[len(HEADERS) + mg.COLUMNS.index(name)] == (outputs.plain(name, want[name]) or ""), name
     for sheet in ("Input problems", "Reasons", "Summary"):
         assert (folder / f"lo-{sheet}.csv").exists()

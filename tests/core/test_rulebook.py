@@ -295,7 +295,7 @@ def test_editing_a_threshold_in_a_knowledge_copy_changes_the_rulebook(tmp_path: 
 
 
 def test_the_same_knowledge_gives_byte_identical_output_in_any_process() -> None:
-    code = ("import hashlib, mgdecision.rulebook as r; b = r.rulebook(); "
+    code = ("import hashlib, mgdecision as mg; b = mg.rulebook(); "
             "print(hashlib.sha256((b.markdown() + b.html()).encode()).hexdigest())")
     digests = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

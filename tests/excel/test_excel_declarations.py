@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import sys
 from pathlib import Path
 
 import pytest
 import xlwings
+from openpyxl.utils import get_column_letter
 
+import mgdecision as mg
 from mgdecision.excel import udfs
 
 ADDIN = Path(udfs.__file__).parent
@@ -124,3 +127,15 @@ def test_lite_plugin_and_requirements_name_this_version():
     requirements = (ADDIN / "lite" / "requirements.txt").read_text()
     assert f"mgdecision=={mg.__version__}" in requirements.splitlines()
     assert "python3 dev.py build" in requirements
+
+
+def test_examples_name_the_ready_workbooks_columns(recorded):
+    """The example ranges of the Function Wizard texts and the #MG! messages end at the template's last column,
+    and the spilling functions say how many outputs they give."""
+    module, _ = recorded
+    last = get_column_letter(len(mg.knowledge().fields))
+    text = "\n".join(p.read_text() for p in (ADDIN / "udfs.py", ADDIN / "cells.py", ADDIN / "lite" / "main.py"))
+    ranges = re.findall(r"A2:([A-Z]+)2\b|A\$1:([A-Z]+)\$1|A1:([A-Z]+)501", text)
+    assert ranges and {c for found in ranges for c in found if c} == {last}
+    for name in ("MG_FLAGS", "MG_TABLE"):
+        assert f"all {len(mg.COLUMNS)} outputs" in getattr(module, name).__doc__.lower(), name

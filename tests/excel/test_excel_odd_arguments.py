@@ -95,6 +95,7 @@ def test_a_table_with_ten_thousand_unused_columns_reads_as_without_them() -> Non
     assert wide == narrow
     only_extra = udfs.MG_TABLE([HEADERS + extra, [None] * len(HEADERS) + ["note"] + filler[1:]])
     assert only_extra[1] == udfs.MG_FLAGS([None] * len(HEADERS) + ["note"], HEADERS + extra[:1])[0]
-    assert only_extra[1][0] == mg.RiskLevel.UNKNOWN  # a row holding a value is a patient, as in MG_FLAGS
+    assert only_extra[1][mg.COLUMNS.index("mg_risk")] == mg.RiskLevel.UNKNOWN  # a row holding a value is a
+    # patient, as in MG_FLAGS
     misspelt = udfs.MG_TABLE([[*HEADERS, *extra[:50], "Serum Mgg"], [*ROW, *filler[:50], "0.7 mmol/L"]])
     assert "Serum Mgg" in misspelt[1][mg.COLUMNS.index("mg_input_problems")]  # a near miss is still reported

@@ -123,8 +123,13 @@ def test_mg_why_gives_reasons_then_input_problems():
 
 def test_results_are_fresh_lists_not_shared_cache_entries():
     first = udfs.MG_FLAGS(ROW)
-    first[0][0] = "changed"
-    assert udfs.MG_FLAGS(ROW)[0][0] == expected(ROW)["mg_risk"]
+    first[0][:] = ["changed"] * len(first[0])
+    assert udfs.MG_FLAGS(ROW)[0] == list(expected(ROW).values())
+    table = [FIELDS[:len(ROW)], ROW]
+    spilled = udfs.MG_TABLE(table)
+    for line in spilled:
+        line[:] = ["changed"] * len(line)
+    assert udfs.MG_TABLE(table) == [list(mg.COLUMNS), list(expected(ROW).values())]
 
 
 # ---------------------------------------------------------------- headers
@@ -232,21 +237,21 @@ def test_elemental():
 # ---------------------------------------------------------------- every #MG! message
 
 ERRORS = [
-    ("MG_RISK", (5,), "#MG! pass the patient's row, e.g. =MG_RISK(A2:U2)"),
-    ("MG_RISK", ([[5]],), "#MG! pass the patient's row, e.g. =MG_RISK(A2:U2)"),
-    ("MG_CONTRA", ([5],), "#MG! pass the patient's row, e.g. =MG_CONTRA(A2:U2)"),
-    ("MG_DOSE", (None,), "#MG! pass the patient's row, e.g. =MG_DOSE(A2:U2)"),
-    ("MG_INTERACTIONS", ("text",), "#MG! pass the patient's row, e.g. =MG_INTERACTIONS(A2:U2)"),
-    ("MG_WHY", (1.0,), "#MG! pass the patient's row, e.g. =MG_WHY(A2:U2)"),
-    ("MG_FLAGS", (datetime(2026, 1, 1),), "#MG! pass the patient's row, e.g. =MG_FLAGS(A2:U2)"),
+    ("MG_RISK", (5,), "#MG! pass the patient's row, e.g. =MG_RISK(A2:Y2)"),
+    ("MG_RISK", ([[5]],), "#MG! pass the patient's row, e.g. =MG_RISK(A2:Y2)"),
+    ("MG_CONTRA", ([5],), "#MG! pass the patient's row, e.g. =MG_CONTRA(A2:Y2)"),
+    ("MG_DOSE", (None,), "#MG! pass the patient's row, e.g. =MG_DOSE(A2:Y2)"),
+    ("MG_INTERACTIONS", ("text",), "#MG! pass the patient's row, e.g. =MG_INTERACTIONS(A2:Y2)"),
+    ("MG_WHY", (1.0,), "#MG! pass the patient's row, e.g. =MG_WHY(A2:Y2)"),
+    ("MG_FLAGS", (datetime(2026, 1, 1),), "#MG! pass the patient's row, e.g. =MG_FLAGS(A2:Y2)"),
     ("MG_RISK", ([ROW, ROW, ROW],), "#MG! pass one patient's row, not 3 rows; for a whole table use =MG_TABLE"),
     ("MG_RISK", ([1, [2, 3]],), "#MG! the range mixes single cells and rows"),
     ("MG_RISK", (ROW, FIELDS[:3]), "#MG! the headers (3 cells) and the row (14 cells) differ in length; "
-                                   "pass matching ranges, e.g. =MG_RISK(A2:U2, A$1:U$1)"),
+                                   "pass matching ranges, e.g. =MG_RISK(A2:Y2, A$1:Y$1)"),
     ("MG_FLAGS", (ROW, "age"), "#MG! the headers (1 cells) and the row (14 cells) differ in length"),
     ("MG_RISK", (ROW, [FIELDS[:14], FIELDS[:14]]), "#MG! headers must be one row of header cells"),
     ("MG_RISK", (ROW, ["x"] * 14), "#MG! none of the headers names a patient field"),
-    ("MG_TABLE", ("A1",), "#MG! pass the whole table including its header row, e.g. =MG_TABLE(A1:U501)"),
+    ("MG_TABLE", ("A1",), "#MG! pass the whole table including its header row, e.g. =MG_TABLE(A1:Y501)"),
     ("MG_TABLE", ([ROW, ROW],), "#MG! the table's first row must be its header row"),
     ("MG_TABLE", ([FIELDS[:14], ROW[:5]],), "#MG! the table's rows differ in length"),
     ("MG_RDA", ("abc", "F"), "#MG! age must be a number, not 'abc', e.g. =MG_RDA(52, \"F\")"),

@@ -35,7 +35,8 @@ LAST_ROW = build_workbook.PATIENT_ROWS + 1
 LAST = get_column_letter(WIDTH)  # the last input column (T for 20 fields)
 RISK, CONTRA, DOSE, INTER, WHY, REVIEW = (get_column_letter(WIDTH + k) for k in range(1, 7))
 LABEL, COUNT = "A", "B"  # the counts on the Start sheet
-OUT_LETTERS = "ABCDEFGHIJ"  # Table sheet columns of the ten outputs
+OUT_LETTERS = [get_column_letter(k) for k in range(1, len(mg.COLUMNS) + 1)]  # Table sheet: one column per output
+FLAG_LETTERS = [get_column_letter(k) for k in range(2, len(mg.COLUMNS) + 2)]  # Flags sheet: after the patient id
 
 
 def _inputs(path: Path) -> dict[int, list]:
@@ -105,9 +106,9 @@ def test_table_and_flags_are_stored_as_dynamic_arrays():
     wb = openpyxl.load_workbook(SHIPPED)
     table = wb["Table"]["A1"].value
     assert isinstance(table, ArrayFormula)
-    assert table.ref == f"A1:J{LAST_ROW}" and f"MG_TABLE(Patients!A1:{LAST}{LAST_ROW})" in table.text
+    assert table.ref == f"A1:{OUT_LETTERS[-1]}{LAST_ROW}" and f"MG_TABLE(Patients!A1:{LAST}{LAST_ROW})" in table.text
     flags = wb["Flags"]["B2"].value
-    assert isinstance(flags, ArrayFormula) and flags.ref == "B2:K2"
+    assert isinstance(flags, ArrayFormula) and flags.ref == f"B2:{FLAG_LETTERS[-1]}2"
     with zipfile.ZipFile(SHIPPED) as z:
         assert "xl/metadata.xml" in z.namelist()  # Excel's marker for dynamic (spilling) arrays
         sheet = z.read("xl/worksheets/sheet3.xml").decode()
@@ -145,7 +146,7 @@ def test_mg_flags_spills_the_core_outputs(workbook):
     for i in range(len(build_workbook.EXAMPLE_ROWS)):
         r = i + 2
         want = _expected(inputs[r])
-        assert [cells[("FLAGS", f"{c}{r}")] for c in "BCDEFGHIJK"] == list(want.values()), r
+        assert [cells[("FLAGS", f"{c}{r}")] for c in FLAG_LETTERS] == list(want.values()), r
         assert str(cells[("FLAGS", f"A{r}")]) == str(inputs[r][0])
 
 
@@ -153,7 +154,9 @@ def test_if_and_countif_over_the_flags(workbook):
     _, cells, inputs = workbook
     risks = [_expected(row)["mg_risk"] for row in inputs.values()]
     contras = [_expected(row)["mg_contraindication"] for row in inputs.values()]
+    statuses = [_expected(row)["mg_dose_status"] for row in inputs.values()]
     assert "HIGH" in risks and "CONTRAINDICATED" in contras and "" in risks  # the fixture exercises each branch
+    assert "CHECK_SERUM" in statuses and "RECOMMENDED" in statuses
     review = []
     for r, risk, contra in zip(inputs, risks, contras, strict=True):
         want = "REVIEW" if risk == "HIGH" or contra == "CONTRAINDICATED" else ""
@@ -163,6 +166,7 @@ def test_if_and_countif_over_the_flags(workbook):
     assert cells[("START", f"{COUNT}7")] == risks.count("MODERATE")
     assert cells[("START", f"{COUNT}8")] == contras.count("CONTRAINDICATED")
     assert cells[("START", f"{COUNT}9")] == review.count("REVIEW")
+    assert cells[("START", f"{COUNT}10")] == statuses.count("CHECK_SERUM") > 0  # from the Table sheet
 
 
 def test_calculators(workbook):
@@ -175,7 +179,9 @@ def test_calculators(workbook):
     assert cells[("CALCULATORS", "E7")] == pytest.approx(mg.elemental_mg("oxide", 400))
 
 
-SUMMARY = {6: "Risk HIGH", 7: "Risk MODERATE", 8: "Contraindicated", 9: "To review"}  # Start sheet row -> label
+SUMMARY = {6: "Risk HIGH", 7: "Risk MODERATE", 8: "Contraindicated", 9: "To review",
+           10: f"{outputs.VALUE_LABELS['CHECK_SERUM']} (CHECK_SERUM)"}  # Start sheet row -> label
+NOTE = get_column_letter(len(mg.COLUMNS) + 2)  # the Table sheet's note, right of the outputs and a gap
 
 
 def _sheet_cells(cells: dict) -> dict:
@@ -203,7 +209,7 @@ def test_without_the_functions_a_clear_message_and_no_name_error(workbook):
                 assert got in ("", None), (col, r)  # an empty patient row stays blank
             else:
                 assert got == build_workbook.NOT_LOADED_CELL, (col, r)
-    assert missing[("TABLE", "L1")] == build_workbook.NOT_LOADED_CELL
+    assert missing[("TABLE", f"{NOTE}1")] == build_workbook.NOT_LOADED_CELL
     assert all(missing.get(("TABLE", f"{c}{r}")) in ("", None) for c in OUT_LETTERS for r in range(1, LAST_ROW + 1))
     assert missing[("CALCULATORS", "E2")] == build_workbook.NOT_LOADED_CELL
 
