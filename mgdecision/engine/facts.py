@@ -154,6 +154,7 @@ _DECLARED: tuple[BaseFact, ...] = (
     _attribute("kidney_stage_dialysis", "yes", "egfr", "kidney_stage_dialysis", False),
     _attribute("creatinine", "number", "egfr", "creatinine_mg_dl"),
     _reading("egfr_day", "number", "egfr", lambda e, p: _ordinal(p.egfr_date)),
+    _reading("creatinine_day", "number", "egfr", lambda e, p: _ordinal(p.creatinine_date)),
     _reading("run_day", "number", "age", lambda e, p: _ordinal(p.run_date)),
     _reading("reference_day", "number", "age", lambda e, p: _ordinal(p.reference_date)),
     _reading("serum_day", "number", "serum", lambda e, p: _ordinal(p.serum_date)),
