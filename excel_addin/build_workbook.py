@@ -34,7 +34,8 @@ WORKBOOK = Path(__file__).with_name("mgdecision_addin.xlsx")
 UDF_MODULE = "mgdecision.excel.udfs"
 PATIENT_ROWS = 20  # rows with formulas filled in, examples first, the rest left for new patients
 # The flag functions on the Patients sheet and the output column each shows (its width, wrapping and colours).
-FUNCTION_COLUMNS = {"MG_RISK": "mg_risk", "MG_CONTRA": "mg_contraindication", "MG_DOSE": "mg_dose",
+FUNCTION_COLUMNS = {"MG_DECISION": "mg_decision",
+                    "MG_RISK": "mg_risk", "MG_CONTRA": "mg_contraindication", "MG_DOSE": "mg_dose",
                     "MG_INTERACTIONS": "mg_interactions", "MG_WHY": "mg_reasons"}
 FLAG_FUNCTIONS = tuple(FUNCTION_COLUMNS)
 _OUTPUT = {o.name: o for o in OUTPUTS}
@@ -140,7 +141,7 @@ def build(path: Path | str = WORKBOOK, *, prefix: str = "", rows: Sequence[dict[
     review_col = flag_col + len(FLAG_FUNCTIONS)
     ws.write_string(0, review_col, "Review", flag_head)
     ws.set_column(review_col, review_col, 10)
-    risk_col, contra_col = xl_col_to_name(flag_col), xl_col_to_name(flag_col + 1)
+    risk_col, contra_col = (xl_col_to_name(flag_col + FLAG_FUNCTIONS.index(f)) for f in ("MG_RISK", "MG_CONTRA"))
     for r in range(1, last_row):
         excel_row = r + 1
         cells = f"$A{excel_row}:${last_col}{excel_row}"
@@ -282,8 +283,9 @@ def _instructions(last_col: str) -> list[tuple[str, str]]:
         ("Patients sheet", f"One row per patient in the template's column order (A:{last_col}); keep the header "
                            "row. Hover over a header for what it holds. Empty cells are allowed; a row left empty "
                            "stays blank."),
-        ("Flags", f"=MG_RISK({example}), =MG_CONTRA(...), =MG_DOSE(...), =MG_INTERACTIONS(...) and =MG_WHY(...) take "
-                  "one patient's row. If your columns are in another order, add the header cells: "
+        ("Flags", f"=MG_DECISION({example}), =MG_RISK(...), =MG_CONTRA(...), =MG_DOSE(...), "
+                  "=MG_INTERACTIONS(...) and =MG_WHY(...) take one patient's row. If your columns are in another "
+                  "order, add the header cells: "
                   f"=MG_RISK({example}, A$1:{last_col}$1). =MG_FLAGS({example}) spills all {len(mg.COLUMNS)} "
                   f"outputs of one patient to the right (Flags sheet); =MG_TABLE(A1:{last_col}501) takes the whole "
                   "table with its header row and spills one row per patient (Table sheet): one call instead of "

@@ -39,6 +39,7 @@ from .cells import (
 __all__ = [
     "MG_CONTRA",
     "MG_CONVERT",
+    "MG_DECISION",
     "MG_DOSE",
     "MG_ELEMENTAL",
     "MG_FLAGS",
@@ -254,6 +255,14 @@ def _elemental(form: Any, compound_mg: Any) -> float:
 
 
 # ---------------------------------------------------------------- Excel functions
+
+
+@func(category="Magnesium")
+@arg("row", ndim=2, doc=_ROW_DOC)
+@arg("headers", ndim=2, doc=_HEADERS_DOC)
+def MG_DECISION(row, headers=None):
+    """The decision for one patient in a few plain words, first: give, measure first, refer or do not give. Supports, never replaces, clinical judgement. Example: =MG_DECISION(A2:Y2)"""  # noqa: E501
+    return _safely(_column, "MG_DECISION", "mg_decision", row, headers)
 
 
 @func(category="Magnesium")

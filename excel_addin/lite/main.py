@@ -8,6 +8,7 @@ The functions live in the mgdecision package; importing them here is all xlwings
 from mgdecision.excel.udfs import (
     MG_CONTRA,
     MG_CONVERT,
+    MG_DECISION,
     MG_DOSE,
     MG_ELEMENTAL,
     MG_FLAGS,
@@ -22,6 +23,7 @@ from mgdecision.excel.udfs import (
 __all__ = [
     "MG_CONTRA",
     "MG_CONVERT",
+    "MG_DECISION",
     "MG_DOSE",
     "MG_ELEMENTAL",
     "MG_FLAGS",

@@ -15,7 +15,8 @@ from tests.excel.excel_conformance import cell_value
 ROW = ["P-001", 52, "F", "no", None, 0.62, "mmol/L", 45, "no", "E11.9; hypertension",
        "omeprazole 20 mg; metformin", "leg cramps at night", "glycinate", 200]
 FIELDS = [f.name for f in mg.knowledge().fields]
-ROW_FUNCTIONS = {"MG_RISK": "mg_risk", "MG_CONTRA": "mg_contraindication", "MG_DOSE": "mg_dose",
+ROW_FUNCTIONS = {"MG_DECISION": "mg_decision",
+                 "MG_RISK": "mg_risk", "MG_CONTRA": "mg_contraindication", "MG_DOSE": "mg_dose",
                  "MG_INTERACTIONS": "mg_interactions"}
 
 

@@ -33,7 +33,7 @@ FIELDS = [f.name for f in mg.knowledge().fields]
 WIDTH = len(FIELDS)
 LAST_ROW = build_workbook.PATIENT_ROWS + 1
 LAST = get_column_letter(WIDTH)  # the last input column (T for 20 fields)
-RISK, CONTRA, DOSE, INTER, WHY, REVIEW = (get_column_letter(WIDTH + k) for k in range(1, 7))
+DECISION, RISK, CONTRA, DOSE, INTER, WHY, REVIEW = (get_column_letter(WIDTH + k) for k in range(1, 8))
 LABEL, COUNT = "A", "B"  # the counts on the Start sheet
 OUT_LETTERS = [get_column_letter(k) for k in range(1, len(mg.COLUMNS) + 1)]  # Table sheet: one column per output
 FLAG_LETTERS = [get_column_letter(k) for k in range(2, len(mg.COLUMNS) + 2)]  # Flags sheet: after the patient id
@@ -126,6 +126,7 @@ def test_flag_cells_equal_the_core(workbook):
     _, cells, inputs = workbook
     for r, row in inputs.items():
         want = _expected(row)
+        assert cells[("PATIENTS", f"{DECISION}{r}")] == want["mg_decision"], r
         assert cells[("PATIENTS", f"{RISK}{r}")] == want["mg_risk"], r
         assert cells[("PATIENTS", f"{CONTRA}{r}")] == want["mg_contraindication"], r
         assert cells[("PATIENTS", f"{DOSE}{r}")] == want["mg_dose"], r
