@@ -109,8 +109,9 @@ def test_patient_form(page: Page, app_url: str, theme: str, artifacts: Path, off
     add_tag(form, "medications", "zzzdrug")
     expect(form.locator(".mg-error-medications")).to_contain_text("'zzzdrug' not recognised")
     add_tag(form, "diagnoses", "myasthenia gravis")
-    critical = cards.locator('[data-indicator="critical"]').first
-    expect(critical).to_contain_text("Contraindicated")
+    critical = cards.locator('[data-indicator="critical"][data-topic="contraindication"]')
+    expect(critical).to_contain_text("Do not give magnesium: myasthenia gravis")
+    expect(cards.locator(".mg-card").first).to_contain_text("Do not give magnesium")  # the decision first
     badge = critical.locator(".mg-badge")
     expect(badge).to_have_text(WORDS["critical"])
     expect(badge).to_have_css("background-color", rgb(INDICATORS["critical"].fill))  # the one palette
@@ -187,7 +188,8 @@ def test_cohort_upload_select_save(page: Page, app_url: str, theme: str, artifac
     egfr = form.get_by_label("eGFR / CrCl (mL/min)")
     egfr.fill("20")
     egfr.press("Tab")
-    expect(form.locator(".mg-flags")).to_contain_text("Contraindicated")
+    expect(form.locator('.mg-flags [data-topic="contraindication"]')).to_contain_text(
+        "Do not give magnesium: severe renal impairment")
     form.get_by_role("button", name="Save patient").click()
     expect(cohort.locator(".mg-table-message")).to_contain_text("saved and re-assessed")
     expect(table.get_by_role("searchbox")).to_have_value("MS-0003")
