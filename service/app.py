@@ -15,9 +15,11 @@ data: the hook, status, card count and time only.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import math
+import queue
 import re
 import time
 import traceback
@@ -26,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +52,7 @@ from .hooks import (
 )
 from .security import AuthConfig, AuthError, verify
 
-__all__ = ["MAX_BODY_BYTES", "ServiceConfig", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "JsonLogFormatter", "ServiceConfig", "create_app", "json_logging"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 16 MiB: a 5 MB Bundle fits with room to spare
 log = logging.getLogger("mgdecision.service")
@@ -57,6 +60,9 @@ _JSON_TYPES = ("application/json", "application/fhir+json")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _INSTANCE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _T = TypeVar("_T")
+# Feedback on a card not (yet) known is looked up again after these pauses: another worker process writes the
+# cards it issued within FLUSH_SECONDS
+_UNKNOWN_CARD_WAITS = (2 * FLUSH_SECONDS, 6 * FLUSH_SECONDS, 12 * FLUSH_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -267,10 +273,13 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
                 items = read_feedback(_parse(raw), store.issued)
                 return store.append(service_id, items, mg.KNOWLEDGE_VERSION)
 
-            try:
-                stored = await off_loop(store_feedback)
-            except UnknownCard:  # issued by another worker process moments ago: in the file once it has written
-                await anyio.sleep(2 * FLUSH_SECONDS)
+            for wait in _UNKNOWN_CARD_WAITS:
+                try:
+                    stored = await off_loop(store_feedback)
+                    break
+                except UnknownCard:  # issued by another worker process moments ago: in the file once it has written
+                    await anyio.sleep(wait)
+            else:
                 stored = await off_loop(store_feedback)
         except ServiceError as exc:
             log.info("feedback", extra={"service": service_id, "status": exc.status})
@@ -296,3 +305,16 @@ class JsonLogFormatter(logging.Formatter):
             if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
                 entry[name] = value
         return json.dumps(entry, ensure_ascii=False)
+
+
+def json_logging(level: str) -> QueueListener:
+    """Log JSON lines (:class:`JsonLogFormatter`) to standard error from a background thread: a request only
+    queues its line, so writing it never holds up the event loop. Stopped (and drained) at exit."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    logging.basicConfig(level=level.upper(), handlers=[QueueHandler(lines)], force=True)
+    listener = QueueListener(lines, handler)
+    listener.start()
+    atexit.register(listener.stop)
+    return listener

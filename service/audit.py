@@ -22,7 +22,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,6 +107,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 ISSUED_DAYS = 30  # feedback on a card older than this is refused (its card is no longer known)
 FLUSH_SECONDS = 0.05  # issued cards reach the file within about this time of the hook call
 _PRUNE_EVERY = 1000  # issued cards written between two prunings
+_RETRY_SECONDS = 1.0  # after a failed write
 _MAX_PENDING = 100_000  # issued cards held while the file cannot be written; beyond that a hook call fails
 log = logging.getLogger("mgdecision.service")
 
@@ -137,10 +137,10 @@ class FeedbackStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._migrate()
         self._pending: dict[str, tuple[Any, ...]] = {}  # issued cards not yet in the file, by uuid
-        self._due = threading.Condition()  # guards _pending, _writer and _closing
+        self._due = threading.Condition()  # guards _pending and _writer; notified when cards wait to be written
+        self._closed = threading.Event()
         self._flushing = threading.Lock()  # one flush at a time
         self._writer: threading.Thread | None = None
-        self._closing = False
         self._written = 0
         self.write_error: str | None = None  # why the last write of issued cards failed (None: it did not)
 
@@ -176,7 +176,7 @@ class FeedbackStore:
         rows = [(c["uuid"], now, service_id, c["topic"], c["indicator"], c["summary"], json.dumps(c["suggestions"]),
                  json.dumps(c["override_codes"]), c["knowledge_version"]) for c in cards]
         with self._due:
-            if self._closing:
+            if self._closed.is_set():
                 raise sqlite3.ProgrammingError("the feedback store is closed")
             if self.write_error and len(self._pending) > _MAX_PENDING:
                 raise sqlite3.OperationalError(f"issued cards cannot be written: {self.write_error}")
@@ -190,10 +190,9 @@ class FeedbackStore:
         """The background writer: waits for issued cards, lets the calls of ``FLUSH_SECONDS`` gather, writes."""
         while True:
             with self._due:
-                self._due.wait_for(lambda: self._pending or self._closing)
-                if self._closing:
-                    return  # close() writes what is left
-            time.sleep(FLUSH_SECONDS)
+                self._due.wait_for(lambda: self._pending or self._closed.is_set())
+            if self._closed.wait(FLUSH_SECONDS):
+                return  # close() writes what is left
             try:
                 self.flush()
             except (sqlite3.Error, OSError) as exc:
@@ -201,7 +200,8 @@ class FeedbackStore:
                     log.error("issued cards not written; kept in memory and retried",
                               extra={"exception": type(exc).__name__})
                 self.write_error = f"{type(exc).__name__}: {exc}"
-                time.sleep(min(1.0, 20 * FLUSH_SECONDS))
+                if self._closed.wait(_RETRY_SECONDS):
+                    return
 
     def flush(self) -> None:
         """Write the issued cards not yet in the file, in one transaction (pruning old ones now and then)."""
@@ -285,7 +285,7 @@ class FeedbackStore:
     def close(self) -> None:
         """Write the issued cards still pending, then close the file."""
         with self._due:
-            self._closing = True
+            self._closed.set()
             self._due.notify_all()
             writer = self._writer
         if writer is not None:
