@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,7 @@ def stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple[str,
             json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()
             marks.append(time.process_time())
             if k >= repeat:
-                for name, start, end in zip(names, marks, marks[1:], strict=True):
+                for name, (start, end) in zip(names, pairwise(marks), strict=True):
                     spent[name] += end - start
     finally:
         store.close()
