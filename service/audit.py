@@ -15,6 +15,7 @@ pruned. Tables are STRICT; ``PRAGMA user_version`` holds the schema version and
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import json
@@ -22,6 +23,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,6 +186,7 @@ class FeedbackStore:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_loop, name="mgdecision-issued-cards", daemon=True)
                 self._writer.start()
+                atexit.register(_flush_at_exit, weakref.ref(self))  # a server that never closes the store
             self._due.notify()
 
     def _write_loop(self) -> None:
@@ -295,6 +298,15 @@ class FeedbackStore:
         finally:
             with self._lock:
                 self._db.close()
+
+
+def _flush_at_exit(ref: weakref.ref[FeedbackStore]) -> None:
+    store = ref()
+    if store is not None and not store._closed.is_set():
+        try:
+            store.flush()
+        except (sqlite3.Error, OSError) as exc:
+            log.error("issued cards not written at exit", extra={"exception": type(exc).__name__})
 
 
 def _statements(script: str) -> list[str]:

@@ -5,7 +5,10 @@ written; and evaluations over the time budget answered with a 422 while the next
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -74,6 +77,20 @@ def test_close_writes_the_cards_still_pending(tmp_path: Path, monkeypatch: pytes
     reopened = FeedbackStore(db)
     try:
         assert all(reopened.issued(i) is not None for i in ids)
+    finally:
+        reopened.close()
+
+
+def test_cards_pending_when_a_process_exits_without_closing_the_store_are_written(tmp_path: Path) -> None:
+    db = tmp_path / "feedback.sqlite3"
+    script = ("import json, sys; from mgdecision.service import audit; audit.FLUSH_SECONDS = 60.0; "
+              "store = audit.FeedbackStore(sys.argv[1]); store.issue('pv', json.loads(sys.argv[2])); "
+              "assert store.pending == 2")
+    cards = json.dumps([_card("x"), _card("y")])
+    subprocess.run([sys.executable, "-c", script, str(db), cards], check=True, timeout=60)
+    reopened = FeedbackStore(db)
+    try:
+        assert reopened.issued("x") is not None and reopened.issued("y") is not None
     finally:
         reopened.close()
 
