@@ -3,13 +3,14 @@
     GET  /cds-services                  discovery (services and their prefetch templates)
     POST /cds-services/{id}             a hook call (CDS Hooks request, or a FHIR Bundle); ?cards=all for every card
     POST /cds-services/{id}/feedback    accepted / overridden cards, checked against the cards issued
-    GET  /healthz                       the service and its database answer
+    GET  /healthz                       the service and its database answer, and issued cards are being written
 
 Every error is a FHIR ``OperationOutcome`` with its HTTP status (400 bad request, 401 token refused, 404 unknown
 service, 412 no patient data, 413 over the size budget, 415 not JSON, 422 over the time budget), never a
-traceback. Evaluation runs in worker threads, off the event loop, with a time and a size budget, so one heavy
-request never stalls the others. Logs are JSON lines with the ``hookInstance`` as correlation id and no patient
-data: the hook, status, card count and time only.
+traceback. Evaluation runs in a pool of worker threads, off the event loop, with a time and a size budget, so one
+heavy request never stalls the others. Logs are JSON lines with the ``hookInstance`` as correlation id and no
+patient data: the hook, status, card count and time only (:func:`json_logging` writes them from a thread of its
+own).
 """
 
 from __future__ import annotations
