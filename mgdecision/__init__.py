@@ -24,7 +24,7 @@ from .kb import Knowledge, knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
 from .reading import HeaderMap, convert_serum, map_headers
 from .rulebook import rulebook
-from .terminology import terminology
+from .terminology import Coding, terminology
 from .terms import split_items
 from .units import elemental_mg
 from .vocab import ContraLevel, DoseStatus, Indicator, ProblemCode, RiskLevel, Severity
@@ -38,6 +38,7 @@ __all__ = [
     "KNOWLEDGE_VERSION",
     "Assessment",
     "Card",
+    "Coding",
     "ContraLevel",
     "Contraindication",
     "Dose",

@@ -56,6 +56,9 @@ SERUM_MG_LOINC = {c.code: c.kind for c in _TERMS.labs["serum_mg"]}
 EGFR_LOINC = _TERMS.lab_codes("egfr")
 PREGNANCY_LOINC = _TERMS.lab_codes("pregnancy")
 WHOLE_BLOOD_MG_LOINC = _TERMS.lab_codes("whole_blood_mg")
+# The bucket an Observation goes to, by its LOINC code (in this order of precedence)
+_LAB_ORDER = ("serum_mg", "egfr", "pregnancy", "whole_blood_mg")
+_LAB_CODES = {name: frozenset(_TERMS.lab_codes(name)) for name in _LAB_ORDER}
 _PREGNANT = {(SNOMED, "77386006"): True, (SNOMED, "60001007"): False, (LOINC, "LA15173-0"): True,
              (LOINC, "LA26683-5"): False}
 _EGFR_UNITS = frozenset({"mL/min/{1.73_m2}", "mL/min/1.73m2", "mL/min/1.73.m2", "mL/min", "mL/min/{1.73m2}"})
@@ -68,6 +71,9 @@ _CURRENT_MEDICATION = {
 }
 _IV = re.compile(r"\b(iv|i\.v\.|intravenous|injection|injectable|infusion|parenteral|intramuscular|im)\b", re.I)
 _IV_ROUTES = frozenset({"47625008", "78421000", "255560000"})  # SNOMED intravenous, intramuscular, intravenous use
+
+
+_NESTED_KINDS = frozenset({"Bundle", "OperationOutcome"})  # resources that collect() reads further
 
 
 class FhirNote(StrEnum):
@@ -156,7 +162,7 @@ def _codings(concept: Any) -> list[dict[str, Any]]:
 
 
 def _has_code(concept: Any, system: str, codes: Iterable[str]) -> str | None:
-    wanted = set(codes)
+    wanted = codes if isinstance(codes, (frozenset, dict)) else frozenset(codes)
     for c in _codings(concept):
         if _str(c.get("system")) == system and _str(c.get("code")) in wanted:
             return _str(c.get("code"))
@@ -204,16 +210,20 @@ def _medication_terms(item: Coding | str) -> TermList:
 def _coded_item(concept: Any, prefer: tuple[str, ...]) -> Coding | str | None:
     """One CodeableConcept as one item: a coding the terminology knows, else one of a preferred system, else
     any coding, else its text. The display is the concept's text or the coding's display."""
-    codings = [c for c in _codings(concept) if _str(c.get("code")) or _str(c.get("display"))]
+    codings = []  # (system, code, display, the concepts the code names) of the codings with a code or display
+    for c in _codings(concept):
+        system, code, display = _str(c.get("system")), _str(c.get("code")), _str(c.get("display"))
+        if code or display:
+            codings.append((system, code, display, _TERMS.concepts_of(system, code)))
     text = _str(_dict(concept).get("text"))
-    chosen = next((c for c in codings if _TERMS.concepts_of(_str(c.get("system")), _str(c.get("code")))), None)
-    for system in prefer:
-        chosen = chosen or next((c for c in codings if _str(c.get("system")) == system and _str(c.get("code"))), None)
+    chosen = next((c for c in codings if c[3]), None)
+    for preferred in prefer:
+        chosen = chosen or next((c for c in codings if c[0] == preferred and c[1]), None)
     chosen = chosen or (codings[0] if codings else None)
     if chosen is None:
         return _clean(text) or None
-    system, code, display = _str(chosen.get("system")), _str(chosen.get("code")), _str(chosen.get("display"))
-    if text and not _TERMS.concepts_of(system, code):  # read by its display: the text as the clinician chose it
+    system, code, display, known = chosen
+    if text and not known:  # read by its display: the text as the clinician chose it
         display = text
     return Coding(system, code, _clean(display or text))
 
@@ -263,11 +273,14 @@ class _Reader:
             if not isinstance(entries, list):
                 raise FhirError(f"{where}: Bundle.entry must be a list")
             for i, entry in enumerate(entries):
-                resource = _dict(entry).get("resource") if isinstance(entry, dict) else None
+                resource = entry.get("resource") if isinstance(entry, dict) else None
                 if resource is None:
                     self.add("bundle", f"{where}.entry[{i}]", FhirNote.INVALID, "bundle entry without a resource")
-                    continue
-                self.collect(resource, f"{where}.entry[{i}].resource")
+                elif isinstance(resource, dict) and isinstance(inner := resource.get("resourceType"), str) and (
+                        inner not in _NESTED_KINDS):
+                    self.resources.append(resource)  # a plain resource (its location is needed only for errors)
+                else:
+                    self.collect(resource, f"{where}.entry[{i}].resource")
             return
         self.resources.append(data)
 
@@ -346,7 +359,8 @@ class _Reader:
     def mine(self, resource: Mapping[str, Any], field: str) -> bool:
         """False (with a note) when the resource names another patient as its subject."""
         for key in ("subject", "patient"):
-            ref = _str(_dict(resource.get(key)).get("reference"))
+            holder = resource.get(key)
+            ref = _str(holder.get("reference")) if isinstance(holder, dict) else ""
             if ref.startswith("Patient/") or "/Patient/" in ref:
                 other = ref.rsplit("/", 1)[-1]
                 if self.patient_id is not None and other != self.patient_id:
@@ -372,8 +386,9 @@ class _Reader:
                 usable.append(obs)
         if not usable:
             return None
-        dated = [(t, o) for o in usable if (t := _when(o)) is not None]
-        undated = [o for o in usable if _when(o) is None]
+        times = [(_when(o), o) for o in usable]
+        dated = [(t, o) for t, o in times if t is not None]
+        undated = [o for t, o in times if t is None]
         if undated and (dated or len(undated) > 1):
             for o in undated:
                 self.add(field, o, FhirNote.UNDATED, f"{label} has no date, so it cannot be placed; not used")
@@ -566,28 +581,26 @@ class _Reader:
     def read(self) -> FhirRow:
         patient = self.choose_patient()
         self.patient(patient)
-        by_ref = {_ref(r): r for r in self.resources if r.get("id")}
+        by_ref = {_ref(r): r for r in self.resources if r.get("id")} if any(
+            "medicationReference" in r for r in self.resources) else {}
         serum: list[dict[str, Any]] = []
         egfr: list[dict[str, Any]] = []
         pregnancy: list[dict[str, Any]] = []
         whole_blood: list[dict[str, Any]] = []
         diagnoses: list[Coding | str] = []
         medications: list[Coding | str] = []
+        buckets = {"serum_mg": (serum, "serum_mg"), "egfr": (egfr, "egfr"), "pregnancy": (pregnancy, "pregnant"),
+                   "whole_blood_mg": (whole_blood, "serum_mg")}
         for r in self.resources:
             kind = r.get("resourceType")
             try:
                 if kind in ("Patient", "Medication"):
                     continue
                 if kind == "Observation":
-                    code = r.get("code")
-                    if _has_code(code, LOINC, SERUM_MG_LOINC):
-                        bucket, field = serum, "serum_mg"
-                    elif _has_code(code, LOINC, EGFR_LOINC):
-                        bucket, field = egfr, "egfr"
-                    elif _has_code(code, LOINC, PREGNANCY_LOINC):
-                        bucket, field = pregnancy, "pregnant"
-                    elif _has_code(code, LOINC, WHOLE_BLOOD_MG_LOINC):
-                        bucket, field = whole_blood, "serum_mg"
+                    loinc = {_str(c.get("code")) for c in _codings(r.get("code")) if _str(c.get("system")) == LOINC}
+                    lab = next((name for name in _LAB_ORDER if not loinc.isdisjoint(_LAB_CODES[name])), None)
+                    if lab is not None:
+                        bucket, field = buckets[lab]
                     else:
                         parts = _egfr_components(r)
                         if not parts:

@@ -3,29 +3,35 @@
     GET  /cds-services                  discovery (services and their prefetch templates)
     POST /cds-services/{id}             a hook call (CDS Hooks request, or a FHIR Bundle); ?cards=all for every card
     POST /cds-services/{id}/feedback    accepted / overridden cards, checked against the cards issued
-    GET  /healthz                       the service and its database answer
+    GET  /healthz                       the service and its database answer, and issued cards are being written
 
 Every error is a FHIR ``OperationOutcome`` with its HTTP status (400 bad request, 401 token refused, 404 unknown
 service, 412 no patient data, 413 over the size budget, 415 not JSON, 422 over the time budget), never a
-traceback. Evaluation runs in worker threads, off the event loop, with a time and a size budget, so one heavy
-request never stalls the others. Logs are JSON lines with the ``hookInstance`` as correlation id and no patient
-data: the hook, status, card count and time only.
+traceback. Evaluation runs in a pool of worker threads, off the event loop, with a time and a size budget, so one
+heavy request never stalls the others. Logs are JSON lines with the ``hookInstance`` as correlation id and no
+patient data: the hook, status, card count and time only (:func:`json_logging` writes them from a thread of its
+own).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import math
+import queue
 import re
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import FastAPI, Request
@@ -34,17 +40,30 @@ from fastapi.responses import JSONResponse, Response
 
 import mgdecision as mg
 
-from .audit import FeedbackStore
-from .hooks import SERVICES, BadRequest, ServiceError, count_list_resources, discovery, evaluate, read_feedback
+from .audit import FLUSH_SECONDS, FeedbackStore
+from .hooks import (
+    SERVICES,
+    BadRequest,
+    ServiceError,
+    UnknownCard,
+    count_list_resources,
+    discovery,
+    evaluate,
+    read_feedback,
+)
 from .security import AuthConfig, AuthError, verify
 
-__all__ = ["MAX_BODY_BYTES", "ServiceConfig", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "JsonLogFormatter", "ServiceConfig", "create_app", "json_logging"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 16 MiB: a 5 MB Bundle fits with room to spare
 log = logging.getLogger("mgdecision.service")
 _JSON_TYPES = ("application/json", "application/fhir+json")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _INSTANCE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_T = TypeVar("_T")
+# Feedback on a card not (yet) known is looked up again after these pauses: another worker process writes the
+# cards it issued within FLUSH_SECONDS
+_UNKNOWN_CARD_WAITS = (2 * FLUSH_SECONDS, 6 * FLUSH_SECONDS, 12 * FLUSH_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -154,11 +173,21 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
     configured by a :class:`ServiceConfig`)."""
     config = db_path if isinstance(db_path, ServiceConfig) else ServiceConfig(db_path, max_body=max_body)
     store = FeedbackStore(config.db_path)
-    limiter = anyio.CapacityLimiter(config.workers)
+    pool = ThreadPoolExecutor(config.workers, thread_name_prefix="mgdecision-service")
+    limiter = anyio.CapacityLimiter(config.workers)  # the same bound under an event loop other than asyncio's
+
+    async def off_loop(fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` in one of ``config.workers`` threads, so the event loop keeps answering meanwhile."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio
+            return await anyio.to_thread.run_sync(fn, *args, limiter=limiter, abandon_on_cancel=True)
+        return await loop.run_in_executor(pool, fn, *args)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        pool.shutdown(wait=False, cancel_futures=True)  # an evaluation over its time budget is not waited for
         store.close()
 
     app = FastAPI(title="mgdecision CDS Hooks service", version=mg.__version__, docs_url=None, redoc_url=None,
@@ -184,12 +213,14 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
     @app.get("/healthz")
     async def healthz() -> Response:
         try:
-            version = await anyio.to_thread.run_sync(lambda: store.schema_version)
+            version = await off_loop(lambda: store.schema_version)
         except Exception:
             return _error(500, "the database cannot be read")
+        if store.write_error:
+            return _error(500, "issued cards cannot be written to the database; they are kept in memory")
         return JSONResponse({"status": "ok", "knowledgeVersion": mg.KNOWLEDGE_VERSION, "schemaVersion": version})
 
-    def work(service_id: str, raw: bytes, everything: bool) -> tuple[dict[str, Any], int, str | None]:
+    def work(service_id: str, raw: bytes, everything: bool) -> tuple[bytes, int, str | None]:
         body = _parse(raw)
         instance = _instance(body)
         if count_list_resources(body) > config.max_items:
@@ -197,11 +228,12 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
                             "send the current ones only")
         result = evaluate(service_id, body, everything=everything)
         store.issue(service_id, result.issued)
-        return result.body, len(result.issued), instance
+        return json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode(), len(result.issued), instance
 
-    @app.post("/cds-services/{service_id}")
-    async def call(service_id: str, request: Request) -> Response:
+    async def call(request: Request) -> Response:
+        """A hook call (a plain Starlette route: it needs no FastAPI parameter parsing)."""
         started = time.perf_counter()
+        service_id = request.path_params["service_id"]
         if service_id not in SERVICES:
             return _error(404, f"no service '{service_id}'; GET /cds-services lists them")
         if (refused := authorised(request)) is not None:
@@ -212,8 +244,7 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             raw = await _json_body(request, config.max_body)
             everything = request.query_params.get("cards") == "all"
             with anyio.fail_after(config.time_budget):
-                body, count, instance = await anyio.to_thread.run_sync(
-                    work, service_id, raw, everything, limiter=limiter, abandon_on_cancel=True)
+                answer, count, instance = await off_loop(work, service_id, raw, everything)
         except TimeoutError:
             log.warning("over the time budget", extra={"service": service_id, "status": 422})
             return _error(422, f"the request took longer than the time budget of {config.time_budget:g} s; "
@@ -226,7 +257,9 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             return _unexpected(exc, service_id)
         log.info("answered", extra={"service": service_id, "status": 200, "cards": count, "hookInstance": instance,
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
-        return Response(json.dumps(body, ensure_ascii=False, allow_nan=False).encode(), media_type="application/json")
+        return Response(answer, media_type="application/json")
+
+    app.add_route("/cds-services/{service_id}", call, methods=["POST"])
 
     @app.post("/cds-services/{service_id}/feedback")
     async def feedback(service_id: str, request: Request) -> Response:
@@ -241,7 +274,14 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
                 items = read_feedback(_parse(raw), store.issued)
                 return store.append(service_id, items, mg.KNOWLEDGE_VERSION)
 
-            stored = await anyio.to_thread.run_sync(store_feedback, limiter=limiter)
+            for wait in _UNKNOWN_CARD_WAITS:
+                try:
+                    stored = await off_loop(store_feedback)
+                    break
+                except UnknownCard:  # issued by another worker process moments ago: in the file once it has written
+                    await anyio.sleep(wait)
+            else:
+                stored = await off_loop(store_feedback)
         except ServiceError as exc:
             log.info("feedback", extra={"service": service_id, "status": exc.status})
             return _error(exc.status, str(exc))
@@ -266,3 +306,16 @@ class JsonLogFormatter(logging.Formatter):
             if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
                 entry[name] = value
         return json.dumps(entry, ensure_ascii=False)
+
+
+def json_logging(level: str) -> QueueListener:
+    """Log JSON lines (:class:`JsonLogFormatter`) to standard error from a background thread: a request only
+    queues its line, so writing it never holds up the event loop. Stopped (and drained) at exit."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    logging.basicConfig(level=level.upper(), handlers=[QueueHandler(lines)], force=True)
+    listener = QueueListener(lines, handler)
+    listener.start()
+    atexit.register(listener.stop)
+    return listener

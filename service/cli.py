@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -65,14 +64,12 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         with needed("service", "mgdecision serve"):
             import uvicorn
 
-            from .app import MAX_BODY_BYTES, JsonLogFormatter, ServiceConfig, create_app
+            from .app import MAX_BODY_BYTES, ServiceConfig, create_app, json_logging
             from .security import AuthConfig
     except MissingExtra as exc:
         print(f"mgdecision: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    json_logging(args.log_level)
     db = args.db or default_db_path()
     issuers = {i.split("=", 1)[0]: tuple(filter(None, i.partition("=")[2].split(","))) for i in args.issuer}
     try:
@@ -97,7 +94,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         os.environ["MGDECISION_SERVE_CONFIG"] = json.dumps(
             {"db": str(db), "max_body": config.max_body, "max_items": config.max_items,
              "time_budget": config.time_budget, "threads": config.workers, "cors": list(config.cors_origins),
-             "auth": [args.auth, {k: list(v) for k, v in issuers.items()}, args.audience, args.jwks]})
+             "auth": [args.auth, {k: list(v) for k, v in issuers.items()}, args.audience, args.jwks],
+             "log_level": args.log_level})
         uvicorn.run("mgdecision.service.cli:_worker_app", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level=args.log_level, access_log=False)
     else:
@@ -109,13 +107,11 @@ def _worker_app() -> Any:
     """The app of one worker process (``--workers N``), from the configuration its parent wrote."""
     import os
 
-    from .app import JsonLogFormatter, ServiceConfig, create_app
+    from .app import ServiceConfig, create_app, json_logging
     from .security import AuthConfig
 
     c = json.loads(os.environ["MGDECISION_SERVE_CONFIG"])
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
-    logging.basicConfig(level="INFO", handlers=[handler])
+    json_logging(c.get("log_level", "info"))
     mode, issuers, audience, jwks = c["auth"]
     return create_app(ServiceConfig(c["db"], max_body=c["max_body"], max_items=c["max_items"],
                                     time_budget=c["time_budget"], workers=c["threads"], cors_origins=tuple(c["cors"]),

@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import mgdecision as mg
 from mgdecision import FHIR_ATTENTION as ATTENTION
-from mgdecision import FhirNote, FhirOrder, FhirRow, terminology
+from mgdecision import Coding, FhirNote, FhirOrder, FhirRow, terminology
 
 __all__ = [
     "IN_PLAY",
@@ -31,6 +32,7 @@ __all__ = [
     "PreconditionFailed",
     "ServiceError",
     "Situation",
+    "UnknownCard",
     "count_list_resources",
     "discovery",
     "evaluate",
@@ -146,6 +148,10 @@ class BadRequest(ServiceError):
     """Malformed JSON, a missing or wrong field, a hook this service does not handle: HTTP 400."""
 
     status = 400
+
+
+class UnknownCard(BadRequest):
+    """Feedback on a card this service has no record of issuing: HTTP 400."""
 
 
 class PreconditionFailed(ServiceError):
@@ -340,10 +346,13 @@ _DECIMAL_AGE = re.compile(r"\bage (\d+\.\d+)")
 
 def _as_written(text: str, hidden: tuple[str, ...]) -> str:
     """Numbers as people write them (eGFR whole, age in whole years) and identifying values hidden."""
-    text = _DECIMAL_EGFR.sub(lambda m: f"eGFR {m.group(1) or ''}{round(float(m.group(2)))}", text)
-    text = _DECIMAL_AGE.sub(lambda m: f"age {int(float(m.group(1)))}", text)
+    if "eGFR " in text:
+        text = _DECIMAL_EGFR.sub(lambda m: f"eGFR {m.group(1) or ''}{round(float(m.group(2)))}", text)
+    if "age " in text:
+        text = _DECIMAL_AGE.sub(lambda m: f"age {int(float(m.group(1)))}", text)
     for value in hidden:
-        text = text.replace(value, "[withheld]")
+        if value in text:
+            text = text.replace(value, "[withheld]")
     return text
 
 
@@ -436,6 +445,21 @@ def evaluate(service_id: str, body: Any, *, everything: bool = False, today: dat
     return _respond(hook, context, row, everything)
 
 
+def _interacting(item: Coding | str) -> frozenset[str]:
+    """The drugs a medication item alone interacts with magnesium as (memoised: the same items recur)."""
+    if len(item if isinstance(item, str) else item.display) > _MEMO_TEXT:
+        return _interacting_now(item)
+    return _interacting_memo(item)
+
+
+def _interacting_now(item: Coding | str) -> frozenset[str]:
+    return frozenset(i.drug for i in mg.assess({"medications": [item]}).interactions)
+
+
+_interacting_memo = lru_cache(maxsize=4096)(_interacting_now)
+_MEMO_TEXT = 200  # longer item texts are not memoised
+
+
 def _respond(hook: str, context: Mapping[str, Any], row: FhirRow, everything: bool) -> HookResult:
     assessment = mg.assess(row)
     version = assessment.knowledge_version
@@ -448,8 +472,7 @@ def _respond(hook: str, context: Mapping[str, Any], row: FhirRow, everything: bo
     magnesium_orders = tuple(o for o in orders if o.magnesium)
     situation = Situation(assessment, magnesium_orders, tuple(row.failed))
     reason = in_play(situation)
-    ordered_drugs = {i.drug for o in orders if not o.magnesium
-                     for i in mg.assess({"medications": [o.item]}).interactions}
+    ordered_drugs = {drug for o in orders if not o.magnesium for drug in _interacting(o.item)}
     stop = assessment.dose.status == mg.DoseStatus.DO_NOT_SUPPLEMENT
     measure = reason == "the next step is to measure"
     patient_ref = f"Patient/{row['patient_id']}" if row.get("patient_id") else ""
@@ -540,7 +563,7 @@ def read_feedback(body: Any, issued: Callable[[str], Mapping[str, Any] | None] |
         timestamp = _timestamp(_require(item, "outcomeTimestamp", str, where), where)
         card = issued(card_uuid) if issued is not None else {}
         if card is None:
-            raise BadRequest(f"{where}card: no card '{card_uuid[:64]}' was issued by this service")
+            raise UnknownCard(f"{where}card: no card '{card_uuid[:64]}' was issued by this service")
         reason = item.get("overrideReason") or {}
         if not isinstance(reason, dict):
             raise BadRequest(f"{where}overrideReason must be an object")

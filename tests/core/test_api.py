@@ -14,6 +14,7 @@ EXPECTED_API = [
     "Assessment",
     "COLUMNS",
     "Card",
+    "Coding",
     "ContraLevel",
     "Contraindication",
     "Dose",

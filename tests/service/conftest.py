@@ -49,6 +49,13 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def log_once(self, text: str, timeout: float = 10.0) -> str:
+        """The log once it holds ``text`` (lines are written by a background thread, a moment after the answer)."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return log
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -250,9 +250,10 @@ def test_no_cors_by_default_and_json_required(client: httpx.Client) -> None:
 
 
 def test_logs_carry_no_patient_identifier(client: httpx.Client, server: Server) -> None:
-    _post(client, PV, f.request("patient-view", _mg_prefetch()))
     client.post(f"/cds-services/{PV}", content=b"{bad")
-    log = server.log
+    body = f.request("patient-view", _mg_prefetch())
+    _post(client, PV, body)
+    log = server.log_once(body["hookInstance"])  # the lines of both calls, in order
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any(e.get("service") == PV and e.get("status") == 200 and e.get("hookInstance") for e in lines)
     assert f.PATIENT_ID not in log and f.PATIENT_NAME not in log and "1970-05-01" not in log
