@@ -154,16 +154,20 @@ class Assessment:
         else:
             summary = d.headline
         when = " (after stabilisation)" if d.status == DoseStatus.REFER else ""
+        # the body repeats the headline only when the summary had to be shortened
+        said = whole_words(summary, _SUMMARY_MAX) == summary and summary.startswith(d.headline)
         card(
             d.indicator,
             summary,
             (*d.notes, *f.form.evidence),
             "dose",
-            extra=f"**{d.headline}.** {d.text}\n\n**Form and timing{when}:** {f.form.text}",
+            extra=("" if said else f"**{d.headline}.** ") + f"{d.text}\n\n**Form and timing{when}:** {f.form.text}",
         )
         if c.level == ContraLevel.CONTRAINDICATED:  # with what to do first (stop or review a current product)
             first = "Do not give magnesium: " + (c.reasons[0].summary or c.reasons[0].text)
-            card(Indicator.CRITICAL, first, c.reasons, "contraindication", f"**{d.headline}.** {d.text}")
+            # the dose body once: here only when the dose card is not itself critical (then it is shown first)
+            body = "" if d.indicator == Indicator.CRITICAL else f"**{d.headline}.** {d.text}"
+            card(Indicator.CRITICAL, first, c.reasons, "contraindication", body)
         elif c.level == ContraLevel.CAUTION:
             card(
                 Indicator.WARNING,
