@@ -411,6 +411,7 @@ class _Reader:
             text = obs.get("valueString")
             if isinstance(text, str) and text.strip():
                 row["serum_mg"] = text.strip()  # the core reads the number and any unit written in it
+                self.dated("serum_mg_date", obs)
             else:
                 kinds = ", ".join(k for k in obs if k.startswith("value"))
                 self.add("serum_mg", obs, FhirNote.INVALID, f"serum magnesium given as {kinds}; not used")
@@ -419,6 +420,7 @@ class _Reader:
         if value is None:
             return
         row["serum_mg"] = value
+        self.dated("serum_mg_date", obs)
         if unit:
             row["serum_mg_unit"] = unit
             loinc = _has_code(obs.get("code"), LOINC, SERUM_MG_LOINC) or ""
@@ -472,6 +474,15 @@ class _Reader:
         if value is None:
             return
         self.row["egfr"] = value if not unit or unit in _EGFR_UNITS else f"{value} {unit}"
+        self.dated("egfr_date", obs)
+
+    def dated(self, field: str, obs: Mapping[str, Any]) -> None:
+        """The result's date, so that the core can tell a current result from an old one (section 9.8)."""
+        when = _when(obs)
+        if when is not None:
+            self.row[field] = when.date().isoformat()
+            if self.as_of is not None:
+                self.row.setdefault("assessment_date", self.as_of.isoformat())
 
     def whole_blood(self, found: list[dict[str, Any]]) -> None:
         obs = self.newest("serum_mg", "whole-blood magnesium", found)

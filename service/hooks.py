@@ -423,6 +423,10 @@ def _suggestions(card: mg.Card, stop: bool, magnesium_orders: tuple[FhirOrder, .
     return found, "at-most-one" if len(found) == 1 else "any"
 
 
+def _is_measure(suggestion: Mapping[str, Any]) -> bool:
+    return any(a.get("resource", {}).get("resourceType") == "ServiceRequest" for a in suggestion["actions"])
+
+
 def evaluate(service_id: str, body: Any, *, everything: bool = False, today: date | None = None) -> HookResult:
     """Answer one hook call. ``everything``: every card, not only those that need attention."""
     if service_id not in SERVICES:
@@ -489,7 +493,9 @@ def _respond(hook: str, context: Mapping[str, Any], row: FhirRow, everything: bo
         if everything:
             wanted = True
         elif hook == "patient-view":
-            wanted = reason is not None and card.indicator != "info"
+            # in play: what needs attention, and the decision (it carries the order to measure) unless the
+            # critical contraindication card already says it
+            wanted = reason is not None and (card.indicator != "info" or (card.topic == "dose" and not stop))
         elif interaction is not None:
             wanted = reason is not None and (bool(magnesium_orders) or interaction.drug in ordered_drugs)
         else:
@@ -503,6 +509,7 @@ def _respond(hook: str, context: Mapping[str, Any], row: FhirRow, everything: bo
     for card in shown:
         d = _card_json(card, version, hidden, reason)
         suggestions, behaviour = _suggestions(card, stop, magnesium_orders, measure, patient_ref)
+        measure = measure and not any(_is_measure(s) for s in suggestions)  # the order to measure once
         if suggestions:
             d["suggestions"], d["selectionBehavior"] = suggestions, behaviour
         cards.append(d)

@@ -145,3 +145,15 @@ def test_text_items_are_never_split_and_rows_take_lists() -> None:
     assert a.problems == () and a.dose.status == b.dose.status
     single = mg.assess({"age": 60, "diagnoses": Coding(SNOMED, "91637004")})
     assert single.contraindication.level == mg.ContraLevel.CONTRAINDICATED
+
+
+@pytest.mark.parametrize(("system", "code", "concept"), [
+    (RXNORM, "316049", "drug:hydrochlorothiazide"),  # "Hydrochlorothiazide 25 MG", as an earlier Synthea wrote it
+    (RXNORM, "315971", "drug:furosemide"),  # "Lasix 40mg"
+    (SNOMED, "368581000119106", "condition:t2d"),  # neuropathy due to type 2 diabetes
+    (SNOMED, "72892002", "condition:pregnancy"),  # normal pregnancy
+])
+def test_codes_of_earlier_synthea_records_are_read_without_their_display(system: str, code: str,
+                                                                          concept: str) -> None:
+    assert terminology().concepts_of(system, code) == (concept,)
+    assert _keys([Coding(system, code, "")], "medications" if system == RXNORM else "diagnoses") == [concept]

@@ -83,6 +83,20 @@ def test_a_magnesium_product_named_by_brand_or_antacid_puts_magnesium_in_play(pr
     assert body["cards"][0]["extension"]["org.mgdecision"]["inPlay"] == "a current magnesium product"
 
 
+def test_when_the_next_step_is_to_measure_the_decision_card_orders_it_once() -> None:
+    on_ppi = f.prefetch(egfr_obs=[f.egfr(80)], statements=[f.medication("omeprazole 20 MG", rxcui="7646"),
+                                                           f.medication("hydrochlorothiazide 25 MG", rxcui="5487")])
+    body = evaluate(PV, f.request("patient-view", on_ppi)).body
+    check_response(body)
+    dose = [c for c in body["cards"] if c["source"]["topic"]["code"] == "dose"]
+    assert len(dose) == 1 and dose[0]["summary"].startswith("Measure serum magnesium first")
+    assert dose[0]["extension"]["org.mgdecision"]["inPlay"] == "the next step is to measure"
+    orders = [a["resource"] for c in body["cards"] for s in c.get("suggestions", []) for a in s["actions"]
+              if a.get("resource", {}).get("resourceType") == "ServiceRequest"]
+    assert len(orders) == 1 and orders[0]["code"]["coding"][0]["code"] == "19123-9"
+    assert orders[0]["subject"]["reference"].startswith("Patient/")
+
+
 @pytest.mark.parametrize(("serum", "reason"), [(0.45, "a magnesium suggestion"),
                                                (2.9, "an abnormal serum magnesium")])
 def test_an_abnormal_serum_puts_magnesium_in_play(serum: float, reason: str) -> None:

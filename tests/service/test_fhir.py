@@ -26,6 +26,7 @@ def test_a_bundle_becomes_the_row_mg_assess_takes() -> None:
     row = mg.from_fhir(record, as_of=AS_OF)
     assert dict(row) == {"patient_id": f.PATIENT_ID, "date_of_birth": "1970-05-01", "assessment_date": "2026-11-30",
                          "sex": "female", "serum_mg": 1.5, "serum_mg_unit": "mg/dL", "egfr": 70,
+                         "serum_mg_date": "2026-11-01", "egfr_date": "2026-11-01",
                          "diagnoses": [Coding(f.ICD10CM, "G70.00", "")],
                          "medications": [Coding(f.RXNORM, "0", "doxycycline hyclate 100 MG Oral Capsule")]}
     assert row.notes == []
@@ -244,3 +245,15 @@ def test_a_failed_prefetch_query_is_noted_by_key_without_its_diagnostics() -> No
 def test_a_malformed_birth_date_is_not_repeated() -> None:
     row = mg.from_fhir(f.bundle(f.patient(birth="1970-13")))
     assert all("1970-13" not in n.message for n in row.notes)
+
+
+def test_result_dates_reach_the_core_so_an_old_serum_is_repeated() -> None:
+    """The serum and eGFR dates go with their values: a serum of 2019 is not used as current (section 9.8)."""
+    old = f.prefetch(serum_obs=[f.serum(0.6, when="2019-03-01T09:00:00Z")],
+                     egfr_obs=[f.egfr(80, when="2026-10-01T09:00:00Z")])
+    row = mg.from_fhir(old, as_of=date(2026, 12, 7))
+    assert (row["serum_mg_date"], row["egfr_date"], row["assessment_date"]) == ("2019-03-01", "2026-10-01",
+                                                                                 "2026-12-07")
+    assert mg.assess(row).dose.status == mg.DoseStatus.CHECK_SERUM
+    recent = f.prefetch(serum_obs=[f.serum(0.6, when="2026-11-20T09:00:00Z")], egfr_obs=[f.egfr(80)])
+    assert mg.assess(mg.from_fhir(recent, as_of=date(2026, 12, 7))).dose.status == mg.DoseStatus.RECOMMENDED
