@@ -13,7 +13,7 @@ from . import render
 from .engine import Engine, Findings, default_engine
 from .engine.core import DRIVERS
 from .errors import UsageError
-from .formatting import cap_reasons, dose_group_text, format_reason, whole_words
+from .formatting import cap_reasons, dose_group_text, format_reason, group_head, whole_words
 from .intake import IntakeSummary, summarise
 from .kb import knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
@@ -80,8 +80,9 @@ class Assessment:
         """Every reason behind the flags, in full (the cards show it; ``mg_reasons`` is capped)."""
         f = self.findings
         groups = [
-            f"Risk {f.risk.level}: " + "; ".join([format_reason(r) for r in f.risk.reasons]),
-            f"Contraindication {f.contraindication.level}: "
+            group_head("Risk", str(f.risk.level)) + " - " + "; ".join([format_reason(r) for r in f.risk.reasons]),
+            group_head("Contraindication", str(f.contraindication.level))
+            + " - "
             + "; ".join([format_reason(r) for r in f.contraindication.reasons]),
             dose_group_text(f.dose, f.form),
         ]

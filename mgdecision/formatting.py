@@ -6,9 +6,9 @@ from functools import lru_cache
 
 from .kb import knowledge
 from .models import Dose, Form, Reason
-from .outputs import REASONS_MAX
+from .outputs import REASONS_MAX, VALUE_LABELS
 
-__all__ = ["cap_reasons", "dose_group_text", "format_reason", "whole_words"]
+__all__ = ["cap_reasons", "dose_group_text", "format_reason", "group_head", "whole_words"]
 
 
 def format_reason(reason: Reason) -> str:
@@ -28,10 +28,16 @@ def _labels(ids: tuple[str, ...]) -> str:
     return f" [{'; '.join(sources[s].label if s in sources else s for s in ids)}]" if ids else ""
 
 
+def group_head(group: str, value: str) -> str:
+    """One group of the reasons text as people read it: 'Risk: High', 'Dose: Measure serum first'."""
+    return f"{group}: {VALUE_LABELS.get(value, value)}"
+
+
 def dose_group_text(dose: Dose, form: Form) -> str:
-    """'Dose STATUS: notes and evidence'."""
+    """'Dose: Status - notes and evidence'."""
     reasons = (*dose.notes, *form.evidence)
-    return f"Dose {dose.status}" + (": " + "; ".join([format_reason(r) for r in reasons]) if reasons else "")
+    head = group_head("Dose", str(dose.status))
+    return head + (" - " + "; ".join([format_reason(r) for r in reasons]) if reasons else "")
 
 
 SEE_CARD = " ... (see card)"

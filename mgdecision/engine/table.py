@@ -34,7 +34,7 @@ from ..arrays import (
     row_join,
 )
 from ..errors import KnowledgeError
-from ..formatting import cap_reasons, dose_group_text, format_reason
+from ..formatting import cap_reasons, dose_group_text, format_reason, group_head
 from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
 from ..models import Dose, Form, Interaction, Problem, Reason
 from ..outputs import COLUMNS
@@ -702,8 +702,8 @@ class _TableRun:
         )
         self.reasons.add(_DOSE, np.arange(n), 0, dose_group)
         headers = [
-            _prefix("Risk ", r_level, ": "),
-            _prefix(" | Contraindication ", c_level, ": "),
+            _heads("", "Risk", r_level),
+            _heads(" | ", "Contraindication", c_level),
             np.full(n, " | ", dtype=object),
             np.full(n, " | Notes: ", dtype=object),
         ]
@@ -880,6 +880,12 @@ def _strings(levels: np.ndarray) -> np.ndarray:
 def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
     codes, distinct = factorize(levels)
     return objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
+
+
+def _heads(before: str, group: str, levels: np.ndarray) -> np.ndarray:
+    """The reasons group heads ('Risk: High - ') of a level column, each made once."""
+    codes, distinct = factorize(levels)
+    return objects([f"{before}{group_head(group, str(x))} - " for x in distinct.tolist()])[codes]
 
 
 _DTYPES: Mapping[str, Any] = {"yes": bool, "number": np.float64, "text": object, "object": object}

@@ -80,7 +80,7 @@ def test_ms_clinic_prints_readably(tmp_path: Path, run_cli, paper: str, mode: st
     text = " ".join(printed.text(k + 1) for k in patients)
     for name in mg.COLUMNS:
         assert name not in text, name  # plain headers on paper
-    # a level cell shows its label, never the machine word (the reasons text names each flag "Risk LOW: ...")
+    # a level cell shows its label, never the machine word (the reasons text too: "Risk: Low - ...")
     machine = {w for name in outputs.LEVEL_COLUMNS for w in outputs.LEVELS[name]}
     assert [w for k in patients for w, _ in printed.words[k] if w in machine] == []
     assert outputs.header("mg_dose_status") in text and "None found" in text and "Not indicated" in text

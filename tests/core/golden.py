@@ -58,7 +58,7 @@ def _reason_segments(reasons: str) -> list[str]:
     segments = []
     reasons = re.sub(r"\s*\[[^\[\]]*\]", "", reasons)  # the source labels: one source may back several reasons
     for group in reasons.split(" | "):
-        group = re.sub(r"^[A-Za-z]+ [A-Z_]+: ", "", group)  # "Risk HIGH: ", "Contraindication CAUTION: "
+        group = re.sub(r"^(Risk|Contraindication|Dose): [A-Za-z ]+? - ", "", group)  # "Risk: High - "
         segments += [s.strip() for s in group.split("; ") if len(s.strip()) >= 20]
     return segments
 

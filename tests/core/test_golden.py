@@ -70,7 +70,8 @@ def _fake_assessment():
         "mg_risk": "MODERATE",
         "mg_dose_status": "CHECK_SERUM",
         "mg_dose": "measure serum magnesium (with potassium and calcium) now: omeprazole",
-        "mg_reasons": "Risk MODERATE: proton pump inhibitor: omeprazole (+2) [FDA PPI 2011] | Dose CHECK_SERUM",
+        "mg_reasons": "Risk: Moderate - proton pump inhibitor: omeprazole (+2) [FDA PPI 2011]"
+        " | Dose: Measure serum first",
     }
     cards = (
         Card("info", "CHECK_SERUM: measure serum magnesium now", "review the need for the PPI", "", "", "dose"),
