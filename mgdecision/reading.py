@@ -671,7 +671,7 @@ def _read_serum(value: Any, unit_cell: str, header_unit: str) -> SerumReading:
         return unusable(
             ProblemCode.UNIT_MISSING,
             f"{number:g} has no unit (cell, unit column or header); value not used: "
-            "0.7 mmol/L is normal, 0.7 mg/dL is life-threatening",
+            "0.8 mmol/L is normal, 0.8 mg/dL is life-threatening",
         )
     if len(units) > 1:
         return unusable(ProblemCode.CONFLICT, f"units disagree ({', '.join(t for t, _ in candidates)}); value not used")

@@ -156,7 +156,7 @@ class ChoiceInput(FieldInput):
 class SerumInput(FieldInput):
     """Serum magnesium value and its unit; the unit applies to the lab range too.
 
-    There is no default unit: 0.7 mmol/L is normal, 0.7 mg/dL life-threatening. A number with no unit
+    There is no default unit: 0.8 mmol/L is normal, 0.8 mg/dL life-threatening. A number with no unit
     chosen reaches the core without one, and the core reports ``unit_missing`` below the field.
     """
 
