@@ -347,8 +347,8 @@ def all_holding(conditions: Sequence[Condition]) -> Callable[[Mapping[str, Any]]
 def _column(node: Node) -> Callable[[Mapping[str, Any], int], np.ndarray]:
     kind = node[0]
     if kind == "const":
-        value = node[1]
-        return lambda f, n: np.full(n, value, dtype=object if isinstance(value, str) else None)
+        constant = np.asarray(node[1], dtype=object if isinstance(node[1], str) else None)  # 0-d: broadcast
+        return lambda f, n: constant
     if kind == "fact":
         name = node[1]
         return lambda f, n: np.asarray(f[name])
