@@ -389,6 +389,7 @@ def _suggest(words: str, kind: str, kb: Knowledge) -> str | None:
     else:
         pool = list(kb.symptom_names)
         probe = words
+    probe = probe[:60]  # no known name is longer; difflib's cost grows with the length compared
     close = difflib.get_close_matches(probe, pool, n=1, cutoff=0.8) or difflib.get_close_matches(
         probe.split()[0] if probe else probe, pool, n=1, cutoff=0.85
     )
