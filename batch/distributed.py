@@ -175,6 +175,8 @@ def run_dask(source: Path, target: Path, columns: Mapping[str, str] | None, *, s
     except (mg.UsageError, RefusedInput):
         raise
     except Exception as exc:
+        if isinstance(exc.__cause__, RefusedInput):  # older dask wraps what the first partition raised
+            raise exc.__cause__ from None
         raise RefusedInput(f"{source.name} could not be read ({type(exc).__name__}: {exc})") from exc
     check_map(columns or {}, [str(c) for c in ddf.columns])
     if not mg.map_headers(list(ddf.columns), columns).fields:

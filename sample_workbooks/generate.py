@@ -27,6 +27,7 @@ import sys
 import tomllib
 import zipfile
 from collections.abc import Hashable
+from importlib import resources
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -36,7 +37,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.writer.excel import ExcelWriter
 
 HERE = Path(__file__).resolve().parent
-FIELDS_TOML = HERE.parent / "mgdecision" / "knowledge" / "fields.toml"
+# the installed package's copy (the same file as mgdecision/knowledge/fields.toml in a checkout)
+FIELDS_TOML = resources.files("mgdecision").joinpath("knowledge", "fields.toml")
 
 FILE_TIMESTAMP = dt.datetime(2026, 1, 1, 0, 0, 0)  # document properties and zip member times
 ASSESSMENT_DATE = dt.date(2026, 11, 1)
