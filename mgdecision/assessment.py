@@ -17,7 +17,7 @@ from .formatting import cap_reasons, dose_group_text, format_reason, group_head,
 from .intake import IntakeSummary, summarise
 from .kb import knowledge
 from .models import Card, Contraindication, Dose, Form, Interaction, Problem, Reason, Risk
-from .outputs import COLUMNS  # declared once, with their types and layout, in outputs.py
+from .outputs import COLUMNS, VALUE_LABELS  # declared once, with their types and layout, in outputs.py
 from .reading import HeaderMap, Patient, read_row, read_values
 from .vocab import ContraLevel, DoseStatus, Indicator, RiskLevel, interaction_indicator
 
@@ -181,16 +181,17 @@ class Assessment:
                 "; not checked: " + "; ".join(c.not_checked) if c.not_checked else ""
             )
             card(Indicator.INFO, summary, c.reasons, "contraindication")
+        level = VALUE_LABELS[str(r.level)].lower()
         if r.ctcae_grade:
-            risk_summary = f"Deficiency risk {r.level}: serum below range (CTCAE grade {r.ctcae_grade})"
+            risk_summary = f"Deficiency risk: {level}, serum below range (CTCAE grade {r.ctcae_grade})"
         elif r.level == RiskLevel.UNKNOWN:
-            risk_summary = f"Deficiency risk {r.level}" + (
-                ": the serum value could not be used, check the result"
+            risk_summary = f"Deficiency risk: {level}" + (
+                ", the serum value could not be used: check the result"
                 if self.patient.serum is None and self.patient.serum_given
-                else ": not enough data"
+                else ", not enough data"
             )
         else:
-            risk_summary = f"Deficiency risk {r.level} ({r.points} point{'' if r.points == 1 else 's'})"
+            risk_summary = f"Deficiency risk: {level} ({r.points} point{'' if r.points == 1 else 's'})"
         card(Indicator.WARNING if r.level == RiskLevel.HIGH else Indicator.INFO, risk_summary, r.reasons, "risk")
         in_play = self.intake.any
         for i in f.interactions:
