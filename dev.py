@@ -383,7 +383,8 @@ ALONE = {
                  ("tests/widgets/test_notebook_app.py", "-k", "voila_arguments or app_notebook or app_serves")),
     "lab": Alone(WIDGET_TOOLS, (("jupyter", "lab", "--version"),),
                  ("tests/widgets/test_notebook_app.py", "-k", "jupyterlab")),
-    "service": Alone(("pytest",), (("mgdecision", "serve", "--help"), ("python", "-m", "mgdecision.service", "--help")),
+    "service": Alone(("pytest", "jsonschema"),
+                     (("mgdecision", "serve", "--help"), ("python", "-m", "mgdecision.service", "--help")),
                      ("tests/service",)),
 }
 
