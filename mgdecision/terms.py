@@ -998,11 +998,21 @@ def _carry_over(field: str, raw: str, readings: list[_Reading]) -> list[_Reading
     return out
 
 
+_CELLS: dict[str, dict[str, TermList]] = {}
+
+
 def parse_list(field: str, raw: str) -> TermList:
-    """Parse one list cell of ``field`` ("diagnoses", "medications" or "symptoms"); items are memoised."""
+    """Parse one list cell of ``field`` ("diagnoses", "medications" or "symptoms"); cells and items are memoised
+    (a reading is immutable)."""
     if not raw:
         return EMPTY[field]
-    return _parse(field, raw)
+    table = _CELLS.setdefault(field, {})
+    found = table.get(raw)
+    if found is None:
+        if len(table) > 65536:
+            table.clear()
+        found = table[raw] = _parse(field, raw)
+    return found
 
 
 
