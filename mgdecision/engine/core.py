@@ -10,7 +10,6 @@ contraindications.toml, dosing.toml): these methods fill its templates in.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,10 +23,10 @@ from ..models import Dose, Form, Interaction, Problem, Reason
 from ..reading import Patient, Serum
 from ..terms import QUALIFIERS
 from ..vocab import ContraLevel, DoseStatus, RiskLevel
-from .expr import Template, all_holding, first_holding
+from .expr import all_holding, first_holding
 from .row import Findings
 from .row import decide as decide_row
-from .spec import ID_TEXTS, RuleSpec
+from .spec import RuleSpec
 
 __all__ = ["DRIVERS", "Effect", "Engine", "SerumStatus", "default_engine", "rda_mg", "sources_of", "ul_mg"]
 
@@ -45,29 +44,6 @@ class SerumStatus:
     hyper_grade: int | None
     urgent: bool  # above the urgent limit for hypermagnesaemia
     urgent_limit: float
-
-
-class _Keyed:
-    """Arguments memoised under a key of their own (hash and equality are the key's)."""
-
-    __slots__ = ("_hash", "args", "key")
-
-    def __init__(self, key: tuple[Any, ...], args: tuple[Any, ...]) -> None:
-        self.key, self.args, self._hash = key, args, hash(key)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Keyed) and self.key == other.key
-
-
-def interval(value: Any, cuts: tuple[float, ...]) -> int:
-    """Which of the points ``cuts`` (sorted) and the intervals around them a number falls in (-1: missing): two
-    numbers in the same one compare alike with every cut-off."""
-    if value is None or value != value:
-        return -1
-    return bisect_left(cuts, value) + bisect_right(cuts, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +101,10 @@ MEMOISED: Mapping[str, float] = {
     "contra_reason": 1 / 4,
     "none_found_reason": 1 / 16,
     "not_checked_lines": 1 / 64,
-    "dose_plan": 1,
-    "dose_ids": 1 / 16,
     "rule_facts": 1 / 64,
     "factor_facts": 1 / 4,
     "symptom_facts": 1 / 4,
-    "dose_texts": 1 / 4,
+    "dose_and_form": 1,
     "dose_columns": 1 / 4,
     "dosing_note": 1 / 64,
     "form": 1 / 64,
@@ -196,10 +170,6 @@ class Engine:
             )
         )
         self.dose_numbers = tuple(n for n in spec.dose_reads if spec.kinds[n] == "number")
-        at = {n: k for k, n in enumerate(spec.dose_reads)}
-        self._dose_text_only_at = tuple(sorted(at[n] for n in spec.dose_text_only if n in at))
-        self._dose_cuts_at = tuple((at[n], cuts) for n, cuts in sorted(spec.dose_cuts.items()))
-        self.dose_ids_projected = set(ID_TEXTS) <= spec.dose_text_only  # no condition reads what they make
         self.band_row = first_holding([b.when for b in spec.bands])
         self.status_row = first_holding([s.when for s in spec.dose_statuses])
         # the other choices of a dose decision, each one compiled function over the facts
@@ -472,43 +442,6 @@ class Engine:
         """The lines of rules.toml [contraindications] not_checked whose condition holds on the row."""
         return tuple(text for (_when, text), ok in zip(self.spec.not_checked, holds, strict=True) if ok)
 
-    def dose_and_form(self, *args: Any) -> tuple[Dose, Form]:
-        """Dose and form (arguments as :meth:`_dose_decision`): decided once per memo key that leaves out what
-        only the texts name and keeps of other numbers only where they stand against their cut-offs
-        (``spec.dose_text_only``, ``spec.dose_cuts``); texts that name such a fact are made per value."""
-        dose, form, named, made_for = self.dose_plan(_Keyed(self.dose_key(args), args))
-        if named and made_for != args:  # its texts name values this row holds otherwise: made for these
-            return self.dose_texts(*args)
-        return dose, form
-
-    def dose_key(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The memo key of a dose decision: its arguments with the values of ``spec.dose_text_only`` left out,
-        those of ``spec.dose_cuts`` as the interval of their cut-offs they fall in, and the risk factors and
-        symptoms as :meth:`dose_ids` keeps them."""
-        values = list(args[-1])
-        for k in self._dose_text_only_at:
-            values[k] = None
-        for k, cuts in self._dose_cuts_at:
-            values[k] = interval(values[k], cuts)
-        ids = self.dose_ids(args[6]) if self.dose_ids_projected else args[6]
-        return (*args[:6], ids, args[7], tuple(values))
-
-    def _dose_ids(self, ids: frozenset[str]) -> frozenset[str]:
-        """Of the row's risk factors and symptoms ("factor:x", "symptom:x"), what the dose conditions read: those
-        they name, whether one is a factor of ongoing loss, and the factor that sets the recheck interval."""
-        kept = set(ids & self.spec.dose_ids_read)
-        counted = [fid for fid in self.factors if f"factor:{fid}" in ids]
-        if any(self.factors[fid]["points"] >= 2 for fid in counted):
-            kept.add("loss")
-        recheck = next((fid for fid in self.recheck_order if fid in counted), None)
-        if recheck is not None:
-            kept.add(f"recheck:{self.factors[recheck]['recheck']}")
-        return frozenset(kept)
-
-    def dose_text_facts(self, *args: Any) -> frozenset[str]:
-        """Which of ``spec.dose_text_only`` the texts of this dose decision name."""
-        return self.dose_plan(_Keyed(self.dose_key(args), args))[2]
-
     def _rule_facts(self, contra_rule: str | None) -> dict[str, Any]:
         """The dose facts of the first contraindication rule that fired: its short name, and whether urgent."""
         rule = self.rules[contra_rule] if contra_rule else {}
@@ -531,14 +464,7 @@ class Engine:
         """The dose facts of the row's symptoms ("symptom:x" in ``ids``)."""
         return {"symptoms": ", ".join(self.symptom_labels[s[8:]] for s in sorted(ids) if s.startswith("symptom:"))}
 
-    def _dose_plan(self, keyed: _Keyed) -> tuple[Dose, Form, frozenset[str], tuple[Any, ...]]:
-        return (*self._dose_decision(*keyed.args), keyed.args)
-
-    def _dose_texts(self, *args: Any) -> tuple[Dose, Form]:
-        dose, form, _named = self._dose_decision(*args)
-        return dose, form
-
-    def _dose_decision(
+    def _dose_and_form(
         self,
         contra: str,
         risk: str,
@@ -549,14 +475,13 @@ class Engine:
         ids: frozenset[str],
         contra_rule: str | None,
         values: tuple[Any, ...],
-    ) -> tuple[Dose, Form, frozenset[str]]:
+    ) -> tuple[Dose, Form]:
         """Dose status, range, text, headline and indicator, with form and timing, for the decisions before it
         (contraindication level and its first rule, risk level), the lists' indications and forms, the RDA, the
         factors and symptoms on the row (``ids``: "factor:x", "symptom:x") and the values of the facts the dose
-        rules read (``spec.dose_reads``); and which of ``spec.dose_text_only`` the texts it picked name."""
+        rules read (``spec.dose_reads``)."""
         spec = self.spec
         facts = _DoseFacts(zip(spec.dose_reads, values, strict=True))
-        shown: list[Template] = []
         for name in self.dose_numbers:  # a missing number is NaN in the rules (None only in the memo key)
             if facts[name] is None:
                 facts[name] = math.nan
@@ -578,7 +503,6 @@ class Engine:
         f = self.fixed_row(facts)
         fixed = spec.fixed_form[f][1] if f >= 0 else None
         form = Form("", "", fixed.format(facts)) if fixed else self.form(status, forms, diarrhoea)
-        shown += [fixed] if fixed else []
         facts.update(form_name=form.form, form_timing=form.timing, min=math.nan, max=math.nan)
         variant = rule.variants[self.variant_rows[k](facts)]
         low = None if variant.low is None else float(variant.low.row(facts))
@@ -588,16 +512,13 @@ class Engine:
         for name, table in spec.dose_texts.items():
             picked = table[self.text_rows[name](facts)][1]
             facts[name] = picked.format(facts)
-            shown.append(picked)
         body = [variant.text.format(facts)]
-        shown.append(variant.text)
         leads: list[str] = []
         notes = [self.dosing_note(n) for n in variant.notes]
         parts = (*rule.parts, *spec.dose_parts)
         for j in self.parts_rows[k](facts):
             part = parts[j]
             (leads if part.lead else body).append(part.text.format(facts))
-            shown.append(part.text)
             if part.note:
                 notes.append(self.dosing_note(part.note))
         ul = facts.get("ul")
@@ -612,7 +533,7 @@ class Engine:
             facts["headline"],
             facts["indicator"],
         )
-        return dose, form, spec.dose_text_only & frozenset().union(*(t.facts for t in shown))
+        return dose, form
 
     def _dose_columns(self, *key: Any) -> tuple[Any, ...]:
         """The dose output columns (status, min, max, dose text, form text, dose reasons, headline) for a dose key."""
@@ -674,12 +595,10 @@ class Engine:
     contra_reason: Callable[[str, tuple[str, ...]], Reason]
     none_found_reason: Callable[[tuple[str, ...]], Reason]
     not_checked_lines: Callable[[tuple[bool, ...]], tuple[str, ...]]
-    dose_plan: Callable[[_Keyed], tuple[Dose, Form, frozenset[str], tuple[Any, ...]]]
-    dose_ids: Callable[[frozenset[str]], frozenset[str]]
     rule_facts: Callable[[str | None], dict[str, Any]]
     factor_facts: Callable[[frozenset[str]], dict[str, Any]]
     symptom_facts: Callable[[frozenset[str]], dict[str, Any]]
-    dose_texts: Callable[..., tuple[Dose, Form]]
+    dose_and_form: Callable[..., tuple[Dose, Form]]
     dose_columns: Callable[..., tuple[Any, ...]]
     dosing_note: Callable[[str], Reason]
     form: Callable[[str, tuple[str, ...], bool], Form]

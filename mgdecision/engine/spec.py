@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import keyword
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from ..errors import KnowledgeError
 from ..kb import Knowledge
 from ..terms import QUALIFIERS
-from .expr import Condition, Node, Template, first_match, function, parse, row_expression
+from .expr import Condition, Node, Template, facts_of, first_match, function, parse, row_expression
 from .facts import COMBINED, FACTS, BaseFact, Kind, Path, listed_flag
 
 __all__ = [
@@ -65,8 +64,6 @@ DOSE_FACTS: Mapping[str, Kind] = {
     "form_name": "text",
     "form_timing": "text",
 }
-# Dose facts made from the row's risk factors and symptoms that a text may name ("measure now: {factors}")
-ID_TEXTS = ("factors", "loss_factors", "symptoms", "recheck_factor")
 DOSE_TABLES = ("ul_text", "why", "headline", "indicator")  # first-match texts of [dose], in this order
 # Facts a text names beside those of the row: the level of the band that capped the risk, a factor's label,
 # what could not be checked.
@@ -416,7 +413,7 @@ class RuleSpec:
             raise KnowledgeError("rules.toml dose.urgent_review_grade: a CTCAE grade from 1 to 4")
         self.urgent_review_grade: int = grade
         self.dose_reads: tuple[str, ...] = self._dose_reads()
-        self.dose_text_only, self.dose_cuts = self._dose_key_parts()
+        self.dose_reads_texts = self._dose_reads_texts()
         self.form_priority: tuple[str, ...] = tuple(dose["form_priority"])
         unknown_forms = set(self.form_priority) - set(kb.dosing["forms"])
         if unknown_forms:
@@ -599,54 +596,11 @@ class RuleSpec:
         found += [when for table in (*self.dose_texts.values(), self.fixed_form) for when, _text in table]
         return [c.tree for c in found]
 
-    def _dose_key_parts(self) -> tuple[frozenset[str], dict[str, tuple[float, ...]]]:
-        """What the dose decision's memo key may leave out: the facts only its texts name (``text_only``: the
-        decision is the same whatever they are, only the texts it picked differ; with :data:`ID_TEXTS`, the
-        risk factors and symptoms no condition names), and, for each number only
-        compared with constants and never shown, the cut-offs it is compared with (``cuts``: values between
-        the same cut-offs decide alike)."""
-        named: set[str] = set()
-        for s in self.dose_statuses:
-            named |= set().union(*(v.text.facts for v in s.variants), *(p.text.facts for p in s.parts))
-        named |= set().union(*(p.text.facts for p in self.dose_parts))
-        named |= {n for table in (*self.dose_texts.values(), self.fixed_form) for _w, t in table for n in t.facts}
-        cuts: dict[str, set[float]] = {}
-        raw: set[str] = set()
-        read: set[str] = set()
-
-        def walk(node: Node) -> None:
-            if node[0] == "fact":
-                name = node[1].split(":", 1)[1] if node[1].startswith("known:") else node[1]
-                read.add(name)
-                if not node[1].startswith("known:"):
-                    raw.add(name)
-                return
-            if node[0] == "cmp":
-                a, b = node[2], node[3]
-                fact, other = (a, b) if a[0] == "fact" else (b, a)
-                value = other[1] if other[0] == "const" else None
-                if (
-                    fact[0] == "fact"
-                    and ":" not in fact[1]
-                    and isinstance(value, (int, float))
-                    and not isinstance(value, bool)
-                    and math.isfinite(value)
-                ):
-                    cuts.setdefault(fact[1], set()).add(float(value))
-                    read.add(fact[1])
-                    return
-            for x in node[1:]:
-                if isinstance(x, tuple):
-                    walk(x)
-
-        for tree in self._dose_conditions():
-            walk(tree)
-        self.dose_ids_read = frozenset(n for n in read if n.startswith(("factor:", "symptom:")))
-        self.dose_reads_texts = bool(read & set(DOSE_TABLES))  # a condition reads a text the dose picked
-        text_only = frozenset(n for n in (*self.dose_reads, *ID_TEXTS) if n not in read)
-        numbers = {n for n in self.dose_reads if self.kinds.get(n) == "number"}
-        kept = {n: tuple(sorted(c)) for n, c in cuts.items() if n in numbers and n not in raw and n not in named}
-        return text_only, kept
+    def _dose_reads_texts(self) -> bool:
+        """Whether a dose condition reads a text the dose itself picked (then the column execution decides per
+        distinct input, as the row execution does)."""
+        read = set().union(*(facts_of(tree) for tree in self._dose_conditions()))
+        return bool({n.removeprefix("known:") for n in read} & set(DOSE_TABLES))
 
 
 # ---------------------------------------------------------------- the row execution, compiled once

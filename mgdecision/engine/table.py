@@ -939,7 +939,7 @@ def _key(value: Any) -> Any:
 
 
 class _DoseTable:
-    """The dose rules on whole columns, as Engine._dose_decision runs them for one row: the status, the fixed
+    """The dose rules on whole columns, as Engine.dose_and_form runs them for one row: the status, the fixed
     form or the form rules, the variant and its range, the text picks and the parts that hold, found by the
     column execution of their conditions; each text made once per distinct set of the values it names."""
 

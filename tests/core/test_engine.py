@@ -246,7 +246,7 @@ def test_engines_keep_their_own_caches(tmp_path):
     assert other.assess(row).contraindication.rules == ("renal_moderate",)
     assert shipped.assess(row).contraindication.rules == ("renal_severe",)
     assert mg.assess(row).contraindication.rules == ("renal_severe",)
-    for name in ("serum_status", "dose_plan", "contra_reason"):
+    for name in ("serum_status", "dose_and_form", "contra_reason"):
         info = getattr(other, name).cache_info()
         assert info.maxsize is not None  # bounded
 
