@@ -163,6 +163,9 @@ class Engine:
             if key.startswith("symptom:")
         }
         self.symptom_labels: Mapping[str, str] = {c.id: c.label for c in kb_.concepts.values() if c.kind == "symptom"}
+        # the ids a dose decision's factor and symptom facts read ("factor:x", "symptom:x")
+        self.factor_ids = frozenset(f"factor:{fid}" for fid in self.factors)
+        self.symptom_ids = frozenset(f"symptom:{sid}" for sid in self.symptom_labels)
         # the factors whose recheck interval a normal serum follows, most frequent recheck first
         self.recheck_order: tuple[str, ...] = tuple(
             sorted(
@@ -449,7 +452,7 @@ class Engine:
 
     def _factor_facts(self, ids: frozenset[str]) -> dict[str, Any]:
         """The dose facts of the row's risk factors ("factor:x" in ``ids``)."""
-        counted = [fid for fid in self.factors if f"factor:{fid}" in ids]
+        counted = [fid for fid in self.factors if f"factor:{fid}" in ids] if ids else []
         loss = [fid for fid in counted if self.factors[fid]["points"] >= 2]
         recheck = next((fid for fid in self.recheck_order if fid in counted), None)
         return {
@@ -493,8 +496,8 @@ class Engine:
             indications=", ".join(indications),
             rda=math.nan if rda is None else rda,
             **self.rule_facts(contra_rule),
-            **self.factor_facts(ids),
-            **self.symptom_facts(ids),
+            **self.factor_facts(ids & self.factor_ids),  # each memoised on the ids it reads
+            **self.symptom_facts(ids & self.symptom_ids),
         )
         k = self.status_row(facts)  # the last status always holds (checked on loading)
         rule = spec.dose_statuses[k]

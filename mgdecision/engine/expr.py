@@ -418,11 +418,13 @@ class Template:
     """
 
     MAX_WIDTH = 40
+    MEMO_SIZE = 4096  # messages kept per template
 
     def __init__(self, text: str, constants: Mapping[str, Any]) -> None:
         if not isinstance(text, str):
             raise KnowledgeError(f"message {text!r}: not a text")
         self.text = text
+        self._made: dict[tuple[tuple[Any, ...], tuple[type, ...]], str] = {}
         try:
             fields = list(string.Formatter().parse(text))
         except ValueError as exc:
@@ -455,7 +457,21 @@ class Template:
         self.facts = frozenset(self.names)
 
     def format(self, facts: Mapping[str, Any]) -> str:
-        return self.from_values(tuple([facts[name] for name in self.names]))
+        """The message for the facts it names; a message already made for the same values (of the same
+        types: ``True`` is not ``1``) is looked up, not made again."""
+        values = tuple([facts[name] for name in self.names])
+        key = (values, tuple(map(type, values)))
+        try:
+            return self._made[key]
+        except KeyError:
+            pass
+        except TypeError:  # a value that cannot be a key
+            return self.from_values(values)
+        made = self.from_values(values)
+        if len(self._made) >= self.MEMO_SIZE:
+            self._made.clear()
+        self._made[key] = made
+        return made
 
     def from_values(self, values: tuple[Any, ...]) -> str:
         if len(values) != len(self.names):
