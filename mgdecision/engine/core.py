@@ -180,6 +180,8 @@ class Engine:
         self.variant_rows = [first_holding([v.when for v in s.variants]) for s in spec.dose_statuses]
         self.text_rows = {name: first_holding([w for w, _t in table]) for name, table in spec.dose_texts.items()}
         self.parts_rows = [all_holding([p.when for p in (*s.parts, *spec.dose_parts)]) for s in spec.dose_statuses]
+        self.parts_of = [(*s.parts, *spec.dose_parts) for s in spec.dose_statuses]
+        self.status_of = [DoseStatus(s.status) for s in spec.dose_statuses]
         self.derived: dict[str, Any] = {}  # tables the drivers derive from this engine's knowledge, made once
         self._memoise(cache_size)
 
@@ -501,7 +503,7 @@ class Engine:
         )
         k = self.status_row(facts)  # the last status always holds (checked on loading)
         rule = spec.dose_statuses[k]
-        status = DoseStatus(rule.status)
+        status = self.status_of[k]
         facts.update(status=rule.status, supplementing=rule.supplementing)
         f = self.fixed_row(facts)
         fixed = spec.fixed_form[f][1] if f >= 0 else None
@@ -518,7 +520,7 @@ class Engine:
         body = [variant.text.format(facts)]
         leads: list[str] = []
         notes = [self.dosing_note(n) for n in variant.notes]
-        parts = (*rule.parts, *spec.dose_parts)
+        parts = self.parts_of[k]
         for j in self.parts_rows[k](facts):
             part = parts[j]
             (leads if part.lead else body).append(part.text.format(facts))

@@ -409,6 +409,9 @@ class Condition:
         return f"Condition({self.text!r})"
 
 
+_KEPT_TYPES = frozenset([str, int, float, type(None)])  # values a template's memo keeps (their tuples are not tracked)
+
+
 class Template:
     """A message with ``{fact}``, ``{fact:format}`` and ``{dotted.constant}`` fields (no attribute access).
 
@@ -424,7 +427,7 @@ class Template:
         if not isinstance(text, str):
             raise KnowledgeError(f"message {text!r}: not a text")
         self.text = text
-        self._made: dict[tuple[tuple[Any, ...], tuple[type, ...]], str] = {}
+        self._made: dict[tuple[Any, ...], str] = {}
         try:
             fields = list(string.Formatter().parse(text))
         except ValueError as exc:
@@ -457,20 +460,17 @@ class Template:
         self.facts = frozenset(self.names)
 
     def format(self, facts: Mapping[str, Any]) -> str:
-        """The message for the facts it names; a message already made for the same values (of the same
-        types: ``True`` is not ``1``) is looked up, not made again."""
+        """The message for the facts it names; a message already made for the same texts and numbers is looked
+        up, not made again (``True`` equals ``1`` but is not shown alike: values of other types are not kept)."""
         values = tuple([facts[name] for name in self.names])
-        key = (values, tuple(map(type, values)))
-        try:
-            return self._made[key]
-        except KeyError:
-            pass
-        except TypeError:  # a value that cannot be a key
+        if not _KEPT_TYPES.issuperset(map(type, values)):
             return self.from_values(values)
-        made = self.from_values(values)
-        if len(self._made) >= self.MEMO_SIZE:
-            self._made.clear()
-        self._made[key] = made
+        made = self._made.get(values)
+        if made is None:
+            made = self.from_values(values)
+            if len(self._made) >= self.MEMO_SIZE:
+                self._made.clear()
+            self._made[values] = made
         return made
 
     def from_values(self, values: tuple[Any, ...]) -> str:
