@@ -23,6 +23,7 @@ from ..models import Dose, Form, Interaction, Problem, Reason
 from ..reading import Patient, Serum
 from ..terms import QUALIFIERS
 from ..vocab import ContraLevel, DoseStatus, RiskLevel
+from .expr import KEPT_TYPES as _KEPT_TYPES
 from .expr import all_holding, first_holding
 from .row import Findings
 from .row import decide as decide_row
@@ -105,6 +106,7 @@ MEMOISED: Mapping[str, float] = {
     "factor_facts": 1 / 4,
     "symptom_facts": 1 / 4,
     "dose_and_form": 1,
+    "plan_reads": 1 / 64,
     "dose_columns": 1 / 4,
     "dosing_note": 1 / 64,
     "form": 1 / 64,
@@ -181,6 +183,9 @@ class Engine:
         self.text_rows = {name: first_holding([w for w, _t in table]) for name, table in spec.dose_texts.items()}
         self.parts_rows = [all_holding([p.when for p in (*s.parts, *spec.dose_parts)]) for s in spec.dose_statuses]
         self.parts_of = [(*s.parts, *spec.dose_parts) for s in spec.dose_statuses]
+        self.text_picks = [self.text_rows[name] for name in spec.dose_texts]
+        self._worded: dict[tuple[Any, ...], Dose] = {}  # worded doses by plan and the values their texts show
+        self._worded_size = max(1024, cache_size // 4)
         self.status_of = [DoseStatus(s.status) for s in spec.dose_statuses]
         self.derived: dict[str, Any] = {}  # tables the drivers derive from this engine's knowledge, made once
         self._memoise(cache_size)
@@ -509,36 +514,78 @@ class Engine:
         fixed = spec.fixed_form[f][1] if f >= 0 else None
         form = Form("", "", fixed.format(facts)) if fixed else self.form(status, forms, diarrhoea)
         facts.update(form_name=form.form, form_timing=form.timing, min=math.nan, max=math.nan)
-        variant = rule.variants[self.variant_rows[k](facts)]
+        v = self.variant_rows[k](facts)
+        variant = rule.variants[v]
         low = None if variant.low is None else float(variant.low.row(facts))
         high = None if variant.high is None else float(variant.high.row(facts))
         facts.update(min=math.nan if low is None else low, max=math.nan if high is None else high)
         facts["room"] = facts["max"] - facts.get("intake_daily", math.nan)
-        for name, table in spec.dose_texts.items():
-            picked = table[self.text_rows[name](facts)][1]
-            facts[name] = picked.format(facts)
+        # every choice is made before the dose is worded (no choice reads a dose text: checked on loading)
+        plan = (k, f, v, tuple([pick(facts) for pick in self.text_picks]), tuple(self.parts_rows[k](facts)))
+        reads = self.plan_reads(plan)
+        shown = tuple([facts[name] for name in reads])
+        ul = facts.get("ul")
+        ul = None if ul is None or ul != ul else ul
+        if not _KEPT_TYPES.issuperset(map(type, shown)):  # True equals 1 but is not worded alike
+            return self._worded_dose(plan, facts, status, low, high, rda, ul), form
+        key = (plan, low, high, rda, ul, shown)
+        dose = self._worded.get(key)
+        if dose is None:
+            dose = self._worded_dose(plan, facts, status, low, high, rda, ul)
+            if len(self._worded) >= self._worded_size:
+                self._worded.clear()
+            self._worded[key] = dose
+        return dose, form
+
+    def _worded_dose(
+        self,
+        plan: tuple[int, int, int, tuple[int, ...], tuple[int, ...]],
+        facts: dict[str, Any],
+        status: DoseStatus,
+        low: float | None,
+        high: float | None,
+        rda: float | None,
+        ul: float | None,
+    ) -> Dose:
+        """The dose of a plan (status, fixed form, variant, text and part choices), worded from the facts."""
+        spec = self.spec
+        k, _f, v, picks, part_rows = plan
+        rule = spec.dose_statuses[k]
+        variant = rule.variants[v]
+        for (name, table), pick in zip(spec.dose_texts.items(), picks, strict=True):
+            facts[name] = table[pick][1].format(facts)
         body = [variant.text.format(facts)]
         leads: list[str] = []
         notes = [self.dosing_note(n) for n in variant.notes]
         parts = self.parts_of[k]
-        for j in self.parts_rows[k](facts):
+        for j in part_rows:
             part = parts[j]
             (leads if part.lead else body).append(part.text.format(facts))
             if part.note:
                 notes.append(self.dosing_note(part.note))
-        ul = facts.get("ul")
-        dose = Dose(
+        return Dose(
             status,
             low,
             high,
             rda,
-            None if ul is None or ul != ul else ul,
+            ul,
             "; ".join([x for x in (*leads, *body) if x]),
             tuple(notes),
             facts["headline"],
             facts["indicator"],
         )
-        return dose, form
+
+    def _plan_reads(self, plan: tuple[int, int, int, tuple[int, ...], tuple[int, ...]]) -> tuple[str, ...]:
+        """The facts the texts of a plan show (the dose texts it makes itself aside): with the plan, the range,
+        the RDA and the UL, they decide the worded dose."""
+        spec = self.spec
+        k, f, v, picks, part_rows = plan
+        rule = spec.dose_statuses[k]
+        templates = [rule.variants[v].text, *(self.parts_of[k][j].text for j in part_rows)]
+        templates += [table[pick][1] for table, pick in zip(spec.dose_texts.values(), picks, strict=True)]
+        if f >= 0:
+            templates.append(spec.fixed_form[f][1])
+        return tuple(sorted({n for t in templates for n in t.names} - set(spec.dose_texts)))
 
     def _dose_columns(self, *key: Any) -> tuple[Any, ...]:
         """The dose output columns (status, min, max, dose text, form text, dose reasons, headline) for a dose key."""
@@ -604,6 +651,7 @@ class Engine:
     factor_facts: Callable[[frozenset[str]], dict[str, Any]]
     symptom_facts: Callable[[frozenset[str]], dict[str, Any]]
     dose_and_form: Callable[..., tuple[Dose, Form]]
+    plan_reads: Callable[[tuple[int, int, int, tuple[int, ...], tuple[int, ...]]], tuple[str, ...]]
     dose_columns: Callable[..., tuple[Any, ...]]
     dosing_note: Callable[[str], Reason]
     form: Callable[[str, tuple[str, ...], bool], Form]

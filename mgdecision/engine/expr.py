@@ -28,10 +28,12 @@ import string
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
+from .. import vocab
 from ..errors import KnowledgeError
 
 __all__ = [
@@ -409,7 +411,13 @@ class Condition:
         return f"Condition({self.text!r})"
 
 
-_KEPT_TYPES = frozenset([str, int, float, type(None)])  # values a template's memo keeps (their tuples are not tracked)
+def _is_level(c: Any) -> bool:
+    return isinstance(c, type) and issubclass(c, StrEnum) and c is not StrEnum
+
+
+# The values a template's memo keeps: texts (the levels read as their value) and numbers; their tuples are not
+# walked by the garbage collector.
+KEPT_TYPES = frozenset([str, int, float, type(None), *(c for c in vars(vocab).values() if _is_level(c))])
 
 
 class Template:
@@ -463,7 +471,7 @@ class Template:
         """The message for the facts it names; a message already made for the same texts and numbers is looked
         up, not made again (``True`` equals ``1`` but is not shown alike: values of other types are not kept)."""
         values = tuple([facts[name] for name in self.names])
-        if not _KEPT_TYPES.issuperset(map(type, values)):
+        if not KEPT_TYPES.issuperset(map(type, values)):
             return self.from_values(values)
         made = self._made.get(values)
         if made is None:

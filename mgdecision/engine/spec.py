@@ -405,6 +405,16 @@ class RuleSpec:
         self.dose_texts: Mapping[str, tuple[tuple[Condition, Template], ...]] = {
             name: self._text_table(dose[name], f"dose.{name}", dose_facts) for name in DOSE_TABLES
         }
+        choices = [s.when for s in self.dose_statuses] + [w for w, _t in self.fixed_form]
+        choices += [x.when for s in self.dose_statuses for x in (*s.variants, *s.parts)]
+        choices += [p.when for p in self.dose_parts] + [w for t in self.dose_texts.values() for w, _t in t]
+        for when in choices:  # a dose's choices are all made before it is worded
+            texts = sorted(when.facts & set(DOSE_TABLES))
+            if texts:
+                raise KnowledgeError(
+                    f"rules.toml dose: {when.text!r} reads a dose text ({', '.join(texts)}); a condition of [dose]"
+                    " reads facts, not the texts the dose is worded with"
+                )
         for k, (_when, text) in enumerate(self.dose_texts["indicator"]):
             if text.names or text.text not in INDICATORS:
                 raise KnowledgeError(f"rules.toml dose.indicator[{k}]: one of {', '.join(INDICATORS)}")
