@@ -113,17 +113,6 @@ MEMOISED: Mapping[str, float] = {
 }
 
 
-class _DoseFacts(dict[str, Any]):
-    """The facts a dose decision reads; ``factor:x`` and ``symptom:x`` hold when ``x`` is in :attr:`ids`."""
-
-    ids: frozenset[str] = frozenset()
-
-    def __missing__(self, name: str) -> bool:
-        if name.startswith(("factor:", "symptom:")):
-            return name in self.ids
-        raise KeyError(name)
-
-
 class Engine:
     """The rules of one knowledge base: ``Engine()`` for the shipped one, ``Engine(folder)`` for another.
 
@@ -184,6 +173,7 @@ class Engine:
         self.parts_rows = [all_holding([p.when for p in (*s.parts, *spec.dose_parts)]) for s in spec.dose_statuses]
         self.parts_of = [(*s.parts, *spec.dose_parts) for s in spec.dose_statuses]
         self.text_picks = [self.text_rows[name] for name in spec.dose_texts]
+        self.dose_ids = spec.dose_ids  # the "factor:x" and "symptom:x" facts the dose rules read
         self._worded: dict[tuple[Any, ...], Dose] = {}  # worded doses by plan and the values their texts show
         self._worded_size = max(1024, cache_size // 4)
         self.status_of = [DoseStatus(s.status) for s in spec.dose_statuses]
@@ -491,11 +481,11 @@ class Engine:
         factors and symptoms on the row (``ids``: "factor:x", "symptom:x") and the values of the facts the dose
         rules read (``spec.dose_reads``)."""
         spec = self.spec
-        facts = _DoseFacts(zip(spec.dose_reads, values, strict=True))
+        facts = dict(zip(spec.dose_reads, values, strict=True))
         for name in self.dose_numbers:  # a missing number is NaN in the rules (None only in the memo key)
             if facts[name] is None:
                 facts[name] = math.nan
-        facts.ids = ids
+        facts.update({name: name in ids for name in self.dose_ids})  # "factor:x", "symptom:x"
         facts.update(
             contra=contra,
             risk=risk,
@@ -520,8 +510,13 @@ class Engine:
         high = None if variant.high is None else float(variant.high.row(facts))
         facts.update(min=math.nan if low is None else low, max=math.nan if high is None else high)
         facts["room"] = facts["max"] - facts.get("intake_daily", math.nan)
-        # every choice is made before the dose is worded (no choice reads a dose text: checked on loading)
-        plan = (k, f, v, tuple([pick(facts) for pick in self.text_picks]), tuple(self.parts_rows[k](facts)))
+        # every choice is made before the dose is worded (a choice reads only the texts made before it)
+        picks = []
+        for (name, table), pick in zip(spec.dose_texts.items(), self.text_picks, strict=True):
+            picks.append(pick(facts))
+            if name in spec.dose_texts_read:  # a later choice reads it
+                facts[name] = table[picks[-1]][1].format(facts)
+        plan = (k, f, v, tuple(picks), tuple(self.parts_rows[k](facts)))
         reads = self.plan_reads(plan)
         shown = tuple([facts[name] for name in reads])
         ul = facts.get("ul")

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import KnowledgeError
 from ..kb import Knowledge
 from ..terms import QUALIFIERS
-from .expr import Condition, Node, Template, facts_of, first_match, function, parse, row_expression
+from .expr import Condition, Node, Template, first_match, function, parse, row_expression
 from .facts import COMBINED, FACTS, BaseFact, Kind, Path, listed_flag
 
 __all__ = [
@@ -405,16 +405,16 @@ class RuleSpec:
         self.dose_texts: Mapping[str, tuple[tuple[Condition, Template], ...]] = {
             name: self._text_table(dose[name], f"dose.{name}", dose_facts) for name in DOSE_TABLES
         }
-        choices = [s.when for s in self.dose_statuses] + [w for w, _t in self.fixed_form]
-        choices += [x.when for s in self.dose_statuses for x in (*s.variants, *s.parts)]
-        choices += [p.when for p in self.dose_parts] + [w for t in self.dose_texts.values() for w, _t in t]
-        for when in choices:  # a dose's choices are all made before it is worded
-            texts = sorted(when.facts & set(DOSE_TABLES))
-            if texts:
-                raise KnowledgeError(
-                    f"rules.toml dose: {when.text!r} reads a dose text ({', '.join(texts)}); a condition of [dose]"
-                    " reads facts, not the texts the dose is worded with"
-                )
+        self._check_dose_text_reads()
+        templates = [t for _w, t in self.fixed_form] + [t for table in self.dose_texts.values() for _w, t in table]
+        templates += [v.text for s in self.dose_statuses for v in s.variants]
+        templates += [p.text for s in self.dose_statuses for p in s.parts] + [p.text for p in self.dose_parts]
+        self.dose_ids: tuple[str, ...] = tuple(
+            sorted(
+                {n for c in self._dose_conditions() for n in c.facts if n.startswith(("factor:", "symptom:"))}
+                | {n for t in templates for n in t.names if n.startswith(("factor:", "symptom:"))}
+            )
+        )
         for k, (_when, text) in enumerate(self.dose_texts["indicator"]):
             if text.names or text.text not in INDICATORS:
                 raise KnowledgeError(f"rules.toml dose.indicator[{k}]: one of {', '.join(INDICATORS)}")
@@ -503,6 +503,30 @@ class RuleSpec:
             raise KnowledgeError(f"rules.toml {where}: a condition or a list of {{ when, value }}")
         self.kinds[name] = _check_kinds(found.tree, self.kinds, found.text, f"rules.toml {where}")
         self.derived[name] = found
+
+    def _check_dose_text_reads(self) -> None:
+        """A dose text exists once it is picked: a text table's condition may read the texts before it, a part's
+        any text; no status, fixed form or variant reads one. ``dose_texts_read``: the texts a condition reads."""
+        texts = set(DOSE_TABLES)
+        made: set[str] = set()
+        allowed: list[tuple[Condition, set[str]]] = []
+        for name, table in self.dose_texts.items():
+            allowed += [(when, set(made)) for when, _t in table]
+            made.add(name)
+        allowed += [(x.when, texts) for s in self.dose_statuses for x in s.parts]
+        allowed += [(p.when, texts) for p in self.dose_parts]
+        checked = {id(when) for when, _ in allowed}
+        allowed += [(when, set()) for when in self._dose_conditions() if id(when) not in checked]
+        read: set[str] = set()
+        for when, may in allowed:
+            named = {n.removeprefix("known:") for n in when.facts} & texts
+            wrong = sorted(named - may)
+            if wrong:
+                raise KnowledgeError(
+                    f"rules.toml dose: {when.text!r} reads a dose text not made before it ({', '.join(wrong)})"
+                )
+            read |= named
+        self.dose_texts_read: frozenset[str] = frozenset(read)
 
     def _text_table(
         self,
@@ -594,8 +618,8 @@ class RuleSpec:
         names = {f.split(":", 1)[1] if f.startswith("known:") else f for f in read}
         return tuple(sorted(n for n in names if n in self.kinds))
 
-    def _dose_conditions(self) -> list[Node]:
-        """Every condition and number the dose rules evaluate (their trees)."""
+    def _dose_conditions(self) -> list[Condition]:
+        """Every condition and number the dose rules evaluate."""
         found: list[Condition] = []
         for s in self.dose_statuses:
             found.append(s.when)
@@ -604,12 +628,12 @@ class RuleSpec:
             found += [p.when for p in s.parts]
         found += [p.when for p in self.dose_parts]
         found += [when for table in (*self.dose_texts.values(), self.fixed_form) for when, _text in table]
-        return [c.tree for c in found]
+        return found
 
     def _dose_reads_texts(self) -> bool:
         """Whether a dose condition reads a text the dose itself picked (then the column execution decides per
         distinct input, as the row execution does)."""
-        read = set().union(*(facts_of(tree) for tree in self._dose_conditions()))
+        read = set().union(*(c.facts for c in self._dose_conditions()))
         return bool({n.removeprefix("known:") for n in read} & set(DOSE_TABLES))
 
 

@@ -228,6 +228,19 @@ DIALYSIS = 'when = "dialysis and not iv_therapy"'  # a trigger condition the edi
         (lambda t: t.replace(DIALYSIS, 'when = "serum > 1"'), "cannot compare"),
         (lambda t: t.replace(DIALYSIS, 'when = "egfr < ' + "9" * 400 + '"'), "finite"),
         (lambda t: t.replace("urgent_review_grade = 2", "urgent_review_grade = 9"), "CTCAE grade"),
+        # a dose's choices read only the texts made before them: a status reads none, a text table the earlier ones
+        (
+            lambda t: t.replace(
+                "when = \"contra == 'CONTRAINDICATED'\", supplementing", "when = \"why == 'x'\", supplementing"
+            ),
+            "not made before it",
+        ),
+        (
+            lambda t: t.replace(
+                '{ when = "known(ul)", text = "UL {ul:g}" },', '{ when = "why != \'\'", text = "UL {ul:g}" },'
+            ),
+            "not made before it",
+        ),
     ],
 )
 def test_a_bad_rule_is_refused_when_the_knowledge_loads(tmp_path, edit, message):
