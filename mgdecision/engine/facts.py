@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .core import Engine, SerumStatus
     from .row import ListEffects
 
-__all__ = ["COMBINED", "FACTS", "KINDS", "BaseFact", "Combined", "Kind", "Path", "listed_flag"]
+__all__ = ["COMBINED", "FACTS", "KINDS", "BaseFact", "Combined", "Kind", "Member", "Path", "listed_flag"]
 
 Kind = Literal["yes", "number", "text", "object"]  # an object fact is read by other facts only, never by a rule
 KINDS: tuple[Kind, ...] = ("yes", "number", "text", "object")
@@ -62,12 +62,24 @@ class Path:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """A fact that holds when ``item`` is in a set of the merged lists (``le.<attribute>``); the row execution
+    reads it inline."""
+
+    attribute: str
+    item: str
+
+    def __call__(self, e: Engine, p: Patient, st: SerumStatus | None, le: ListEffects) -> bool:
+        return self.item in getattr(le, self.attribute)
+
+
+@dataclass(frozen=True, slots=True)
 class BaseFact:
     """One base fact: its kind and how it is read for one row and for a whole column."""
 
     name: str
     kind: Kind
-    row: Path | RowReader | PatientReader  # a PatientReader reads (engine, patient) only
+    row: Path | Member | RowReader | PatientReader  # a PatientReader reads (engine, patient) only
     column: ColumnReader
     patient_only: bool = False
     depends: tuple[str, ...] = ()  # the object facts it is read from
@@ -111,7 +123,7 @@ def _of_intake(name: str, kind: Kind, attribute: str, missing: Any) -> BaseFact:
 
 def listed_flag(flag: str) -> BaseFact:
     """``<flag>_listed``: a diagnosis or medication on the row sets ``flag`` (conditions.toml/drugs.toml `sets`)."""
-    return BaseFact(f"{flag}_listed", "yes", lambda e, p, st, le: flag in le.sets, lambda t: t.set_flag(flag))
+    return BaseFact(f"{flag}_listed", "yes", Member("sets", flag), lambda t: t.set_flag(flag))
 
 
 def _reading(name: str, kind: Kind, group: str, read: PatientReader) -> BaseFact:

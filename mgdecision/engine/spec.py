@@ -20,7 +20,7 @@ from ..errors import KnowledgeError
 from ..kb import Knowledge
 from ..terms import QUALIFIERS
 from .expr import Condition, Node, Template, first_match, function, parse, row_expression
-from .facts import COMBINED, FACTS, BaseFact, Kind, Path, listed_flag
+from .facts import COMBINED, FACTS, BaseFact, Kind, Member, Path, listed_flag
 
 __all__ = [
     "DOSE_FACTS",
@@ -692,6 +692,11 @@ def compile_row(spec: RuleSpec) -> RowProgram:
         fact = spec.base[name]
         if isinstance(fact.row, Path):
             return _path(fact.row, f"v_{name}")
+        if isinstance(fact.row, Member):
+            member = fact.row
+            return ast.Compare(
+                left=ast.Constant(value=member.item), ops=[ast.In()], comparators=[_attribute("le", member.attribute)]
+            )
         namespace[f"R_{name}"] = fact.row
         if fact.patient_only:
             return _call(f"R_{name}", _load("e"), _load("p"))
