@@ -173,7 +173,8 @@ class Engine:
         self.parts_rows = [all_holding([p.when for p in (*s.parts, *spec.dose_parts)]) for s in spec.dose_statuses]
         self.parts_of = [(*s.parts, *spec.dose_parts) for s in spec.dose_statuses]
         self.text_picks = [self.text_rows[name] for name in spec.dose_texts]
-        self.dose_ids = spec.dose_ids  # the "factor:x" and "symptom:x" facts the dose rules read
+        self.dose_ids = frozenset(spec.dose_ids)  # the "factor:x" and "symptom:x" facts the dose rules read
+        self.no_dose_ids = dict.fromkeys(spec.dose_ids, False)
         self._worded: dict[tuple[Any, ...], Dose] = {}  # worded doses by plan and the values their texts show
         self._worded_size = max(1024, cache_size // 4)
         self.status_of = [DoseStatus(s.status) for s in spec.dose_statuses]
@@ -485,7 +486,9 @@ class Engine:
         for name in self.dose_numbers:  # a missing number is NaN in the rules (None only in the memo key)
             if facts[name] is None:
                 facts[name] = math.nan
-        facts.update({name: name in ids for name in self.dose_ids})  # "factor:x", "symptom:x"
+        facts.update(self.no_dose_ids)  # the "factor:x" and "symptom:x" facts the dose rules read
+        for name in ids & self.dose_ids:
+            facts[name] = True
         facts.update(
             contra=contra,
             risk=risk,
