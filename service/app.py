@@ -20,18 +20,20 @@ import atexit
 import json
 import logging
 import math
-import queue
 import re
+import sys
+import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from logging.handlers import QueueHandler, QueueListener
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import anyio
 from fastapi import FastAPI, Request
@@ -46,14 +48,16 @@ from .hooks import (
     BadRequest,
     ServiceError,
     UnknownCard,
+    _check_request,
     count_list_resources,
     discovery,
     evaluate,
     read_feedback,
 )
+from .memo import AnswerMemo, answer_of, issued_rows, parse
 from .security import AuthConfig, AuthError, verify
 
-__all__ = ["MAX_BODY_BYTES", "JsonLogFormatter", "ServiceConfig", "create_app", "json_logging"]
+__all__ = ["MAX_BODY_BYTES", "JsonLogFormatter", "LineWriter", "ServiceConfig", "create_app", "json_logging"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 16 MiB: a 5 MB Bundle fits with room to spare
 log = logging.getLogger("mgdecision.service")
@@ -61,6 +65,8 @@ _JSON_TYPES = ("application/json", "application/fhir+json")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _INSTANCE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _T = TypeVar("_T")
+LOG_SECONDS = 0.05  # log lines are written within about this time
+_INLINE_BYTES = 64 * 1024  # bodies up to this size are read on the event loop, and a kept answer given there
 # Feedback on a card not (yet) known is looked up again after these pauses: another worker process writes the
 # cards it issued within FLUSH_SECONDS
 _UNKNOWN_CARD_WAITS = (2 * FLUSH_SECONDS, 6 * FLUSH_SECONDS, 12 * FLUSH_SECONDS)
@@ -108,6 +114,7 @@ def _no_constant(name: str) -> Any:
 
 
 def _parse(raw: bytes) -> Any:
+    """The JSON body; BadRequest saying what is wrong with it."""
     if not raw.strip():
         raise BadRequest("the request body is empty; send JSON")
     try:
@@ -126,6 +133,21 @@ def _parse(raw: bytes) -> Any:
         except UnicodeEncodeError:
             raise BadRequest("the request holds a lone UTF-16 surrogate (\\ud800-\\udfff); not text") from None
     return body
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _read(raw: bytes) -> tuple[Any, tuple[str, ...] | None]:
+    """(the JSON body, the JSON text of the content that determines its cards or None); BadRequest as
+    :func:`_parse` says."""
+    found = parse(raw, _DECODER) if not _SURROGATE.search(raw) else None
+    return found if found is not None else (_parse(raw), None)
+
+
+def _days() -> tuple[date, date]:
+    """The day in UTC (the assessment date given to the FHIR reader) and here (the core's default)."""
+    return datetime.now(UTC).date(), date.today()
 
 
 async def _json_body(request: Request, limit: int) -> Any:
@@ -220,15 +242,46 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             return _error(500, "issued cards cannot be written to the database; they are kept in memory")
         return JSONResponse({"status": "ok", "knowledgeVersion": mg.KNOWLEDGE_VERSION, "schemaVersion": version})
 
+    memo = AnswerMemo()
+    app.state.memo = memo
+
+    def too_large() -> _TooLarge:
+        return _TooLarge(f"the request holds more than {config.max_items} conditions and medications; "
+                         "send the current ones only")
+
     def work(service_id: str, raw: bytes, everything: bool) -> tuple[bytes, int, str | None]:
-        body = _parse(raw)
-        instance = _instance(body)
-        if count_list_resources(body) > config.max_items:
-            raise _TooLarge(f"the request holds more than {config.max_items} conditions and medications; "
-                            "send the current ones only")
-        result = evaluate(service_id, body, everything=everything)
-        store.issue(service_id, result.issued)
-        return json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode(), len(result.issued), instance
+        """A hook call of a large body, read in a worker thread."""
+        body, content = _read(raw)
+        return *respond(service_id, body, content, everything), _instance(body)
+
+    def respond(service_id: str, body: Any, content: tuple[str, ...] | None, everything: bool) -> tuple[bytes, int]:
+        """Assess and answer a hook call (in a worker thread); the answer is kept for its content."""
+        items = count_list_resources(body)
+        if items > config.max_items:
+            raise too_large()
+        days = _days()
+        result = evaluate(service_id, body, everything=everything, today=days[0])
+        rows = issued_rows(result)
+        store.issue_rows(service_id, rows)
+        encoded = json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()
+        if content is not None and _days() == days:  # (not when the day changed while assessing)
+            answer = answer_of(result, encoded, items)
+            if answer is not None:
+                memo.put(memo.key(service_id, everything, days, content), answer)
+        return encoded, len(rows)
+
+    def kept(service_id: str, body: Any, content: tuple[str, ...], everything: bool) -> tuple[bytes, int] | None:
+        """The kept answer for this content today, with fresh uuids and its cards issued; None when none is
+        kept. The request is checked as any other is."""
+        answer = memo.get(memo.key(service_id, everything, _days(), content))
+        if answer is None:
+            return None
+        if answer.items > config.max_items:
+            raise too_large()
+        _check_request(service_id, body)
+        encoded, rows = answer.render()
+        store.issue_rows(service_id, rows)
+        return encoded, answer.cards
 
     async def call(request: Request) -> Response:
         """A hook call (a plain Starlette route: it needs no FastAPI parameter parsing)."""
@@ -243,8 +296,17 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
         try:
             raw = await _json_body(request, config.max_body)
             everything = request.query_params.get("cards") == "all"
-            with anyio.fail_after(config.time_budget):
-                answer, count, instance = await off_loop(work, service_id, raw, everything)
+            if len(raw) <= _INLINE_BYTES:
+                body, content = _read(raw)
+                instance = _instance(body)
+                found = kept(service_id, body, content, everything) if content is not None else None
+                if found is None:
+                    with anyio.fail_after(config.time_budget):
+                        found = await off_loop(respond, service_id, body, content, everything)
+                answer, count = found
+            else:
+                with anyio.fail_after(config.time_budget):
+                    answer, count, instance = await off_loop(work, service_id, raw, everything)
         except TimeoutError:
             log.warning("over the time budget", extra={"service": service_id, "status": 422})
             return _error(422, f"the request took longer than the time budget of {config.time_budget:g} s; "
@@ -308,14 +370,79 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def json_logging(level: str) -> QueueListener:
-    """Log JSON lines (:class:`JsonLogFormatter`) to standard error from a background thread: a request only
-    queues its line, so writing it never holds up the event loop. Stopped (and drained) at exit."""
-    handler = logging.StreamHandler()
+class LineWriter(logging.Handler):
+    """Writes records as lines from a thread of its own, the records of each ``interval`` in one write: a request
+    only appends its record, and the thread wakes once per batch, not once per line. Stopped (and drained) at exit;
+    closing it (as a logging reconfiguration does) writes what waits and leaves it working."""
+
+    def __init__(self, stream: TextIO, interval: float = LOG_SECONDS) -> None:
+        super().__init__()
+        self.stream, self.interval = stream, interval
+        self._records: deque[logging.LogRecord] = deque()
+        self._due = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="mgdecision-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.stop)
+
+    def handle(self, record: logging.LogRecord) -> bool:  # no lock needed: a deque's append is atomic
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.args:  # the message as it is now (its arguments might change before it is written)
+            record.msg, record.args = record.getMessage(), None
+        self._records.append(record)
+        if not self._due.is_set():
+            self._due.set()
+
+    def _run(self) -> None:
+        while not self._closing:
+            self._due.wait()
+            if not self._closing:
+                time.sleep(self.interval)  # let the lines of this moment gather
+            self._due.clear()
+            self.write()
+
+    def write(self) -> None:
+        """Write the records waiting (in the calling thread)."""
+        lines = []
+        while self._records:
+            record = self._records.popleft()
+            try:
+                lines.append(self.format(record) + "\n")
+            except Exception:
+                self.handleError(record)
+        if lines:
+            with self.lock:  # type: ignore[union-attr]
+                try:
+                    self.stream.write("".join(lines))
+                    self.stream.flush()
+                except Exception:
+                    self.handleError(logging.makeLogRecord({"msg": f"{len(lines)} log line(s) not written"}))
+
+    def flush(self) -> None:
+        self.write()
+
+    def close(self) -> None:
+        self.write()
+        super().close()
+
+    def stop(self) -> None:
+        """Write what waits and end the thread."""
+        self._closing = True
+        self._due.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self.write()
+
+
+def json_logging(level: str) -> LineWriter:
+    """Log JSON lines (:class:`JsonLogFormatter`) to standard error from a background thread (:class:`LineWriter`):
+    writing them never holds up the event loop."""
+    handler = LineWriter(sys.stderr)
     handler.setFormatter(JsonLogFormatter())
-    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    logging.basicConfig(level=level.upper(), handlers=[QueueHandler(lines)], force=True)
-    listener = QueueListener(lines, handler)
-    listener.start()
-    atexit.register(listener.stop)
-    return listener
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    return handler
