@@ -27,18 +27,21 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
+from urllib.parse import parse_qsl
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import mgdecision as mg
 
@@ -150,16 +153,21 @@ def _days() -> tuple[date, date]:
     return datetime.now(UTC).date(), date.today()
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _check_headers(content_type: str, declared: str | None, limit: int) -> None:
+    """A JSON media type, and a Content-Length (when given) within the limit."""
+    kind = content_type.split(";", 1)[0].strip().lower()
     if kind not in _JSON_TYPES:
         raise _NotJson(f"send the body as application/json (or application/fhir+json), not '{kind or 'none'}'")
-    declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise BadRequest("Content-Length is not a number")
         if int(declared) > limit:
             raise _TooLarge(f"the request body is over the limit of {limit} bytes")
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    _check_headers(request.headers.get("content-type", ""), declared, limit)
     body = await request.body() if declared is not None else await _streamed(request, limit)
     if len(body) > limit:
         raise _TooLarge(f"the request body is over the limit of {limit} bytes")
@@ -174,6 +182,82 @@ async def _streamed(request: Request, limit: int) -> bytes:
             raise _TooLarge(f"the request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _Disconnected(Exception):
+    """The client went away before its request was read."""
+
+
+async def _asgi_body(headers: Mapping[bytes, bytes], receive: Receive, limit: int) -> bytes:
+    """The request body read from the ASGI messages, checked as :func:`_json_body` does."""
+    declared = headers.get(b"content-length")
+    _check_headers(headers.get(b"content-type", b"").decode("latin-1"),
+                   declared.decode("latin-1") if declared is not None else None, limit)
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"the request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by (lower-case) name; the first of a name given twice, as Starlette reads them."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        found.setdefault(name, value)
+    return found
+
+
+def _query(scope: Scope, name: str) -> str | None:
+    """The (last) value of a query parameter, as Starlette reads it."""
+    query = scope.get("query_string", b"")
+    if not query:
+        return None
+    return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)).get(name)
+
+
+class _HookCalls:
+    """Pure ASGI in front of the app's routes: ``POST /cds-services/{id}`` goes straight to the hook call (it
+    needs no routing, request object or exception middleware); everything else goes on to the routes."""
+
+    PREFIX = "/cds-services/"
+
+    def __init__(self, app: ASGIApp, call: Callable[[str, Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app, self.call = app, call
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = _route_path(scope)
+            if path.startswith(self.PREFIX) and "/" not in (service_id := path[len(self.PREFIX):]) and service_id:
+                await self.call(service_id, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _Routed:
+    """The hook call as the endpoint of its route (an ASGI app taking the service id from the path)."""
+
+    def __init__(self, call: Callable[[str, Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.call = call
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.call(scope["path_params"]["service_id"], scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes see (without the root path), as Starlette takes it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root) or path == root:
+        return "" if root and path == root else path
+    return path[len(root):] if path[len(root)] == "/" else path
 
 
 def _unexpected(exc: BaseException, where: str) -> JSONResponse:
@@ -214,9 +298,6 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
 
     app = FastAPI(title="mgdecision CDS Hooks service", version=mg.__version__, docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)
-    if config.cors_origins:  # browser CDS clients (the CDS Hooks sandbox) at the configured origins only
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
     app.state.store = store
     app.state.config = config
     services_body = json.dumps(discovery()).encode()
@@ -283,19 +364,30 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
         store.issue_rows(service_id, rows)
         return encoded, answer.cards
 
-    async def call(request: Request) -> Response:
-        """A hook call (a plain Starlette route: it needs no FastAPI parameter parsing)."""
+    async def hook_call(service_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /cds-services/{id}``, as a plain ASGI app."""
+        try:
+            response = await call(service_id, scope, receive)
+        except _Disconnected:
+            return
+        await response(scope, receive, send)
+
+    async def call(service_id: str, scope: Scope, receive: Receive) -> Response:
+        """A hook call."""
         started = time.perf_counter()
-        service_id = request.path_params["service_id"]
         if service_id not in SERVICES:
             return _error(404, f"no service '{service_id}'; GET /cds-services lists them")
-        if (refused := authorised(request)) is not None:
+        headers = _headers(scope)
+        authorization = headers.get(b"authorization")
+        try:
+            verify(config.auth, authorization.decode("latin-1") if authorization is not None else None)
+        except AuthError as exc:
             log.info("refused", extra={"service": service_id, "status": 401})
-            return refused
+            return _error(401, str(exc))
         instance = None
         try:
-            raw = await _json_body(request, config.max_body)
-            everything = request.query_params.get("cards") == "all"
+            raw = await _asgi_body(headers, receive, config.max_body)
+            everything = _query(scope, "cards") == "all"
             if len(raw) <= _INLINE_BYTES:
                 body, content = _read(raw)
                 instance = _instance(body)
@@ -311,6 +403,8 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             log.warning("over the time budget", extra={"service": service_id, "status": 422})
             return _error(422, f"the request took longer than the time budget of {config.time_budget:g} s; "
                                "send a smaller record")
+        except _Disconnected:
+            raise
         except ServiceError as exc:
             log.info("answered", extra={"service": service_id, "status": exc.status, "hookInstance": instance,
                                         "ms": round((time.perf_counter() - started) * 1000, 1)})
@@ -321,7 +415,11 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
         return Response(answer, media_type="application/json")
 
-    app.add_route("/cds-services/{service_id}", call, methods=["POST"])
+    app.router.routes.append(Route("/cds-services/{service_id}", _Routed(hook_call), methods=["POST"]))  # GET: 405
+    app.add_middleware(_HookCalls, call=hook_call)  # inside CORS (added after: outer)
+    if config.cors_origins:  # browser CDS clients (the CDS Hooks sandbox) at the configured origins only
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
 
     @app.post("/cds-services/{service_id}/feedback")
     async def feedback(service_id: str, request: Request) -> Response:
