@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import json
 import logging
 import math
@@ -60,7 +61,8 @@ from .hooks import (
 from .memo import AnswerMemo, answer_of, issued_rows, parse
 from .security import AuthConfig, AuthError, verify
 
-__all__ = ["MAX_BODY_BYTES", "JsonLogFormatter", "LineWriter", "ServiceConfig", "create_app", "json_logging"]
+__all__ = ["MAX_BODY_BYTES", "JsonLogFormatter", "LineWriter", "ServiceConfig", "create_app", "json_logging",
+           "settle"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 16 MiB: a 5 MB Bundle fits with room to spare
 log = logging.getLogger("mgdecision.service")
@@ -451,6 +453,37 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
         return JSONResponse({"stored": stored})
 
     return app
+
+
+def _sample_call() -> dict[str, Any]:
+    """A small patient-view call touching each part of the reading and the assessment."""
+    subject = {"reference": "Patient/sample"}
+    coded = {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "7646",
+             "display": "omeprazole 20 MG Delayed Release Oral Capsule"}
+    return {"hook": "patient-view", "hookInstance": "sample", "context": {"patientId": "sample"}, "prefetch": {
+        "patient": {"resourceType": "Patient", "id": "sample", "birthDate": "1950-01-01", "gender": "female"},
+        "serumMagnesium": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+            "resourceType": "Observation", "status": "final", "subject": subject,
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2601-3"}]},
+            "effectiveDateTime": "2026-01-01T09:00:00Z",
+            "valueQuantity": {"value": 0.6, "unit": "mmol/L", "system": "http://unitsofmeasure.org",
+                              "code": "mmol/L"}}}]},
+        "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+            "resourceType": "Condition", "subject": subject, "clinicalStatus": {"coding": [{"code": "active"}]},
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I10"}]}}}]},
+        "medicationStatements": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+            "resourceType": "MedicationStatement", "status": "active", "subject": subject,
+            "medicationCodeableConcept": {"coding": [coded]}}}]}}}
+
+
+def settle() -> None:
+    """Before a server process takes calls: one sample call is assessed (the knowledge and the readers' tables
+    load now, not during the first calls), then every object made so far is left out of the garbage collector's
+    full collections (:func:`gc.freeze`): they would scan these long-lived objects, pausing every call in flight
+    for tens of milliseconds."""
+    evaluate("magnesium-patient-view", _sample_call())
+    gc.collect()
+    gc.freeze()
 
 
 class JsonLogFormatter(logging.Formatter):

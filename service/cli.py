@@ -64,7 +64,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         with needed("service", "mgdecision serve"):
             import uvicorn
 
-            from .app import MAX_BODY_BYTES, ServiceConfig, create_app, json_logging
+            from .app import MAX_BODY_BYTES, ServiceConfig, create_app, json_logging, settle
             from .security import AuthConfig
     except MissingExtra as exc:
         print(f"mgdecision: error: {exc}", file=sys.stderr)
@@ -99,6 +99,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         uvicorn.run("mgdecision.service.cli:_worker_app", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level=args.log_level, access_log=False)
     else:
+        settle()
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return EXIT_OK
 
@@ -107,15 +108,17 @@ def _worker_app() -> Any:
     """The app of one worker process (``--workers N``), from the configuration its parent wrote."""
     import os
 
-    from .app import ServiceConfig, create_app, json_logging
+    from .app import ServiceConfig, create_app, json_logging, settle
     from .security import AuthConfig
 
     c = json.loads(os.environ["MGDECISION_SERVE_CONFIG"])
     json_logging(c.get("log_level", "info"))
     mode, issuers, audience, jwks = c["auth"]
-    return create_app(ServiceConfig(c["db"], max_body=c["max_body"], max_items=c["max_items"],
-                                    time_budget=c["time_budget"], workers=c["threads"], cors_origins=tuple(c["cors"]),
-                                    auth=AuthConfig(mode, issuers, audience, jwks)))
+    app = create_app(ServiceConfig(c["db"], max_body=c["max_body"], max_items=c["max_items"],
+                                   time_budget=c["time_budget"], workers=c["threads"], cors_origins=tuple(c["cors"]),
+                                   auth=AuthConfig(mode, issuers, audience, jwks)))
+    settle()
+    return app
 
 
 def audit_main(argv: Sequence[str] | None = None) -> int:
