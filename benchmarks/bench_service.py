@@ -1,6 +1,7 @@
 """CDS Hooks service speed against a minimal FastAPI app, both under uvicorn, measured in the same run.
 
     python benchmarks/bench_service.py [--clients 16 1] [--rounds 3] [--requests 150] [--bodies 64]
+                                       [--kept-answers N]
 
 Starts two servers on free ports of 127.0.0.1, each in its own process under uvicorn as ``mgdecision serve``
 runs it (one process, asyncio loop, uvicorn's default HTTP parser, no access log):
@@ -14,7 +15,9 @@ runs it (one process, asyncio loop, uvicorn's default HTTP parser, no access log
 Requests are real CDS Hooks bodies built with the test suite's FHIR builders (tests/service/fhir_data.py):
 patient-view and order-select (half each), prefetch with Patient and searchset Bundles of serum magnesium,
 eGFR, Conditions and MedicationStatements (coded as an EHR sends them), draft orders for order-select; values
-vary across ``--bodies`` distinct bodies, sent in turn. For each client count, ``--rounds`` rounds each run
+vary across ``--bodies`` distinct bodies, sent in turn. The service keeps the answer for a request's content
+(a chart opened again), so bodies sent again are answered from it; ``--kept-answers 0`` runs it with none kept,
+every call assessed: the figure for bodies never seen before. For each client count, ``--rounds`` rounds each run
 both servers one after the other (which goes first alternates), every client sending ``--requests`` requests
 on one keep-alive connection. Latencies are pooled over the rounds; server CPU per request is the server
 process's user + system CPU time (psutil) over its runs divided by the requests answered. The ratio range is
@@ -259,6 +262,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per client count (each runs both servers)")
     parser.add_argument("--requests", type=int, default=150, help="requests per client per run")
     parser.add_argument("--bodies", type=int, default=64, help="distinct request bodies sent in turn")
+    parser.add_argument("--kept-answers", type=int, default=None, metavar="N",
+                        help="the service's --kept-answers (default: its own default; 0: every call assessed)")
     parser.add_argument("--serve-minimal", nargs=2, metavar=("PORT", "RESPONSES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_minimal:
@@ -281,7 +286,8 @@ def main() -> None:
         log = (folder / "service.log").open("wb")
         commands = {
             "service": [sys.executable, "-m", "mgdecision.batch", "serve", "--port", str(ports["service"]), "--db",
-                        str(folder / "feedback.sqlite3")],
+                        str(folder / "feedback.sqlite3"),
+                        *(["--kept-answers", str(args.kept_answers)] if args.kept_answers is not None else [])],
             "minimal": [sys.executable, str(Path(__file__).resolve()), "--serve-minimal", str(ports["minimal"]),
                         str(folder / "responses.json")],
         }
@@ -320,9 +326,10 @@ def main() -> None:
     print(f"mgdecision service against a minimal FastAPI app, both under uvicorn {_version('uvicorn')} "
           f"(FastAPI {_version('fastapi')}), on 127.0.0.1; knowledge {mg.KNOWLEDGE_VERSION}; Python "
           f"{sys.version.split()[0]}; {cores} cores")
+    kept = "" if args.kept_answers is None else f"; service run with --kept-answers {args.kept_answers}"
     print(f"requests: {len(payloads)} distinct patient-view / order-select bodies of "
           f"{min(len(p) for _, p in payloads)}-{max(len(p) for _, p in payloads)} bytes; {args.rounds} rounds x "
-          f"{args.requests} requests per client per server, alternating")
+          f"{args.requests} requests per client per server, alternating{kept}")
     print(f"machine load: load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; other processes "
           f"used about {max(0.0, others / measured):.2f} of the {cores} cores while measuring ({measured:.0f} s)")
     print(f"{'clients':>7} {'server':<9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"

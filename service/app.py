@@ -86,6 +86,7 @@ class ServiceConfig:
     max_items: int = 2000  # Conditions and medication resources in one request (the size budget)
     time_budget: float = 10.0  # seconds of evaluation per request
     workers: int = 4  # evaluations at once (threads); more wait their turn
+    kept_answers: int = 2048  # answers kept for the content that determines them (0: every call is assessed)
     cors_origins: Sequence[str] = ()  # no browser origin by default
     auth: AuthConfig = field(default_factory=AuthConfig)
 
@@ -325,7 +326,7 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             return _error(500, "issued cards cannot be written to the database; they are kept in memory")
         return JSONResponse({"status": "ok", "knowledgeVersion": mg.KNOWLEDGE_VERSION, "schemaVersion": version})
 
-    memo = AnswerMemo()
+    memo = AnswerMemo(max_entries=config.kept_answers)
     app.state.memo = memo
 
     def too_large() -> _TooLarge:
@@ -347,7 +348,7 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
         rows = issued_rows(result)
         store.issue_rows(service_id, rows)
         encoded = json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()
-        if content is not None and _days() == days:  # (not when the day changed while assessing)
+        if content is not None and config.kept_answers > 0 and _days() == days:  # (not when the day changed)
             answer = answer_of(result, encoded, items)
             if answer is not None:
                 memo.put(memo.key(service_id, everything, days, content), answer)
@@ -393,7 +394,7 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             if len(raw) <= _INLINE_BYTES:
                 body, content = _read(raw)
                 instance = _instance(body)
-                found = kept(service_id, body, content, everything) if content is not None else None
+                found = kept(service_id, body, content, everything) if content is not None and memo else None
                 if found is None:
                     with anyio.fail_after(config.time_budget):
                         found = await off_loop(respond, service_id, body, content, everything)

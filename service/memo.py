@@ -161,6 +161,9 @@ class AnswerMemo:
     def __len__(self) -> int:
         return len(self._answers)
 
+    def __bool__(self) -> bool:  # answers are kept (even while none is)
+        return self.max_entries > 0
+
     @staticmethod
     def key(service_id: str, everything: bool, days: tuple[date, date], content: tuple[str, ...]
             ) -> tuple[Any, ...]:
