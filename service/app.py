@@ -7,10 +7,13 @@
 
 Every error is a FHIR ``OperationOutcome`` with its HTTP status (400 bad request, 401 token refused, 404 unknown
 service, 412 no patient data, 413 over the size budget, 415 not JSON, 422 over the time budget), never a
-traceback. Evaluation runs in a pool of worker threads, off the event loop, with a time and a size budget, so one
-heavy request never stalls the others. Logs are JSON lines with the ``hookInstance`` as correlation id and no
-patient data: the hook, status, card count and time only (:func:`json_logging` writes them from a thread of its
-own).
+traceback. A hook call is answered by a plain ASGI handler in front of the routes (:class:`_HookCalls`). A light
+call (a few conditions and medications) is assessed on the event loop; any other in a pool of worker threads, off
+the event loop, with a time and a size budget, so one heavy request never stalls the others. The answer is kept
+for the request content that determines it (:mod:`.memo`): a chart opened again gets the same cards, with fresh
+uuids and recorded as issued, without being assessed again. Logs are JSON lines with the ``hookInstance`` as
+correlation id and no patient data: the hook, status, card count and time only (:func:`json_logging` writes them
+in batches from a thread of its own).
 """
 
 from __future__ import annotations
