@@ -197,3 +197,27 @@ def test_new_uuids_are_random_version_4() -> None:
     for u in ids:
         parsed = uuid.UUID(u)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == u
+
+
+def test_cors_when_configured_still_wraps_hook_calls_and_a_get_there_is_405(tmp_path: Path) -> None:
+    app = create_app(ServiceConfig(tmp_path / "db.sqlite3", cors_origins=("https://sandbox.example",)))
+
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            origin = {"Origin": "https://sandbox.example"}
+            return [await client.post(f"/cds-services/{PV}", json=_critical_request(), headers=origin),
+                    await client.options(f"/cds-services/{PV}", headers={**origin,
+                                                                         "Access-Control-Request-Method": "POST"}),
+                    await client.post(f"/cds-services/{PV}", json=_critical_request(),
+                                      headers={"Origin": "https://evil.example"}),
+                    await client.get(f"/cds-services/{PV}"),
+                    await client.post("/cds-services/nothing-here", json={})]
+
+    with ThreadPoolExecutor(1) as pool:
+        answer, preflight, elsewhere, get, unknown = pool.submit(asyncio.run, run()).result()
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://sandbox.example"
+    assert preflight.status_code == 200 and "POST" in preflight.headers["access-control-allow-methods"]
+    assert "access-control-allow-origin" not in elsewhere.headers
+    assert get.status_code == 405 and unknown.status_code == 404
+    app.state.store.close()
