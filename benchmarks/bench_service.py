@@ -269,7 +269,7 @@ def kept_stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple
     spent = dict.fromkeys(names, 0.0)
     try:
         for (service, _), (_, raw) in zip(requests, payloads, strict=True):
-            body, content = _read(raw)
+            body, content, _ = _read(raw)
             assert content is not None
             result = evaluate(service, body, today=_days()[0])
             encoded = json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()
@@ -279,7 +279,7 @@ def kept_stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple
         for k in range(repeat * 2):  # the first pass warms the caches
             (service, _), (_, raw) = requests[k % len(requests)], payloads[k % len(payloads)]
             marks = [time.process_time()]
-            body, content = _read(raw)
+            body, content, _ = _read(raw)
             marks.append(time.process_time())
             _check_request(service, body)
             _instance(body)

@@ -61,7 +61,7 @@ from .hooks import (
     evaluate,
     read_feedback,
 )
-from .memo import AnswerMemo, answer_of, issued_rows, parse
+from .memo import Answer, AnswerMemo, answer_of, instance_cut, issued_rows, parse
 from .security import AuthConfig, AuthError, verify
 
 __all__ = ["MAX_BODY_BYTES", "JsonLogFormatter", "LineWriter", "ServiceConfig", "create_app", "json_logging",
@@ -152,11 +152,18 @@ def _parse(raw: bytes) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
-def _read(raw: bytes) -> tuple[Any, tuple[str, ...] | None]:
-    """(the JSON body, the JSON text of the content that determines its cards or None); BadRequest as
-    :func:`_parse` says."""
+def _read(raw: bytes) -> tuple[Any, tuple[str, ...] | None, tuple[bytes, bytes] | None]:
+    """(the JSON body, the JSON text of the content that determines its cards or None, the body around its
+    hookInstance value when :func:`instance_cut` finds that very value, else None); BadRequest as :func:`_parse`
+    says."""
     found = parse(raw, _DECODER) if not _SURROGATE.search(raw) else None
-    return found if found is not None else (_parse(raw), None)
+    if found is None:
+        return _parse(raw), None, None
+    body, content, instance = found
+    cut = instance_cut(raw) if instance is not None else None
+    if cut is None or (len(cut[0]), len(raw) - len(cut[1])) != instance:
+        return body, content, None
+    return body, content, cut[:2]
 
 
 def _days() -> tuple[date, date]:
@@ -334,8 +341,9 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             return _error(500, "issued cards cannot be written to the database; they are kept in memory")
         return JSONResponse({"status": "ok", "knowledgeVersion": mg.KNOWLEDGE_VERSION, "schemaVersion": version})
 
-    memo = AnswerMemo(max_entries=config.kept_answers)
-    app.state.memo = memo
+    memo = AnswerMemo(max_entries=config.kept_answers)  # by the content that determines the cards
+    by_body = AnswerMemo(max_entries=config.kept_answers)  # by the body around its hookInstance (memo.instance_cut)
+    app.state.memo, app.state.memo_by_body = memo, by_body
 
     def too_large() -> _TooLarge:
         return _TooLarge(f"the request holds more than {config.max_items} conditions and medications; "
@@ -343,11 +351,11 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
 
     def work(service_id: str, raw: bytes, everything: bool) -> tuple[bytes, int, str | None]:
         """A hook call of a large body, read in a worker thread."""
-        body, content = _read(raw)
+        body, content, _ = _read(raw)
         return *respond(service_id, body, content, everything), _instance(body)
 
     def respond(service_id: str, body: Any, content: tuple[str, ...] | None, everything: bool,
-                items: int | None = None) -> tuple[bytes, int]:
+                items: int | None = None, cut: tuple[bytes, bytes] | None = None) -> tuple[bytes, int]:
         """Assess and answer a hook call; the answer is kept for its content. ``items``: the request's
         Conditions and medication resources, when counted already."""
         items = count_list_resources(body) if items is None else items
@@ -362,20 +370,42 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             answer = answer_of(result, encoded, items)
             if answer is not None:
                 memo.put(memo.key(service_id, everything, days, content), answer)
+                if cut is not None:
+                    by_body.put(by_body.key(service_id, everything, days, cut), answer)
         return encoded, len(rows)
 
-    def kept(service_id: str, body: Any, content: tuple[str, ...], everything: bool) -> tuple[bytes, int] | None:
+    def kept(service_id: str, body: Any, content: tuple[str, ...], everything: bool,
+             cut: tuple[bytes, bytes] | None) -> tuple[bytes, int] | None:
         """The kept answer for this content today, with fresh uuids and its cards issued; None when none is
         kept. The request is checked as any other is."""
-        answer = memo.get(memo.key(service_id, everything, _days(), content))
+        days = _days()
+        answer = memo.get(memo.key(service_id, everything, days, content))
         if answer is None:
             return None
         if answer.items > config.max_items:
             raise too_large()
         _check_request(service_id, body)
+        if cut is not None:
+            by_body.put(by_body.key(service_id, everything, days, cut), answer)
+        return given(service_id, answer)
+
+    def given(service_id: str, answer: Answer) -> tuple[bytes, int]:
+        """A kept answer with fresh uuids, its cards issued."""
         encoded, rows = answer.render()
         store.issue_rows(service_id, rows)
         return encoded, answer.cards
+
+    def kept_for_body(service_id: str, raw: bytes, everything: bool) -> tuple[bytes, int, str] | None:
+        """The kept answer for a body read before but for its hookInstance (:func:`memo.instance_cut`): it reads
+        as that body did, checks as that body did, and gets the same cards, so it is neither read nor checked
+        again. None when there is none."""
+        cut = instance_cut(raw)
+        answer = by_body.get(by_body.key(service_id, everything, _days(), cut[:2])) if cut is not None else None
+        if answer is None or cut is None:
+            return None
+        if answer.items > config.max_items:
+            raise too_large()
+        return *given(service_id, answer), cut[2]
 
     async def hook_call(service_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /cds-services/{id}``, as a plain ASGI app."""
@@ -401,16 +431,18 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
         try:
             raw = await _asgi_body(headers, receive, config.max_body)
             everything = _query(scope, "cards") == "all"
-            if len(raw) <= _INLINE_BYTES:
-                body, content = _read(raw)
+            if memo and len(raw) <= _INLINE_BYTES and (again := kept_for_body(service_id, raw, everything)):
+                answer, count, instance = again
+            elif len(raw) <= _INLINE_BYTES:
+                body, content, cut = _read(raw)
                 instance = _instance(body)
-                found = kept(service_id, body, content, everything) if content is not None and memo else None
+                found = kept(service_id, body, content, everything, cut) if content is not None and memo else None
                 if found is None and len(raw) <= _LIGHT_BYTES and (items := count_list_resources(body)) <= min(
                         _LIGHT_ITEMS, config.max_items):  # assessed at once, here: a thread would cost more
-                    found = respond(service_id, body, content, everything, items)
+                    found = respond(service_id, body, content, everything, items, cut)
                 if found is None:
                     with anyio.fail_after(config.time_budget):
-                        found = await off_loop(respond, service_id, body, content, everything)
+                        found = await off_loop(respond, service_id, body, content, everything, None, cut)
                 answer, count = found
             else:
                 with anyio.fail_after(config.time_budget):

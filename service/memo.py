@@ -22,7 +22,7 @@ from typing import Any
 
 from .hooks import HookResult, new_uuids
 
-__all__ = ["Answer", "AnswerMemo", "IssuedRow", "answer_of", "parse"]
+__all__ = ["Answer", "AnswerMemo", "IssuedRow", "answer_of", "instance_cut", "parse"]
 
 _WS = re.compile(r"[ \t\n\r]*")
 # the content that determines the cards of a hook request (everything else is only checked)
@@ -33,10 +33,11 @@ _KEY_FIELDS = ("context", "prefetch")
 IssuedRow = tuple[str, str, str, str, str, str, str]
 
 
-def parse(raw: bytes, decoder: json.JSONDecoder) -> tuple[Any, tuple[str, ...] | None] | None:
-    """(the body as ``decoder.decode`` reads it, the JSON text of the content that determines its cards or
-    None), or None when the body is not a plain UTF-8 JSON object (the caller reads it the usual way, with its
-    error messages). Keys given twice: the last one counts, as in :func:`json.loads`."""
+def parse(raw: bytes, decoder: json.JSONDecoder) -> tuple[Any, tuple[str, ...] | None, tuple[int, int] | None] | None:
+    """(the body as ``decoder.decode`` reads it, the JSON text of the content that determines its cards or None,
+    where the characters of its hookInstance string are in ``raw`` or None), or None when the body is not a plain
+    UTF-8 JSON object (the caller reads it the usual way, with its error messages). Keys given twice: the last one
+    counts, as in :func:`json.loads`."""
     try:
         text = raw.decode("utf-8")
         end = len(text)
@@ -72,10 +73,36 @@ def parse(raw: bytes, decoder: json.JSONDecoder) -> tuple[Any, tuple[str, ...] |
     except Exception:  # malformed, not UTF-8, nested too deeply, ...: read again the usual way
         return None
     if body.get("resourceType") == "Bundle":
-        return body, (text,)
+        return body, (text,), None
+    instance = None
+    if isinstance(body.get("hookInstance"), str):  # its characters, between the quotes, as bytes of raw
+        start, stop = spans["hookInstance"][0] + 1, spans["hookInstance"][1] - 1
+        if text.isascii():
+            instance = (start, stop)
+        else:
+            before = len(text[:start].encode())
+            instance = (before, before + len(text[start:stop].encode()))
     if not all(k in spans for k in _KEY_FIELDS):
-        return body, None
-    return body, tuple(text[slice(*spans[k])] for k in _KEY_FIELDS)
+        return body, None, instance
+    return body, tuple(text[slice(*spans[k])] for k in _KEY_FIELDS), instance
+
+
+_INSTANCE_TOKEN = re.compile(rb'"hookInstance"[ \t\n\r]*:[ \t\n\r]*"([A-Za-z0-9._:-]{1,64})"')
+
+
+def instance_cut(raw: bytes) -> tuple[bytes, bytes, str] | None:
+    """(the body before and after its hookInstance value, that value), found by its last
+    ``"hookInstance": "..."`` written with the characters a hookInstance may have, or None.
+
+    A body whose cut is that of a body read before, at the very place :func:`parse` found that body's
+    hookInstance, is that body with another hookInstance (the same bytes before it put the reading at the same
+    place: inside that string, which the new value, without quotes or backslashes, cannot end early), so it
+    gets the same cards (:class:`AnswerMemo` keeps them by the cut too)."""
+    at = raw.rfind(b'"hookInstance"')
+    found = _INSTANCE_TOKEN.match(raw, at) if at >= 0 else None
+    if found is None:
+        return None
+    return raw[: found.start(1)], raw[found.end(1):], found.group(1).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +192,7 @@ class AnswerMemo:
         return self.max_entries > 0
 
     @staticmethod
-    def key(service_id: str, everything: bool, days: tuple[date, date], content: tuple[str, ...]
+    def key(service_id: str, everything: bool, days: tuple[date, date], content: tuple[str | bytes, ...]
             ) -> tuple[Any, ...]:
         return (service_id, everything, days, *content)
 
@@ -173,7 +200,7 @@ class AnswerMemo:
         return self._answers.get(key)
 
     def put(self, key: tuple[Any, ...], answer: Answer) -> None:
-        size = sum(len(part) for part in key[3:] if isinstance(part, str))
+        size = sum(len(part) for part in key[3:] if isinstance(part, (str, bytes)))
         if size > self.max_key:
             return
         with self._lock:

@@ -20,7 +20,7 @@ import pytest
 from mgdecision.service import app as service_app
 from mgdecision.service.app import ServiceConfig, create_app
 from mgdecision.service.hooks import new_uuids
-from mgdecision.service.memo import AnswerMemo, parse
+from mgdecision.service.memo import AnswerMemo, instance_cut, parse
 
 from . import fhir_data as f
 from .test_budget_and_security import check_response
@@ -156,7 +156,7 @@ def test_the_size_budget_holds_and_no_answer_is_kept_when_told(tmp_path: Path) -
 def test_the_body_is_read_as_json_loads_reads_it(raw: bytes) -> None:
     found = parse(raw, service_app._DECODER)
     assert found is not None
-    body, _ = found
+    body, _, _ = found
     assert json.dumps(body) == json.dumps(json.loads(raw))
 
 
@@ -221,3 +221,56 @@ def test_cors_when_configured_still_wraps_hook_calls_and_a_get_there_is_405(tmp_
     assert "access-control-allow-origin" not in elsewhere.headers
     assert get.status_code == 405 and unknown.status_code == 404
     app.state.store.close()
+
+
+def test_a_body_sent_again_with_another_hook_instance_is_answered_without_reading_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app(tmp_path / "db.sqlite3")
+    checked, assessed = [], []
+    check, evaluate = service_app._check_request, service_app.evaluate
+    monkeypatch.setattr(service_app, "_check_request", lambda *a: checked.append(1) or check(*a))
+    monkeypatch.setattr(service_app, "evaluate", lambda *a, **k: assessed.append(1) or evaluate(*a, **k))
+    body = _critical_request()
+    raw = json.dumps(body).encode()
+    again = raw.replace(body["hookInstance"].encode(), b"another-call.1")
+    url = f"/cds-services/{PV}"
+    r = _calls(app, (url, raw), (url, raw), (url, again))
+    assert [x.status_code for x in r] == [200, 200, 200] and len(assessed) == 1 and checked == []
+    assert len(app.state.memo_by_body) == 1
+    assert _without_uuids(r[0].json()) == _without_uuids(r[1].json()) == _without_uuids(r[2].json())
+    ids = [u for x in r for u in _uuids(x.json())]
+    assert len(set(ids)) == len(ids)
+    for x in r[1:]:
+        for card in x.json()["cards"]:
+            assert app.state.store.issued(card["uuid"]) is not None
+    # any other byte: read and checked (and answered from the content when that is the same)
+    spaced = raw.replace(b'"context": ', b'"context":  ')
+    wrong_hook = raw.replace(b'"hook": "patient-view"', b'"hook": "order-sign"')
+    r = _calls(app, (url, spaced), (url, wrong_hook))
+    assert r[0].status_code == 200 and r[1].status_code == 400 and len(checked) == 2 and len(assessed) == 1
+    app.state.store.close()
+
+
+def test_a_hook_instance_that_is_not_the_top_level_one_is_never_cut(tmp_path: Path) -> None:
+    body = _critical_request()
+    # an element named hookInstance after the real one (inside a resource: not read), and an escaped real one
+    body["prefetch"]["patient"]["hookInstance"] = "nested-1"
+    escaped = json.dumps(_critical_request()).replace('"hookInstance"', '"hook\\u0049nstance"').encode()
+    app = create_app(tmp_path / "db.sqlite3")
+    url = f"/cds-services/{PV}"
+    nested = json.dumps(body).encode()
+    r = _calls(app, (url, nested), (url, escaped))
+    assert [x.status_code for x in r] == [200, 200]
+    assert len(app.state.memo_by_body) == 0 and len(app.state.memo) == 2
+    for raw in (nested, escaped):
+        assert service_app._read(raw)[2] is None
+    app.state.store.close()
+
+
+def test_instance_cut() -> None:
+    raw = b'{"hook": "patient-view", "hookInstance" :\t"abc-1.2:x_Y", "context": {}}'
+    assert instance_cut(raw) == (b'{"hook": "patient-view", "hookInstance" :\t"', b'", "context": {}}',
+                                 "abc-1.2:x_Y")
+    for other in (b'{"hookInstance": "a b"}', b'{"hookInstance": "a\\u0041"}', b'{"hookInstance": 5}',
+                  b'{"hookInstance": ""}', b'{"hook": "x"}', b'{"hookInstance": "' + b"a" * 65 + b'"}'):
+        assert instance_cut(other) is None
