@@ -266,7 +266,8 @@ def kept_stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple
     from mgdecision.service.hooks import _check_request, count_list_resources, evaluate
     from mgdecision.service.memo import AnswerMemo, answer_of, instance_cut
 
-    store, memo, by_body = FeedbackStore(db), AnswerMemo(), AnswerMemo()
+    store = FeedbackStore(db)
+    memo, by_body = AnswerMemo(max_entries=len(requests)), AnswerMemo(max_entries=len(requests))
     names = ("cut", "read", "checks", "render", "store")
     spent = dict.fromkeys(names, 0.0)
     try:
