@@ -1,6 +1,7 @@
 """CDS Hooks service speed against a minimal FastAPI app, both under uvicorn, measured in the same run.
 
     python benchmarks/bench_service.py [--clients 16 1] [--rounds 3] [--requests 150] [--bodies 64]
+                                       [--kept-answers N]
 
 Starts two servers on free ports of 127.0.0.1, each in its own process under uvicorn as ``mgdecision serve``
 runs it (one process, asyncio loop, uvicorn's default HTTP parser, no access log):
@@ -12,15 +13,18 @@ runs it (one process, asyncio loop, uvicorn's default HTTP parser, no access log
     process beforehand with ``hooks.evaluate``) and encodes them as the service does: responses of the same
     byte size without any clinical work, storage, logging or budgets.
 Requests are real CDS Hooks bodies built with the test suite's FHIR builders (tests/service/fhir_data.py):
-patient-view and order-select (half each), prefetch with Patient and searchset Bundles of serum magnesium,
-eGFR, Conditions and MedicationStatements (coded as an EHR sends them), draft orders for order-select; values
-vary across ``--bodies`` distinct bodies, sent in turn. For each client count, ``--rounds`` rounds each run
-both servers one after the other (which goes first alternates), every client sending ``--requests`` requests
-on one keep-alive connection. Latencies are pooled over the rounds; server CPU per request is the server
-process's user + system CPU time (psutil) over its runs divided by the requests answered. The ratio range is
-over the rounds. Clients are threads of this process (http.client), so they share the 2 cores with the server:
-the figures are for the whole loop on one machine. Machine load: the load average before and after, and the
-CPU other processes used during the runs (all cores' busy time minus this process and the servers').
+patient-view and order-select (half each), prefetch with Patient and searchset Bundles of serum magnesium, eGFR,
+Conditions and MedicationStatements (coded as an EHR sends them), draft orders for order-select; values vary
+across ``--bodies`` distinct bodies, sent in turn. The service keeps the answer for a request's content (a chart
+opened again), so bodies sent again are answered from it; ``--kept-answers 0`` runs it with none kept, every call
+assessed: the figure for bodies never seen before. For each client count, ``--rounds`` rounds each run both
+servers one after the other (which goes first alternates), every client sending ``--requests`` requests on one
+keep-alive connection. Latencies are pooled over the rounds; server CPU per request is the server process's user +
+system CPU time (psutil) over its runs divided by the requests answered; the service's work per request is also
+timed stage by stage in this process, for a call assessed and for one answered from a kept answer. The ratio range
+is over the rounds. Clients are threads of this process (http.client), so they share the 2 cores with the server:
+the figures are for the whole loop on one machine. Machine load: the load average before and after, and the CPU
+other processes used during the runs (all cores' busy time minus this process and the servers').
 Goals: service p95 at 16 clients <= 1.5x the minimal app's, and < 50 ms. Every loop is bounded in count and time
 and talks only to 127.0.0.1.
 """
@@ -250,6 +254,56 @@ def stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple[str,
     return {k: v / repeat * 1e6 for k, v in spent.items()}
 
 
+def kept_stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple[str, bytes]], db: Path,
+                repeat: int = 400) -> dict[str, float]:
+    """CPU microseconds per request of each stage of a call answered from a kept answer (a chart opened again),
+    called in this process: found by the body around its hookInstance ("cut"), as these bodies are when sent again,
+    or else read and checked ("read", "checks": the same content in a body that differs elsewhere), then "render"
+    (fresh uuids) and "store" (the cards issued). The log line and the writing of the issued cards to the file,
+    both done by threads of their own in the server, are not included."""
+    from mgdecision.service.app import _days, _instance, _read
+    from mgdecision.service.audit import FeedbackStore
+    from mgdecision.service.hooks import _check_request, count_list_resources, evaluate
+    from mgdecision.service.memo import AnswerMemo, answer_of, instance_cut
+
+    store = FeedbackStore(db)
+    memo, by_body = AnswerMemo(max_entries=len(requests)), AnswerMemo(max_entries=len(requests))
+    names = ("cut", "read", "checks", "render", "store")
+    spent = dict.fromkeys(names, 0.0)
+    try:
+        for (service, _), (_, raw) in zip(requests, payloads, strict=True):
+            body, content, cut = _read(raw)
+            assert content is not None and cut is not None
+            result = evaluate(service, body, today=_days()[0])
+            encoded = json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()
+            answer = answer_of(result, encoded, count_list_resources(body))
+            assert answer is not None
+            memo.put(memo.key(service, False, _days(), content), answer)
+            by_body.put(by_body.key(service, False, _days(), cut), answer)
+        for k in range(repeat * 2):  # the first pass warms the caches
+            (service, _), (_, raw) = requests[k % len(requests)], payloads[k % len(payloads)]
+            marks = [time.process_time()]
+            cut_at = instance_cut(raw)
+            found = by_body.get(by_body.key(service, False, _days(), cut_at[:2] if cut_at else ()))
+            marks.append(time.process_time())
+            body, content, _ = _read(raw)
+            marks.append(time.process_time())
+            _check_request(service, body)
+            _instance(body)
+            assert found is not None and found is memo.get(memo.key(service, False, _days(), content or ()))
+            marks.append(time.process_time())
+            _, rows = found.render()
+            marks.append(time.process_time())
+            store.issue_rows(service, rows)
+            marks.append(time.process_time())
+            if k >= repeat:
+                for name, (start, end) in zip(names, pairwise(marks), strict=True):
+                    spent[name] += end - start
+    finally:
+        store.close()
+    return {k: v / repeat * 1e6 for k, v in spent.items()}
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -259,6 +313,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per client count (each runs both servers)")
     parser.add_argument("--requests", type=int, default=150, help="requests per client per run")
     parser.add_argument("--bodies", type=int, default=64, help="distinct request bodies sent in turn")
+    parser.add_argument("--kept-answers", type=int, default=None, metavar="N",
+                        help="the service's --kept-answers (default: its own default; 0: every call assessed)")
     parser.add_argument("--serve-minimal", nargs=2, metavar=("PORT", "RESPONSES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_minimal:
@@ -281,7 +337,8 @@ def main() -> None:
         log = (folder / "service.log").open("wb")
         commands = {
             "service": [sys.executable, "-m", "mgdecision.batch", "serve", "--port", str(ports["service"]), "--db",
-                        str(folder / "feedback.sqlite3")],
+                        str(folder / "feedback.sqlite3"),
+                        *(["--kept-answers", str(args.kept_answers)] if args.kept_answers is not None else [])],
             "minimal": [sys.executable, str(Path(__file__).resolve()), "--serve-minimal", str(ports["minimal"]),
                         str(folder / "responses.json")],
         }
@@ -314,15 +371,17 @@ def main() -> None:
                     p.kill()
             log.close()
         profile = stages(requests, payloads, folder / "stages.sqlite3")
+        kept_profile = kept_stages(requests, payloads, folder / "kept.sqlite3")
     load_after = os.getloadavg()
 
     cores = psutil.cpu_count() or 1
     print(f"mgdecision service against a minimal FastAPI app, both under uvicorn {_version('uvicorn')} "
           f"(FastAPI {_version('fastapi')}), on 127.0.0.1; knowledge {mg.KNOWLEDGE_VERSION}; Python "
           f"{sys.version.split()[0]}; {cores} cores")
+    kept = "" if args.kept_answers is None else f"; service run with --kept-answers {args.kept_answers}"
     print(f"requests: {len(payloads)} distinct patient-view / order-select bodies of "
           f"{min(len(p) for _, p in payloads)}-{max(len(p) for _, p in payloads)} bytes; {args.rounds} rounds x "
-          f"{args.requests} requests per client per server, alternating")
+          f"{args.requests} requests per client per server, alternating{kept}")
     print(f"machine load: load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; other processes "
           f"used about {max(0.0, others / measured):.2f} of the {cores} cores while measuring ({measured:.0f} s)")
     print(f"{'clients':>7} {'server':<9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}"
@@ -350,8 +409,13 @@ def main() -> None:
             p95 = _pct([x for r in s for x in r.latencies], 95) / _pct([x for r in m for x in r.latencies], 95)
             verdict = f"goal: p95 at 16 clients <= {GOAL_RATIO}x the minimal app: {p95:.2f}x " + (
                 "(met)" if p95 <= GOAL_RATIO else "(NOT met)")
-    print("service work per request, called in this process (CPU us): "
+    print("service work per request assessed, called in this process (CPU us): "
           + ", ".join(f"{k} {v:.0f}" for k, v in profile.items()) + f"; total {sum(profile.values()):.0f}")
+    same_body = sum(v for k, v in kept_profile.items() if k not in ("read", "checks"))
+    print("answered from a kept answer (a chart opened again; CPU us): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in kept_profile.items())
+          + f"; total {same_body:.0f} for the same body (no read or checks), "
+          f"{sum(kept_profile.values()) - kept_profile['cut']:.0f} for the same content in another body")
     if verdict:
         print(verdict)
     if 16 in args.clients:

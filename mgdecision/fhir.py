@@ -210,22 +210,43 @@ def _medication_terms(item: Coding | str) -> TermList:
 def _coded_item(concept: Any, prefer: tuple[str, ...]) -> Coding | str | None:
     """One CodeableConcept as one item: a coding the terminology knows, else one of a preferred system, else
     any coding, else its text. The display is the concept's text or the coding's display."""
-    codings = []  # (system, code, display, the concepts the code names) of the codings with a code or display
-    for c in _codings(concept):
-        system, code, display = _str(c.get("system")), _str(c.get("code")), _str(c.get("display"))
-        if code or display:
-            codings.append((system, code, display, _TERMS.concepts_of(system, code)))
-    text = _str(_dict(concept).get("text"))
-    chosen = next((c for c in codings if c[3]), None)
+    if not isinstance(concept, dict):
+        return None
+    codings = []  # (system, code, display) of the codings with a code or display
+    given = concept.get("coding")
+    if isinstance(given, list):
+        for c in given:
+            if isinstance(c, dict):
+                system, code, display = c.get("system"), c.get("code"), c.get("display")
+                code = code.strip() if isinstance(code, str) else ""
+                display = display.strip() if isinstance(display, str) else ""
+                if code or display:
+                    codings.append((system.strip() if isinstance(system, str) else "", code, display))
+    text = concept.get("text")
+    text = text.strip() if isinstance(text, str) else ""
+    if len(text) + sum(len(c[2]) for c in codings) > _MEMO_TEXT:
+        return _chosen_item(tuple(codings), text, prefer)
+    return _chosen_item_memo(tuple(codings), text, prefer)
+
+
+def _chosen_item(codings: tuple[tuple[str, str, str], ...], text: str, prefer: tuple[str, ...]
+                 ) -> Coding | str | None:
+    """:func:`_coded_item` of the codings and text read from a concept."""
+    known = [(*c, _TERMS.concepts_of(c[0], c[1])) for c in codings]  # with the concepts each code names
+    chosen = next((c for c in known if c[3]), None)
     for preferred in prefer:
-        chosen = chosen or next((c for c in codings if c[0] == preferred and c[1]), None)
-    chosen = chosen or (codings[0] if codings else None)
+        chosen = chosen or next((c for c in known if c[0] == preferred and c[1]), None)
+    chosen = chosen or (known[0] if known else None)
     if chosen is None:
         return _clean(text) or None
-    system, code, display, known = chosen
-    if text and not known:  # read by its display: the text as the clinician chose it
+    system, code, display, concepts = chosen
+    if text and not concepts:  # read by its display: the text as the clinician chose it
         display = text
     return Coding(system, code, _clean(display or text))
+
+
+_chosen_item_memo = lru_cache(maxsize=4096)(_chosen_item)  # the same codes recur across requests
+_MEMO_TEXT = 500  # concepts with longer texts are not memoised
 
 
 def _shown(item: Coding | str) -> str:

@@ -172,11 +172,17 @@ class FeedbackStore:
         """Record the cards a hook call returned (no patient data: uuids, topic, indicator, summary, codes).
 
         They are known to :meth:`issued` at once and written to the file by the background writer."""
+        self.issue_rows(service_id, [(c["uuid"], c["topic"], c["indicator"], c["summary"],
+                                      json.dumps(c["suggestions"]), json.dumps(c["override_codes"]),
+                                      c["knowledge_version"]) for c in cards])
+
+    def issue_rows(self, service_id: str, cards: Sequence[tuple[str, str, str, str, str, str, str]]) -> None:
+        """:meth:`issue` for cards given as (uuid, topic, indicator, summary, suggestion uuids as JSON, override
+        reason codes as JSON, knowledge version)."""
         if not cards:
             return
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        rows = [(c["uuid"], now, service_id, c["topic"], c["indicator"], c["summary"], json.dumps(c["suggestions"]),
-                 json.dumps(c["override_codes"]), c["knowledge_version"]) for c in cards]
+        rows = [(c[0], now, service_id, *c[1:]) for c in cards]
         with self._due:
             if self._closed.is_set():
                 raise sqlite3.ProgrammingError("the feedback store is closed")

@@ -48,6 +48,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                         help="largest request body accepted (default 16 MiB; larger: 413)")
     parser.add_argument("--max-items", type=int, default=2000, metavar="N",
                         help="most conditions and medication resources in one request (default 2000; more: 413)")
+    parser.add_argument("--kept-answers", type=int, default=2048, metavar="N",
+                        help="answers kept for the request content that determines them, so a chart opened again "
+                        "is answered at once (fresh card uuids; emptied each day; default 2048; 0: assess every call)")
     parser.add_argument("--time-budget", type=float, default=10.0, metavar="SECONDS",
                         help="longest evaluation of one request (default 10; longer: 422)")
     parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
@@ -64,7 +67,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         with needed("service", "mgdecision serve"):
             import uvicorn
 
-            from .app import MAX_BODY_BYTES, ServiceConfig, create_app, json_logging
+            from .app import MAX_BODY_BYTES, ServiceConfig, create_app, json_logging, settle
             from .security import AuthConfig
     except MissingExtra as exc:
         print(f"mgdecision: error: {exc}", file=sys.stderr)
@@ -79,7 +82,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     config = ServiceConfig(db, max_body=args.max_body or MAX_BODY_BYTES, max_items=args.max_items,
                            time_budget=args.time_budget, workers=args.threads, cors_origins=tuple(args.cors_origin),
-                           auth=auth)
+                           auth=auth, kept_answers=args.kept_answers)
     try:
         app = create_app(config)
     except (OSError, sqlite3.Error) as exc:
@@ -94,11 +97,13 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         os.environ["MGDECISION_SERVE_CONFIG"] = json.dumps(
             {"db": str(db), "max_body": config.max_body, "max_items": config.max_items,
              "time_budget": config.time_budget, "threads": config.workers, "cors": list(config.cors_origins),
+             "kept_answers": config.kept_answers,
              "auth": [args.auth, {k: list(v) for k, v in issuers.items()}, args.audience, args.jwks],
              "log_level": args.log_level})
         uvicorn.run("mgdecision.service.cli:_worker_app", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level=args.log_level, access_log=False)
     else:
+        settle()
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return EXIT_OK
 
@@ -107,15 +112,18 @@ def _worker_app() -> Any:
     """The app of one worker process (``--workers N``), from the configuration its parent wrote."""
     import os
 
-    from .app import ServiceConfig, create_app, json_logging
+    from .app import ServiceConfig, create_app, json_logging, settle
     from .security import AuthConfig
 
     c = json.loads(os.environ["MGDECISION_SERVE_CONFIG"])
     json_logging(c.get("log_level", "info"))
     mode, issuers, audience, jwks = c["auth"]
-    return create_app(ServiceConfig(c["db"], max_body=c["max_body"], max_items=c["max_items"],
-                                    time_budget=c["time_budget"], workers=c["threads"], cors_origins=tuple(c["cors"]),
-                                    auth=AuthConfig(mode, issuers, audience, jwks)))
+    app = create_app(ServiceConfig(c["db"], max_body=c["max_body"], max_items=c["max_items"],
+                                   time_budget=c["time_budget"], workers=c["threads"], cors_origins=tuple(c["cors"]),
+                                   auth=AuthConfig(mode, issuers, audience, jwks),
+                                   kept_answers=c.get("kept_answers", 2048)))
+    settle()
+    return app
 
 
 def audit_main(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,9 @@ one extra card ("FHIR data not used"), so nothing is dropped silently.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -332,8 +333,25 @@ def _touches_decision(p: mg.Problem) -> bool:
 # ---------------------------------------------------------------- cards
 
 
+_RANDOM = bytearray()  # random bytes from the OS not yet used, read 4 KiB at a time (one call per 256 uuids)
+_RANDOM_LOCK = threading.Lock()
+os.register_at_fork(after_in_child=_RANDOM.clear)  # a forked process never repeats its parent's uuids
+
+
+def new_uuids(n: int) -> list[str]:
+    """``n`` random (version 4) UUIDs, as :func:`uuid.uuid4` gives them."""
+    size = 16 * n
+    with _RANDOM_LOCK:
+        if len(_RANDOM) < size:
+            _RANDOM.extend(os.urandom(max(4096, size)))
+        digits = _RANDOM[:size].hex()
+        del _RANDOM[:size]
+    return [f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+            for h in (digits[i:i + 32] for i in range(0, 2 * size, 32))]
+
+
 def _uuid() -> str:
-    return str(uuid.uuid4())
+    return new_uuids(1)[0]
 
 
 def _short(text: str) -> str:
