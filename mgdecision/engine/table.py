@@ -988,29 +988,47 @@ class _DoseTable:
         columns["room"] = high - intake
         for name, table in spec.dose_texts.items():  # in order: a later text may name an earlier one
             pick = _first_holding([w for w, _t in table], columns, n)
-            columns[name] = self.formatted([(pick == j, t) for j, (_w, t) in enumerate(table)])
-            codes[name] = factorize(columns[name])[0].astype(np.int64)
+            made, texts = self.coded([(pick == j, t) for j, (_w, t) in enumerate(table)])
+            columns[name], codes[name] = _spread(made, texts), made
         self.holds = [  # per status, per part: the rows of that status where it holds
             [(status == k) & p.when.column(columns, n) for p in rule.parts] for k, rule in enumerate(statuses)
         ]
         self.holds_all = [p.when.column(columns, n) for p in spec.dose_parts]  # the parts of every status
 
-    def formatted(self, uses: list[tuple[np.ndarray, Template]]) -> np.ndarray:
-        """Per row, the text of the template used there ("" where none is), each made once per distinct set
-        of the values it names."""
-        out = np.full(self.n, "", dtype=object)
+    def coded(self, uses: list[tuple[np.ndarray, Template]]) -> tuple[np.ndarray, list[str]]:
+        """Per row, a code of the text of the template used there (-1 where none is), and the texts; each made
+        once per distinct set of the values it names (equal codes, equal texts)."""
+        out = np.full(self.n, -1, dtype=np.intp)
+        texts: list[str] = []
         for rows, template in uses:
             where = np.flatnonzero(rows)
             if not len(where):
                 continue
             if not template.names:
-                out[where] = template.from_values(())
+                out[where] = len(texts)
+                texts.append(template.from_values(()))
                 continue
-            key, k = combine(*[_codes_of(name, self.columns, self.codes)[where] for name in template.names])
+            key, k = combine(*[self._codes_of(name, where) for name in template.names])
             values = [np.asarray(self.columns[name])[where] for name in template.names]
-            made = [template.from_values(tuple(_scalar(v[x]) for v in values)) for x in first_of(key, k).tolist()]
-            out[where] = objects(made)[key]
-        return out
+            first = first_of(key, k).tolist()
+            out[where] = key + len(texts)
+            texts += [template.from_values(tuple(_scalar(v[x]) for v in values)) for x in first]
+        return out, texts
+
+    def formatted(self, uses: list[tuple[np.ndarray, Template]]) -> np.ndarray:
+        """Per row, the text of the template used there ("" where none is)."""
+        return _spread(*self.coded(uses))
+
+    def _codes_of(self, name: str, where: np.ndarray) -> np.ndarray:
+        """A code for the value of a dose fact on each of ``where`` (equal values, equal codes)."""
+        found = self.codes.get(name)
+        if found is not None:
+            return found[where]
+        column = np.asarray(self.columns[name])
+        if 4 * len(where) < self.n:  # a few rows: only theirs
+            return factorize(column[where], use_na_sentinel=False)[0]
+        found = self.codes[name] = factorize(column, use_na_sentinel=False)[0]
+        return found[where]
 
     def outputs(self) -> tuple[np.ndarray, ...]:
         """Status, min, max, dose text, form text, the dose's reasons and headline (as Engine._dose_columns)."""
@@ -1019,8 +1037,8 @@ class _DoseTable:
         variants = [
             ((status == k) & (variant == j), v.text) for k, r in enumerate(statuses) for j, v in enumerate(r.variants)
         ]
-        leads: list[np.ndarray] = []  # the texts in the order the row execution adds them
-        body = [self.formatted(variants)]
+        leads: list[tuple[np.ndarray, list[str]]] = []  # the texts in the order the row execution adds them
+        body = [self.coded(variants)]
         for j in range(max((len(r.parts) for r in statuses), default=0)):
             for lead in (True, False):
                 uses = [
@@ -1029,10 +1047,20 @@ class _DoseTable:
                     if j < len(r.parts) and r.parts[j].lead == lead
                 ]
                 if uses:
-                    (leads if lead else body).append(self.formatted(uses))
+                    (leads if lead else body).append(self.coded(uses))
         for holds, part in zip(self.holds_all, spec.dose_parts, strict=True):
-            (leads if part.lead else body).append(self.formatted([(holds, part.text)]))
-        text = objects(["; ".join([x for x in row if x]) for row in zip(*leads, *body, strict=True)])
+            (leads if part.lead else body).append(self.coded([(holds, part.text)]))
+        pieces = [x for x in (*leads, *body) if x[1]]  # each text joined once per distinct combination
+        if pieces:
+            key, k = combine(*[c for c, _t in pieces])
+            at = [c[first_of(key, k)].tolist() for c, _t in pieces]
+            lists = [["", *t] for _c, t in pieces]
+            made = [
+                "; ".join([x for x in row if x]) for row in zip(*[[t[c + 1] for c in a] for a, t in zip(at, lists)])
+            ]
+            text = objects(made)[key]
+        else:
+            text = np.full(self.n, "", dtype=object)
         fixed_text = self.formatted([(self.fixed == j, t) for j, (_w, t) in enumerate(spec.fixed_form)])
         made_form = objects(["" if f is None else f.text for f in self.forms])[self.form_of]
         form_text = np.where(self.fixed >= 0, fixed_text, made_form)
@@ -1083,6 +1111,11 @@ class _DoseColumns(dict[str, Any]):
         return value
 
 
+def _spread(codes: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Per row, the text of its code ("" for -1)."""
+    return objects(["", *texts])[codes + 1]
+
+
 def _first_holding(conditions: Sequence[Condition], facts: Mapping[str, Any], n: int, default: int = 0) -> np.ndarray:
     """Per row, the first condition that holds (``default`` where none does)."""
     found = np.full(n, -1, dtype=np.int64)
@@ -1090,13 +1123,6 @@ def _first_holding(conditions: Sequence[Condition], facts: Mapping[str, Any], n:
         found[(found < 0) & when.column(facts, n)] = k
     found[found < 0] = default
     return found
-
-
-def _codes_of(name: str, columns: Mapping[str, Any], codes: Mapping[str, np.ndarray]) -> np.ndarray:
-    """A code per row for the values of a dose fact (equal values, equal codes)."""
-    if name in codes:
-        return codes[name]
-    return factorize(np.asarray(columns[name]), use_na_sentinel=False)[0].astype(np.int64)
 
 
 def _interval_codes(values: np.ndarray, cuts: tuple[float, ...]) -> np.ndarray:
