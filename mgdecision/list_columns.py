@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import Pool, factorize, objects, row_join
+from .arrays import Pool, factorize, first_of, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
 from .terms import QUALIFIERS, SEPARATORS, item_reading, parse_list, prepare, restore, unchecked_lines
 
@@ -43,8 +43,9 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
     distinct = uniques.tolist()
     joined = _texts(distinct)
     if not joined.isascii() and _SURROGATE.search(joined):  # cells holding a lone surrogate: read one by one
-        bad = np.fromiter((type(v) is str and _SURROGATE.search(v) is not None for v in values), dtype=bool,
-                          count=len(values))
+        bad = np.fromiter(
+            (type(v) is str and _SURROGATE.search(v) is not None for v in values), dtype=bool, count=len(values)
+        )
         odd |= bad
         arr[bad] = None
         codes, uniques = factorize(arr)
@@ -92,6 +93,7 @@ class ListCells:
     occ_shown: np.ndarray  # pool id of 'label (as written)'
     occ_qualifier: np.ndarray  # index in terms.QUALIFIERS, -1 for a concept counted as written
     intake: np.ndarray  # per cell: tuple of IntakeItem (magnesium products named in it)
+    texts: list[str]  # per cell: its text as a single row reads it
 
 
 _QUALIFIER_CODE = {q: k for k, q in enumerate(QUALIFIERS)}
@@ -103,7 +105,7 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     Cells are split at once and each distinct item is read once; a cell where a negation starting an item may
     carry over to the next one ("no cramps, tremor") is read whole by ``parse_list`` instead."""
     k = len(distinct)
-    texts = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row reads a cell
+    texts = as_read = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row does
     big = END.join(texts)
     if SEP in big or big.count(END) != k - 1:  # cells holding them are read one by one (see column_codes)
         texts = [x if SEP not in x and END not in x else "" for x in texts]
@@ -177,16 +179,22 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
         )
     # a concept counts once per cell, named by its first item (as in a single row); the key in int64 (cells x
     # concepts passes 2**31 on a 32-bit platform)
-    _, first = np.unique(occ_cell.astype(np.int64) * len(index) + occ[:, 0], return_index=True)
-    first.sort()
+    named, count = factorize(occ_cell.astype(np.int64) * len(index) + occ[:, 0])
+    first = first_of(named, len(count))  # ascending: codes are numbered in order of first appearance
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
         some = np.flatnonzero((unrec != "") | (past != ""))
+        lines: dict[tuple[str, str], str] = {}  # once per distinct (unrecognised, past) items
+
+        def line(u: str, h: str) -> str:
+            found = lines.get((u, h))
+            if found is None:
+                made = unchecked_lines(field, u.split(SEP) if u else (), h.split(SEP) if h else ())
+                found = lines[u, h] = "; ".join(made)
+            return found
+
         unrecognized[some] = objects(
-            [
-                "; ".join(unchecked_lines(field, u.split(SEP) if u else (), h.split(SEP) if h else ()))
-                for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)
-            ]
+            [line(u, h) for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)]
         )
     return ListCells(
         readable,
@@ -198,6 +206,7 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
         occ[first, 2],
         occ[first, 3],
         intake,
+        as_read,
     )
 
 

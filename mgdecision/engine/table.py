@@ -38,7 +38,7 @@ from ..formatting import cap_reasons, dose_group_text, format_reason, group_head
 from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
 from ..models import Dose, Form, Interaction, Problem, Reason
 from ..outputs import COLUMNS
-from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields, shown_text
+from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields
 from ..terms import QUALIFIERS, parse_list
 from ..vocab import ContraLevel, DoseStatus
 from .core import ROUTES, Engine, default_engine
@@ -203,8 +203,9 @@ class _Segments:
         seq = np.broadcast_to(np.asarray(seq, dtype=np.int64), rows.shape)
         self.parts.append((group, rows, seq, texts))
 
-    def join(self, headers: Sequence[np.ndarray]) -> np.ndarray:
-        """Per row, every group (each given its header for the row) in group order, as one text."""
+    def join(self, headers: Sequence[np.ndarray], then: Callable[[str], str] | None = None) -> list[str]:
+        """Per row, every group (each given its header for the row) in group order, as one text (given to
+        ``then`` if given)."""
         rows = np.concatenate([p[1] for p in self.parts]).astype(np.int64)
         group = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in self.parts])
         seq = np.concatenate([p[2] for p in self.parts])
@@ -219,7 +220,9 @@ class _Segments:
         ends = 2 * np.cumsum(np.bincount(rows, minlength=self.n))
         listed, join = pieces.tolist(), "".join
         bounds = zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist(), strict=True)
-        return objects([join(listed[a:b]) for a, b in bounds])
+        if then is None:
+            return [join(listed[a:b]) for a, b in bounds]
+        return [then(join(listed[a:b])) for a, b in bounds]
 
 
 _RISK, _CONTRA, _DOSE, _NOTES = range(4)  # the groups of the reasons column
@@ -684,7 +687,7 @@ class _TableRun:
             self.reasons.add(_RISK, hit, self._risk_seq(slot.name, 0), np.full(len(hit), text, dtype=object))
         return level
 
-    def run(self, near_lines: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, near_lines: Sequence[np.ndarray], records: bool = False) -> dict[str, np.ndarray]:
         n = self.n
         self.slot_rank = {slot.name: k for k, slot in enumerate(self.spec.slots)}
         self._scalars()
@@ -714,7 +717,11 @@ class _TableRun:
         problems += list(near_lines)
         found_rows, found = self._found_problems()
         problems.append(row_join(n, found_rows, objects([str(p) for p in found]), "; "))
-        self.full_reasons: list[str] = self.reasons.join(headers).tolist()  # uncapped, for the records
+        if records:  # uncapped, for the records
+            self.full_reasons: list[str] = self.reasons.join(headers)
+            capped = [cap_reasons(x) for x in self.full_reasons]
+        else:
+            self.full_reasons, capped = [], self.reasons.join(headers, cap_reasons)
         return {
             "mg_decision": headline,
             "mg_risk": _strings(r_level),
@@ -725,7 +732,7 @@ class _TableRun:
             "mg_dose": dose_text,
             "mg_interactions": interactions,
             "mg_form": form_text,
-            "mg_reasons": objects([cap_reasons(x) for x in self.full_reasons]),
+            "mg_reasons": objects(capped),
             "mg_input_problems": join_given(problems, "; "),
         }
 
@@ -1054,10 +1061,8 @@ class _DoseTable:
         if pieces:
             key, k = combine(*[c for c, _t in pieces])
             at = [c[first_of(key, k)].tolist() for c, _t in pieces]
-            lists = [["", *t] for _c, t in pieces]
-            made = [
-                "; ".join([x for x in row if x]) for row in zip(*[[t[c + 1] for c in a] for a, t in zip(at, lists)])
-            ]
+            columns = [[t[c + 1] for c in a] for a, t in zip(at, [["", *t] for _c, t in pieces], strict=True)]
+            made = ["; ".join([x for x in row if x]) for row in zip(*columns, strict=True)]
             text = objects(made)[key]
         else:
             text = np.full(self.n, "", dtype=object)
@@ -1199,10 +1204,10 @@ def assess_columns(
     pool = Pool()
     index = effect_table(engine).index
     lists = {f: read_list_column(f, distinct[f], pool, index) for f in LIST_FIELDS if f in cells}
-    texts = {f: [v.strip() if type(v) is str else shown_text(v) for v in distinct[f]] for f in lists}
+    texts = {f: cells.texts for f, cells in lists.items()}
     lines = [_note_lines(column, probable, values) for column, probable, values in near_misses]
     run = _TableRun(engine, n, groups, lists, codes, pool, texts)
-    columns = run.run(lines)
+    columns = run.run(lines, records)
     odd_rows = np.flatnonzero(odd).tolist()
     interactions: list[tuple[int, Interaction]] = []
     problems: list[tuple[int, Problem]] = []
