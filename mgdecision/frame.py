@@ -25,6 +25,7 @@ from .engine.core import DRIVERS
 from .engine.table import TableOutputs
 from .engine.table import assess_columns as _table
 from .errors import UsageError
+from .list_columns import CodedCells
 from .models import Interaction, Problem
 from .outputs import COLUMNS, FAILURE_COLUMNS, INTERACTION_COLUMNS, LEVELS
 from .reading import HeaderMap, gather_columns, map_headers, near_miss_problem, patient_id, read_fields
@@ -124,7 +125,19 @@ def _row_by_row(
 
 def _columns(df: pd.DataFrame, hmap: HeaderMap) -> tuple[dict[str, list[Any]], list[tuple[Any, str, list[Any]]]]:
     """The cells of each mapped column, and (column, note, cells) of each column reported on the rows."""
-    return gather_columns(hmap, list(df.columns), lambda k: df.iloc[:, k].tolist())
+    return gather_columns(hmap, list(df.columns), lambda k: _cells(df.iloc[:, k]))
+
+
+def _cells(column: pd.Series) -> list[Any]:
+    """The cells of a column; an Arrow text column's with their codes (factorised by Arrow)."""
+    import pandas as pd
+
+    cells = CodedCells(column.tolist())
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        codes, distinct = pd.factorize(column.array)
+        cells.coded = (codes, distinct.tolist())
+    return cells
 
 
 def iter_assessments(
@@ -192,7 +205,7 @@ def _frame(df: pd.DataFrame, found: TableOutputs) -> pd.DataFrame:
     out = pd.DataFrame(
         {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
             name: pd.Series(
-                pd.Categorical(values[name], categories=LEVELS[name], ordered=True) if name in LEVELS else values[name],
+                _levels(values[name], LEVELS[name]) if name in LEVELS else values[name],
                 index=df.index,
                 dtype=None if name in LEVELS else values[name].dtype,  # float64, or object: any text is kept
             )
@@ -202,6 +215,17 @@ def _frame(df: pd.DataFrame, found: TableOutputs) -> pd.DataFrame:
     )
     kept = df.loc[:, [c not in COLUMNS for c in df.columns]]
     return pd.concat([kept, out], axis=1)
+
+
+def _levels(values: Any, levels: Sequence[str]) -> Any:
+    """An ordered categorical of ``levels`` (a value not among them missing), coded once per distinct value."""
+    import numpy as np
+    import pandas as pd
+
+    codes, distinct = pd.factorize(values)
+    at = {level: k for k, level in enumerate(levels)}
+    taken = np.asarray([at.get(v, -1) for v in distinct.tolist()] + [-1], dtype=np.int64)
+    return pd.Categorical.from_codes(taken[codes], dtype=pd.CategoricalDtype(list(levels), ordered=True))
 
 
 def assess_frame(

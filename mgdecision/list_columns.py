@@ -20,15 +20,40 @@ from .arrays import Pool, factorize, first_of, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
 from .terms import QUALIFIERS, SEPARATORS, item_reading, parse_list, prepare, restore, unchecked_lines
 
-__all__ = ["END", "PLAIN", "SEP", "ListCells", "cell_join", "column_codes", "read_list_column", "unreadable"]
+__all__ = [
+    "END",
+    "PLAIN",
+    "SEP",
+    "CodedCells",
+    "ListCells",
+    "cell_join",
+    "column_codes",
+    "read_list_column",
+    "unreadable",
+]
 
 END, SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
 PLAIN = frozenset({str, int, float, type(None)})
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: pandas before 3.0 factorises such texts as equal
 
 
+class CodedCells(list[Any]):
+    """The cells of a column, with their codes (-1 for missing) and distinct texts when the column holds only
+    text and pandas codes it without reading each cell (Arrow strings)."""
+
+    coded: tuple[np.ndarray, list[str]] | None = None
+
+
 def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """Codes (-1 for None or NaN) and distinct values of one column; rows this path cannot read set in ``odd``."""
+    coded = getattr(values, "coded", None)
+    if coded is not None:  # text or missing only: no row is odd unless it holds a separator of the joins
+        codes, distinct = coded
+        joined = _texts(distinct)
+        if joined.isascii() or _SURROGATE.search(joined) is None:
+            if END in joined or SEP in joined:
+                odd |= np.isin(codes, [k for k, v in enumerate(distinct) if END in v or SEP in v])
+            return codes.astype(np.intp, copy=False), distinct
     kinds = set(map(type, values))
     if not kinds <= PLAIN:  # numpy scalars and pandas nulls read as a single row reads them
         values = [normal_cell(v) for v in values]

@@ -995,8 +995,8 @@ class _DoseTable:
         columns["room"] = high - intake
         for name, table in spec.dose_texts.items():  # in order: a later text may name an earlier one
             pick = _first_holding([w for w, _t in table], columns, n)
-            made, texts = self.coded([(pick == j, t) for j, (_w, t) in enumerate(table)])
-            columns[name], codes[name] = _spread(made, texts), made
+            text_codes, texts = self.coded([(pick == j, t) for j, (_w, t) in enumerate(table)])
+            columns[name], codes[name] = _spread(text_codes, texts), text_codes
         self.holds = [  # per status, per part: the rows of that status where it holds
             [(status == k) & p.when.column(columns, n) for p in rule.parts] for k, rule in enumerate(statuses)
         ]
@@ -1195,7 +1195,7 @@ def assess_columns(
     distinct: dict[str, list[Any]] = {}
     for name, values in cells.items():
         if name == "patient_id":  # only echoed back, never used in the output: checked, not read
-            if not set(map(type, values)) <= PLAIN:
+            if getattr(values, "coded", None) is None and not set(map(type, values)) <= PLAIN:
                 odd |= np.fromiter(map(unreadable, values), dtype=bool, count=n)
             continue
         codes[name], distinct[name] = column_codes(values, odd)
