@@ -25,7 +25,7 @@ from .engine.core import DRIVERS
 from .engine.table import TableOutputs
 from .engine.table import assess_columns as _table
 from .errors import UsageError
-from .list_columns import CodedCells
+from .list_columns import TextCells
 from .models import Interaction, Problem
 from .outputs import COLUMNS, FAILURE_COLUMNS, INTERACTION_COLUMNS, LEVELS
 from .reading import HeaderMap, gather_columns, map_headers, near_miss_problem, patient_id, read_fields
@@ -129,15 +129,13 @@ def _columns(df: pd.DataFrame, hmap: HeaderMap) -> tuple[dict[str, list[Any]], l
 
 
 def _cells(column: pd.Series) -> list[Any]:
-    """The cells of a column; an Arrow text column's with their codes (factorised by Arrow)."""
+    """The cells of a column; an Arrow text column's with its array (coded by Arrow when read)."""
     import pandas as pd
 
-    cells = CodedCells(column.tolist())
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        codes, distinct = pd.factorize(column.array)
-        cells.coded = (codes, distinct.tolist())
-    return cells
+        return TextCells(column.tolist(), column.array)
+    return column.tolist()
 
 
 def iter_assessments(

@@ -15,6 +15,7 @@ from numbers import Number
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .arrays import Pool, factorize, first_of, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
@@ -24,8 +25,8 @@ __all__ = [
     "END",
     "PLAIN",
     "SEP",
-    "CodedCells",
     "ListCells",
+    "TextCells",
     "cell_join",
     "column_codes",
     "read_list_column",
@@ -37,18 +38,24 @@ PLAIN = frozenset({str, int, float, type(None)})
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: pandas before 3.0 factorises such texts as equal
 
 
-class CodedCells(list[Any]):
-    """The cells of a column, with their codes (-1 for missing) and distinct texts when the column holds only
-    text and pandas codes it without reading each cell (Arrow strings)."""
+class TextCells(list[Any]):
+    """The cells of a column holding only text or missing values, with the array pandas holds them in (Arrow
+    strings), which codes them without reading each cell."""
 
-    coded: tuple[np.ndarray, list[str]] | None = None
+    def __init__(self, cells: list[Any], array: Any) -> None:
+        super().__init__(cells)
+        self.array = array
+
+    def coded(self) -> tuple[np.ndarray, list[str]]:
+        """Codes (-1 for missing) and distinct texts."""
+        codes, distinct = pd.factorize(self.array)
+        return codes, distinct.tolist()
 
 
 def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """Codes (-1 for None or NaN) and distinct values of one column; rows this path cannot read set in ``odd``."""
-    coded = getattr(values, "coded", None)
-    if coded is not None:  # text or missing only: no row is odd unless it holds a separator of the joins
-        codes, distinct = coded
+    if isinstance(values, TextCells):  # text or missing only: no row is odd unless it holds a separator of the joins
+        codes, distinct = values.coded()
         joined = _texts(distinct)
         if joined.isascii() or _SURROGATE.search(joined) is None:
             if END in joined or SEP in joined:

@@ -35,7 +35,7 @@ from ..arrays import (
 )
 from ..errors import KnowledgeError
 from ..formatting import cap_reasons, dose_group_text, format_reason, group_head
-from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
+from ..list_columns import PLAIN, ListCells, TextCells, column_codes, read_list_column, unreadable
 from ..models import Dose, Form, Interaction, Problem, Reason
 from ..outputs import COLUMNS
 from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields
@@ -1195,7 +1195,7 @@ def assess_columns(
     distinct: dict[str, list[Any]] = {}
     for name, values in cells.items():
         if name == "patient_id":  # only echoed back, never used in the output: checked, not read
-            if getattr(values, "coded", None) is None and not set(map(type, values)) <= PLAIN:
+            if not isinstance(values, TextCells) and not set(map(type, values)) <= PLAIN:
                 odd |= np.fromiter(map(unreadable, values), dtype=bool, count=n)
             continue
         codes[name], distinct[name] = column_codes(values, odd)
