@@ -807,8 +807,6 @@ class _TableRun:
             key, k = combine(*inputs, *reads_codes)
             outcomes = [engine.dose_columns(*a) for a in arguments(first_of(key, k))]
             return tuple(objects(column)[key] for column in zip(*outcomes, strict=True))
-        for name, v in zip(spec.dose_reads, reads, strict=True):
-            codes.setdefault(name, factorize(v, use_na_sentinel=False)[0].astype(np.int64))
         return _DoseTable(self, columns, codes, form_key, chosen).outputs()
 
     def _found_problems(self) -> tuple[np.ndarray, list[Problem]]:
