@@ -45,7 +45,7 @@ def factorize(values: np.ndarray, *, use_na_sentinel: bool = True) -> tuple[np.n
     would share a code; the first of them is then among the distinct values, and the column is coded again exactly.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=use_na_sentinel)
-    if getattr(values, "dtype", None) != object:  # numbers, flags: no text to check
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":  # numbers, flags: no text to check
         return codes.astype(np.intp, copy=False), uniques
     texts = [u for u in uniques.tolist() if type(u) is str]
     joined = "".join(texts)

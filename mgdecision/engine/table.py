@@ -534,7 +534,7 @@ class _TableRun:
         rows = np.flatnonzero(age_note != "")
         self.reasons.add(_NOTES, rows, m + 1, age_note[rows])
 
-    def _contraindications(self) -> np.ndarray:
+    def _contraindications(self) -> _Levels:
         """Every rule that fired, once, with every detail: what the lists name, then the triggers in order."""
         e, m, n, pool, engine = self.e, self.m, self.n, self.pool, self.engine
         rules = e.rules
@@ -582,9 +582,9 @@ class _TableRun:
         first[g_row[o][leading]] = g_rule[o][leading]
         self.first_rule = first
         fired = self._mask(g_row, np.left_shift(1, g_rule))
-        key, k = combine(factorize(fired)[0].astype(np.int64))
-        level = by_key(key, k, lambda x: engine.contra_level(_named_bits(int(fired[x]), rules)))
-        self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND))
+        key, masks = factorize(fired)
+        level = _levels(key, [engine.contra_level(_named_bits(int(x), rules)) for x in masks.tolist()])
+        self._none_found(np.flatnonzero(level.each(lambda x: x == ContraLevel.NONE_FOUND, bool)))
         return level
 
     def _listed(self, rule: int) -> np.ndarray:
@@ -628,7 +628,7 @@ class _TableRun:
         """Where a risk reason goes: its slot (rules.toml risk.reasons), then its place in the slot."""
         return self.slot_rank[slot] * (self.m + len(self.spec.value_factors) + 1) + within
 
-    def _risk(self, points: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    def _risk(self, points: np.ndarray, counted: np.ndarray) -> _Levels:
         """The risk band, once per distinct (points, the facts the bands read); the row's values as reasons."""
         engine, n, facts, spec = self.engine, self.n, self.facts, self.spec
         points = points + counted * engine.symptom_rule["points"]
@@ -652,7 +652,7 @@ class _TableRun:
             k,
             lambda x: engine.risk_level(int(points[x]), tuple([_key(_scalar(v[x])) for v in band_values])),
         )
-        level = objects([o[0] for o in outcomes])[codes]
+        level = _levels(codes, [o[0] for o in outcomes])
         capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below & self.has_serum
         serum_read = self.groups["serum"]
         hit = np.flatnonzero(self.below & self.has_serum & self._slot("serum_below"))
@@ -668,7 +668,7 @@ class _TableRun:
         key, k = combine(serum_codes, codes[hit])
         first = first_of(key, k).tolist()
         caps = [
-            format_reason(engine.capped_reason(str(level[hit[x]]), serum_read.read[serum_codes[x]].serum))
+            format_reason(engine.capped_reason(str(level.at(hit[x])), serum_read.read[serum_codes[x]].serum))
             for x in first
         ]
         self.reasons.add(_RISK, hit, self._risk_seq("capped", 0), objects(caps)[key] if len(hit) else objects([]))
@@ -705,8 +705,8 @@ class _TableRun:
         )
         self.reasons.add(_DOSE, np.arange(n), 0, dose_group)
         headers = [
-            _heads("", "Risk", r_level),
-            _heads(" | ", "Contraindication", c_level),
+            r_level.each(lambda x: f"{group_head('Risk', str(x))} - "),
+            c_level.each(lambda x: f" | {group_head('Contraindication', str(x))} - "),
             np.full(n, " | ", dtype=object),
             np.full(n, " | Notes: ", dtype=object),
         ]
@@ -724,8 +724,8 @@ class _TableRun:
             self.full_reasons, capped = [], self.reasons.join(headers, cap_reasons)
         return {
             "mg_decision": headline,
-            "mg_risk": _strings(r_level),
-            "mg_contraindication": _strings(c_level),
+            "mg_risk": r_level.each(lambda x: f"{x}"),
+            "mg_contraindication": c_level.each(lambda x: f"{x}"),
             "mg_dose_status": status,
             "mg_dose_min_mg": low.astype(np.float64),
             "mg_dose_max_mg": high.astype(np.float64),
@@ -738,8 +738,8 @@ class _TableRun:
 
     def _doses(
         self,
-        c_level: np.ndarray,
-        r_level: np.ndarray,
+        c_level: _Levels,
+        r_level: _Levels,
         ind_key: np.ndarray,
         indications: list[tuple[str, ...]],
         form_key: np.ndarray,
@@ -755,8 +755,8 @@ class _TableRun:
             k,
             lambda x: (engine.rda_for(_key(float(age[x])), sex[x], bool(pregnant[x]), bool(lactating[x])),),
         )  # (a tuple: factorising would give None no code)
-        r_key, r_levels = factorize(r_level)
-        c_key, c_levels = factorize(c_level)
+        r_key, r_levels = r_level.codes, r_level.distinct
+        c_key, c_levels = c_level.codes, c_level.distinct
         spec, e = self.spec, self.e
         reads = [np.asarray(facts[name]) for name in spec.dose_reads]
         f_key, f_masks = factorize(self.factor_mask)
@@ -777,8 +777,8 @@ class _TableRun:
 
         columns = _DoseColumns(facts, (f_ids, f_key), (s_ids, s_key))
         columns.update(
-            contra=objects(c_levels.tolist())[c_key],
-            risk=objects(r_levels.tolist())[r_key],
+            contra=objects(c_levels)[c_key],
+            risk=objects(r_levels)[r_key],
             indicated=np.array([bool(x) for x in indications], dtype=bool)[ind_key],
             indications=objects([", ".join(x) for x in indications])[ind_key],
             rda=np.array([np.nan if x[0] is None else x[0] for x in rdas], dtype=np.float64)[rda_key],
@@ -877,20 +877,25 @@ def _named_bits(bits: int, names: list[str]) -> frozenset[str]:
     return frozenset(name for k, name in enumerate(names) if bits >> k & 1)
 
 
-def _strings(levels: np.ndarray) -> np.ndarray:
-    """Level enums as plain text."""
-    return _prefix("", levels, "")
+@dataclass(slots=True)
+class _Levels:
+    """A level per row, as a code per row and the distinct levels (equal codes, equal levels and the reverse)."""
+
+    codes: np.ndarray
+    distinct: list[Any]
+
+    def at(self, row: int) -> Any:
+        return self.distinct[self.codes[row]]
+
+    def each(self, make: Callable[[Any], Any], dtype: Any = object) -> np.ndarray:
+        """Per row, ``make`` of its level, made once per distinct level."""
+        return np.asarray([make(x) for x in self.distinct], dtype=dtype)[self.codes]
 
 
-def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
-    codes, distinct = factorize(levels)
-    return objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
-
-
-def _heads(before: str, group: str, levels: np.ndarray) -> np.ndarray:
-    """The reasons group heads ('Risk: High - ') of a level column, each made once."""
-    codes, distinct = factorize(levels)
-    return objects([f"{before}{group_head(group, str(x))} - " for x in distinct.tolist()])[codes]
+def _levels(codes: np.ndarray, made: list[Any]) -> _Levels:
+    """The levels of rows given a code per row and what each code gives (several codes may give one level)."""
+    same, distinct = factorize(objects(made))
+    return _Levels(same[codes] if len(made) else codes, distinct.tolist())
 
 
 _DTYPES: Mapping[str, Any] = {"yes": bool, "number": np.float64, "text": object, "object": object}
