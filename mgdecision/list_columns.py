@@ -144,12 +144,7 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     big = prepare(END.join(texts))  # no pattern of prepare crosses a row end: one pass for the column
     for separator in SEPARATORS:
         big = big.replace(separator, SEP)
-    pieces = big.replace(END, SEP + END + SEP).split(SEP)
-    piece_codes, piece_texts = factorize(objects(pieces))
-    is_end = piece_codes == (piece_texts.tolist().index(END) if k > 1 else -2)
-    cell_of = np.cumsum(is_end, dtype=np.intp) - is_end  # each piece's cell
-    keep = ~is_end
-    piece_codes, cell_of = piece_codes[keep], cell_of[keep]
+    piece_codes, piece_texts, cell_of = split_pieces(big, k)
 
     # each distinct piece: stripped, matched once (memoised per item across calls)
     concepts_of: list[list[tuple[int, int, int, int]]] = []  # (concept, named id, shown id, qualifier)
@@ -158,7 +153,7 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     history_of: list[str | None] = []
     intake_of: list[tuple[Any, ...]] = []
     counted, carries, empty = [], [], []
-    for piece in piece_texts.tolist():
+    for piece in piece_texts:
         item = restore(piece)
         found, read = item_reading(field, item) if item else ((), None)
         concepts_of.append(
@@ -240,6 +235,43 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
         intake,
         as_read,
     )
+
+
+def split_pieces(big: str, k: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The items of ``k`` cells joined with :data:`END`, items parted by :data:`SEP`: per item its code and its
+    cell, and the distinct items (coded in order of first appearance)."""
+    if k > 1 and _arrow_split is not None:
+        found = _arrow_split(big)
+        if found is not None:
+            return found
+    pieces = big.replace(END, SEP + END + SEP).split(SEP)
+    piece_codes, piece_texts = factorize(objects(pieces))
+    is_end = piece_codes == (piece_texts.tolist().index(END) if k > 1 else -2)
+    cell_of = np.cumsum(is_end, dtype=np.intp) - is_end  # each piece's cell
+    keep = ~is_end
+    return piece_codes[keep], piece_texts.tolist(), cell_of[keep]
+
+
+def _split_with_arrow(big: str) -> tuple[np.ndarray, list[str], np.ndarray] | None:
+    """:func:`split_pieces` by Arrow's string kernels (None where Arrow cannot hold the text)."""
+    try:
+        joined = pa.array([big], pa.large_string())
+    except (UnicodeError, pa.ArrowException):  # a lone surrogate
+        return None
+    items = pc.split_pattern(pc.split_pattern(joined, END).flatten(), SEP)
+    encoded = items.flatten().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+    cells = pc.list_parent_indices(items).to_numpy(zero_copy_only=False).astype(np.intp)
+    return codes, encoded.dictionary.to_pylist(), cells
+
+
+try:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError:  # an optional dependency: the same split by Python's str methods
+    _arrow_split = None
+else:
+    _arrow_split = _split_with_arrow
 
 
 def _read_whole(
