@@ -1063,23 +1063,30 @@ class _DoseTable:
         pieces = [x for x in (*leads, *body) if x[1]]  # each text joined once per distinct combination
         if pieces:
             key, k = combine(*[c for c, _t in pieces])
-            at = [c[first_of(key, k)].tolist() for c, _t in pieces]
-            columns = [[t[c + 1] for c in a] for a, t in zip(at, [["", *t] for _c, t in pieces], strict=True)]
-            made = ["; ".join([x for x in row if x]) for row in zip(*columns, strict=True)]
-            text = objects(made)[key]
+            first = first_of(key, k)
+            picked = np.stack([c[first] for c, _t in pieces], axis=1)  # per combination, per piece: its text
+            offsets = np.cumsum([0, *[len(t) for _c, t in pieces]])
+            every = objects([x for _c, t in pieces for x in t])
+            used = picked >= 0
+            used[used] = every[(picked + offsets[:-1])[used]] != ""
+            combination, piece = np.nonzero(used)  # in order: by combination, then piece
+            texts = every[picked[combination, piece] + offsets[piece]]
+            text = row_join(k, combination, texts, "; ")[key]
         else:
             text = np.full(self.n, "", dtype=object)
         fixed_text = self.formatted([(self.fixed == j, t) for j, (_w, t) in enumerate(spec.fixed_form)])
         made_form = objects(["" if f is None else f.text for f in self.forms])[self.form_of]
         form_text = np.where(self.fixed >= 0, fixed_text, made_form)
         # the dose's reasons: its notes (the variant's, then each part's that holds) and the form's evidence
-        notes_key, k = combine(
-            status,
-            variant,
-            *[h.astype(np.int64) for row in self.holds for h in row],
-            *[h.astype(np.int64) for h in self.holds_all],
-            np.where(self.fixed >= 0, -1, self.form_of),
+        noted = [
+            h for row, r in zip(self.holds, statuses, strict=True) for h, p in zip(row, r.parts, strict=True) if p.note
+        ]
+        noted += [h for h, p in zip(self.holds_all, spec.dose_parts, strict=True) if p.note]  # (the others add none)
+        seen: dict[Any, int] = {}  # of a form, only its evidence is written there
+        evidence = np.asarray(
+            [seen.setdefault(None if f is None else f.evidence, len(seen)) for f in self.forms], np.intp
         )
+        notes_key, k = combine(status, variant, *noted, np.where(self.fixed >= 0, -1, evidence[self.form_of]))
         groups = []
         for x in first_of(notes_key, k).tolist():
             rule = statuses[status[x]]
