@@ -253,17 +253,44 @@ class _TableRun:
         self.reasons = _Segments(n, 4)
         self.facts = _ColumnFacts(self)
         self.made_objects: dict[str, tuple[np.ndarray, list[Any]]] = {}  # object facts: codes, distinct objects
+        self.made: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the last column spread from codes
+
+    def _spread(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """``values[codes]``, remembered as made from those codes (so that its facts need no factorising)."""
+        out = values[codes]
+        self.made = (out, codes, values)
+        return out
+
+    def fact_codes(self, name: str) -> np.ndarray:
+        """A code per row for the values of a fact (equal codes, equal values); NaN and None have codes too."""
+        found = self.facts.codes.get(name)
+        if found is not None:
+            return found
+        spread = self.facts.spread.pop(name, None)
+        if spread is not None:  # spread from codes: equal values given one code, once per distinct value
+            codes, values = spread
+            try:
+                same, distinct = factorize(values, use_na_sentinel=False)
+            except TypeError:  # an unhashable value
+                pass
+            else:
+                self.facts.codes[name], self.facts.distinct[name] = same[codes], np.asarray(distinct, dtype=object)
+                return self.facts.codes[name]
+        codes = factorize(np.asarray(self.facts[name]), use_na_sentinel=False)[0]
+        if name in self.facts.made:  # worked out once: its codes are kept (other facts may be set again)
+            self.facts.codes[name] = codes
+        return codes
 
     # --- per row: the readers of the base facts (mgdecision.engine.facts)
     def per_reading(self, group: str, read: Callable[[Patient], Any], kind: str) -> np.ndarray:
         """``read`` once per distinct reading of ``group``, spread to every row."""
         found = self.groups[group]
-        return np.asarray([read(p) for p in found.read], dtype=_DTYPES[kind])[found.codes]
+        return self._spread(np.asarray([read(p) for p in found.read], dtype=_DTYPES[kind]), found.codes)
 
     def by_serum(self, read: Callable[[Any], Any], default: Any, kind: str) -> np.ndarray:
         """``read(status)`` per distinct serum reading (``default`` without a usable value or where it is None)."""
         values = [default if st is None else _given(read(st), default) for st in self.status]
-        return np.asarray(values, dtype=_DTYPES[kind])[self.groups["serum"].codes]
+        return self._spread(np.asarray(values, dtype=_DTYPES[kind]), self.groups["serum"].codes)
 
     def set_flag(self, name: str) -> np.ndarray:
         """Rows where a listed concept sets ``name`` (pregnant, lactating, dialysis, ...)."""
@@ -272,26 +299,25 @@ class _TableRun:
     def per_cell_object(self, field: str, values: Callable[[ListCells], Any], default: Any) -> np.ndarray:
         """Per row, an object of its cell of ``field`` (``default`` where the row has none)."""
         cell = self._cell(field)
-        out = np.empty(self.n, dtype=object)
-        out[:] = [default] * self.n
-        given = np.flatnonzero(cell >= 0)
-        if len(given):
-            out[given] = np.asarray(values(self.lists[field]), dtype=object)[cell[given]]
-        return out
+        made = [] if field not in self.lists else values(self.lists[field])
+        distinct = np.empty(len(made) + 1, dtype=object)
+        distinct[0] = default
+        distinct[1:] = made
+        return self._spread(distinct, cell + 1)
 
     def attribute_of(self, fact: str, read: Callable[[Any], Any], kind: str) -> np.ndarray:
         """``read`` of an object fact, once per distinct object, spread to every row."""
         column = self.facts[fact]
         if fact in self.made_objects:  # made once per distinct combination of its inputs: read each once
             codes, distinct = self.made_objects[fact]
-            return np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind])[codes]
+            return self._spread(np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind]), codes)
         codes, uniques = factorize(np.asarray(column, dtype=object))
         return np.asarray([read(x) for x in uniques], dtype=_DTYPES[kind])[codes]
 
     def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str, name: str = "") -> np.ndarray:
         """``function(engine, *values)`` once per distinct combination of the input facts, spread to every row."""
         columns = [np.asarray(self.facts[name]) for name in inputs]
-        key, k = combine(*[factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns])
+        key, k = combine(*[self.fact_codes(name) for name in inputs])
         first = first_of(key, k)
         values = zip(*[c[first].tolist() for c in columns], strict=True)
         made = [function(self.engine, *v) for v in values]
@@ -300,8 +326,8 @@ class _TableRun:
             out[:] = made
             if name:
                 self.made_objects[name] = (key, made)
-            return out[key]
-        return np.asarray(made, dtype=_DTYPES[kind])[key]
+            return self._spread(out, key)
+        return self._spread(np.asarray(made, dtype=_DTYPES[kind]), key)
 
     def _scalars(self) -> None:
         status_of = self.engine.serum_status
@@ -544,7 +570,7 @@ class _TableRun:
         so_far = self._mask(r, np.left_shift(1, rule))
         facts = self.facts
         for rid in self.spec.held:
-            facts[f"listed:{rid}"] = self._listed(rule_of[rid]) != ""
+            facts[f"listed:{rid}"] = self._listed_rows(rule_of[rid])
         for seq, trigger in enumerate(self.spec.fire):
             k = rule_of[trigger.rule]
             for read in trigger.fired_reads:
@@ -597,13 +623,20 @@ class _TableRun:
             self.facts[("listed", rule)] = found
         return found  # type: ignore[no-any-return]
 
+    def _listed_rows(self, rule: int) -> np.ndarray:
+        """Rows where :meth:`_listed` is not "" (without joining the names)."""
+        sel = self.e.held[self.eff] == rule
+        rows = self.row[sel]
+        named = np.asarray([t != "" for t in self.pool.texts], dtype=np.float64)[self.shown[sel]]
+        return (np.bincount(rows, minlength=self.n) > 1) | (np.bincount(rows, weights=named, minlength=self.n) > 0)
+
     def _texts(self, template: Template, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """``template`` for each of ``rows``, formatted once per distinct combination of the facts it names:
         (a code per row, the distinct texts)."""
         if not template.names:
             return np.zeros(len(rows), dtype=np.int64), [template.from_values(())]
         values = [np.asarray(self.facts[name])[rows] for name in template.names]
-        key, k = combine(*[factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+        key, k = combine(*[self.fact_codes(name)[rows] for name in template.names])
         first = first_of(key, k).tolist()
         made = [template.from_values(tuple([_scalar(v[x]) for v in values])) for x in first]
         return key, made
@@ -644,8 +677,7 @@ class _TableRun:
             made = [engine.value_factor_reason(vf.factor, d) for d in details]
             texts = objects([format_reason(x) for x in made])[codes]
             self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
-        band_codes = [factorize(np.asarray(facts[name]), use_na_sentinel=False)[0] for name in spec.band_reads]
-        key, k = combine(factorize(points)[0].astype(np.int64), *[c.astype(np.int64) for c in band_codes])
+        key, k = combine(factorize(points)[0], *[self.fact_codes(name) for name in spec.band_reads])
         band_values = [np.asarray(facts[name]) for name in spec.band_reads]
         codes, outcomes = outcome_codes(
             key,
@@ -820,7 +852,7 @@ class _TableRun:
                 continue
             names = (*found.value.names, *found.message.names)
             values = [np.asarray(self.facts[name])[hit] for name in names]
-            key, kk = combine(*[factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+            key, kk = combine(*[self.fact_codes(name)[hit] for name in names])
             first = first_of(key, kk).tolist()
             made_k = [self.engine.found_problem(k, tuple([_scalar(v[x]) for v in values])) for x in first]
             rows.append(hit)
@@ -908,6 +940,10 @@ class _ColumnFacts(dict[Any, Any]):
     def __init__(self, run: _TableRun) -> None:
         super().__init__()
         self.run = run
+        self.made: set[str] = set()  # the facts worked out here (never set again)
+        self.codes: dict[str, np.ndarray] = {}  # of some of them: a code per row (equal codes, equal values)
+        self.distinct: dict[str, np.ndarray] = {}  # and the value of each code
+        self.spread: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # of others: the codes and values they came from
         spec = run.spec
         self.conditions = {
             **{f"counts:{fid}": c for fid, c in spec.factor_counts.items()},
@@ -916,7 +952,13 @@ class _ColumnFacts(dict[Any, Any]):
         }
 
     def __missing__(self, name: str) -> Any:
+        run = self.run
+        run.made = None
         value = self[name] = self._make(name)
+        self.made.add(name)
+        if run.made is not None and run.made[0] is value:  # spread from codes (made minimal when asked for)
+            self.spread[name] = run.made[1:]
+        run.made = None
         return value
 
     def _make(self, name: str) -> Any:
@@ -929,7 +971,13 @@ class _ColumnFacts(dict[Any, Any]):
         if name in spec.derived:
             return spec.derived[name].values(self, run.n)
         if name.startswith("known:"):
-            return ~pd.isna(self[name[6:]])
+            column = self[name[6:]]
+            if name[6:] in self.spread:  # once per value it was spread from
+                codes, values = self.spread[name[6:]]
+                return ~pd.isna(values)[codes]
+            if name[6:] in self.codes:
+                return ~pd.isna(self.distinct[name[6:]])[self.codes[name[6:]]]
+            return ~pd.isna(column)
         if name in self.conditions:
             return self.conditions[name].column(self, run.n)
         raise KeyError(name)
@@ -963,6 +1011,7 @@ class _DoseTable:
     ) -> None:
         spec, n, engine = run.spec, run.n, run.engine
         self.spec, self.engine, self.columns, self.codes, self.n = spec, engine, columns, codes, n
+        self.run = run
         statuses = spec.dose_statuses
         self.status = status = _first_holding([s.when for s in statuses], columns, n)
         columns["status"] = objects([s.status for s in statuses])[status]
@@ -1034,7 +1083,10 @@ class _DoseTable:
         found = self.codes.get(name)
         if found is not None:
             return found[where]
-        column = np.asarray(self.columns[name])
+        column = self.columns[name]
+        if self.run.facts.get(name) is column and name in self.run.facts.made:  # a fact's own codes
+            return self.run.fact_codes(name)[where]
+        column = np.asarray(column)
         if 4 * len(where) < self.n:  # a few rows: only theirs
             return factorize(column[where], use_na_sentinel=False)[0]
         found = self.codes[name] = factorize(column, use_na_sentinel=False)[0]
