@@ -34,7 +34,7 @@ from ..arrays import (
     row_join,
 )
 from ..errors import KnowledgeError
-from ..formatting import cap_reasons, dose_group_text, format_reason, group_head
+from ..formatting import cap_reasons, capped_joins, dose_group_text, format_reason, group_head
 from ..list_columns import PLAIN, ListCells, TextCells, column_codes, read_list_column, unreadable
 from ..models import Dose, Form, Interaction, Problem, Reason
 from ..outputs import COLUMNS
@@ -203,9 +203,9 @@ class _Segments:
         seq = np.broadcast_to(np.asarray(seq, dtype=np.int64), rows.shape)
         self.parts.append((group, rows, seq, texts))
 
-    def join(self, headers: Sequence[np.ndarray], then: Callable[[str], str] | None = None) -> list[str]:
-        """Per row, every group (each given its header for the row) in group order, as one text (given to
-        ``then`` if given)."""
+    def join(self, headers: Sequence[np.ndarray], capped: bool = False) -> list[str]:
+        """Per row, every group (each given its header for the row) in group order, as one text (``capped``: as
+        :func:`~mgdecision.formatting.cap_reasons` gives it)."""
         rows = np.concatenate([p[1] for p in self.parts]).astype(np.int64)
         group = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in self.parts])
         seq = np.concatenate([p[2] for p in self.parts])
@@ -220,9 +220,9 @@ class _Segments:
         ends = 2 * np.cumsum(np.bincount(rows, minlength=self.n))
         listed, join = pieces.tolist(), "".join
         bounds = zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist(), strict=True)
-        if then is None:
-            return [join(listed[a:b]) for a, b in bounds]
-        return [then(join(listed[a:b])) for a, b in bounds]
+        if capped:
+            return capped_joins(listed, bounds)
+        return [join(listed[a:b]) for a, b in bounds]
 
 
 _RISK, _CONTRA, _DOSE, _NOTES = range(4)  # the groups of the reasons column
@@ -411,8 +411,13 @@ class _TableRun:
         self.kidney_history_only &= ~now
 
     def _mask(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """Per row, the bits given to it or-ed together."""
         mask = np.zeros(self.n, dtype=np.int64)
-        np.bitwise_or.at(mask, rows, bits)
+        if len(rows) and (rows[1:] >= rows[:-1]).all():  # sorted (as a rule): each run of a row reduced at once
+            starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+            mask[rows[starts]] = np.bitwise_or.reduceat(np.asarray(bits, dtype=np.int64), starts)
+        else:
+            np.bitwise_or.at(mask, rows, bits)
         return mask
 
     def _select(self, column: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -461,12 +466,13 @@ class _TableRun:
         return np.bincount(r[starts], weights=weights, minlength=self.n).astype(np.int64)
 
     def _symptoms(self) -> tuple[np.ndarray, ...]:
-        """Each symptom once per row, named as first written: (rows, symptom codes, index); rows the rule counts."""
+        """Each symptom once per row, named as first written: (rows, symptom codes) in the order named; rows the
+        rule counts."""
         e = self.e
         sel = e.symptom[self.eff] >= 0
         r, sy, nm, i = self.row[sel], e.symptom[self.eff][sel], self.named[sel], self.idx[sel]
-        _, once = np.unique(r.astype(np.int64) * len(e.symptoms) + sy, return_index=True)
-        once.sort()
+        named, distinct = factorize(r.astype(np.int64) * len(e.symptoms) + sy)
+        once = first_of(named, len(distinct))  # the first naming of each, in order
         r, sy, nm, i = r[once], sy[once], nm[once], i[once]
         fits = e.symptom_fits[sy]
         self.compatible_count = np.bincount(r[fits], minlength=self.n).astype(np.float64)
@@ -483,23 +489,25 @@ class _TableRun:
         )
         self.reasons.add(_RISK, r[keep][starts], self._risk_seq("symptom_rule", 0), made)
         self.symptom_mask = self._mask(r, np.left_shift(1, sy))
-        return r, sy, i, counted
+        return r, sy, counted
 
     def _indications_and_forms(
-        self, sr: np.ndarray, sy: np.ndarray, si: np.ndarray
+        self, sr: np.ndarray, sy: np.ndarray
     ) -> tuple[np.ndarray, list[tuple[str, ...]], np.ndarray, list[tuple[tuple[str, ...], bool]]]:
         """Indications in order (the concepts', then the symptoms') as a code per row; form rules as a bit mask."""
-        e, m, n = self.e, self.m, self.n
+        e, n = self.e, self.n
         label, form = e.symptom_label, e.symptom_form
-        r, lab, _w, i = self._select(e.indication)
+        r, lab, _w, _i = self._select(e.indication)
         s_sel = label[sy] >= 0
         ir = np.concatenate([r, sr[s_sel]])
         il = np.concatenate([lab, label[sy][s_sel]])
-        iq = np.concatenate([i, m + si[s_sel]])
-        o = np.argsort((ir * len(e.labels) + il) * (2 * m + 1) + iq)
-        starts, _ = group_bounds(ir[o], il[o])  # each indication once per row, where first named
-        ir, il, iq = ir[o][starts], il[o][starts], iq[o][starts]
-        o = np.argsort(ir.astype(np.int64) * (2 * m + 1) + iq)
+        # each indication once per row, where first named: the concepts' occurrences, then the symptoms', come in
+        # the order named, so the first of each (row, indication) is where it is first named, and a stable sort by
+        # row keeps that order
+        pair, pairs = factorize(ir.astype(np.int64) * len(e.labels) + il)
+        once = first_of(pair, len(pairs))
+        ir, il = ir[once], il[once]
+        o = np.argsort(ir, kind="stable")
         ir, il = ir[o], il[o]
         starts, ends = group_bounds(ir)
         rank = np.arange(len(ir)) - np.repeat(starts, (ends - starts).astype(np.intp))
@@ -725,8 +733,8 @@ class _TableRun:
         self._scalars()
         self._occurrences()
         points = self._risk_factors()
-        sr, sy, si, counted = self._symptoms()
-        ind_key, indications, form_key, chosen = self._indications_and_forms(sr, sy, si)
+        sr, sy, counted = self._symptoms()
+        ind_key, indications, form_key, chosen = self._indications_and_forms(sr, sy)
         interactions = self._interactions()
         self._notes()
         c_level = self._contraindications()
@@ -753,7 +761,7 @@ class _TableRun:
             self.full_reasons: list[str] = self.reasons.join(headers)
             capped = [cap_reasons(x) for x in self.full_reasons]
         else:
-            self.full_reasons, capped = [], self.reasons.join(headers, cap_reasons)
+            self.full_reasons, capped = [], self.reasons.join(headers, capped=True)
         return {
             "mg_decision": headline,
             "mg_risk": r_level.each(lambda x: f"{x}"),
