@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .assessment import Assessment
 from .engine import Engine, default_engine
@@ -134,7 +134,7 @@ def _cells(column: pd.Series) -> list[Any]:
 
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return TextCells(column.tolist(), column.array)
+        return cast(list[Any], TextCells(column.array))  # read as a list (indexed, iterated), never changed
     return column.tolist()
 
 

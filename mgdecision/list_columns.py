@@ -9,10 +9,10 @@ does not read are marked ``odd`` and read one by one by the row reader.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Number
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -38,13 +38,34 @@ PLAIN = frozenset({str, int, float, type(None)})
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: pandas before 3.0 factorises such texts as equal
 
 
-class TextCells(list[Any]):
+class TextCells(Sequence[Any]):
     """The cells of a column holding only text or missing values, with the array pandas holds them in (Arrow
-    strings), which codes them without reading each cell."""
+    strings), which codes them without reading each cell; the cells are made Python values when first read (a
+    list column's never are: the table execution reads its distinct cells only)."""
 
-    def __init__(self, cells: list[Any], array: Any) -> None:
-        super().__init__(cells)
+    def __init__(self, array: Any) -> None:
         self.array = array
+        self._cells: list[Any] | None = None
+
+    def cells(self) -> list[Any]:
+        if self._cells is None:
+            self._cells = self.array.tolist()
+        return self._cells
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self.cells()[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.cells())
 
     def coded(self) -> tuple[np.ndarray, list[str]]:
         """Codes (-1 for missing) and distinct texts."""
