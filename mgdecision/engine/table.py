@@ -203,7 +203,7 @@ class _Segments:
         seq = np.broadcast_to(np.asarray(seq, dtype=np.int64), rows.shape)
         self.parts.append((group, rows, seq, texts))
 
-    def join(self, headers: Sequence[np.ndarray], capped: bool = False) -> list[str]:
+    def join(self, headers: Sequence[np.ndarray | str], capped: bool = False) -> list[str]:
         """Per row, every group (each given its header for the row) in group order, as one text (``capped``: as
         :func:`~mgdecision.formatting.cap_reasons` gives it)."""
         rows = np.concatenate([p[1] for p in self.parts]).astype(np.int64)
@@ -215,7 +215,11 @@ class _Segments:
         first = np.ones(len(rows), dtype=bool)
         first[1:] = (rows[1:] != rows[:-1]) | (group[1:] != group[:-1])
         pieces = np.empty(2 * len(rows), dtype=object)
-        pieces[0::2] = np.where(first, np.stack(headers, axis=1)[rows, group], "; ")
+        pieces[0::2] = "; "
+        at = np.flatnonzero(first)  # each group's first text: its header (per row, or one for every row) before it
+        for g, header in enumerate(headers):
+            mine = at[group[at] == g]
+            pieces[2 * mine] = header if isinstance(header, str) else header[rows[mine]]
         pieces[1::2] = texts
         ends = 2 * np.cumsum(np.bincount(rows, minlength=self.n))
         listed, join = pieces.tolist(), "".join
@@ -744,11 +748,11 @@ class _TableRun:
             c_level, r_level, ind_key, indications, form_key, chosen
         )
         self.reasons.add(_DOSE, np.arange(n), 0, dose_group)
-        headers = [
+        headers: list[np.ndarray | str] = [
             r_level.each(lambda x: f"{group_head('Risk', str(x))} - "),
             c_level.each(lambda x: f" | {group_head('Contraindication', str(x))} - "),
-            np.full(n, " | ", dtype=object),
-            np.full(n, " | Notes: ", dtype=object),
+            " | ",
+            " | Notes: ",
         ]
         groups = self.groups
         problems = [groups["age"].problems(), groups["egfr"].problems(), groups["serum"].problems()]
