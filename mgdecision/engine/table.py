@@ -270,17 +270,17 @@ class _TableRun:
         found = self.facts.codes.get(name)
         if found is not None:
             return found
-        spread = self.facts.spread.pop(name, None)
+        spread = self.facts.spread.get(name)
         if spread is not None:  # spread from codes: equal values given one code, once per distinct value
             codes, values = spread
             try:
-                same, distinct = factorize(values, use_na_sentinel=False)
+                same = _exact_codes(values)
             except TypeError:  # an unhashable value
                 pass
             else:
-                self.facts.codes[name], self.facts.distinct[name] = same[codes], np.asarray(distinct, dtype=object)
+                self.facts.codes[name] = same[codes]
                 return self.facts.codes[name]
-        codes = factorize(np.asarray(self.facts[name]), use_na_sentinel=False)[0]
+        codes = _exact_codes(np.broadcast_to(np.asarray(self.facts[name]), (self.n,)))
         if name in self.facts.made:  # worked out once: its codes are kept (other facts may be set again)
             self.facts.codes[name] = codes
         return codes
@@ -954,7 +954,6 @@ class _ColumnFacts(dict[Any, Any]):
         self.run = run
         self.made: set[str] = set()  # the facts worked out here (never set again)
         self.codes: dict[str, np.ndarray] = {}  # of some of them: a code per row (equal codes, equal values)
-        self.distinct: dict[str, np.ndarray] = {}  # and the value of each code
         self.spread: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # of others: the codes and values they came from
         spec = run.spec
         self.conditions = {
@@ -987,8 +986,6 @@ class _ColumnFacts(dict[Any, Any]):
             if name[6:] in self.spread:  # once per value it was spread from
                 codes, values = self.spread[name[6:]]
                 return ~pd.isna(values)[codes]
-            if name[6:] in self.codes:
-                return ~pd.isna(self.distinct[name[6:]])[self.codes[name[6:]]]
             return ~pd.isna(column)
         if name in self.conditions:
             return self.conditions[name].column(self, run.n)
@@ -1025,6 +1022,7 @@ class _DoseTable:
         self.spec, self.engine, self.columns, self.codes, self.n = spec, engine, columns, codes, n
         self.run = run
         statuses = spec.dose_statuses
+        self._exact: dict[str, tuple[Any, np.ndarray]] = {}
         self.status = status = _first_holding([s.when for s in statuses], columns, n)
         columns["status"] = objects([s.status for s in statuses])[status]
         columns["supplementing"] = np.array([s.supplementing for s in statuses], dtype=bool)[status]
@@ -1058,7 +1056,7 @@ class _DoseTable:
         intake = np.asarray(columns["intake_daily"], np.float64) if "intake_daily" in spec.dose_reads else np.nan
         columns["room"] = high - intake
         for name, table in spec.dose_texts.items():  # in order: a later text may name an earlier one
-            pick = _first_holding([w for w, _t in table], columns, n)
+            pick = self.first_holding([w for w, _t in table])  # (a long table on few facts)
             text_codes, texts = self.coded([(pick == j, t) for j, (_w, t) in enumerate(table)])
             columns[name], codes[name] = _spread(text_codes, texts), text_codes
         self.holds = [  # per status, per part: the rows of that status where it holds
@@ -1089,6 +1087,25 @@ class _DoseTable:
     def formatted(self, uses: list[tuple[np.ndarray, Template]]) -> np.ndarray:
         """Per row, the text of the template used there ("" where none is)."""
         return _spread(*self.coded(uses))
+
+    def first_holding(self, conditions: Sequence[Condition], default: int = 0) -> np.ndarray:
+        """:func:`_first_holding` worked out once per distinct combination of the facts the conditions read."""
+        return _first_holding(conditions, self.columns, self.n, default, self.exact_codes)
+
+    def exact_codes(self, name: str) -> np.ndarray:
+        """A code per row for the values of a dose fact: equal codes, equal values (a missing value of one kind)."""
+        found = self.codes.get(name)
+        if found is not None:
+            return found
+        column = self.columns[name]
+        if self.run.facts.get(name) is column and name in self.run.facts.made:  # a fact's own codes
+            return self.run.fact_codes(name)
+        known = self._exact.get(name)
+        if known is not None and known[0] is column:  # (a column set again is coded again)
+            return known[1]
+        codes = _exact_codes(np.broadcast_to(column, (self.n,)))
+        self._exact[name] = (column, codes)
+        return codes
 
     def _codes_of(self, name: str, where: np.ndarray) -> np.ndarray:
         """A code for the value of a dose fact on each of ``where`` (equal values, equal codes)."""
@@ -1195,13 +1212,51 @@ def _spread(codes: np.ndarray, texts: list[str]) -> np.ndarray:
     return objects(["", *texts])[codes + 1]
 
 
-def _first_holding(conditions: Sequence[Condition], facts: Mapping[str, Any], n: int, default: int = 0) -> np.ndarray:
-    """Per row, the first condition that holds (``default`` where none does)."""
+def _first_holding(
+    conditions: Sequence[Condition],
+    facts: Mapping[str, Any],
+    n: int,
+    default: int = 0,
+    codes: Callable[[str], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Per row, the first condition that holds (``default`` where none does); with ``codes`` (a code per row for
+    a fact: equal codes, equal values) once per distinct combination of the facts the conditions read."""
+    names = sorted(frozenset().union(*(c.facts for c in conditions)))
+    if codes is not None and names and n > 64:
+        key, k = combine(*[codes(name) for name in names])
+        if 2 * k < n:
+            return _first_holding(conditions, _Rows(facts, first_of(key, k)), k, default)[key]
     found = np.full(n, -1, dtype=np.int64)
     for k, when in enumerate(conditions):
         found[(found < 0) & when.column(facts, n)] = k
     found[found < 0] = default
     return found
+
+
+class _Rows(dict[str, Any]):
+    """Facts on some rows only, each taken on first use."""
+
+    def __init__(self, facts: Mapping[str, Any], rows: np.ndarray) -> None:
+        super().__init__()
+        self.facts, self.rows = facts, rows
+
+    def __missing__(self, name: str) -> Any:
+        column = np.asarray(self.facts[name])
+        value = self[name] = column if column.ndim == 0 else column[self.rows]
+        return value
+
+
+def _exact_codes(values: np.ndarray) -> np.ndarray:
+    """A code per value: equal codes for equal values, and for missing values of one kind (None, NaN, ...)."""
+    if values.dtype != np.dtype(object):  # numbers, flags: NaN the one missing value
+        return factorize(values, use_na_sentinel=False)[0]
+    codes, distinct = factorize(values)
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):
+        kinds: dict[type, int] = {}
+        codes = codes.copy()
+        codes[missing] = [len(distinct) + kinds.setdefault(type(v), len(kinds)) for v in values[missing].tolist()]
+    return codes
 
 
 def _interval_codes(values: np.ndarray, cuts: tuple[float, ...]) -> np.ndarray:
