@@ -802,13 +802,12 @@ class _TableRun:
         r_key, r_levels = r_level.codes, r_level.distinct
         c_key, c_levels = c_level.codes, c_level.distinct
         spec, e = self.spec, self.e
-        reads = [np.asarray(facts[name]) for name in spec.dose_reads]
         f_key, f_masks = factorize(self.factor_mask)
         s_key, s_masks = factorize(self.symptom_mask)
         f_ids = [frozenset(f"factor:{x}" for x in _named_bits(int(m), e.factors)) for m in f_masks]
         s_ids = [frozenset(f"symptom:{x}" for x in _named_bits(int(m), e.symptoms)) for m in s_masks]
 
-        def arguments(first: np.ndarray) -> list[tuple[Any, ...]]:
+        def arguments(first: np.ndarray, reads: list[np.ndarray]) -> list[tuple[Any, ...]]:
             keys = list(zip(*[_keys(v[first]) for v in reads], strict=True)) if reads else [()] * len(first)
             picked = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
             out = []
@@ -847,9 +846,10 @@ class _TableRun:
                 codes[name] = value_code.astype(np.int64)[key]
         if spec.dose_reads_texts:  # a rule reads a dose text: the row execution's decision per distinct input
             inputs = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
+            reads = [np.asarray(facts[name]) for name in spec.dose_reads]
             reads_codes = [factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
             key, k = combine(*inputs, *reads_codes)
-            outcomes = [engine.dose_columns(*a) for a in arguments(first_of(key, k))]
+            outcomes = [engine.dose_columns(*a) for a in arguments(first_of(key, k), reads)]
             return tuple(objects(column)[key] for column in zip(*outcomes, strict=True))
         return _DoseTable(self, columns, codes, form_key, chosen).outputs()
 
@@ -918,7 +918,12 @@ class _TableRun:
 
 
 def _named_bits(bits: int, names: list[str]) -> frozenset[str]:
-    return frozenset(name for k, name in enumerate(names) if bits >> k & 1)
+    named = []
+    while bits:  # the set bits only, lowest first
+        low = bits & -bits
+        named.append(names[low.bit_length() - 1])
+        bits ^= low
+    return frozenset(named)
 
 
 @dataclass(slots=True)
