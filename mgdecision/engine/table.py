@@ -28,7 +28,7 @@ from ..arrays import (
     first_of,
     group_bounds,
     group_texts,
-    join_given,
+    join_coded,
     objects,
     outcome_codes,
     row_join,
@@ -60,8 +60,11 @@ class _Group:
     codes: np.ndarray
     read: list[Patient]
 
-    def problems(self) -> np.ndarray:
-        return self.take_text(lambda p: "; ".join([str(x) for x in p.problems]))
+    def problems(self) -> tuple[np.ndarray, np.ndarray]:
+        """A code per row, and the problems of each code as one text."""
+        if not self.read:
+            return np.full(len(self.codes), -1, dtype=np.intp), objects([])
+        return self.codes, objects(["; ".join([str(x) for x in p.problems]) for p in self.read])
 
     def take_text(self, make: Callable[[Patient], str]) -> np.ndarray:
         if not self.read:
@@ -755,8 +758,12 @@ class _TableRun:
             " | Notes: ",
         ]
         groups = self.groups
-        problems = [groups["age"].problems(), groups["egfr"].problems(), groups["serum"].problems()]
-        problems += [self._per_cell(field, lambda c: c.problems, "") for field in LIST_FIELDS]
+        problems: list[tuple[np.ndarray, np.ndarray] | np.ndarray] = [
+            groups["age"].problems(),
+            groups["egfr"].problems(),
+            groups["serum"].problems(),
+        ]
+        problems += [(self._cell(f), self.lists[f].problems) for f in LIST_FIELDS if f in self.lists]
         problems.append(groups["supplement"].problems())
         problems += list(near_lines)
         found_rows, found = self._found_problems()
@@ -777,7 +784,7 @@ class _TableRun:
             "mg_interactions": interactions,
             "mg_form": form_text,
             "mg_reasons": objects(capped),
-            "mg_input_problems": join_given(problems, "; "),
+            "mg_input_problems": join_coded(n, problems, "; "),
         }
 
     def _doses(
