@@ -129,12 +129,13 @@ def _columns(df: pd.DataFrame, hmap: HeaderMap) -> tuple[dict[str, list[Any]], l
 
 
 def _cells(column: pd.Series) -> list[Any]:
-    """The cells of a column; an Arrow text column's with its array (coded by Arrow when read)."""
+    """The cells of a column; an Arrow text column's as :class:`~mgdecision.list_columns.TextCells` (coded by
+    Arrow, made Python values only when read one by one)."""
     import pandas as pd
 
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return cast(list[Any], TextCells(column.array))  # read as a list (indexed, iterated), never changed
+        return cast(list[Any], TextCells(column))  # read as a list (indexed, iterated), never changed
     return column.tolist()
 
 

@@ -39,21 +39,21 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: pandas before 3.
 
 
 class TextCells(Sequence[Any]):
-    """The cells of a column holding only text or missing values, with the array pandas holds them in (Arrow
-    strings), which codes them without reading each cell; the cells are made Python values when first read (a
-    list column's never are: the table execution reads its distinct cells only)."""
+    """The cells of a pandas column holding only text or missing values in an array that codes them without
+    reading each cell (Arrow strings); the cells are made Python values when first read (a list column's never
+    are: the table execution reads its distinct cells only)."""
 
-    def __init__(self, array: Any) -> None:
-        self.array = array
+    def __init__(self, column: pd.Series) -> None:
+        self.column = column
         self._cells: list[Any] | None = None
 
     def cells(self) -> list[Any]:
         if self._cells is None:
-            self._cells = self.array.tolist()
+            self._cells = self.column.tolist()
         return self._cells
 
     def __len__(self) -> int:
-        return len(self.array)
+        return len(self.column)
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
@@ -69,7 +69,7 @@ class TextCells(Sequence[Any]):
 
     def coded(self) -> tuple[np.ndarray, list[str]]:
         """Codes (-1 for missing) and distinct texts."""
-        codes, distinct = pd.factorize(self.array)
+        codes, distinct = pd.factorize(self.column.array)
         return codes, distinct.tolist()
 
 
