@@ -17,7 +17,7 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
-from .arrays import Pool, factorize, first_of, objects, row_join
+from .arrays import Pool, combine, factorize, first_of, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
 from .terms import QUALIFIERS, SEPARATORS, item_reading, parse_list, prepare, restore, unchecked_lines
 
@@ -158,7 +158,10 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     Cells are split at once and each distinct item is read once; a cell where a negation starting an item may
     carry over to the next one ("no cramps, tremor") is read whole by ``parse_list`` instead."""
     k = len(distinct)
-    texts = as_read = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row does
+    if set(map(type, distinct)) == {str}:  # as a single row reads a cell
+        texts = as_read = list(map(str.strip, distinct))
+    else:
+        texts = as_read = [v.strip() if type(v) is str else shown_text(v) for v in distinct]
     big = END.join(texts)
     if SEP in big or big.count(END) != k - 1:  # cells holding them are read one by one (see column_codes)
         texts = [x if SEP not in x and END not in x else "" for x in texts]
@@ -232,18 +235,12 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
         some = np.flatnonzero((unrec != "") | (past != ""))
-        lines: dict[tuple[str, str], str] = {}  # once per distinct (unrecognised, past) items
-
-        def line(u: str, h: str) -> str:
-            found = lines.get((u, h))
-            if found is None:
-                made = unchecked_lines(field, u.split(SEP) if u else (), h.split(SEP) if h else ())
-                found = lines[u, h] = "; ".join(made)
-            return found
-
-        unrecognized[some] = objects(
-            [line(u, h) for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)]
-        )
+        pair, pairs = combine(factorize(unrec[some])[0], factorize(past[some])[0])
+        made = []  # once per distinct (unrecognised, past) items
+        for x in first_of(pair, pairs).tolist():
+            u, h = unrec[some[x]], past[some[x]]
+            made.append("; ".join(unchecked_lines(field, u.split(SEP) if u else (), h.split(SEP) if h else ())))
+        unrecognized[some] = objects(made)[pair]
     return ListCells(
         readable,
         problems,
