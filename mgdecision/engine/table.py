@@ -590,11 +590,15 @@ class _TableRun:
             k = rule_of[trigger.rule]
             for read in trigger.fired_reads:
                 facts[f"fired:{read}"] = so_far & (1 << rule_of[read]) > 0
-            if "listed" in trigger.detail.facts:  # the names that listed the rule ("" where none did)
+            listed = "listed" in trigger.detail.facts  # the names that listed the rule ("" where none did)
+            needed = listed and "listed" in {f.removeprefix("known:") for f in trigger.when.facts}
+            if needed:  # the condition reads them too
                 facts["listed"] = self._listed(rule_of[trigger.listed_rule])
             hit = np.flatnonzero(trigger.when.column(facts, n))
             if not len(hit):
                 continue
+            if listed and not needed:  # (only where the rule fires)
+                facts["listed"] = self._listed(rule_of[trigger.listed_rule])
             key, texts = self._texts(trigger.detail, hit)
             fired_rows.append(hit)
             fired_rules.append(np.full(len(hit), k, dtype=np.int64))
@@ -651,10 +655,17 @@ class _TableRun:
         if not template.names:
             return np.zeros(len(rows), dtype=np.int64), [template.from_values(())]
         values = [np.asarray(self.facts[name])[rows] for name in template.names]
-        key, k = combine(*[self.fact_codes(name)[rows] for name in template.names])
+        key, k = combine(*[self._row_codes(name, rows, v) for name, v in zip(template.names, values, strict=True)])
         first = first_of(key, k).tolist()
         made = [template.from_values(tuple([_scalar(v[x]) for v in values])) for x in first]
         return key, made
+
+    def _row_codes(self, name: str, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Codes of a fact's ``values`` on ``rows``: the fact's own where kept, else of these values alone."""
+        facts = self.facts
+        if name in facts.codes or name in facts.spread or name in facts.made:
+            return self.fact_codes(name)[rows]
+        return _exact_codes(np.broadcast_to(values, (len(rows),)))
 
     def _none_found(self, rows: np.ndarray) -> None:
         """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
