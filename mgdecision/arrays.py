@@ -24,7 +24,7 @@ __all__ = [
     "first_of",
     "group_bounds",
     "group_texts",
-    "join_given",
+    "join_coded",
     "objects",
     "outcome_codes",
     "row_join",
@@ -45,6 +45,8 @@ def factorize(values: np.ndarray, *, use_na_sentinel: bool = True) -> tuple[np.n
     would share a code; the first of them is then among the distinct values, and the column is coded again exactly.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=use_na_sentinel)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":  # numbers, flags: no text to check
+        return codes.astype(np.intp, copy=False), uniques
     texts = [u for u in uniques.tolist() if type(u) is str]
     joined = "".join(texts)
     if joined.isascii() or _SURROGATE.search(joined) is None:
@@ -75,11 +77,28 @@ def row_join(n: int, rows: np.ndarray, texts: np.ndarray, sep: str) -> np.ndarra
     return out
 
 
-def join_given(parts: Sequence[np.ndarray], sep: str) -> np.ndarray:
-    """Per row, the non-empty parts joined with ``sep``."""
-    table = np.stack(parts, axis=1)
-    given = table != ""
-    return row_join(len(table), np.nonzero(given)[0], table[given], sep)
+def join_coded(n: int, parts: Sequence[tuple[np.ndarray, np.ndarray] | np.ndarray], sep: str) -> np.ndarray:
+    """Per row, the non-empty parts joined with ``sep``; a part is a text per row, or a code per row (-1 for none)
+    and the text of each code (then only the rows with a text are read)."""
+    given: list[np.ndarray] = []
+    columns: list[tuple[np.ndarray | None, np.ndarray]] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            codes, texts = part
+            texts = np.append(np.asarray(texts, dtype=object), "")  # code -1: ""
+            given.append((texts != "")[codes])
+            columns.append((codes, texts))
+        else:
+            given.append(part != "")
+            columns.append((None, part))
+    out = np.full(n, "", dtype=object)
+    rows = np.flatnonzero(np.logical_or.reduce(given)) if given else np.zeros(0, dtype=np.intp)
+    if not len(rows):
+        return out
+    table = np.stack([texts[rows] if codes is None else texts[codes[rows]] for codes, texts in columns], axis=1)
+    filled = np.stack([g[rows] for g in given], axis=1)
+    out[rows] = row_join(len(rows), np.nonzero(filled)[0], table[filled], sep)
+    return out
 
 
 def first_of(codes: np.ndarray, k: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .assessment import Assessment
 from .engine import Engine, default_engine
@@ -25,6 +25,7 @@ from .engine.core import DRIVERS
 from .engine.table import TableOutputs
 from .engine.table import assess_columns as _table
 from .errors import UsageError
+from .list_columns import TextCells
 from .models import Interaction, Problem
 from .outputs import COLUMNS, FAILURE_COLUMNS, INTERACTION_COLUMNS, LEVELS
 from .reading import HeaderMap, gather_columns, map_headers, near_miss_problem, patient_id, read_fields
@@ -124,7 +125,18 @@ def _row_by_row(
 
 def _columns(df: pd.DataFrame, hmap: HeaderMap) -> tuple[dict[str, list[Any]], list[tuple[Any, str, list[Any]]]]:
     """The cells of each mapped column, and (column, note, cells) of each column reported on the rows."""
-    return gather_columns(hmap, list(df.columns), lambda k: df.iloc[:, k].tolist())
+    return gather_columns(hmap, list(df.columns), lambda k: _cells(df.iloc[:, k]))
+
+
+def _cells(column: pd.Series) -> list[Any]:
+    """The cells of a column; an Arrow text column's as :class:`~mgdecision.list_columns.TextCells` (coded by
+    Arrow, made Python values only when read one by one)."""
+    import pandas as pd
+
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return cast(list[Any], TextCells(column))  # read as a list (indexed, iterated), never changed
+    return column.tolist()
 
 
 def iter_assessments(
@@ -192,7 +204,7 @@ def _frame(df: pd.DataFrame, found: TableOutputs) -> pd.DataFrame:
     out = pd.DataFrame(
         {  # text as object columns: an Arrow string conversion would cost more than assessing the rows
             name: pd.Series(
-                pd.Categorical(values[name], categories=LEVELS[name], ordered=True) if name in LEVELS else values[name],
+                _levels(values[name], LEVELS[name]) if name in LEVELS else values[name],
                 index=df.index,
                 dtype=None if name in LEVELS else values[name].dtype,  # float64, or object: any text is kept
             )
@@ -202,6 +214,17 @@ def _frame(df: pd.DataFrame, found: TableOutputs) -> pd.DataFrame:
     )
     kept = df.loc[:, [c not in COLUMNS for c in df.columns]]
     return pd.concat([kept, out], axis=1)
+
+
+def _levels(values: Any, levels: Sequence[str]) -> Any:
+    """An ordered categorical of ``levels`` (a value not among them missing), coded once per distinct value."""
+    import numpy as np
+    import pandas as pd
+
+    codes, distinct = pd.factorize(values)
+    at = {level: k for k, level in enumerate(levels)}
+    taken = np.asarray([at.get(v, -1) for v in distinct.tolist()] + [-1], dtype=np.int64)
+    return pd.Categorical.from_codes(taken[codes], dtype=pd.CategoricalDtype(list(levels), ordered=True))
 
 
 def assess_frame(

@@ -9,26 +9,79 @@ does not read are marked ``odd`` and read one by one by the row reader.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Number
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
+import pandas as pd
 
-from .arrays import Pool, factorize, objects, row_join
+from .arrays import Pool, combine, factorize, first_of, objects, row_join
 from .reading import CONTAINERS, normal_cell, shown_text
 from .terms import QUALIFIERS, SEPARATORS, item_reading, parse_list, prepare, restore, unchecked_lines
 
-__all__ = ["END", "PLAIN", "SEP", "ListCells", "cell_join", "column_codes", "read_list_column", "unreadable"]
+__all__ = [
+    "END",
+    "PLAIN",
+    "SEP",
+    "ListCells",
+    "TextCells",
+    "cell_join",
+    "column_codes",
+    "read_list_column",
+    "unreadable",
+]
 
 END, SEP = "\x02", "\x03"  # row ends and item separators in the column-wide joins (numpy drops a trailing NUL)
 PLAIN = frozenset({str, int, float, type(None)})
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: pandas before 3.0 factorises such texts as equal
 
 
+class TextCells(Sequence[Any]):
+    """The cells of a pandas column holding only text or missing values in an array that codes them without
+    reading each cell (Arrow strings); the cells are made Python values when first read (a list column's never
+    are: the table execution reads its distinct cells only)."""
+
+    def __init__(self, column: pd.Series) -> None:
+        self.column = column
+        self._cells: list[Any] | None = None
+
+    def cells(self) -> list[Any]:
+        if self._cells is None:
+            self._cells = self.column.tolist()
+        return self._cells
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self.cells()[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.cells())
+
+    def coded(self) -> tuple[np.ndarray, list[str]]:
+        """Codes (-1 for missing) and distinct texts."""
+        codes, distinct = pd.factorize(self.column.array)
+        return codes, distinct.tolist()
+
+
 def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """Codes (-1 for None or NaN) and distinct values of one column; rows this path cannot read set in ``odd``."""
+    if isinstance(values, TextCells):  # text or missing only: no row is odd unless it holds a separator of the joins
+        codes, distinct = values.coded()
+        joined = _texts(distinct)
+        if joined.isascii() or _SURROGATE.search(joined) is None:
+            if END in joined or SEP in joined:
+                odd |= np.isin(codes, [k for k, v in enumerate(distinct) if END in v or SEP in v])
+            return codes.astype(np.intp, copy=False), distinct
     kinds = set(map(type, values))
     if not kinds <= PLAIN:  # numpy scalars and pandas nulls read as a single row reads them
         values = [normal_cell(v) for v in values]
@@ -43,8 +96,9 @@ def column_codes(values: list[Any], odd: np.ndarray) -> tuple[np.ndarray, list[A
     distinct = uniques.tolist()
     joined = _texts(distinct)
     if not joined.isascii() and _SURROGATE.search(joined):  # cells holding a lone surrogate: read one by one
-        bad = np.fromiter((type(v) is str and _SURROGATE.search(v) is not None for v in values), dtype=bool,
-                          count=len(values))
+        bad = np.fromiter(
+            (type(v) is str and _SURROGATE.search(v) is not None for v in values), dtype=bool, count=len(values)
+        )
         odd |= bad
         arr[bad] = None
         codes, uniques = factorize(arr)
@@ -92,6 +146,7 @@ class ListCells:
     occ_shown: np.ndarray  # pool id of 'label (as written)'
     occ_qualifier: np.ndarray  # index in terms.QUALIFIERS, -1 for a concept counted as written
     intake: np.ndarray  # per cell: tuple of IntakeItem (magnesium products named in it)
+    texts: list[str]  # per cell: its text as a single row reads it
 
 
 _QUALIFIER_CODE = {q: k for k, q in enumerate(QUALIFIERS)}
@@ -103,19 +158,17 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     Cells are split at once and each distinct item is read once; a cell where a negation starting an item may
     carry over to the next one ("no cramps, tremor") is read whole by ``parse_list`` instead."""
     k = len(distinct)
-    texts = [v.strip() if type(v) is str else shown_text(v) for v in distinct]  # as a single row reads a cell
+    if set(map(type, distinct)) == {str}:  # as a single row reads a cell
+        texts = as_read = list(map(str.strip, distinct))
+    else:
+        texts = as_read = [v.strip() if type(v) is str else shown_text(v) for v in distinct]
     big = END.join(texts)
     if SEP in big or big.count(END) != k - 1:  # cells holding them are read one by one (see column_codes)
         texts = [x if SEP not in x and END not in x else "" for x in texts]
     big = prepare(END.join(texts))  # no pattern of prepare crosses a row end: one pass for the column
     for separator in SEPARATORS:
         big = big.replace(separator, SEP)
-    pieces = big.replace(END, SEP + END + SEP).split(SEP)
-    piece_codes, piece_texts = factorize(objects(pieces))
-    is_end = piece_codes == (piece_texts.tolist().index(END) if k > 1 else -2)
-    cell_of = np.cumsum(is_end, dtype=np.intp) - is_end  # each piece's cell
-    keep = ~is_end
-    piece_codes, cell_of = piece_codes[keep], cell_of[keep]
+    piece_codes, piece_texts, cell_of = split_pieces(big, k)
 
     # each distinct piece: stripped, matched once (memoised per item across calls)
     concepts_of: list[list[tuple[int, int, int, int]]] = []  # (concept, named id, shown id, qualifier)
@@ -124,7 +177,7 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     history_of: list[str | None] = []
     intake_of: list[tuple[Any, ...]] = []
     counted, carries, empty = [], [], []
-    for piece in piece_texts.tolist():
+    for piece in piece_texts:
         item = restore(piece)
         found, read = item_reading(field, item) if item else ((), None)
         concepts_of.append(
@@ -177,17 +230,17 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
         )
     # a concept counts once per cell, named by its first item (as in a single row); the key in int64 (cells x
     # concepts passes 2**31 on a 32-bit platform)
-    _, first = np.unique(occ_cell.astype(np.int64) * len(index) + occ[:, 0], return_index=True)
-    first.sort()
+    named, count = factorize(occ_cell.astype(np.int64) * len(index) + occ[:, 0])
+    first = first_of(named, len(count))  # ascending: codes are numbered in order of first appearance
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
         some = np.flatnonzero((unrec != "") | (past != ""))
-        unrecognized[some] = objects(
-            [
-                "; ".join(unchecked_lines(field, u.split(SEP) if u else (), h.split(SEP) if h else ()))
-                for u, h in zip(unrec[some].tolist(), past[some].tolist(), strict=True)
-            ]
-        )
+        pair, pairs = combine(factorize(unrec[some])[0], factorize(past[some])[0])
+        made = []  # once per distinct (unrecognised, past) items
+        for x in first_of(pair, pairs).tolist():
+            u, h = unrec[some[x]], past[some[x]]
+            made.append("; ".join(unchecked_lines(field, u.split(SEP) if u else (), h.split(SEP) if h else ())))
+        unrecognized[some] = objects(made)[pair]
     return ListCells(
         readable,
         problems,
@@ -198,7 +251,45 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
         occ[first, 2],
         occ[first, 3],
         intake,
+        as_read,
     )
+
+
+def split_pieces(big: str, k: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The items of ``k`` cells joined with :data:`END`, items parted by :data:`SEP`: per item its code and its
+    cell, and the distinct items (coded in order of first appearance)."""
+    if k > 1 and _arrow_split is not None:
+        found = _arrow_split(big)
+        if found is not None:
+            return found
+    pieces = big.replace(END, SEP + END + SEP).split(SEP)
+    piece_codes, piece_texts = factorize(objects(pieces))
+    is_end = piece_codes == (piece_texts.tolist().index(END) if k > 1 else -2)
+    cell_of = np.cumsum(is_end, dtype=np.intp) - is_end  # each piece's cell
+    keep = ~is_end
+    return piece_codes[keep], piece_texts.tolist(), cell_of[keep]
+
+
+def _split_with_arrow(big: str) -> tuple[np.ndarray, list[str], np.ndarray] | None:
+    """:func:`split_pieces` by Arrow's string kernels (None where Arrow cannot hold the text)."""
+    try:
+        joined = pa.array([big], pa.large_string())
+    except (UnicodeError, pa.ArrowException):  # a lone surrogate
+        return None
+    items = pc.split_pattern(pc.split_pattern(joined, END).flatten(), SEP)
+    encoded = items.flatten().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+    cells = pc.list_parent_indices(items).to_numpy(zero_copy_only=False).astype(np.intp)
+    return codes, encoded.dictionary.to_pylist(), cells
+
+
+try:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError:  # an optional dependency: the same split by Python's str methods
+    _arrow_split = None
+else:
+    _arrow_split = _split_with_arrow
 
 
 def _read_whole(

@@ -28,17 +28,17 @@ from ..arrays import (
     first_of,
     group_bounds,
     group_texts,
-    join_given,
+    join_coded,
     objects,
     outcome_codes,
     row_join,
 )
 from ..errors import KnowledgeError
-from ..formatting import cap_reasons, dose_group_text, format_reason, group_head
-from ..list_columns import PLAIN, ListCells, column_codes, read_list_column, unreadable
+from ..formatting import cap_reasons, capped_joins, dose_group_text, format_reason, group_head
+from ..list_columns import PLAIN, ListCells, TextCells, column_codes, read_list_column, unreadable
 from ..models import Dose, Form, Interaction, Problem, Reason
 from ..outputs import COLUMNS
-from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields, shown_text
+from ..reading import LIST_FIELDS, SCALAR_GROUPS, Patient, near_miss_problem, read_fields
 from ..terms import QUALIFIERS, parse_list
 from ..vocab import ContraLevel, DoseStatus
 from .core import ROUTES, Engine, default_engine
@@ -60,8 +60,11 @@ class _Group:
     codes: np.ndarray
     read: list[Patient]
 
-    def problems(self) -> np.ndarray:
-        return self.take_text(lambda p: "; ".join([str(x) for x in p.problems]))
+    def problems(self) -> tuple[np.ndarray, np.ndarray]:
+        """A code per row, and the problems of each code as one text."""
+        if not self.read:
+            return np.full(len(self.codes), -1, dtype=np.intp), objects([])
+        return self.codes, objects(["; ".join([str(x) for x in p.problems]) for p in self.read])
 
     def take_text(self, make: Callable[[Patient], str]) -> np.ndarray:
         if not self.read:
@@ -203,8 +206,9 @@ class _Segments:
         seq = np.broadcast_to(np.asarray(seq, dtype=np.int64), rows.shape)
         self.parts.append((group, rows, seq, texts))
 
-    def join(self, headers: Sequence[np.ndarray]) -> np.ndarray:
-        """Per row, every group (each given its header for the row) in group order, as one text."""
+    def join(self, headers: Sequence[np.ndarray | str], capped: bool = False) -> list[str]:
+        """Per row, every group (each given its header for the row) in group order, as one text (``capped``: as
+        :func:`~mgdecision.formatting.cap_reasons` gives it)."""
         rows = np.concatenate([p[1] for p in self.parts]).astype(np.int64)
         group = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in self.parts])
         seq = np.concatenate([p[2] for p in self.parts])
@@ -214,12 +218,18 @@ class _Segments:
         first = np.ones(len(rows), dtype=bool)
         first[1:] = (rows[1:] != rows[:-1]) | (group[1:] != group[:-1])
         pieces = np.empty(2 * len(rows), dtype=object)
-        pieces[0::2] = np.where(first, np.stack(headers, axis=1)[rows, group], "; ")
+        pieces[0::2] = "; "
+        at = np.flatnonzero(first)  # each group's first text: its header (per row, or one for every row) before it
+        for g, header in enumerate(headers):
+            mine = at[group[at] == g]
+            pieces[2 * mine] = header if isinstance(header, str) else header[rows[mine]]
         pieces[1::2] = texts
         ends = 2 * np.cumsum(np.bincount(rows, minlength=self.n))
         listed, join = pieces.tolist(), "".join
         bounds = zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist(), strict=True)
-        return objects([join(listed[a:b]) for a, b in bounds])
+        if capped:
+            return capped_joins(listed, bounds)
+        return [join(listed[a:b]) for a, b in bounds]
 
 
 _RISK, _CONTRA, _DOSE, _NOTES = range(4)  # the groups of the reasons column
@@ -250,17 +260,44 @@ class _TableRun:
         self.reasons = _Segments(n, 4)
         self.facts = _ColumnFacts(self)
         self.made_objects: dict[str, tuple[np.ndarray, list[Any]]] = {}  # object facts: codes, distinct objects
+        self.made: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the last column spread from codes
+
+    def _spread(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """``values[codes]``, remembered as made from those codes (so that its facts need no factorising)."""
+        out = values[codes]
+        self.made = (out, codes, values)
+        return out
+
+    def fact_codes(self, name: str) -> np.ndarray:
+        """A code per row for the values of a fact (equal codes, equal values); NaN and None have codes too."""
+        found = self.facts.codes.get(name)
+        if found is not None:
+            return found
+        spread = self.facts.spread.get(name)
+        if spread is not None:  # spread from codes: equal values given one code, once per distinct value
+            codes, values = spread
+            try:
+                same = _exact_codes(values)
+            except TypeError:  # an unhashable value
+                pass
+            else:
+                self.facts.codes[name] = same[codes]
+                return self.facts.codes[name]
+        codes = _exact_codes(np.broadcast_to(np.asarray(self.facts[name]), (self.n,)))
+        if name in self.facts.made:  # worked out once: its codes are kept (other facts may be set again)
+            self.facts.codes[name] = codes
+        return codes
 
     # --- per row: the readers of the base facts (mgdecision.engine.facts)
     def per_reading(self, group: str, read: Callable[[Patient], Any], kind: str) -> np.ndarray:
         """``read`` once per distinct reading of ``group``, spread to every row."""
         found = self.groups[group]
-        return np.asarray([read(p) for p in found.read], dtype=_DTYPES[kind])[found.codes]
+        return self._spread(np.asarray([read(p) for p in found.read], dtype=_DTYPES[kind]), found.codes)
 
     def by_serum(self, read: Callable[[Any], Any], default: Any, kind: str) -> np.ndarray:
         """``read(status)`` per distinct serum reading (``default`` without a usable value or where it is None)."""
         values = [default if st is None else _given(read(st), default) for st in self.status]
-        return np.asarray(values, dtype=_DTYPES[kind])[self.groups["serum"].codes]
+        return self._spread(np.asarray(values, dtype=_DTYPES[kind]), self.groups["serum"].codes)
 
     def set_flag(self, name: str) -> np.ndarray:
         """Rows where a listed concept sets ``name`` (pregnant, lactating, dialysis, ...)."""
@@ -269,26 +306,25 @@ class _TableRun:
     def per_cell_object(self, field: str, values: Callable[[ListCells], Any], default: Any) -> np.ndarray:
         """Per row, an object of its cell of ``field`` (``default`` where the row has none)."""
         cell = self._cell(field)
-        out = np.empty(self.n, dtype=object)
-        out[:] = [default] * self.n
-        given = np.flatnonzero(cell >= 0)
-        if len(given):
-            out[given] = np.asarray(values(self.lists[field]), dtype=object)[cell[given]]
-        return out
+        made = [] if field not in self.lists else values(self.lists[field])
+        distinct = np.empty(len(made) + 1, dtype=object)
+        distinct[0] = default
+        distinct[1:] = made
+        return self._spread(distinct, cell + 1)
 
     def attribute_of(self, fact: str, read: Callable[[Any], Any], kind: str) -> np.ndarray:
         """``read`` of an object fact, once per distinct object, spread to every row."""
         column = self.facts[fact]
         if fact in self.made_objects:  # made once per distinct combination of its inputs: read each once
             codes, distinct = self.made_objects[fact]
-            return np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind])[codes]
+            return self._spread(np.asarray([read(x) for x in distinct], dtype=_DTYPES[kind]), codes)
         codes, uniques = factorize(np.asarray(column, dtype=object))
         return np.asarray([read(x) for x in uniques], dtype=_DTYPES[kind])[codes]
 
     def combine(self, inputs: tuple[str, ...], function: Callable[..., Any], kind: str, name: str = "") -> np.ndarray:
         """``function(engine, *values)`` once per distinct combination of the input facts, spread to every row."""
         columns = [np.asarray(self.facts[name]) for name in inputs]
-        key, k = combine(*[factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns])
+        key, k = combine(*[self.fact_codes(name) for name in inputs])
         first = first_of(key, k)
         values = zip(*[c[first].tolist() for c in columns], strict=True)
         made = [function(self.engine, *v) for v in values]
@@ -297,8 +333,8 @@ class _TableRun:
             out[:] = made
             if name:
                 self.made_objects[name] = (key, made)
-            return out[key]
-        return np.asarray(made, dtype=_DTYPES[kind])[key]
+            return self._spread(out, key)
+        return self._spread(np.asarray(made, dtype=_DTYPES[kind]), key)
 
     def _scalars(self) -> None:
         status_of = self.engine.serum_status
@@ -382,8 +418,13 @@ class _TableRun:
         self.kidney_history_only &= ~now
 
     def _mask(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """Per row, the bits given to it or-ed together."""
         mask = np.zeros(self.n, dtype=np.int64)
-        np.bitwise_or.at(mask, rows, bits)
+        if len(rows) and (rows[1:] >= rows[:-1]).all():  # sorted (as a rule): each run of a row reduced at once
+            starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+            mask[rows[starts]] = np.bitwise_or.reduceat(np.asarray(bits, dtype=np.int64), starts)
+        else:
+            np.bitwise_or.at(mask, rows, bits)
         return mask
 
     def _select(self, column: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -432,12 +473,13 @@ class _TableRun:
         return np.bincount(r[starts], weights=weights, minlength=self.n).astype(np.int64)
 
     def _symptoms(self) -> tuple[np.ndarray, ...]:
-        """Each symptom once per row, named as first written: (rows, symptom codes, index); rows the rule counts."""
+        """Each symptom once per row, named as first written: (rows, symptom codes) in the order named; rows the
+        rule counts."""
         e = self.e
         sel = e.symptom[self.eff] >= 0
         r, sy, nm, i = self.row[sel], e.symptom[self.eff][sel], self.named[sel], self.idx[sel]
-        _, once = np.unique(r.astype(np.int64) * len(e.symptoms) + sy, return_index=True)
-        once.sort()
+        named, distinct = factorize(r.astype(np.int64) * len(e.symptoms) + sy)
+        once = first_of(named, len(distinct))  # the first naming of each, in order
         r, sy, nm, i = r[once], sy[once], nm[once], i[once]
         fits = e.symptom_fits[sy]
         self.compatible_count = np.bincount(r[fits], minlength=self.n).astype(np.float64)
@@ -454,23 +496,25 @@ class _TableRun:
         )
         self.reasons.add(_RISK, r[keep][starts], self._risk_seq("symptom_rule", 0), made)
         self.symptom_mask = self._mask(r, np.left_shift(1, sy))
-        return r, sy, i, counted
+        return r, sy, counted
 
     def _indications_and_forms(
-        self, sr: np.ndarray, sy: np.ndarray, si: np.ndarray
+        self, sr: np.ndarray, sy: np.ndarray
     ) -> tuple[np.ndarray, list[tuple[str, ...]], np.ndarray, list[tuple[tuple[str, ...], bool]]]:
         """Indications in order (the concepts', then the symptoms') as a code per row; form rules as a bit mask."""
-        e, m, n = self.e, self.m, self.n
+        e, n = self.e, self.n
         label, form = e.symptom_label, e.symptom_form
-        r, lab, _w, i = self._select(e.indication)
+        r, lab, _w, _i = self._select(e.indication)
         s_sel = label[sy] >= 0
         ir = np.concatenate([r, sr[s_sel]])
         il = np.concatenate([lab, label[sy][s_sel]])
-        iq = np.concatenate([i, m + si[s_sel]])
-        o = np.argsort((ir * len(e.labels) + il) * (2 * m + 1) + iq)
-        starts, _ = group_bounds(ir[o], il[o])  # each indication once per row, where first named
-        ir, il, iq = ir[o][starts], il[o][starts], iq[o][starts]
-        o = np.argsort(ir.astype(np.int64) * (2 * m + 1) + iq)
+        # each indication once per row, where first named: the concepts' occurrences, then the symptoms', come in
+        # the order named, so the first of each (row, indication) is where it is first named, and a stable sort by
+        # row keeps that order
+        pair, pairs = factorize(ir.astype(np.int64) * len(e.labels) + il)
+        once = first_of(pair, len(pairs))
+        ir, il = ir[once], il[once]
+        o = np.argsort(ir, kind="stable")
         ir, il = ir[o], il[o]
         starts, ends = group_bounds(ir)
         rank = np.arange(len(ir)) - np.repeat(starts, (ends - starts).astype(np.intp))
@@ -531,7 +575,7 @@ class _TableRun:
         rows = np.flatnonzero(age_note != "")
         self.reasons.add(_NOTES, rows, m + 1, age_note[rows])
 
-    def _contraindications(self) -> np.ndarray:
+    def _contraindications(self) -> _Levels:
         """Every rule that fired, once, with every detail: what the lists name, then the triggers in order."""
         e, m, n, pool, engine = self.e, self.m, self.n, self.pool, self.engine
         rules = e.rules
@@ -541,16 +585,20 @@ class _TableRun:
         so_far = self._mask(r, np.left_shift(1, rule))
         facts = self.facts
         for rid in self.spec.held:
-            facts[f"listed:{rid}"] = self._listed(rule_of[rid]) != ""
+            facts[f"listed:{rid}"] = self._listed_rows(rule_of[rid])
         for seq, trigger in enumerate(self.spec.fire):
             k = rule_of[trigger.rule]
             for read in trigger.fired_reads:
                 facts[f"fired:{read}"] = so_far & (1 << rule_of[read]) > 0
-            if "listed" in trigger.detail.facts:  # the names that listed the rule ("" where none did)
+            listed = "listed" in trigger.detail.facts  # the names that listed the rule ("" where none did)
+            needed = listed and "listed" in {f.removeprefix("known:") for f in trigger.when.facts}
+            if needed:  # the condition reads them too
                 facts["listed"] = self._listed(rule_of[trigger.listed_rule])
             hit = np.flatnonzero(trigger.when.column(facts, n))
             if not len(hit):
                 continue
+            if listed and not needed:  # (only where the rule fires)
+                facts["listed"] = self._listed(rule_of[trigger.listed_rule])
             key, texts = self._texts(trigger.detail, hit)
             fired_rows.append(hit)
             fired_rules.append(np.full(len(hit), k, dtype=np.int64))
@@ -579,9 +627,9 @@ class _TableRun:
         first[g_row[o][leading]] = g_rule[o][leading]
         self.first_rule = first
         fired = self._mask(g_row, np.left_shift(1, g_rule))
-        key, k = combine(factorize(fired)[0].astype(np.int64))
-        level = by_key(key, k, lambda x: engine.contra_level(_named_bits(int(fired[x]), rules)))
-        self._none_found(np.flatnonzero(level == ContraLevel.NONE_FOUND))
+        key, masks = factorize(fired)
+        level = _levels(key, [engine.contra_level(_named_bits(int(x), rules)) for x in masks.tolist()])
+        self._none_found(np.flatnonzero(level.each(lambda x: x == ContraLevel.NONE_FOUND, bool)))
         return level
 
     def _listed(self, rule: int) -> np.ndarray:
@@ -594,16 +642,30 @@ class _TableRun:
             self.facts[("listed", rule)] = found
         return found  # type: ignore[no-any-return]
 
+    def _listed_rows(self, rule: int) -> np.ndarray:
+        """Rows where :meth:`_listed` is not "" (without joining the names)."""
+        sel = self.e.held[self.eff] == rule
+        rows = self.row[sel]
+        named = np.asarray([t != "" for t in self.pool.texts], dtype=np.float64)[self.shown[sel]]
+        return (np.bincount(rows, minlength=self.n) > 1) | (np.bincount(rows, weights=named, minlength=self.n) > 0)
+
     def _texts(self, template: Template, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """``template`` for each of ``rows``, formatted once per distinct combination of the facts it names:
         (a code per row, the distinct texts)."""
         if not template.names:
             return np.zeros(len(rows), dtype=np.int64), [template.from_values(())]
         values = [np.asarray(self.facts[name])[rows] for name in template.names]
-        key, k = combine(*[factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+        key, k = combine(*[self._row_codes(name, rows, v) for name, v in zip(template.names, values, strict=True)])
         first = first_of(key, k).tolist()
         made = [template.from_values(tuple([_scalar(v[x]) for v in values])) for x in first]
         return key, made
+
+    def _row_codes(self, name: str, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Codes of a fact's ``values`` on ``rows``: the fact's own where kept, else of these values alone."""
+        facts = self.facts
+        if name in facts.codes or name in facts.spread or name in facts.made:
+            return self.fact_codes(name)[rows]
+        return _exact_codes(np.broadcast_to(values, (len(rows),)))
 
     def _none_found(self, rows: np.ndarray) -> None:
         """The NONE_FOUND reason, with what could not be checked, for ``rows``."""
@@ -625,7 +687,7 @@ class _TableRun:
         """Where a risk reason goes: its slot (rules.toml risk.reasons), then its place in the slot."""
         return self.slot_rank[slot] * (self.m + len(self.spec.value_factors) + 1) + within
 
-    def _risk(self, points: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    def _risk(self, points: np.ndarray, counted: np.ndarray) -> _Levels:
         """The risk band, once per distinct (points, the facts the bands read); the row's values as reasons."""
         engine, n, facts, spec = self.engine, self.n, self.facts, self.spec
         points = points + counted * engine.symptom_rule["points"]
@@ -641,15 +703,14 @@ class _TableRun:
             made = [engine.value_factor_reason(vf.factor, d) for d in details]
             texts = objects([format_reason(x) for x in made])[codes]
             self.reasons.add(_RISK, hit, self._risk_seq("value_factors", k), texts)
-        band_codes = [factorize(np.asarray(facts[name]), use_na_sentinel=False)[0] for name in spec.band_reads]
-        key, k = combine(factorize(points)[0].astype(np.int64), *[c.astype(np.int64) for c in band_codes])
+        key, k = combine(factorize(points)[0], *[self.fact_codes(name) for name in spec.band_reads])
         band_values = [np.asarray(facts[name]) for name in spec.band_reads]
         codes, outcomes = outcome_codes(
             key,
             k,
             lambda x: engine.risk_level(int(points[x]), tuple([_key(_scalar(v[x])) for v in band_values])),
         )
-        level = objects([o[0] for o in outcomes])[codes]
+        level = _levels(codes, [o[0] for o in outcomes])
         capped = np.asarray([o[1] for o in outcomes], dtype=bool)[codes] & ~self.below & self.has_serum
         serum_read = self.groups["serum"]
         hit = np.flatnonzero(self.below & self.has_serum & self._slot("serum_below"))
@@ -665,7 +726,7 @@ class _TableRun:
         key, k = combine(serum_codes, codes[hit])
         first = first_of(key, k).tolist()
         caps = [
-            format_reason(engine.capped_reason(str(level[hit[x]]), serum_read.read[serum_codes[x]].serum))
+            format_reason(engine.capped_reason(str(level.at(hit[x])), serum_read.read[serum_codes[x]].serum))
             for x in first
         ]
         self.reasons.add(_RISK, hit, self._risk_seq("capped", 0), objects(caps)[key] if len(hit) else objects([]))
@@ -684,14 +745,14 @@ class _TableRun:
             self.reasons.add(_RISK, hit, self._risk_seq(slot.name, 0), np.full(len(hit), text, dtype=object))
         return level
 
-    def run(self, near_lines: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, near_lines: Sequence[np.ndarray], records: bool = False) -> dict[str, np.ndarray]:
         n = self.n
         self.slot_rank = {slot.name: k for k, slot in enumerate(self.spec.slots)}
         self._scalars()
         self._occurrences()
         points = self._risk_factors()
-        sr, sy, si, counted = self._symptoms()
-        ind_key, indications, form_key, chosen = self._indications_and_forms(sr, sy, si)
+        sr, sy, counted = self._symptoms()
+        ind_key, indications, form_key, chosen = self._indications_and_forms(sr, sy)
         interactions = self._interactions()
         self._notes()
         c_level = self._contraindications()
@@ -701,38 +762,46 @@ class _TableRun:
             c_level, r_level, ind_key, indications, form_key, chosen
         )
         self.reasons.add(_DOSE, np.arange(n), 0, dose_group)
-        headers = [
-            _heads("", "Risk", r_level),
-            _heads(" | ", "Contraindication", c_level),
-            np.full(n, " | ", dtype=object),
-            np.full(n, " | Notes: ", dtype=object),
+        headers: list[np.ndarray | str] = [
+            r_level.each(lambda x: f"{group_head('Risk', str(x))} - "),
+            c_level.each(lambda x: f" | {group_head('Contraindication', str(x))} - "),
+            " | ",
+            " | Notes: ",
         ]
         groups = self.groups
-        problems = [groups["age"].problems(), groups["egfr"].problems(), groups["serum"].problems()]
-        problems += [self._per_cell(field, lambda c: c.problems, "") for field in LIST_FIELDS]
+        problems: list[tuple[np.ndarray, np.ndarray] | np.ndarray] = [
+            groups["age"].problems(),
+            groups["egfr"].problems(),
+            groups["serum"].problems(),
+        ]
+        problems += [(self._cell(f), self.lists[f].problems) for f in LIST_FIELDS if f in self.lists]
         problems.append(groups["supplement"].problems())
         problems += list(near_lines)
         found_rows, found = self._found_problems()
         problems.append(row_join(n, found_rows, objects([str(p) for p in found]), "; "))
-        self.full_reasons: list[str] = self.reasons.join(headers).tolist()  # uncapped, for the records
+        if records:  # uncapped, for the records
+            self.full_reasons: list[str] = self.reasons.join(headers)
+            capped = [cap_reasons(x) for x in self.full_reasons]
+        else:
+            self.full_reasons, capped = [], self.reasons.join(headers, capped=True)
         return {
             "mg_decision": headline,
-            "mg_risk": _strings(r_level),
-            "mg_contraindication": _strings(c_level),
+            "mg_risk": r_level.each(lambda x: f"{x}"),
+            "mg_contraindication": c_level.each(lambda x: f"{x}"),
             "mg_dose_status": status,
             "mg_dose_min_mg": low.astype(np.float64),
             "mg_dose_max_mg": high.astype(np.float64),
             "mg_dose": dose_text,
             "mg_interactions": interactions,
             "mg_form": form_text,
-            "mg_reasons": objects([cap_reasons(x) for x in self.full_reasons]),
-            "mg_input_problems": join_given(problems, "; "),
+            "mg_reasons": objects(capped),
+            "mg_input_problems": join_coded(n, problems, "; "),
         }
 
     def _doses(
         self,
-        c_level: np.ndarray,
-        r_level: np.ndarray,
+        c_level: _Levels,
+        r_level: _Levels,
         ind_key: np.ndarray,
         indications: list[tuple[str, ...]],
         form_key: np.ndarray,
@@ -748,16 +817,15 @@ class _TableRun:
             k,
             lambda x: (engine.rda_for(_key(float(age[x])), sex[x], bool(pregnant[x]), bool(lactating[x])),),
         )  # (a tuple: factorising would give None no code)
-        r_key, r_levels = factorize(r_level)
-        c_key, c_levels = factorize(c_level)
+        r_key, r_levels = r_level.codes, r_level.distinct
+        c_key, c_levels = c_level.codes, c_level.distinct
         spec, e = self.spec, self.e
-        reads = [np.asarray(facts[name]) for name in spec.dose_reads]
         f_key, f_masks = factorize(self.factor_mask)
         s_key, s_masks = factorize(self.symptom_mask)
         f_ids = [frozenset(f"factor:{x}" for x in _named_bits(int(m), e.factors)) for m in f_masks]
         s_ids = [frozenset(f"symptom:{x}" for x in _named_bits(int(m), e.symptoms)) for m in s_masks]
 
-        def arguments(first: np.ndarray) -> list[tuple[Any, ...]]:
+        def arguments(first: np.ndarray, reads: list[np.ndarray]) -> list[tuple[Any, ...]]:
             keys = list(zip(*[_keys(v[first]) for v in reads], strict=True)) if reads else [()] * len(first)
             picked = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
             out = []
@@ -770,8 +838,8 @@ class _TableRun:
 
         columns = _DoseColumns(facts, (f_ids, f_key), (s_ids, s_key))
         columns.update(
-            contra=objects(c_levels.tolist())[c_key],
-            risk=objects(r_levels.tolist())[r_key],
+            contra=objects(c_levels)[c_key],
+            risk=objects(r_levels)[r_key],
             indicated=np.array([bool(x) for x in indications], dtype=bool)[ind_key],
             indications=objects([", ".join(x) for x in indications])[ind_key],
             rda=np.array([np.nan if x[0] is None else x[0] for x in rdas], dtype=np.float64)[rda_key],
@@ -796,12 +864,11 @@ class _TableRun:
                 codes[name] = value_code.astype(np.int64)[key]
         if spec.dose_reads_texts:  # a rule reads a dose text: the row execution's decision per distinct input
             inputs = (c_key, r_key, ind_key, form_key, rda_key, f_key, s_key, self.first_rule)
+            reads = [np.asarray(facts[name]) for name in spec.dose_reads]
             reads_codes = [factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in reads]
             key, k = combine(*inputs, *reads_codes)
-            outcomes = [engine.dose_columns(*a) for a in arguments(first_of(key, k))]
+            outcomes = [engine.dose_columns(*a) for a in arguments(first_of(key, k), reads)]
             return tuple(objects(column)[key] for column in zip(*outcomes, strict=True))
-        for name, v in zip(spec.dose_reads, reads, strict=True):
-            codes.setdefault(name, factorize(v, use_na_sentinel=False)[0].astype(np.int64))
         return _DoseTable(self, columns, codes, form_key, chosen).outputs()
 
     def _found_problems(self) -> tuple[np.ndarray, list[Problem]]:
@@ -815,7 +882,7 @@ class _TableRun:
                 continue
             names = (*found.value.names, *found.message.names)
             values = [np.asarray(self.facts[name])[hit] for name in names]
-            key, kk = combine(*[factorize(v, use_na_sentinel=False)[0].astype(np.int64) for v in values])
+            key, kk = combine(*[self.fact_codes(name)[hit] for name in names])
             first = first_of(key, kk).tolist()
             made_k = [self.engine.found_problem(k, tuple([_scalar(v[x]) for v in values])) for x in first]
             rows.append(hit)
@@ -869,23 +936,33 @@ class _TableRun:
 
 
 def _named_bits(bits: int, names: list[str]) -> frozenset[str]:
-    return frozenset(name for k, name in enumerate(names) if bits >> k & 1)
+    named = []
+    while bits:  # the set bits only, lowest first
+        low = bits & -bits
+        named.append(names[low.bit_length() - 1])
+        bits ^= low
+    return frozenset(named)
 
 
-def _strings(levels: np.ndarray) -> np.ndarray:
-    """Level enums as plain text."""
-    return _prefix("", levels, "")
+@dataclass(slots=True)
+class _Levels:
+    """A level per row, as a code per row and the distinct levels (equal codes, equal levels and the reverse)."""
+
+    codes: np.ndarray
+    distinct: list[Any]
+
+    def at(self, row: int) -> Any:
+        return self.distinct[self.codes[row]]
+
+    def each(self, make: Callable[[Any], Any], dtype: Any = object) -> np.ndarray:
+        """Per row, ``make`` of its level, made once per distinct level."""
+        return np.asarray([make(x) for x in self.distinct], dtype=dtype)[self.codes]
 
 
-def _prefix(before: str, levels: np.ndarray, after: str) -> np.ndarray:
-    codes, distinct = factorize(levels)
-    return objects([f"{before}{x}{after}" for x in distinct.tolist()])[codes]
-
-
-def _heads(before: str, group: str, levels: np.ndarray) -> np.ndarray:
-    """The reasons group heads ('Risk: High - ') of a level column, each made once."""
-    codes, distinct = factorize(levels)
-    return objects([f"{before}{group_head(group, str(x))} - " for x in distinct.tolist()])[codes]
+def _levels(codes: np.ndarray, made: list[Any]) -> _Levels:
+    """The levels of rows given a code per row and what each code gives (several codes may give one level)."""
+    same, distinct = factorize(objects(made))
+    return _Levels(same[codes] if len(made) else codes, distinct.tolist())
 
 
 _DTYPES: Mapping[str, Any] = {"yes": bool, "number": np.float64, "text": object, "object": object}
@@ -898,6 +975,9 @@ class _ColumnFacts(dict[Any, Any]):
     def __init__(self, run: _TableRun) -> None:
         super().__init__()
         self.run = run
+        self.made: set[str] = set()  # the facts worked out here (never set again)
+        self.codes: dict[str, np.ndarray] = {}  # of some of them: a code per row (equal codes, equal values)
+        self.spread: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # of others: the codes and values they came from
         spec = run.spec
         self.conditions = {
             **{f"counts:{fid}": c for fid, c in spec.factor_counts.items()},
@@ -906,7 +986,13 @@ class _ColumnFacts(dict[Any, Any]):
         }
 
     def __missing__(self, name: str) -> Any:
+        run = self.run
+        run.made = None
         value = self[name] = self._make(name)
+        self.made.add(name)
+        if run.made is not None and run.made[0] is value:  # spread from codes (made minimal when asked for)
+            self.spread[name] = run.made[1:]
+        run.made = None
         return value
 
     def _make(self, name: str) -> Any:
@@ -919,7 +1005,11 @@ class _ColumnFacts(dict[Any, Any]):
         if name in spec.derived:
             return spec.derived[name].values(self, run.n)
         if name.startswith("known:"):
-            return ~pd.isna(self[name[6:]])
+            column = self[name[6:]]
+            if name[6:] in self.spread:  # once per value it was spread from
+                codes, values = self.spread[name[6:]]
+                return ~pd.isna(values)[codes]
+            return ~pd.isna(column)
         if name in self.conditions:
             return self.conditions[name].column(self, run.n)
         raise KeyError(name)
@@ -953,7 +1043,9 @@ class _DoseTable:
     ) -> None:
         spec, n, engine = run.spec, run.n, run.engine
         self.spec, self.engine, self.columns, self.codes, self.n = spec, engine, columns, codes, n
+        self.run = run
         statuses = spec.dose_statuses
+        self._exact: dict[str, tuple[Any, np.ndarray]] = {}
         self.status = status = _first_holding([s.when for s in statuses], columns, n)
         columns["status"] = objects([s.status for s in statuses])[status]
         columns["supplementing"] = np.array([s.supplementing for s in statuses], dtype=bool)[status]
@@ -987,30 +1079,70 @@ class _DoseTable:
         intake = np.asarray(columns["intake_daily"], np.float64) if "intake_daily" in spec.dose_reads else np.nan
         columns["room"] = high - intake
         for name, table in spec.dose_texts.items():  # in order: a later text may name an earlier one
-            pick = _first_holding([w for w, _t in table], columns, n)
-            columns[name] = self.formatted([(pick == j, t) for j, (_w, t) in enumerate(table)])
-            codes[name] = factorize(columns[name])[0].astype(np.int64)
+            pick = self.first_holding([w for w, _t in table])  # (a long table on few facts)
+            text_codes, texts = self.coded([(pick == j, t) for j, (_w, t) in enumerate(table)])
+            columns[name], codes[name] = _spread(text_codes, texts), text_codes
         self.holds = [  # per status, per part: the rows of that status where it holds
             [(status == k) & p.when.column(columns, n) for p in rule.parts] for k, rule in enumerate(statuses)
         ]
         self.holds_all = [p.when.column(columns, n) for p in spec.dose_parts]  # the parts of every status
 
-    def formatted(self, uses: list[tuple[np.ndarray, Template]]) -> np.ndarray:
-        """Per row, the text of the template used there ("" where none is), each made once per distinct set
-        of the values it names."""
-        out = np.full(self.n, "", dtype=object)
+    def coded(self, uses: list[tuple[np.ndarray, Template]]) -> tuple[np.ndarray, list[str]]:
+        """Per row, a code of the text of the template used there (-1 where none is), and the texts; each made
+        once per distinct set of the values it names (equal codes, equal texts)."""
+        out = np.full(self.n, -1, dtype=np.intp)
+        texts: list[str] = []
         for rows, template in uses:
             where = np.flatnonzero(rows)
             if not len(where):
                 continue
             if not template.names:
-                out[where] = template.from_values(())
+                out[where] = len(texts)
+                texts.append(template.from_values(()))
                 continue
-            key, k = combine(*[_codes_of(name, self.columns, self.codes)[where] for name in template.names])
+            key, k = combine(*[self._codes_of(name, where) for name in template.names])
             values = [np.asarray(self.columns[name])[where] for name in template.names]
-            made = [template.from_values(tuple(_scalar(v[x]) for v in values)) for x in first_of(key, k).tolist()]
-            out[where] = objects(made)[key]
-        return out
+            first = first_of(key, k).tolist()
+            out[where] = key + len(texts)
+            texts += [template.from_values(tuple(_scalar(v[x]) for v in values)) for x in first]
+        return out, texts
+
+    def formatted(self, uses: list[tuple[np.ndarray, Template]]) -> np.ndarray:
+        """Per row, the text of the template used there ("" where none is)."""
+        return _spread(*self.coded(uses))
+
+    def first_holding(self, conditions: Sequence[Condition], default: int = 0) -> np.ndarray:
+        """:func:`_first_holding` worked out once per distinct combination of the facts the conditions read."""
+        return _first_holding(conditions, self.columns, self.n, default, self.exact_codes)
+
+    def exact_codes(self, name: str) -> np.ndarray:
+        """A code per row for the values of a dose fact: equal codes, equal values (a missing value of one kind)."""
+        found = self.codes.get(name)
+        if found is not None:
+            return found
+        column = self.columns[name]
+        if self.run.facts.get(name) is column and name in self.run.facts.made:  # a fact's own codes
+            return self.run.fact_codes(name)
+        known = self._exact.get(name)
+        if known is not None and known[0] is column:  # (a column set again is coded again)
+            return known[1]
+        codes = _exact_codes(np.broadcast_to(column, (self.n,)))
+        self._exact[name] = (column, codes)
+        return codes
+
+    def _codes_of(self, name: str, where: np.ndarray) -> np.ndarray:
+        """A code for the value of a dose fact on each of ``where`` (equal values, equal codes)."""
+        found = self.codes.get(name)
+        if found is not None:
+            return found[where]
+        column = self.columns[name]
+        if self.run.facts.get(name) is column and name in self.run.facts.made:  # a fact's own codes
+            return self.run.fact_codes(name)[where]
+        column = np.asarray(column)
+        if 4 * len(where) < self.n:  # a few rows: only theirs
+            return factorize(column[where], use_na_sentinel=False)[0]
+        found = self.codes[name] = factorize(column, use_na_sentinel=False)[0]
+        return found[where]
 
     def outputs(self) -> tuple[np.ndarray, ...]:
         """Status, min, max, dose text, form text, the dose's reasons and headline (as Engine._dose_columns)."""
@@ -1019,8 +1151,8 @@ class _DoseTable:
         variants = [
             ((status == k) & (variant == j), v.text) for k, r in enumerate(statuses) for j, v in enumerate(r.variants)
         ]
-        leads: list[np.ndarray] = []  # the texts in the order the row execution adds them
-        body = [self.formatted(variants)]
+        leads: list[tuple[np.ndarray, list[str]]] = []  # the texts in the order the row execution adds them
+        body = [self.coded(variants)]
         for j in range(max((len(r.parts) for r in statuses), default=0)):
             for lead in (True, False):
                 uses = [
@@ -1029,21 +1161,36 @@ class _DoseTable:
                     if j < len(r.parts) and r.parts[j].lead == lead
                 ]
                 if uses:
-                    (leads if lead else body).append(self.formatted(uses))
+                    (leads if lead else body).append(self.coded(uses))
         for holds, part in zip(self.holds_all, spec.dose_parts, strict=True):
-            (leads if part.lead else body).append(self.formatted([(holds, part.text)]))
-        text = objects(["; ".join([x for x in row if x]) for row in zip(*leads, *body, strict=True)])
+            (leads if part.lead else body).append(self.coded([(holds, part.text)]))
+        pieces = [x for x in (*leads, *body) if x[1]]  # each text joined once per distinct combination
+        if pieces:
+            key, k = combine(*[c for c, _t in pieces])
+            first = first_of(key, k)
+            picked = np.stack([c[first] for c, _t in pieces], axis=1)  # per combination, per piece: its text
+            offsets = np.cumsum([0, *[len(t) for _c, t in pieces]])
+            every = objects([x for _c, t in pieces for x in t])
+            used = picked >= 0
+            used[used] = every[(picked + offsets[:-1])[used]] != ""
+            combination, piece = np.nonzero(used)  # in order: by combination, then piece
+            texts = every[picked[combination, piece] + offsets[piece]]
+            text = row_join(k, combination, texts, "; ")[key]
+        else:
+            text = np.full(self.n, "", dtype=object)
         fixed_text = self.formatted([(self.fixed == j, t) for j, (_w, t) in enumerate(spec.fixed_form)])
         made_form = objects(["" if f is None else f.text for f in self.forms])[self.form_of]
         form_text = np.where(self.fixed >= 0, fixed_text, made_form)
         # the dose's reasons: its notes (the variant's, then each part's that holds) and the form's evidence
-        notes_key, k = combine(
-            status,
-            variant,
-            *[h.astype(np.int64) for row in self.holds for h in row],
-            *[h.astype(np.int64) for h in self.holds_all],
-            np.where(self.fixed >= 0, -1, self.form_of),
+        noted = [
+            h for row, r in zip(self.holds, statuses, strict=True) for h, p in zip(row, r.parts, strict=True) if p.note
+        ]
+        noted += [h for h, p in zip(self.holds_all, spec.dose_parts, strict=True) if p.note]  # (the others add none)
+        seen: dict[Any, int] = {}  # of a form, only its evidence is written there
+        evidence = np.asarray(
+            [seen.setdefault(None if f is None else f.evidence, len(seen)) for f in self.forms], np.intp
         )
+        notes_key, k = combine(status, variant, *noted, np.where(self.fixed >= 0, -1, evidence[self.form_of]))
         groups = []
         for x in first_of(notes_key, k).tolist():
             rule = statuses[status[x]]
@@ -1083,8 +1230,25 @@ class _DoseColumns(dict[str, Any]):
         return value
 
 
-def _first_holding(conditions: Sequence[Condition], facts: Mapping[str, Any], n: int, default: int = 0) -> np.ndarray:
-    """Per row, the first condition that holds (``default`` where none does)."""
+def _spread(codes: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Per row, the text of its code ("" for -1)."""
+    return objects(["", *texts])[codes + 1]
+
+
+def _first_holding(
+    conditions: Sequence[Condition],
+    facts: Mapping[str, Any],
+    n: int,
+    default: int = 0,
+    codes: Callable[[str], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Per row, the first condition that holds (``default`` where none does); with ``codes`` (a code per row for
+    a fact: equal codes, equal values) once per distinct combination of the facts the conditions read."""
+    names = sorted(frozenset().union(*(c.facts for c in conditions)))
+    if codes is not None and names and n > 64:
+        key, k = combine(*[codes(name) for name in names])
+        if 2 * k < n:
+            return _first_holding(conditions, _Rows(facts, first_of(key, k)), k, default)[key]
     found = np.full(n, -1, dtype=np.int64)
     for k, when in enumerate(conditions):
         found[(found < 0) & when.column(facts, n)] = k
@@ -1092,11 +1256,30 @@ def _first_holding(conditions: Sequence[Condition], facts: Mapping[str, Any], n:
     return found
 
 
-def _codes_of(name: str, columns: Mapping[str, Any], codes: Mapping[str, np.ndarray]) -> np.ndarray:
-    """A code per row for the values of a dose fact (equal values, equal codes)."""
-    if name in codes:
-        return codes[name]
-    return factorize(np.asarray(columns[name]), use_na_sentinel=False)[0].astype(np.int64)
+class _Rows(dict[str, Any]):
+    """Facts on some rows only, each taken on first use."""
+
+    def __init__(self, facts: Mapping[str, Any], rows: np.ndarray) -> None:
+        super().__init__()
+        self.facts, self.rows = facts, rows
+
+    def __missing__(self, name: str) -> Any:
+        column = np.asarray(self.facts[name])
+        value = self[name] = column if column.ndim == 0 else column[self.rows]
+        return value
+
+
+def _exact_codes(values: np.ndarray) -> np.ndarray:
+    """A code per value: equal codes for equal values, and for missing values of one kind (None, NaN, ...)."""
+    if values.dtype != np.dtype(object):  # numbers, flags: NaN the one missing value
+        return factorize(values, use_na_sentinel=False)[0]
+    codes, distinct = factorize(values)
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):
+        kinds: dict[type, int] = {}
+        codes = codes.copy()
+        codes[missing] = [len(distinct) + kinds.setdefault(type(v), len(kinds)) for v in values[missing].tolist()]
+    return codes
 
 
 def _interval_codes(values: np.ndarray, cuts: tuple[float, ...]) -> np.ndarray:
@@ -1164,7 +1347,7 @@ def assess_columns(
     distinct: dict[str, list[Any]] = {}
     for name, values in cells.items():
         if name == "patient_id":  # only echoed back, never used in the output: checked, not read
-            if not set(map(type, values)) <= PLAIN:
+            if not isinstance(values, TextCells) and not set(map(type, values)) <= PLAIN:
                 odd |= np.fromiter(map(unreadable, values), dtype=bool, count=n)
             continue
         codes[name], distinct[name] = column_codes(values, odd)
@@ -1173,10 +1356,10 @@ def assess_columns(
     pool = Pool()
     index = effect_table(engine).index
     lists = {f: read_list_column(f, distinct[f], pool, index) for f in LIST_FIELDS if f in cells}
-    texts = {f: [v.strip() if type(v) is str else shown_text(v) for v in distinct[f]] for f in lists}
+    texts = {f: cells.texts for f, cells in lists.items()}
     lines = [_note_lines(column, probable, values) for column, probable, values in near_misses]
     run = _TableRun(engine, n, groups, lists, codes, pool, texts)
-    columns = run.run(lines)
+    columns = run.run(lines, records)
     odd_rows = np.flatnonzero(odd).tolist()
     interactions: list[tuple[int, Interaction]] = []
     problems: list[tuple[int, Problem]] = []

@@ -245,3 +245,26 @@ def test_level_columns_are_ordered_categoricals():
     assert out.sort_values("mg_risk")["mg_risk"].tolist() == ["UNKNOWN", "LOW", "HIGH"]  # by level, not by letter
     assert out["mg_contraindication"].max() == "CONTRAINDICATED"
     assert out["mg_dose_min_mg"].dtype == np.float64
+
+
+def test_reasons_capped_as_joined_read_as_cap_reasons() -> None:
+    """The table's capped join gives exactly cap_reasons of each joined row, at and around every edge."""
+    from mgdecision.formatting import cap_reasons, capped_joins
+
+    word = "magnesium; "
+    texts = [
+        "",
+        "short",
+        "x" * 400,
+        "x" * 401,
+        " " + "y" * 500,
+        "a " + "b" * 600,
+        word * 50,
+        "Risk: High - " + "loss -; " * 60,
+        "z" * 384 + " " + "w" * 30,
+        "z" * 385 + " " + "w" * 30,
+        "z" * 386 + " " + "w" * 30,
+    ]
+    pieces = [p for t in texts for p in (t[: len(t) // 2], t[len(t) // 2 :])]
+    bounds = [(2 * k, 2 * k + 2) for k in range(len(texts))]
+    assert capped_joins(pieces, bounds) == [cap_reasons(t) for t in texts]

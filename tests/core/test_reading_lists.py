@@ -652,3 +652,27 @@ def test_ten_thousand_items_are_all_read():
     cell = "; ".join(["omeprazole", "no cramps", "h/o MG", "Mag-Ox 400 BID"] * 2500)
     terms = parse_list("medications", cell)
     assert len(terms.intake) == 2500 and len(terms.negated) == 5000  # "h/o MG" names no drug: past, listed
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["a", "b"],
+        ["", "a\x03\x03b", "\x03", "c"],
+        ["omeprazole\x03Lasix", "", "", "omeprazole", "Lasix\x03omeprazole\x03"],
+        ["é\x03ü", "ß", "x\x03é"],
+    ],
+)
+def test_items_are_split_alike_with_and_without_arrow(cells: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow's split of a joined column gives the items, codes and cells of Python's (which also codes the row
+    ends, never read as items)."""
+    from mgdecision import list_columns
+
+    big = list_columns.END.join(cells)
+    fast = list_columns.split_pieces(big, len(cells))
+    monkeypatch.setattr(list_columns, "_arrow_split", None)
+    codes, texts, cell_of = list_columns.split_pieces(big, len(cells))
+    read = [texts[c] for c in codes.tolist()]
+    assert [fast[1][c] for c in fast[0].tolist()] == read
+    assert fast[2].tolist() == cell_of.tolist()
+    assert fast[1] == [t for t in texts if t != list_columns.END]
