@@ -214,6 +214,12 @@ def _pct(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------- in-process stages (where the service's time goes)
 
 
+def _add_stages(spent: dict[str, float], names: tuple[str, ...], marks: list[float]) -> None:
+    """Each stage's CPU time (between its marks) added to its total."""
+    for name, (start, end) in zip(names, pairwise(marks), strict=True):
+        spent[name] += end - start
+
+
 def stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple[str, bytes]], db: Path,
            repeat: int = 400) -> dict[str, float]:
     """CPU microseconds per request of each stage of the service's work, called in this process."""
@@ -246,8 +252,7 @@ def stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple[str,
             json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()
             marks.append(time.process_time())
             if k >= repeat:
-                for name, (start, end) in zip(names, pairwise(marks), strict=True):
-                    spent[name] += end - start
+                _add_stages(spent, names, marks)
     finally:
         store.close()
     spent["cards"] -= spent["assess"]
@@ -297,8 +302,7 @@ def kept_stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple
             store.issue_rows(service, rows)
             marks.append(time.process_time())
             if k >= repeat:
-                for name, (start, end) in zip(names, pairwise(marks), strict=True):
-                    spent[name] += end - start
+                _add_stages(spent, names, marks)
     finally:
         store.close()
     return {k: v / repeat * 1e6 for k, v in spent.items()}
