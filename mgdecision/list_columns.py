@@ -232,6 +232,11 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
     # concepts passes 2**31 on a 32-bit platform)
     named, count = factorize(occ_cell.astype(np.int64) * len(index) + occ[:, 0])
     first = first_of(named, len(count))  # ascending: codes are numbered in order of first appearance
+    # ... but a naming as written (no history, suspected or held word) outweighs a qualified one: its place stays
+    # that of the first naming, its name and qualifier are those of the first naming as written
+    as_written = np.flatnonzero(occ[:, 3] < 0)
+    chosen = first.copy()
+    chosen[named[as_written[::-1]]] = as_written[::-1]
     unrecognized = np.full(k, "", dtype=object)  # only diagnoses and medications are "not checked" unrecognised
     if field != "symptoms":
         some = np.flatnonzero((unrec != "") | (past != ""))
@@ -247,9 +252,9 @@ def read_list_column(field: str, distinct: list[Any], pool: Pool, index: Mapping
         unrecognized,
         occ_cell[first],
         occ[first, 0],
-        occ[first, 1],
-        occ[first, 2],
-        occ[first, 3],
+        occ[chosen, 1],
+        occ[chosen, 2],
+        occ[chosen, 3],
         intake,
         as_read,
     )

@@ -56,7 +56,9 @@ SEPARATORS = ";,/|+&\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 CONTINUING = frozenset(",/+&")  # a negation starting an item carries over items joined by these
 _SPLIT = re.compile(f"[{re.escape(SEPARATORS)}]+")
 _SPLIT_KEEP = re.compile(f"([{re.escape(SEPARATORS)}]+)")
-_WORD_SEPARATOR = re.compile(r"(?<!\s)\s+(?:and|plus)\s+", re.I)  # the look-behind keeps it linear
+# "and"/"plus" in any case of ASCII letters only, as the `in text.lower()` test before it ("pluſ" is not "plus");
+# the look-behind keeps it linear
+_WORD_SEPARATOR = re.compile(r"(?<!\s)\s+(?:[aA][nN][dD]|[pP][lL][uU][sS])\s+")
 _STRENGTHS = re.compile(r"(?<=\d)\s*([/,])\s*(?=\d)")  # "Dovato 50/300", "3,4-DAP": one item
 _PLUS_AFTER_NUMBER = re.compile(r"(?<=\d)\+")  # "Body mass index 30+"
 _CHUNK = re.compile(r"[^\s/;,|+&\x00-\x1f]+")  # never across a row end of the column-wide join
@@ -966,6 +968,9 @@ def _parse(field: str, raw: str) -> TermList:
                 found[concept.key] = (concept, named, shown)
                 if qualifier is not None:
                     qualifiers[concept.key] = qualifier
+            elif qualifier is None and concept.key in qualifiers:  # named as written too: that naming counts
+                found[concept.key] = (concept, named, shown)  # (in the place of the first naming)
+                del qualifiers[concept.key]
     return TermList(
         field,
         raw,

@@ -131,8 +131,8 @@ def _parse(raw: bytes) -> Any:
     """The JSON body; BadRequest saying what is wrong with it."""
     if not raw.strip():
         raise BadRequest("the request body is empty; send JSON")
-    try:
-        body = json.loads(raw, parse_constant=_no_constant)
+    try:  # decoded strictly: json.loads(bytes) would let UTF-8-encoded surrogates through
+        body = json.loads(raw.decode(json.detect_encoding(raw)), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise BadRequest("the request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -350,9 +350,10 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
                          "send the current ones only")
 
     def work(service_id: str, raw: bytes, everything: bool) -> tuple[bytes, int, str | None]:
-        """A hook call of a large body, read in a worker thread."""
-        body, content, _ = _read(raw)
-        return *respond(service_id, body, content, everything), _instance(body)
+        """A hook call of a large body, read in a worker thread (its answer is not kept: a kept answer is looked
+        up only for a body of at most _INLINE_BYTES)."""
+        body = _parse(raw)
+        return *respond(service_id, body, None, everything), _instance(body)
 
     def respond(service_id: str, body: Any, content: tuple[str, ...] | None, everything: bool,
                 items: int | None = None, cut: tuple[bytes, bytes] | None = None) -> tuple[bytes, int]:
@@ -363,9 +364,9 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             raise too_large()
         days = _days()
         result = evaluate(service_id, body, everything=everything, today=days[0])
+        encoded = json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()  # before any is issued
         rows = issued_rows(result)
         store.issue_rows(service_id, rows)
-        encoded = json.dumps(result.body, ensure_ascii=False, allow_nan=False).encode()
         if content is not None and config.kept_answers > 0 and _days() == days:  # (not when the day changed)
             answer = answer_of(result, encoded, items)
             if answer is not None:

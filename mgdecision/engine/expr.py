@@ -526,6 +526,8 @@ NAMED_FORMATS: Mapping[str, Callable[[Any], str]] = {"years": _years, "egfr": _e
 
 
 def _formatted(value: Any, spec: str) -> str:
+    if type(value) is float and value == 0.0:
+        value = 0.0  # -0.0 reads as 0 (and shares a template's memo with 0.0)
     if isinstance(value, float) and value.is_integer() and not spec:
         return str(int(value))  # a whole constant reads as written ("30", not "30.0")
     named = NAMED_FORMATS.get(spec)

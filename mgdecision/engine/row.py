@@ -79,20 +79,18 @@ def merge(engine: Engine, dx: TermList, meds: TermList, sym: TermList, route: st
     renal = False
     renal_now = renal_past = False
     effects = engine.effects[route]
-    qualified = dx.qualifiers or meds.qualifiers or sym.qualifiers
     if meds.concepts:  # a symptom written as a medication's indication ("pyridostigmine for constipation")
         for concept, _named, _who in meds.concepts:
             if concept.sets_as_indication:
                 sets.add(concept.sets_as_indication)
-    for concept, named, who in (*dx.concepts, *meds.concepts, *sym.concepts):
+    # each naming with the qualifiers of its own list (a diagnosis is not history because a symptom says so)
+    for quals, (concept, named, who) in ((t.qualifiers, c) for t in (dx, meds, sym) for c in t.concepts):
         e = effects[concept.key]
         if not e.active:
             continue
-        q = None
-        if qualified:  # written as history of a chronic condition, as suspected or as held: said with the name
-            q = dx.qualifiers.get(concept.key) or meds.qualifiers.get(concept.key) or sym.qualifiers.get(concept.key)
-            if q is not None:
-                who = engine.qualified(who, q)
+        q = quals.get(concept.key) if quals else None
+        if q is not None:  # written as history of a chronic condition, as suspected or as held: said with the name
+            who = engine.qualified(who, q)
         if e.renal:
             renal = True
             if q == HISTORY:

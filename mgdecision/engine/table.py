@@ -393,6 +393,7 @@ class _TableRun:
         self.shown = np.concatenate(shown)[order][active] if rows else row
         qualifier = np.concatenate(qualifiers)[order][active] if rows else np.zeros(0, dtype=np.int64)
         self.qualifier = qualifier
+        self.plain = self.shown  # as shown before a qualifier is added (an interaction names the item as written)
         if (qualifier >= 0).any():  # how a qualified item is shown: its name, then how it was written
             at = np.flatnonzero(qualifier >= 0)
             texts, pool, engine = self.pool.texts, self.pool, self.engine
@@ -535,7 +536,8 @@ class _TableRun:
     def _interactions(self) -> np.ndarray:
         """Per row, the interactions by severity, then in the order named."""
         e = self.e
-        r, it, w, _i = self._select(e.interaction)
+        r, it, _w, _i = self._select(e.interaction)
+        w = self.plain[e.interaction[self.eff] >= 0]
         severity = np.asarray([x[0] for x in e.interactions], dtype=np.int64)[it]  # (order, severity, ...)
         o = np.argsort(r * len(self.spec.severity_rank) + severity, kind="stable")
         r, it, w = r[o], it[o], w[o]

@@ -99,3 +99,11 @@ def test_templates_format_facts_and_constants_and_nothing_else():
     for bad in ("{egfr.__class__}", "{egfr!r}", "{egfr[0]}", "{0}", "{}"):
         with pytest.raises(KnowledgeError):
             Template(bad, CONSTANTS)
+
+
+def test_a_template_remembers_what_it_made_only_for_values_shown_alike():
+    """True equals 1 but is not shown alike; -0.0 reads as 0 either way."""
+    t = Template("on {x:g} mg/day, {y}", {})
+    assert t.format({"x": 0.0, "y": 1}) == "on 0 mg/day, 1"
+    assert t.format({"x": -0.0, "y": True}) == "on 0 mg/day, True"
+    assert Template("on {x:g} mg/day", {}).format({"x": -0.0}) == "on 0 mg/day"

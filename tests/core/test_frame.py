@@ -268,3 +268,47 @@ def test_reasons_capped_as_joined_read_as_cap_reasons() -> None:
     pieces = [p for t in texts for p in (t[: len(t) // 2], t[len(t) // 2 :])]
     bounds = [(2 * k, 2 * k + 2) for k in range(len(texts))]
     assert capped_joins(pieces, bounds) == [cap_reasons(t) for t in texts]
+
+
+def test_a_qualifier_belongs_to_the_list_that_wrote_it():
+    """'history of ckd stage 4' among the symptoms does not make the current CKD 4 diagnosis history: the severe
+    renal contraindication stands, in both executions."""
+    row = {
+        "age": 70,
+        "egfr": 50,
+        "serum_mg": 0.8,
+        "serum_mg_unit": "mmol/L",
+        "diagnoses": "ckd stage 4",
+        "symptoms": "history of ckd stage 4",
+    }
+    assert str(mg.assess(row).findings.contraindication.level) == "CONTRAINDICATED"
+    _assert_same(pd.DataFrame([row, {**row, "diagnoses": "history of ckd stage 4", "symptoms": ""}]))
+
+
+def test_qualified_items_and_word_joiners_read_alike_in_both_executions():
+    """A held interacting drug is named as written in both; whether a cell is split on "and"/"plus" does not
+    depend on the other cells of its column ("pluſ", with a long s, is not "plus")."""
+    _assert_same(pd.DataFrame([{"age": 70, "medications": "held: digoxin; furosemide"}, {"age": 50}]))
+    rows = [{"age": 70, "medications": "digoxin pluſ lithium"}, {"age": 70, "medications": "a and b"}]
+    _assert_same(pd.DataFrame(rows))
+    _assert_same(pd.DataFrame(rows[:1]))
+
+
+def test_a_naming_as_written_outweighs_a_history_naming_in_the_same_list():
+    """'history of ckd stage 4; ckd stage 4': CKD 4 is current, the severe renal contraindication stands; the
+    order of the two namings does not matter, and both executions agree."""
+    base = {"age": 70, "egfr": 50, "serum_mg": 0.8, "serum_mg_unit": "mmol/L"}
+    rows = [
+        {**base, "diagnoses": "history of ckd stage 4; ckd stage 4"},
+        {**base, "diagnoses": "ckd stage 4; history of ckd stage 4"},
+        {**base, "diagnoses": "history of ckd stage 4"},
+        {
+            **base,
+            "diagnoses": "migraine; suspected myasthenia gravis; myasthenia gravis",
+            "medications": "held: digoxin, digoxin",
+        },
+    ]
+    levels = [str(mg.assess(r).findings.contraindication.level) for r in rows]
+    assert levels[:3] == ["CONTRAINDICATED", "CONTRAINDICATED", "CAUTION"]
+    assert "suspected" not in mg.assess(rows[3]).row()["mg_reasons"]
+    _assert_same(pd.DataFrame(rows))

@@ -135,6 +135,7 @@ def test_order_sign_removes_magnesium_orders_with_one_recommended_suggestion() -
     ("raw", "status"),
     [
         (b'{"hook": "patient-view", "hookInstance": "\\ud800", "context": {"patientId": "\\udfff"}}', 400),
+        (b'{"hook": "patient-view", "hookInstance": "x", "context": {"patientId": "\xed\xb2\x80"}}', 400),  # raw
         (b'{"hook": "patient-view", "hookInstance": "x", "context": {"patientId": ' + b"9" * 5000 + b"}}", 400),
         (b'{"hook": "patient-view", "hookInstance": "x", "context": {"patientId": NaN}}', 400),
         (json.dumps(f.request("order-sign", f.prefetch(), drafts=[f.patient()])).encode(), 400),
