@@ -240,7 +240,7 @@ def stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple[str,
             marks.append(time.process_time())
             hooks.count_list_resources(body)
             marks.append(time.process_time())
-            hook, context, inputs = hooks._check_request(service, body)
+            hook, context, inputs = hooks.check_request(service, body)
             row = mg.from_fhir(inputs, patient_id=context.get("patientId"), as_of=today)
             marks.append(time.process_time())
             mg.assess(row)
@@ -268,7 +268,7 @@ def kept_stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple
     both done by threads of their own in the server, are not included."""
     from mgdecision.service.app import _days, _instance, _read
     from mgdecision.service.audit import FeedbackStore
-    from mgdecision.service.hooks import _check_request, count_list_resources, evaluate
+    from mgdecision.service.hooks import check_request, count_list_resources, evaluate
     from mgdecision.service.memo import AnswerMemo, answer_of, instance_cut
 
     store = FeedbackStore(db)
@@ -293,7 +293,7 @@ def kept_stages(requests: list[tuple[str, dict[str, Any]]], payloads: list[tuple
             marks.append(time.process_time())
             body, content, _ = _read(raw)
             marks.append(time.process_time())
-            _check_request(service, body)
+            check_request(service, body)
             _instance(body)
             assert found is not None and found is memo.get(memo.key(service, False, _days(), content or ()))
             marks.append(time.process_time())

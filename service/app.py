@@ -55,7 +55,7 @@ from .hooks import (
     BadRequest,
     ServiceError,
     UnknownCard,
-    _check_request,
+    check_request,
     count_list_resources,
     discovery,
     evaluate,
@@ -385,7 +385,7 @@ def create_app(db_path: str | Path | ServiceConfig, *, max_body: int = MAX_BODY_
             return None
         if answer.items > config.max_items:
             raise too_large()
-        _check_request(service_id, body)
+        check_request(service_id, body)
         if cut is not None:
             by_body.put(by_body.key(service_id, everything, days, cut), answer)
         return given(service_id, answer)

@@ -198,7 +198,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _check_request(service_id: str, body: Any) -> tuple[str, dict[str, Any], Any]:
+def check_request(service_id: str, body: Any) -> tuple[str, dict[str, Any], Any]:
     """(hook, context, FHIR input for ``from_fhir``) of a hook request, or of a plain FHIR Bundle posted instead.
 
     A posted Bundle is the patient's record; for the order hooks its MedicationRequests with status ``draft``
@@ -449,7 +449,7 @@ def evaluate(service_id: str, body: Any, *, everything: bool = False, today: dat
     """Answer one hook call. ``everything``: every card, not only those that need attention."""
     if service_id not in SERVICES:
         raise KeyError(service_id)
-    hook, context, inputs = _check_request(service_id, body)
+    hook, context, inputs = check_request(service_id, body)
     patient_id = context.get("patientId") or None
     today = today or datetime.now(UTC).date()
     try:

@@ -227,8 +227,8 @@ def test_a_body_sent_again_with_another_hook_instance_is_answered_without_readin
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(tmp_path / "db.sqlite3")
     checked, assessed = [], []
-    check, evaluate = service_app._check_request, service_app.evaluate
-    monkeypatch.setattr(service_app, "_check_request", lambda *a: checked.append(1) or check(*a))
+    check, evaluate = service_app.check_request, service_app.evaluate
+    monkeypatch.setattr(service_app, "check_request", lambda *a: checked.append(1) or check(*a))
     monkeypatch.setattr(service_app, "evaluate", lambda *a, **k: assessed.append(1) or evaluate(*a, **k))
     body = _critical_request()
     raw = json.dumps(body).encode()
