@@ -32,6 +32,7 @@ from typing import Any
 
 from .intake import IntakeItem, indication_text, read_intake
 from .kb import Concept, Knowledge, knowledge, norm
+from .memo import remember
 from .models import Problem, shown_name
 from .terminology import ICD10, SYSTEM_NAMES, Coding, is_valid, terminology
 from .vocab import ProblemCode
@@ -902,6 +903,7 @@ def _carried(read: _Item, field: str, item: str) -> _Item:
 
 
 _Reading = tuple[tuple[tuple[Concept, str, str, str | None], ...], "_Item | None"]
+MEMO_SIZE = 65536  # readings kept per field, of items and of cells
 _ITEMS: dict[str, dict[str, _Reading]] = {}
 _CARRIED: dict[str, dict[str, _Reading]] = {}
 
@@ -918,14 +920,12 @@ def item_reading(field: str, item: str, carried: bool = False) -> _Reading:
     found = table.get(item)
     if found is not None:
         return found
-    if len(table) > 65536:
-        table.clear()
     read = _read_item(field, item)
     if carried and read is not None:
         read = _carried(read, field, item)
     concepts = knowledge().concepts
     named = read.named if read is not None and read.named else (item,) * (len(read.keys) if read else 0)
-    found = table[item] = (
+    found = (
         tuple(
             (concepts[k], n, _named_as(concepts[k], n), q)
             for k, q, n in zip(read.keys, read.qualifiers, named, strict=True)
@@ -934,7 +934,7 @@ def item_reading(field: str, item: str, carried: bool = False) -> _Reading:
         else (),
         read,
     )
-    return found
+    return remember(table, item, found, MEMO_SIZE)
 
 
 def _parse(field: str, raw: str) -> TermList:
@@ -1014,9 +1014,7 @@ def parse_list(field: str, raw: str) -> TermList:
     table = _CELLS.setdefault(field, {})
     found = table.get(raw)
     if found is None:
-        if len(table) > 65536:
-            table.clear()
-        found = table[raw] = _parse(field, raw)
+        found = remember(table, raw, _parse(field, raw), MEMO_SIZE)
     return found
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import KnowledgeError
 from ..formatting import dose_group_text
 from ..kb import Concept, Knowledge, knowledge, load_knowledge
+from ..memo import remember
 from ..models import Dose, Form, Interaction, Problem, Reason
 from ..reading import Patient, Serum
 from ..terms import QUALIFIERS
@@ -529,10 +530,9 @@ class Engine:
         key = (plan, low, high, rda, ul, shown)
         dose = self._worded.get(key)
         if dose is None:
-            dose = self._worded_dose(plan, facts, status, low, high, rda, ul)
-            if len(self._worded) >= self._worded_size:
-                self._worded.clear()
-            self._worded[key] = dose
+            dose = remember(
+                self._worded, key, self._worded_dose(plan, facts, status, low, high, rda, ul), self._worded_size
+            )
         return dose, form
 
     def _worded_dose(

@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import vocab
 from ..errors import KnowledgeError
+from ..memo import remember
 
 __all__ = [
     "FUNCTIONS",
@@ -474,12 +475,7 @@ class Template:
         if not KEPT_TYPES.issuperset(map(type, values)):
             return self.from_values(values)
         made = self._made.get(values)
-        if made is None:
-            made = self.from_values(values)
-            if len(self._made) >= self.MEMO_SIZE:
-                self._made.clear()
-            self._made[values] = made
-        return made
+        return made if made is not None else remember(self._made, values, self.from_values(values), self.MEMO_SIZE)
 
     def from_values(self, values: tuple[Any, ...]) -> str:
         if len(values) != len(self.names):
